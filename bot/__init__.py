@@ -1,0 +1,1 @@
+"""The conversation engine, its flows, the app factory and the command line."""

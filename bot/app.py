@@ -1,0 +1,99 @@
+"""The aiohttp app factory: every resource with a lifetime is made here, through cleanup_ctx."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.engine import Engine
+from bot.flows.fallback import FallbackFlow
+from bot.flows.smalltalk import SmalltalkFlow
+from bot.http import error_middleware
+from bot.meta import metrics_middleware
+from bot.meta import routes as meta_routes
+from bot.metrics import Metrics
+from bot.migrate import migrate
+from bot.outbox import Outbox
+from bot.session import RedisSessionStore
+from bot.texts import Texts
+from bot.turns import TurnLog
+from bot.typedefs import (
+    BACKGROUND_TASKS,
+    DB,
+    DB_ENGINE,
+    ENGINE,
+    METRICS,
+    OUTBOX,
+    REDIS,
+    SETTINGS,
+    TOKENS,
+    TURN_LOG,
+)
+from channels import web as web_channel
+from core.db import create_engine, session_factory
+from core.redis import open_redis
+from core.secrets import resolve_secret
+from core.settings import Settings
+from core.tokens import TokenSigner
+from intents.commands import CommandMatcher
+
+log = logging.getLogger("bot.app")
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The SQL engine (migrated first when auto_migrate is on), disposed on shutdown."""
+    settings = app[SETTINGS]
+    engine = create_engine(settings)
+    if settings.auto_migrate:
+        await migrate(engine)
+    app[DB_ENGINE] = engine
+    app[DB] = session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The Redis client (and the embedded server when no URL is set)."""
+    async with open_redis(app[SETTINGS]) as client:
+        app[REDIS] = client
+        yield
+
+
+async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The conversation engine with its NLU and flows."""
+    settings = app[SETTINGS]
+    texts = Texts.from_yaml()
+    app[TURN_LOG] = TurnLog(app[DB])
+    app[OUTBOX] = Outbox(app[DB], app[REDIS])
+    engine = Engine(settings=settings, redis=app[REDIS], sessions=RedisSessionStore(app[REDIS],
+                    settings.session_ttl_seconds), nlu=CommandMatcher.from_yaml(), texts=texts,
+                    turn_log=app[TURN_LOG], metrics=app[METRICS], fallback=FallbackFlow())
+    engine.add_flow(SmalltalkFlow())
+    app[ENGINE] = engine
+    yield
+
+
+async def background_tasks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Holds strong references to background tasks; cancels and awaits them on shutdown."""
+    tasks: set[asyncio.Task[None]] = set()
+    app[BACKGROUND_TASKS] = tasks
+    yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the whole service for `settings`. Tests use this same factory."""
+    app = web.Application(client_max_size=settings.max_body_bytes,
+                          middlewares=[metrics_middleware, error_middleware])
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[TOKENS] = TokenSigner(resolve_secret(settings), settings.token_ttl_seconds)
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, engine_ctx, background_tasks_ctx])
+    app.router.add_routes(meta_routes)
+    web_channel.setup(app)
+    return app

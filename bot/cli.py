@@ -1,0 +1,137 @@
+"""The `yichuang` command: serve, shell, migrate, --version."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+from rich.console import Console
+
+from core import __version__
+from core.errors import ConfigError
+from core.logging import setup_logging
+from core.settings import Settings, load_settings
+
+log = logging.getLogger("bot.cli")
+console = Console(stderr=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="yichuang", description="一窗 政务服务智能助手")
+    parser.add_argument("--version", action="version", version=f"yichuang {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", help="address to listen on (default: YICHUANG_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: YICHUANG_PORT or 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes sharing the port (default 1)")
+    commands.add_parser("shell", help="chat with the assistant in this terminal")
+    commands.add_parser("migrate", help="upgrade the database schema to the newest version")
+    return parser
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("host", "port", "workers"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return load_settings(**overrides)
+
+
+async def _migrate(settings: Settings) -> None:
+    from bot.migrate import migrate
+    from core.db import create_engine
+
+    engine = create_engine(settings)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+def _migrate_with_progress(settings: Settings) -> None:
+    with console.status("正在升级数据库结构…"):
+        asyncio.run(_migrate(settings))
+    console.print("数据库结构已是最新。")
+
+
+def _serve_one(settings: Settings, *, reuse_port: bool = False) -> None:
+    from bot.app import create_app
+
+    url = f"http://{settings.host}:{settings.port}/"
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, reuse_port=reuse_port,
+                print=lambda _msg: console.print(f"一窗已启动：{url}  （Ctrl+C 停止）"),
+                access_log=None)
+
+
+def _worker_main(settings_data: dict[str, Any]) -> None:
+    """Entry point of one worker process (spawned, so it imports everything afresh)."""
+    settings = Settings(**settings_data)
+    setup_logging(settings.log_level, settings.log_json)
+    _serve_one(settings, reuse_port=True)
+
+
+def _serve_many(settings: Settings) -> None:
+    from core.secrets import resolve_secret
+
+    if settings.embedded_database or settings.embedded_redis:
+        raise ConfigError("--workers > 1 needs YICHUANG_DATABASE_URL and YICHUANG_REDIS_URL: the embedded "
+                          "SQLite and Redis serve a single process")
+    # Decided once here so every worker signs and checks tokens with the same key.
+    shared = settings.model_copy(update={"secret_key": resolve_secret(settings), "auto_migrate": False})
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_worker_main, args=(shared.model_dump(),), name=f"yichuang-worker-{i}")
+               for i in range(settings.workers)]
+    for worker in workers:
+        worker.start()
+    console.print(f"一窗已启动 {len(workers)} 个进程：http://{settings.host}:{settings.port}/  （Ctrl+C 停止）")
+
+    def _stop(signum: int, _frame: Any) -> None:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    for worker in workers:
+        worker.join()
+    failed = [w.name for w in workers if w.exitcode not in (0, -signal.SIGTERM)]
+    if failed:
+        raise SystemExit(f"workers stopped with an error: {', '.join(failed)}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse the command line and run the chosen command; configuration errors print one line."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings_from(args)
+        setup_logging(settings.log_level, settings.log_json)
+        if args.command == "migrate":
+            _migrate_with_progress(settings)
+        elif args.command == "shell":
+            from channels.shell import run_shell
+
+            asyncio.run(run_shell(settings))
+        elif args.command == "serve":
+            if settings.workers > 1:
+                if not (settings.embedded_database or settings.embedded_redis):
+                    _migrate_with_progress(settings)
+                _serve_many(settings)
+            else:
+                if settings.auto_migrate:
+                    _migrate_with_progress(settings)
+                _serve_one(settings.model_copy(update={"auto_migrate": False}))
+    except ConfigError as exc:
+        console.print(f"[red]配置错误[/red] {exc.message}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

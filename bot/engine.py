@@ -1,0 +1,155 @@
+"""The turn pipeline of DESIGN §1: dedupe → lock → session → NLU → global intents → flow → save → log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import LockError
+
+from bot.choices import resolve_choice
+from bot.flows.base import Flow, TurnContext
+from bot.flows.smalltalk import help_menu
+from bot.messages import Inbound, Reply
+from bot.metrics import Metrics
+from bot.session import Session, SessionStore
+from bot.texts import Texts
+from bot.turns import TurnLog
+from core.errors import ServiceUnavailable
+from core.keys import Prefix, key
+from core.settings import Settings
+from intents.base import NLU, Parse, normalise
+
+log = logging.getLogger("bot.engine")
+
+# Handled by the engine itself, whatever flow is active.
+GLOBAL_INTENTS = frozenset({"help", "cancel", "restart"})
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """What one message produced: the replies, what the NLU understood and which flow answered."""
+
+    replies: tuple[Reply, ...]
+    nlu: dict[str, Any]
+    flow: str | None
+    duplicate: bool = field(default=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The body of `POST /api/v1/messages`."""
+        return {"replies": [r.to_json() for r in self.replies], "nlu": self.nlu, "flow": self.flow}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, duplicate: bool = False) -> TurnResult:
+        """Rebuild a cached result."""
+        return cls(tuple(Reply.from_json(r) for r in data["replies"]), data["nlu"], data["flow"], duplicate)
+
+
+class Engine:
+    """Routes messages to flows. Flows are registered on the instance, not in a global registry."""
+
+    def __init__(self, *, settings: Settings, redis: aioredis.Redis, sessions: SessionStore, nlu: NLU,
+                 texts: Texts, turn_log: TurnLog, metrics: Metrics, fallback: Flow) -> None:
+        self._settings = settings
+        self._redis = redis
+        self._sessions = sessions
+        self._nlu = nlu
+        self._texts = texts
+        self._turns = turn_log
+        self._metrics = metrics
+        self._fallback = fallback
+        self._flows: dict[str, Flow] = {fallback.name: fallback}
+        self._by_intent: dict[str, Flow] = {}
+
+    def add_flow(self, flow: Flow) -> None:
+        """Register a flow for its intents. An intent may belong to one flow only."""
+        for intent in flow.intents:
+            if intent in self._by_intent:
+                raise ValueError(f"intent {intent!r} is claimed by {self._by_intent[intent].name} and {flow.name}")
+            self._by_intent[intent] = flow
+        self._flows[flow.name] = flow
+
+    async def handle(self, inbound: Inbound) -> TurnResult:
+        """Process one message exactly once: a retry with the same msg_id gets the first answer."""
+        started = time.perf_counter()
+        lock = self._redis.lock(key(Prefix.USER_LOCK, inbound.user_id), timeout=self._settings.user_lock_seconds,
+                                blocking_timeout=self._settings.user_lock_seconds)
+        if not await lock.acquire():
+            raise ServiceUnavailable("上一条消息还在处理中，请稍后再试。", code="busy")
+        try:
+            cached = await self._cached_result(inbound)
+            if cached is not None:
+                self._metrics.duplicates.labels(inbound.channel).inc()
+                return cached
+            result = await self._process(inbound)
+        finally:
+            try:
+                await lock.release()
+            except LockError:
+                log.warning("turn of %s outlived its lock", inbound.user_id)
+        self._metrics.turns.labels(inbound.channel, result.flow or "none").inc()
+        self._metrics.turn_seconds.observe(time.perf_counter() - started)
+        return result
+
+    async def _cached_result(self, inbound: Inbound) -> TurnResult | None:
+        raw = await self._redis.get(key(Prefix.DEDUPE, inbound.user_id, inbound.msg_id))
+        if raw:
+            return TurnResult.from_json(json.loads(raw), duplicate=True)
+        # Redis may have been wiped: the SQL turn log is the system of record.
+        replies = await self._turns.replies_of(inbound.user_id, inbound.msg_id)
+        if replies is not None:
+            return TurnResult(tuple(Reply.from_json(r) for r in replies), {}, None, duplicate=True)
+        return None
+
+    async def _process(self, inbound: Inbound) -> TurnResult:
+        session = await self._sessions.load(inbound.user_id) or Session(inbound.user_id, inbound.channel)
+        text = normalise(inbound.text)
+        chosen = resolve_choice(text, session.buttons)
+        if chosen is not None:
+            text = chosen
+        parse = await self._nlu.parse(text) if text else Parse(text="", intent="empty", confidence=1.0)
+        ctx = TurnContext(inbound=inbound, text=text, parse=parse, session=session, texts=self._texts)
+        flow_name, replies = await self._route(ctx)
+        session = ctx.session  # `restart` replaces it
+        session.turns += 1
+        session.buttons = [b.to_json() for r in replies for b in r.buttons]
+        result = TurnResult(tuple(replies), parse.to_json(), flow_name)
+        if await self._turns.record(inbound, parse, flow_name, replies) is None:
+            # Another worker logged this message id first (possible only if Redis lost the dedupe key).
+            cached = await self._cached_result(inbound)
+            return cached or result
+        await self._sessions.save(session)
+        await self._redis.set(key(Prefix.DEDUPE, inbound.user_id, inbound.msg_id), json.dumps(result.to_json()),
+                              ex=self._settings.dedupe_ttl_seconds)
+        return result
+
+    async def _route(self, ctx: TurnContext) -> tuple[str, list[Reply]]:
+        intent = ctx.parse.intent
+        if not ctx.text:
+            return "smalltalk", [Reply(self._texts.get("empty_message"))]
+        if intent in GLOBAL_INTENTS:
+            ctx.session.misses = 0
+            return "smalltalk", self._global(ctx, intent)
+        active = self._flows.get(ctx.session.flow or "")
+        flow = active if active is not None and active.wants(ctx) else self._by_intent.get(intent)
+        if flow is None:
+            ctx.session.misses += 1
+            return self._fallback.name, await self._fallback.handle(ctx)
+        ctx.session.misses = 0
+        if flow.keeps_context:
+            ctx.session.flow = flow.name
+        return flow.name, await flow.handle(ctx)
+
+    def _global(self, ctx: TurnContext, intent: str) -> list[Reply]:
+        if intent == "cancel":
+            had_flow = ctx.session.flow is not None
+            ctx.session.end_flow()
+            return [Reply(self._texts.get("cancelled" if had_flow else "nothing_to_cancel"))]
+        if intent == "restart":
+            ctx.session = Session(ctx.session.user_id, ctx.session.channel)
+            return [Reply(self._texts.get("restarted")), *help_menu(ctx)]
+        return help_menu(ctx)

@@ -1,0 +1,1 @@
+"""Conversation flows: one small class per conversation goal (DESIGN §1)."""

@@ -1,0 +1,53 @@
+"""What every flow is given and must provide."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from bot.messages import Button, Inbound, Reply
+from bot.session import Session
+from bot.texts import Texts
+from intents.base import Parse
+
+
+@dataclass
+class TurnContext:
+    """Everything a flow may look at during one turn. A flow writes only `slots` (its own)."""
+
+    inbound: Inbound
+    text: str
+    parse: Parse
+    session: Session
+    texts: Texts
+
+    @property
+    def slots(self) -> dict[str, Any]:
+        """The active flow's own slots (created on first use)."""
+        assert self.session.flow is not None, "slots are only available inside an active flow"
+        return self.session.slots_of(self.session.flow)
+
+
+class Flow(ABC):
+    """A conversation goal. The engine starts it for one of its `intents` and keeps calling `handle`
+    while it is active (`session.flow == name`) and `wants` the message.
+    """
+
+    name: ClassVar[str]
+    intents: ClassVar[frozenset[str]] = frozenset()
+    # A flow that keeps context becomes the session's active flow; one-turn flows leave it alone.
+    keeps_context: ClassVar[bool] = True
+
+    def wants(self, ctx: TurnContext) -> bool:
+        """Whether this active flow takes the message rather than a newly recognised intent."""
+        return False
+
+    @abstractmethod
+    async def handle(self, ctx: TurnContext) -> list[Reply]:
+        """Answer the turn. Return replies; set `ctx.session.flow = None` via end_flow() when done."""
+
+
+def menu_buttons(entries: list[dict[str, str]]) -> tuple[Button, ...]:
+    """Buttons from a `{title, payload}` list, as returned by Texts.menu()."""
+    return tuple(Button(e["title"], e["payload"]) for e in entries)

@@ -1,0 +1,88 @@
+"""HTTP plumbing shared by every route: one error middleware and JSON body parsing."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
+
+from core.errors import InvalidInput, PayloadTooLarge, YichuangError
+
+log = logging.getLogger("bot.http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
+               429: "rate_limited"}
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """The one JSON error shape of the API."""
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON error response."""
+    return web.json_response(error_body(code, message), status=status, headers=headers,
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map project errors and aiohttp's HTTP errors to JSON; log anything else and hide it."""
+    try:
+        return await handler(request)
+    except YichuangError as exc:
+        headers = {"Retry-After": "5"} if exc.status == 503 else None
+        if exc.status >= 500:
+            log.error("%s %s failed: %s", request.method, request.path, exc.message)
+        return error_response(exc.status, exc.code, exc.message, headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.status == 413:
+            return error_response(413, "payload_too_large", "请求体过大。")
+        return error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), exc.reason, dict(exc.headers)
+                              if exc.status == 405 else None)
+    except (RedisConnectionError, RedisTimeoutError, OperationalError, ConnectionError) as exc:
+        log.error("%s %s: backing service unavailable: %s", request.method, request.path, type(exc).__name__)
+        return error_response(503, "service_unavailable", "服务暂时不可用，请稍后再试。", {"Retry-After": "5"})
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return error_response(500, "internal_error", "服务器内部错误，请稍后再试。")
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or InvalidInput/PayloadTooLarge saying what is wrong."""
+    raw = await request.read()  # over the app's client_max_size: HTTPRequestEntityTooLarge → 413
+    if not raw:
+        raise InvalidInput("请求体为空，需要一个 JSON 对象。", code="empty_body")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InvalidInput("请求体不是合法的 JSON。", code="malformed_json") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("请求体必须是 JSON 对象。", code="malformed_json")
+    return body
+
+
+def require_str(body: dict[str, Any], field: str, *, max_chars: int, required: bool = True) -> str | None:
+    """A string field of a JSON body, checked for type and length."""
+    value = body.get(field)
+    if value is None:
+        if required:
+            raise InvalidInput(f"缺少字段 {field}。", code="missing_field")
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"字段 {field} 必须是字符串。", code="invalid_field")
+    if len(value) > max_chars:
+        raise PayloadTooLarge(f"字段 {field} 不能超过 {max_chars} 个字符。", code="field_too_long")
+    return value
+

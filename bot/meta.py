@@ -1,0 +1,78 @@
+"""Operational routes: health check, Prometheus metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from bot.typedefs import DB_ENGINE, METRICS, REDIS
+
+log = logging.getLogger("bot.meta")
+OPENAPI_FILE = Path(__file__).parent / "data" / "openapi.yml"
+
+routes = web.RouteTableDef()
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document, read once from bot/data/openapi.yml."""
+    return dict(yaml.safe_load(OPENAPI_FILE.read_text(encoding="utf-8")))
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database and Redis answer, 503 naming what does not."""
+    checks: dict[str, str] = {}
+    try:
+        async with request.app[DB_ENGINE].connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        log.error("health check: database unavailable: %s", type(exc).__name__)
+        checks["database"] = "unavailable"
+    try:
+        await request.app[REDIS].ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        log.error("health check: redis unavailable: %s", type(exc).__name__)
+        checks["redis"] = "unavailable"
+    healthy = all(v == "ok" for v in checks.values())
+    return web.json_response({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition of this worker's metrics."""
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    """The API's OpenAPI 3.1 description."""
+    return web.json_response(openapi_document(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Count requests by route template (not raw path, so ids do not explode the label set)."""
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        request.app[METRICS].http_requests.labels(route, str(status)).inc()

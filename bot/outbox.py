@@ -1,0 +1,54 @@
+"""Messages pushed to a user outside a turn (staff replies, case updates): stored in SQL, announced
+on Redis pub/sub so the worker holding the user's event stream can deliver them at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+
+import redis.asyncio as aioredis
+from sqlmodel import select
+
+from bot.messages import Reply
+from bot.models import OutboundMessage
+from core.db import SessionFactory
+from core.keys import Prefix, key
+
+
+class Outbox:
+    """Push and read back a user's outbound messages; the message id is the read cursor."""
+
+    def __init__(self, db: SessionFactory, redis: aioredis.Redis) -> None:
+        self._db = db
+        self._redis = redis
+
+    async def push(self, user_id: str, replies: Sequence[Reply], source: str) -> list[int]:
+        """Store the replies for the user and notify listeners. Returns the new message ids."""
+        rows = [OutboundMessage(user_id=user_id, source=source, reply=r.to_json()) for r in replies]
+        async with self._db() as db:
+            db.add_all(rows)
+            await db.commit()
+        ids = [row.id for row in rows if row.id is not None]
+        if ids:
+            await self._redis.publish(key(Prefix.USER_EVENTS, user_id), str(ids[-1]))
+        return ids
+
+    async def after(self, user_id: str, cursor: int, limit: int = 100) -> list[OutboundMessage]:
+        """The user's messages with an id greater than `cursor`, oldest first."""
+        async with self._db() as db:
+            query = (select(OutboundMessage)
+                     .where(OutboundMessage.user_id == user_id, OutboundMessage.id > cursor)  # type: ignore[operator]
+                     .order_by(OutboundMessage.id).limit(limit))  # type: ignore[arg-type]
+            return list((await db.exec(query)).all())
+
+    @contextlib.asynccontextmanager
+    async def notifications(self, user_id: str) -> AsyncIterator[aioredis.client.PubSub]:
+        """Subscribe to the user's push notifications for the duration of the block."""
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(key(Prefix.USER_EVENTS, user_id))
+        try:
+            yield pubsub
+        finally:
+            await pubsub.unsubscribe()
+            await pubsub.aclose()

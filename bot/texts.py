@@ -1,0 +1,31 @@
+"""Reply texts live in YAML (bot/data/replies.yml); flows ask for them by key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_REPLIES_FILE = Path(__file__).parent / "data" / "replies.yml"
+
+
+class Texts:
+    """A read-only table of reply texts and menus, loaded once at start-up."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    @classmethod
+    def from_yaml(cls, path: Path = DEFAULT_REPLIES_FILE) -> Texts:
+        """Load the table; a missing file fails start-up rather than producing empty replies."""
+        return cls(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+    def get(self, name: str, **values: Any) -> str:
+        """The text called `name`, with `{placeholders}` filled from `values`."""
+        text = self._data["texts"][name]
+        return str(text).format(**values) if values else str(text)
+
+    def menu(self, name: str) -> list[dict[str, str]]:
+        """A list of `{title, payload}` entries (e.g. the help menu)."""
+        return [dict(entry) for entry in self._data["menus"][name]]

@@ -1,0 +1,28 @@
+"""Every app-state key, typed, in one module."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.engine import Engine
+from bot.metrics import Metrics
+from bot.outbox import Outbox
+from bot.turns import TurnLog
+from core.db import SessionFactory
+from core.settings import Settings
+from core.tokens import TokenSigner
+
+SETTINGS = web.AppKey("settings", Settings)
+DB_ENGINE = web.AppKey("db_engine", AsyncEngine)
+DB = web.AppKey("db", SessionFactory)
+REDIS = web.AppKey("redis", aioredis.Redis)
+METRICS = web.AppKey("metrics", Metrics)
+ENGINE = web.AppKey("engine", Engine)
+TURN_LOG = web.AppKey("turn_log", TurnLog)
+OUTBOX = web.AppKey("outbox", Outbox)
+TOKENS = web.AppKey("tokens", TokenSigner)
+BACKGROUND_TASKS = web.AppKey("background_tasks", set[asyncio.Task[None]])

@@ -1,0 +1,1 @@
+"""Channels: one module per channel; each turns its wire format into Inbound and renders Reply."""

@@ -1,0 +1,112 @@
+"""Web channel: the JSON chat API of DESIGN §3 (sessions, messages, events) and the chat page at `/`."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp_sse import sse_response
+
+from bot.http import read_json_object, require_str
+from bot.messages import Inbound
+from bot.models import OutboundMessage
+from bot.typedefs import ENGINE, OUTBOX, SETTINGS, TOKENS
+from core.errors import InvalidInput, Unauthorized
+
+CHANNEL = "web"
+STATIC_DIR = Path(__file__).parent / "static"
+_MSG_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+SSE_WAIT_SECONDS = 15.0
+
+routes = web.RouteTableDef()
+
+
+def _bearer_user(request: web.Request, *, allow_query: bool = False) -> str:
+    """The visitor's user id from `Authorization: Bearer` (or `?token=` where a browser cannot set headers)."""
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    if not token and allow_query:
+        token = request.query.get("token", "")
+    if not token:
+        raise Unauthorized("缺少令牌：请先调用 POST /api/v1/sessions，并在 Authorization 头中带上 Bearer 令牌。",
+                           code="missing_token")
+    return request.app[TOKENS].verify(token)
+
+
+def _cursor(request: web.Request, name: str = "after") -> int:
+    raw = request.query.get(name, "0")
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidInput(f"参数 {name} 必须是非负整数。", code="invalid_cursor")
+    return int(raw)
+
+
+def _message_json(row: OutboundMessage) -> dict[str, Any]:
+    return {"id": row.id, "source": row.source, "created_at": row.created_at.isoformat(), **row.reply}
+
+
+@routes.post("/api/v1/sessions")
+async def create_session(request: web.Request) -> web.Response:
+    """Issue an anonymous visitor token."""
+    user_id = f"{CHANNEL}:{secrets.token_hex(12)}"
+    token, expires = request.app[TOKENS].issue(user_id)
+    return web.json_response({"token": token, "user_id": user_id, "expires_at": expires}, status=201)
+
+
+@routes.post("/api/v1/messages")
+async def post_message(request: web.Request) -> web.Response:
+    """Send one message and get the bot's replies."""
+    user_id = _bearer_user(request)
+    body = await read_json_object(request)
+    settings = request.app[SETTINGS]
+    text = require_str(body, "text", max_chars=settings.max_text_chars) or ""
+    msg_id = require_str(body, "msg_id", max_chars=64, required=False)
+    if msg_id is not None and not _MSG_ID.match(msg_id):
+        raise InvalidInput("msg_id 只能包含字母、数字和 _ . : -，长度 1–64。", code="invalid_field")
+    inbound = Inbound(channel=CHANNEL, user_id=user_id, text=text, msg_id=msg_id or uuid.uuid4().hex)
+    result = await request.app[ENGINE].handle(inbound)
+    return web.json_response(result.to_json(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+@routes.get("/api/v1/messages")
+async def list_messages(request: web.Request) -> web.Response:
+    """Messages pushed to this user (staff replies, case updates) after a cursor."""
+    user_id = _bearer_user(request)
+    cursor = _cursor(request)
+    rows = await request.app[OUTBOX].after(user_id, cursor)
+    next_cursor = rows[-1].id if rows else cursor
+    return web.json_response({"messages": [_message_json(r) for r in rows], "cursor": next_cursor},
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+@routes.get("/api/v1/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    """The same messages as server-sent events; resumes after `Last-Event-ID` or `?after=`."""
+    user_id = _bearer_user(request, allow_query=True)
+    last_event = request.headers.get("Last-Event-ID", "")
+    cursor = int(last_event) if last_event.isdigit() else _cursor(request)
+    outbox = request.app[OUTBOX]
+    async with outbox.notifications(user_id) as pubsub, sse_response(request) as stream:
+        # Subscribed before reading the backlog, so nothing pushed in between is missed.
+        while stream.is_connected():
+            for row in await outbox.after(user_id, cursor):
+                await stream.send(json.dumps(_message_json(row), ensure_ascii=False), id=str(row.id))
+                cursor = row.id or cursor
+            await pubsub.get_message(timeout=SSE_WAIT_SECONDS)
+    return stream
+
+
+@routes.get("/")
+async def chat_page(request: web.Request) -> web.FileResponse:
+    """The browser chat page."""
+    return web.FileResponse(STATIC_DIR / "index.html")
+
+
+def setup(app: web.Application) -> None:
+    """Register the web channel's routes and static files."""
+    app.router.add_routes(routes)
+    app.router.add_static("/static/", STATIC_DIR, name="static")

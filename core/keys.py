@@ -1,0 +1,22 @@
+"""Every Redis key is built here from a named prefix, so key shapes and lifetimes are in one place."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+NAMESPACE = "yc"
+
+
+class Prefix(StrEnum):
+    """Named key prefixes. The comment says what the key holds and how long it lives."""
+
+    SESSION = "session"  # JSON chat session of one user; idle TTL (settings.session_ttl_seconds)
+    DEDUPE = "dedupe"  # result of one processed message id; TTL settings.dedupe_ttl_seconds
+    USER_LOCK = "lock:user"  # per-user turn lock; expires after settings.user_lock_seconds
+    USER_EVENTS = "events:user"  # pub/sub channel: something was pushed to this user
+    HEALTH = "health"  # scratch key written by /healthz
+
+
+def key(prefix: Prefix, *parts: str | int) -> str:
+    """Build a key such as `yc:session:web:abc` from a prefix and its parts."""
+    return ":".join([NAMESPACE, prefix.value, *(str(p) for p in parts)])

