@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     _migrate_with_progress(settings)
                 _serve_one(settings.model_copy(update={"auto_migrate": False}))
     except ConfigError as exc:
-        console.print(f"[red]配置错误[/red] {exc.message}", highlight=False)
+        print(f"配置错误 {exc.message}", file=sys.stderr)  # one line, never wrapped
         sys.exit(2)
 
 

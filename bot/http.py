@@ -49,8 +49,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         if exc.status == 413:
             return error_response(413, "payload_too_large", "请求体过大。")
-        return error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), exc.reason, dict(exc.headers)
-                              if exc.status == 405 else None)
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), exc.reason, allow)
     except (RedisConnectionError, RedisTimeoutError, OperationalError, ConnectionError) as exc:
         log.error("%s %s: backing service unavailable: %s", request.method, request.path, type(exc).__name__)
         return error_response(503, "service_unavailable", "服务暂时不可用，请稍后再试。", {"Retry-After": "5"})

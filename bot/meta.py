@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,8 @@ async def healthz(request: web.Request) -> web.Response:
         log.error("health check: redis unavailable: %s", type(exc).__name__)
         checks["redis"] = "unavailable"
     healthy = all(v == "ok" for v in checks.values())
-    return web.json_response({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+    body = {"status": "ok" if healthy else "unavailable", **checks, "worker": os.getpid()}
+    return web.json_response(body, status=200 if healthy else 503)
 
 
 @routes.get("/metrics")

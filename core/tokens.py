@@ -31,7 +31,7 @@ class TokenSigner:
 
     def issue(self, user_id: str, now: float | None = None) -> tuple[str, int]:
         """A new token for `user_id` and its expiry (unix seconds)."""
-        expires = int((now or time.time()) + self._ttl)
+        expires = int((time.time() if now is None else now) + self._ttl)
         payload = _b64(json.dumps({"u": user_id, "e": expires}, separators=(",", ":")).encode())
         return f"{payload}.{self._sign(payload)}", expires
 
@@ -45,6 +45,6 @@ class TokenSigner:
             user_id, expires = str(claims["u"]), int(claims["e"])
         except (ValueError, KeyError, TypeError):
             raise Unauthorized("令牌无效，请重新获取。", code="invalid_token") from None
-        if expires < (now or time.time()):
+        if expires < (time.time() if now is None else now):
             raise Unauthorized("令牌已过期，请重新获取。", code="token_expired")
         return user_id

@@ -1,0 +1,55 @@
+"""The `yichuang` command as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pexpect
+
+from core import __version__
+from tests.servers import YICHUANG, yichuang_env
+
+
+def test_version() -> None:
+    result = subprocess.run([YICHUANG, "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == f"yichuang {__version__}"
+
+
+def test_migrate_creates_the_embedded_database(tmp_path: Path) -> None:
+    result = subprocess.run([YICHUANG, "migrate"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                            env=yichuang_env(YICHUANG_DATA_DIR=str(tmp_path / "data")))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "yichuang.db").exists()
+    assert "数据库结构已是最新" in result.stderr
+
+
+def test_several_workers_refuse_the_embedded_storage(tmp_path: Path) -> None:
+    result = subprocess.run([YICHUANG, "serve", "--workers", "2"], capture_output=True, text=True, timeout=60,
+                            cwd=tmp_path, env=yichuang_env(YICHUANG_DATA_DIR=str(tmp_path / "data")))
+    assert result.returncode == 2
+    assert "YICHUANG_DATABASE_URL" in result.stderr and "YICHUANG_REDIS_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_shell_chats_with_numbered_choices(tmp_path: Path, database_url: str, redis_url: str) -> None:
+    env = yichuang_env(YICHUANG_DATA_DIR=str(tmp_path / "data"), YICHUANG_DATABASE_URL=database_url,
+                       YICHUANG_REDIS_URL=redis_url)
+    shell = pexpect.spawn(YICHUANG, ["shell"], env=env, cwd=str(tmp_path), encoding="utf-8", timeout=60)
+    try:
+        shell.expect("一窗：您好")
+        shell.expect("回复 1 惠企政策咨询")
+        shell.expect("您：")
+        shell.sendline("阿巴阿巴")
+        shell.expect("没太明白")
+        shell.expect("您：")
+        shell.sendline("谢谢")
+        shell.expect("不客气")
+        shell.expect("您：")
+        shell.sendline("/quit")
+        shell.expect("再见")
+        shell.expect(pexpect.EOF)
+    finally:
+        shell.close()
+    assert shell.exitstatus == 0
+    assert "阿巴阿巴" in (tmp_path / "data" / ".shell_history").read_text()

@@ -1,0 +1,160 @@
+"""The web channel's chat API, driven over real HTTP as a browser or an integrator would."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp.test_utils import TestClient
+from sqlmodel import select
+
+from bot.messages import Reply
+from bot.models import Turn
+from bot.typedefs import DB, OUTBOX, TOKENS
+from tests.conftest import Visitor, new_visitor
+
+
+async def test_greeting_shows_the_help_menu(visitor: Visitor) -> None:
+    body = await visitor.say("你好")
+    assert body["flow"] == "smalltalk"
+    assert body["nlu"]["intent"]["name"] == "greet"
+    reply = body["replies"][0]
+    assert "政务服务智能助手" in reply["text"]
+    titles = [b["title"] for b in reply["buttons"]]
+    assert "办不成事反映" in titles and "转人工服务" in titles
+
+
+async def test_help_works_with_full_width_and_punctuation(visitor: Visitor) -> None:
+    body = await visitor.say("  帮助！ ")
+    assert body["nlu"]["intent"]["name"] == "help"
+    assert body["replies"][0]["buttons"]
+
+
+async def test_a_number_selects_the_offered_button(visitor: Visitor) -> None:
+    menu = (await visitor.say("菜单"))["replies"][0]["buttons"]
+    body = await visitor.say("１")  # full-width digit, as phone keyboards send it
+    assert body["nlu"]["text"] == menu[0]["payload"]
+
+
+async def test_second_miss_in_a_row_offers_the_menu(visitor: Visitor) -> None:
+    first = await visitor.say("阿巴阿巴")
+    assert first["flow"] == "fallback"
+    assert first["replies"][0]["buttons"] == []
+    second = await visitor.say("嗯嗯嗯")
+    assert second["flow"] == "fallback"
+    assert second["replies"][0]["buttons"], "the second miss must offer choices"
+    # an understood message resets the count
+    await visitor.say("谢谢")
+    again = await visitor.say("阿巴阿巴")
+    assert again["replies"][0]["buttons"] == []
+
+
+async def test_cancel_and_restart_are_understood_anywhere(visitor: Visitor) -> None:
+    cancel = await visitor.say("取消")
+    assert cancel["nlu"]["intent"]["name"] == "cancel"
+    assert cancel["replies"][0]["text"].startswith("好的")
+    body = await visitor.say("重新开始")
+    assert body["replies"][0]["text"].startswith("好的，我们重新开始")
+    assert body["replies"][1]["buttons"]
+
+
+async def test_retry_with_same_msg_id_runs_once(client: TestClient, visitor: Visitor) -> None:
+    first = await visitor.say("阿巴阿巴", msg_id="m-1")
+    retry = await visitor.say("阿巴阿巴", msg_id="m-1")
+    assert retry == first
+    # Had it run twice, the second would be the "second miss" with buttons.
+    assert retry["replies"][0]["buttons"] == []
+    async with client.app[DB]() as db:
+        turns = (await db.exec(select(Turn).where(Turn.user_id == visitor.user_id))).all()
+    assert [t.msg_id for t in turns] == ["m-1"]
+
+
+async def test_concurrent_retries_produce_one_turn(client: TestClient, visitor: Visitor) -> None:
+    import asyncio
+
+    answers = await asyncio.gather(*(visitor.say("阿巴阿巴", msg_id="storm") for _ in range(3)))
+    assert answers[0] == answers[1] == answers[2]
+    async with client.app[DB]() as db:
+        turns = (await db.exec(select(Turn).where(Turn.user_id == visitor.user_id))).all()
+    assert len(turns) == 1
+
+
+async def test_turns_are_logged_without_id_numbers(client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("我的身份证号是110101199003071234")
+    async with client.app[DB]() as db:
+        turn = (await db.exec(select(Turn).where(Turn.user_id == visitor.user_id))).one()
+    assert "110101199003071234" not in turn.text
+    assert turn.text.startswith("我的身份证号是110101")
+    assert turn.flow == "fallback" and turn.replies
+
+
+async def test_two_visitors_do_not_share_a_session(client: TestClient) -> None:
+    alice, bob = await new_visitor(client), await new_visitor(client)
+    await alice.say("阿巴阿巴")
+    body = await bob.say("阿巴阿巴")
+    assert body["replies"][0]["buttons"] == [], "bob's first miss must not count alice's"
+
+
+async def test_pushed_messages_are_read_after_a_cursor(client: TestClient, visitor: Visitor) -> None:
+    outbox = client.app[OUTBOX]
+    ids = await outbox.push(visitor.user_id, [Reply("您好，我是工作人员 1021 号。"), Reply("材料已收到。")], "staff")
+    await outbox.push("web:someone-else", [Reply("别人的消息")], "staff")
+    resp = await client.get("/api/v1/messages", headers=visitor.headers)
+    body = await resp.json()
+    assert [m["text"] for m in body["messages"]] == ["您好，我是工作人员 1021 号。", "材料已收到。"]
+    assert body["messages"][0]["source"] == "staff"
+    assert body["cursor"] == ids[-1]
+    resp = await client.get(f"/api/v1/messages?after={ids[0]}", headers=visitor.headers)
+    assert [m["text"] for m in (await resp.json())["messages"]] == ["材料已收到。"]
+    resp = await client.get(f"/api/v1/messages?after={ids[-1]}", headers=visitor.headers)
+    assert (await resp.json()) == {"messages": [], "cursor": ids[-1]}
+
+
+async def test_events_stream_delivers_pushed_messages_live(client: TestClient, visitor: Visitor) -> None:
+    outbox = client.app[OUTBOX]
+    early = await outbox.push(visitor.user_id, [Reply("早先的消息")], "case")
+    resp = await client.get(f"/api/v1/events?token={visitor.token}")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"].startswith("text/event-stream")
+
+    async def next_event() -> tuple[str, str]:
+        event_id = data = ""
+        while True:
+            line = (await resp.content.readline()).decode().rstrip("\r\n")
+            if line.startswith("id:"):
+                event_id = line[3:].strip()
+            elif line.startswith("data:"):
+                data = line[5:].strip()
+            elif line == "" and data:
+                return event_id, data
+
+    import asyncio
+    import json
+
+    event_id, data = await asyncio.wait_for(next_event(), 5)
+    assert event_id == str(early[0]) and json.loads(data)["text"] == "早先的消息"
+    live = await outbox.push(visitor.user_id, [Reply("工作人员回复：请补充租房合同。")], "staff")
+    event_id, data = await asyncio.wait_for(next_event(), 5)
+    assert event_id == str(live[0])
+    assert json.loads(data)["text"] == "工作人员回复：请补充租房合同。"
+    resp.close()
+
+
+async def test_events_need_a_valid_token(client: TestClient) -> None:
+    resp = await client.get("/api/v1/events?token=forged.token")
+    assert resp.status == 401
+    assert (await resp.json())["error"]["code"] == "invalid_token"
+
+
+async def test_expired_token_is_refused(client: TestClient) -> None:
+    old, _ = client.app[TOKENS].issue("web:old", now=0)
+    resp = await client.post("/api/v1/messages", json={"text": "你好"}, headers={"Authorization": f"Bearer {old}"})
+    assert resp.status == 401
+    assert (await resp.json())["error"]["code"] == "token_expired"
+
+
+async def test_message_ids_are_scoped_to_their_user(client: TestClient) -> None:
+    alice, bob = await new_visitor(client), await new_visitor(client)
+    shared = uuid.uuid4().hex
+    a = await alice.say("你好", msg_id=shared)
+    b = await bob.say("谢谢", msg_id=shared)
+    assert a["nlu"]["intent"]["name"] == "greet" and b["nlu"]["intent"]["name"] == "thanks"

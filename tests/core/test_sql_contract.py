@@ -1,0 +1,78 @@
+"""Contract of the SQL layer: migrations and the tables' behaviour, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.messages import Inbound, Reply
+from bot.models import Turn
+from bot.outbox import Outbox
+from bot.turns import TurnLog
+from core.db import create_engine, session_factory
+from core.redis import EmbeddedRedis
+from core.settings import Settings
+from intents.base import Parse
+from tests.backends import require_server_database
+from tests.conftest import reset_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}" if request.param == "sqlite" else await require_server_database()
+    await reset_database(url)  # drop everything, then the real migration path from empty
+    engine = create_engine(Settings(database_url=url, data_dir=tmp_path))
+    yield engine
+    await engine.dispose()
+
+
+def inbound(msg_id: str, text: str = "你好") -> Inbound:
+    return Inbound(channel="web", user_id="web:u1", text=text, msg_id=msg_id)
+
+
+class TestSqlContract:
+    async def test_migrations_create_the_tables(self, engine: AsyncEngine) -> None:
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert {"turn", "outbound_message", "alembic_version"} <= tables
+
+    async def test_turn_log_refuses_a_second_write_of_the_same_message(self, engine: AsyncEngine) -> None:
+        log = TurnLog(session_factory(engine))
+        parse = Parse(text="你好", intent="greet", confidence=1.0)
+        first = await log.record(inbound("m1"), parse, "smalltalk", [Reply("您好")])
+        assert first is not None and first.id is not None
+        assert await log.record(inbound("m1"), parse, "smalltalk", [Reply("又一次")]) is None
+        assert await log.replies_of("web:u1", "m1") == [{"text": "您好", "buttons": [], "card": None}]
+        assert [t.msg_id for t in await log.recent("web:u1")] == ["m1"]
+
+    async def test_timestamps_come_back_in_utc(self, engine: AsyncEngine) -> None:
+        db = session_factory(engine)
+        shanghai = timezone(timedelta(hours=8))
+        at = datetime(2026, 11, 22, 9, 30, tzinfo=shanghai)
+        async with db() as session:
+            session.add(Turn(channel="web", user_id="web:u1", msg_id="t", text="x", replies=[], created_at=at))
+            await session.commit()
+        turns = await TurnLog(db).recent("web:u1")
+        assert turns[0].created_at == at
+        assert turns[0].created_at.tzinfo is not None
+        assert turns[0].created_at.utcoffset() == timedelta(0)
+        assert turns[0].created_at == datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
+
+    async def test_outbox_orders_by_cursor_and_separates_users(self, engine: AsyncEngine,
+                                                               embedded_redis: EmbeddedRedis) -> None:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(embedded_redis.url, decode_responses=True)
+        outbox = Outbox(session_factory(engine), client)
+        a = await outbox.push("web:u1", [Reply("一"), Reply("二")], "staff")
+        await outbox.push("web:u2", [Reply("别人")], "staff")
+        b = await outbox.push("web:u1", [Reply("三")], "case")
+        assert [m.reply["text"] for m in await outbox.after("web:u1", 0)] == ["一", "二", "三"]
+        assert [m.id for m in await outbox.after("web:u1", a[0])] == [a[1], b[0]]
+        assert await outbox.after("web:u1", b[0]) == []
+        await client.aclose()

@@ -1,0 +1,70 @@
+"""Run `yichuang` as a real process for tests, and wait for it by reading its output (no sleeping)."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+READY = "一窗已启动：http"
+YICHUANG = str(Path(sys.executable).parent / "yichuang")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def yichuang_env(**values: str) -> dict[str, str]:
+    """This environment without any YICHUANG_* setting, plus `values`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YICHUANG_")}
+    env.update(values)
+    return env
+
+
+class ServerProcess:
+    """`yichuang serve ...` in the background; `start()` returns once every worker said it is ready."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, ready_lines: int = 1) -> None:
+        self.args, self.env, self.cwd, self.ready_lines = args, env, cwd, ready_lines
+        self.output = ""
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        """Start and wait (bounded) until `ready_lines` workers have printed the ready line."""
+        self.proc = subprocess.Popen([YICHUANG, *self.args], env=self.env, cwd=self.cwd,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while self.output.count(READY) < self.ready_lines:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.proc.poll() is not None:
+                self.stop()
+                raise AssertionError(f"yichuang {' '.join(self.args)} did not start:\n{self.output}")
+            ready, _, _ = select.select([self.proc.stdout], [], [], remaining)
+            if ready:
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
+                self.output += chunk.decode(errors="replace")
+
+    def stop(self) -> int:
+        """SIGTERM, then wait (bounded); returns the exit code."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(timeout=10)
+        if self.proc.stdout is not None:
+            self.output += self.proc.stdout.read().decode(errors="replace")
+            self.proc.stdout.close()
+        return code
