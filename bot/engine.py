@@ -100,10 +100,11 @@ class Engine:
         if raw:
             return TurnResult.from_json(json.loads(raw), duplicate=True)
         # Redis may have been wiped: the SQL turn log is the system of record.
-        replies = await self._turns.replies_of(inbound.user_id, inbound.msg_id)
-        if replies is not None:
-            return TurnResult(tuple(Reply.from_json(r) for r in replies), {}, None, duplicate=True)
-        return None
+        turn = await self._turns.find(inbound.user_id, inbound.msg_id)
+        if turn is None:
+            return None
+        nlu = Parse(text=turn.text, intent=turn.intent or "", confidence=turn.confidence or 0.0).to_json()
+        return TurnResult(tuple(Reply.from_json(r) for r in turn.replies), nlu, turn.flow, duplicate=True)
 
     async def _process(self, inbound: Inbound) -> TurnResult:
         session = await self._sessions.load(inbound.user_id) or Session(inbound.user_id, inbound.channel)

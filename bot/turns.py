@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -45,11 +44,10 @@ class TurnLog:
                 return None
         return turn
 
-    async def replies_of(self, user_id: str, msg_id: str) -> list[dict[str, Any]] | None:
-        """The replies already given to this message id, if it was processed."""
+    async def find(self, user_id: str, msg_id: str) -> Turn | None:
+        """The logged turn of this message id, if it was processed."""
         async with self._db() as db:
-            row = (await db.exec(select(Turn).where(Turn.user_id == user_id, Turn.msg_id == msg_id))).first()
-        return row.replies if row else None
+            return (await db.exec(select(Turn).where(Turn.user_id == user_id, Turn.msg_id == msg_id))).first()
 
     async def recent(self, user_id: str, limit: int = 20) -> list[Turn]:
         """The user's last turns, oldest first."""

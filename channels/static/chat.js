@@ -65,10 +65,11 @@
     return body;
   }
 
+  // `shown` is what the user sees as their own bubble; null sends silently (the greeting on load).
   async function send(text, shown) {
     text = text.trim();
     if (!text) return;
-    add("user", shown || text);
+    if (shown !== null) add("user", shown || text);
     sendButton.disabled = true;
     try {
       const body = await post(text, false);
@@ -100,5 +101,5 @@
   });
   document.getElementById("restart").addEventListener("click", () => send("重新开始"));
 
-  listen().then(() => send("你好")).catch(() => add("error", "无法连接服务，请稍后刷新重试。"));
+  listen().then(() => send("你好", null)).catch(() => add("error", "无法连接服务，请稍后刷新重试。"));
 })();

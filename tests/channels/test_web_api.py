@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from bot.messages import Reply
 from bot.models import Turn
-from bot.typedefs import DB, OUTBOX, TOKENS
+from bot.typedefs import DB, OUTBOX, REDIS, TOKENS
 from tests.conftest import Visitor, new_visitor
 
 
@@ -66,6 +66,17 @@ async def test_retry_with_same_msg_id_runs_once(client: TestClient, visitor: Vis
     async with client.app[DB]() as db:
         turns = (await db.exec(select(Turn).where(Turn.user_id == visitor.user_id))).all()
     assert [t.msg_id for t in turns] == ["m-1"]
+
+
+async def test_retry_after_redis_lost_the_dedupe_key_is_not_run_twice(client: TestClient, visitor: Visitor) -> None:
+    first = await visitor.say("阿巴阿巴", msg_id="m-lost")
+    redis = client.app[REDIS]
+    await redis.delete(*[k async for k in redis.scan_iter("yc:dedupe:*")])
+    retry = await visitor.say("阿巴阿巴", msg_id="m-lost")
+    assert retry["replies"] == first["replies"]
+    assert retry["flow"] == "fallback" and retry["nlu"]["intent"]["name"] == first["nlu"]["intent"]["name"]
+    async with client.app[DB]() as db:
+        assert len((await db.exec(select(Turn).where(Turn.user_id == visitor.user_id))).all()) == 1
 
 
 async def test_concurrent_retries_produce_one_turn(client: TestClient, visitor: Visitor) -> None:

@@ -47,7 +47,9 @@ class TestSqlContract:
         first = await log.record(inbound("m1"), parse, "smalltalk", [Reply("您好")])
         assert first is not None and first.id is not None
         assert await log.record(inbound("m1"), parse, "smalltalk", [Reply("又一次")]) is None
-        assert await log.replies_of("web:u1", "m1") == [{"text": "您好", "buttons": [], "card": None}]
+        found = await log.find("web:u1", "m1")
+        assert found is not None and found.replies == [{"text": "您好", "buttons": [], "card": None}]
+        assert await log.find("web:u1", "m2") is None
         assert [t.msg_id for t in await log.recent("web:u1")] == ["m1"]
 
     async def test_timestamps_come_back_in_utc(self, engine: AsyncEngine) -> None:
