@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from bot.api_kb import routes as kb_routes
 from bot.engine import Engine
 from bot.flows.fallback import FallbackFlow
 from bot.flows.smalltalk import SmalltalkFlow
@@ -25,6 +26,8 @@ from bot.typedefs import (
     DB,
     DB_ENGINE,
     ENGINE,
+    GAPS,
+    KB,
     METRICS,
     OUTBOX,
     REDIS,
@@ -39,6 +42,8 @@ from core.secrets import resolve_secret
 from core.settings import Settings
 from core.tokens import TokenSigner
 from intents.commands import CommandMatcher
+from policy_kb.gaps import GapLog
+from policy_kb.service import KbService
 
 log = logging.getLogger("bot.app")
 
@@ -59,6 +64,16 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     """The Redis client (and the embedded server when no URL is set)."""
     async with open_redis(app[SETTINGS]) as client:
         app[REDIS] = client
+        yield
+
+
+async def kb_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The knowledge base (seeded from YAML on first start) and its hot-reload listener."""
+    service = KbService(app[DB], app[REDIS])
+    await service.start()
+    app[KB] = service
+    app[GAPS] = GapLog(app[DB])
+    async with service.reload_listener():
         yield
 
 
@@ -93,7 +108,8 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[TOKENS] = TokenSigner(resolve_secret(settings), settings.token_ttl_seconds)
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, engine_ctx, background_tasks_ctx])
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, kb_ctx, engine_ctx, background_tasks_ctx])
     app.router.add_routes(meta_routes)
+    app.router.add_routes(kb_routes)
     web_channel.setup(app)
     return app

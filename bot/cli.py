@@ -11,11 +11,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from aiohttp import web
 from rich.console import Console
 
+from bot import cli_kb
 from core import __version__
-from core.errors import ConfigError
+from core.errors import ConfigError, YichuangError
 from core.logging import setup_logging
 from core.settings import Settings, load_settings
 
@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="worker processes sharing the port (default 1)")
     commands.add_parser("shell", help="chat with the assistant in this terminal")
     commands.add_parser("migrate", help="upgrade the database schema to the newest version")
+    cli_kb.add_parser(commands)
     return parser
 
 
@@ -63,6 +64,8 @@ def _migrate_with_progress(settings: Settings) -> None:
 
 
 def _serve_one(settings: Settings, *, reuse_port: bool = False) -> None:
+    from aiohttp import web
+
     from bot.app import create_app
 
     url = f"http://{settings.host}:{settings.port}/"
@@ -115,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         setup_logging(settings.log_level, settings.log_json)
         if args.command == "migrate":
             _migrate_with_progress(settings)
+        elif args.command == "kb":
+            asyncio.run(cli_kb.run(settings, args))
         elif args.command == "shell":
             from channels.shell import run_shell
 
@@ -131,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigError as exc:
         print(f"配置错误 {exc.message}", file=sys.stderr)  # one line, never wrapped
         sys.exit(2)
+    except YichuangError as exc:
+        print(f"错误 {exc.message}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

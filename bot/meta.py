@@ -9,12 +9,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from bot.typedefs import DB_ENGINE, METRICS, REDIS
+from core.yamlfile import load_yaml
 
 log = logging.getLogger("bot.meta")
 OPENAPI_FILE = Path(__file__).parent / "data" / "openapi.yml"
@@ -25,7 +25,7 @@ routes = web.RouteTableDef()
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document, read once from bot/data/openapi.yml."""
-    return dict(yaml.safe_load(OPENAPI_FILE.read_text(encoding="utf-8")))
+    return dict(load_yaml(OPENAPI_FILE))
 
 
 @routes.get("/healthz")

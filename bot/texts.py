@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
+from core.yamlfile import load_yaml
 
 DEFAULT_REPLIES_FILE = Path(__file__).parent / "data" / "replies.yml"
 
@@ -19,7 +19,7 @@ class Texts:
     @classmethod
     def from_yaml(cls, path: Path = DEFAULT_REPLIES_FILE) -> Texts:
         """Load the table; a missing file fails start-up rather than producing empty replies."""
-        return cls(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        return cls(load_yaml(path) or {})
 
     def get(self, name: str, **values: Any) -> str:
         """The text called `name`, with `{placeholders}` filled from `values`."""

@@ -15,6 +15,8 @@ from bot.turns import TurnLog
 from core.db import SessionFactory
 from core.settings import Settings
 from core.tokens import TokenSigner
+from policy_kb.gaps import GapLog
+from policy_kb.service import KbService
 
 SETTINGS = web.AppKey("settings", Settings)
 DB_ENGINE = web.AppKey("db_engine", AsyncEngine)
@@ -26,3 +28,5 @@ TURN_LOG = web.AppKey("turn_log", TurnLog)
 OUTBOX = web.AppKey("outbox", Outbox)
 TOKENS = web.AppKey("tokens", TokenSigner)
 BACKGROUND_TASKS = web.AppKey("background_tasks", set[asyncio.Task[None]])
+KB = web.AppKey("kb", KbService)
+GAPS = web.AppKey("gaps", GapLog)

@@ -14,7 +14,7 @@ class Prefix(StrEnum):
     DEDUPE = "dedupe"  # result of one processed message id; TTL settings.dedupe_ttl_seconds
     USER_LOCK = "lock:user"  # per-user turn lock; expires after settings.user_lock_seconds
     USER_EVENTS = "events:user"  # pub/sub channel: something was pushed to this user
-    HEALTH = "health"  # scratch key written by /healthz
+    KB_EVENTS = "events:kb"  # pub/sub channel: the knowledge base changed, every worker rebuilds
 
 
 def key(prefix: Prefix, *parts: str | int) -> str:

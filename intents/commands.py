@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
-
+from core.yamlfile import load_yaml
 from intents.base import FALLBACK_INTENT, Parse, normalise
 
 DEFAULT_COMMANDS_FILE = Path(__file__).parent / "data" / "commands.yml"
@@ -29,7 +28,7 @@ class CommandMatcher:
     @classmethod
     def from_yaml(cls, path: Path = DEFAULT_COMMANDS_FILE) -> CommandMatcher:
         """Load the phrase table from a YAML file with a top-level `commands` mapping."""
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path) or {}
         return cls(data.get("commands", {}))
 
     @property

@@ -1,0 +1,95 @@
+"""Chinese text handling shared by search and NLU: normalisation and jieba tokenisation with a user
+dictionary built from the knowledge base, plus character bigrams that keep matching robust to typos.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+
+_PUNCT = re.compile(r"[\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65!-/:-@\[-`{-~…—·]+")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width → half-width), lower-case, punctuation and spaces folded to one space."""
+    return _PUNCT.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+
+
+def char_bigrams(text: str) -> list[str]:
+    """Overlapping two-character pieces of every run of Chinese characters."""
+    grams: list[str] = []
+    for run in _CJK_RUN.findall(text):
+        grams.extend(run[i:i + 2] for i in range(len(run) - 1))
+    return grams
+
+
+@functools.cache
+def _base_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's main dictionary, loaded once per process (it takes about a second)."""
+    base = jieba.Tokenizer()
+    base.initialize()
+    return base.FREQ, base.total
+
+
+class Tokenizer:
+    """A jieba tokenizer of its own (not jieba's global one) that knows the KB's words."""
+
+    def __init__(self, user_words: Iterable[str] = ()) -> None:
+        self._jieba = jieba.Tokenizer()
+        freq, total = _base_dictionary()
+        # A copy of the shared dictionary: each KB snapshot adds its own words without touching the others.
+        self._jieba.FREQ, self._jieba.total, self._jieba.initialized = dict(freq), total, True
+        for word in {w.strip() for w in user_words if w and w.strip()}:
+            if len(word) <= 12:  # long official names would swallow shorter, useful words
+                self._jieba.add_word(word, freq=2000)
+
+    def words(self, text: str) -> list[str]:
+        """jieba's search-mode words of the normalised text (sub-words of long words included)."""
+        return [w for w in self._jieba.cut_for_search(normalise(text)) if w.strip()]
+
+    def terms(self, text: str) -> list[str]:
+        """Index and query terms: words plus character bigrams."""
+        norm = normalise(text)
+        return [w for w in self._jieba.cut_for_search(norm) if w.strip()] + char_bigrams(norm)
+
+
+class Synonyms:
+    """Groups of words that mean the same here (房产证 = 不动产权证书). Expanding a text appends the other
+    members of every group it mentions, so both sides of a match meet on common terms.
+    """
+
+    def __init__(self, groups: Iterable[Iterable[str]]) -> None:
+        self._groups = [tuple(dict.fromkeys(normalise(w) for w in g if w)) for g in groups]
+        self._groups = [g for g in self._groups if len(g) > 1]
+
+    @property
+    def words(self) -> set[str]:
+        """Every word of every group (for the tokenizer's user dictionary)."""
+        return {w for g in self._groups for w in g}
+
+    def variants(self, text: str, limit: int = 8) -> list[str]:
+        """The text and versions of it with one mentioned synonym replaced in place by another member."""
+        norm = normalise(text)
+        out = [norm]
+        for group in self._groups:
+            for member in group:
+                if member in norm:
+                    out.extend(norm.replace(member, other) for other in group if other != member)
+                    break
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+    def expand(self, text: str) -> str:
+        """The text followed by the synonyms of what it mentions."""
+        norm = normalise(text)
+        extra = [w for g in self._groups if any(v in norm for v in g) for w in g if w not in norm]
+        return norm if not extra else norm + " " + " ".join(extra)

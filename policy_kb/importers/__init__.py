@@ -1,0 +1,1 @@
+"""Importers and exporters: spreadsheets edited by staff, and provincial catalogues."""

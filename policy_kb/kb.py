@@ -1,0 +1,141 @@
+"""The knowledge base as the bot uses it: look-ups, search, policy eligibility and bundle materials."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from core.text import Synonyms, Tokenizer
+from policy_kb.content import KbContent
+from policy_kb.schema import Bundle, Material, Policy, Profile, ServiceItem
+from policy_kb.search import Hit, NameMatcher, SearchDoc, SearchIndex
+
+# Records imported from a large provincial catalogue rank just below curated local ones on a tie.
+CATALOGUE_WEIGHT = 0.97
+
+
+@dataclass(frozen=True)
+class MergedMaterial:
+    """A material of a bundle: the same document needed by several items is listed once."""
+
+    name: str
+    required: bool
+    deferrable: bool
+    form: str
+    copies: int
+    notes: str
+    for_items: tuple[str, ...]  # item codes that need it
+
+
+class KnowledgeBase:
+    """An immutable snapshot of the KB with its search index. Hot reload swaps the whole snapshot."""
+
+    def __init__(self, content: KbContent, tokenizer: Tokenizer, synonyms: Synonyms, names: NameMatcher) -> None:
+        self.items: dict[str, ServiceItem] = {i.code: i for i in content.items}
+        self.bundles: dict[str, Bundle] = {b.code: b for b in content.bundles}
+        self.policies: dict[str, Policy] = {p.id: p for p in content.policies}
+        self.origins = dict(content.origins)
+        self._canonical = {name: group[0] for group in content.material_aliases for name in group}
+        self.tokenizer = tokenizer
+        self.index = SearchIndex(self._docs(), tokenizer, synonyms, names)
+
+    @classmethod
+    def build(cls, content: KbContent, synonym_groups: Sequence[Sequence[str]] = (),
+              fillers: Sequence[str] = ()) -> KnowledgeBase:
+        """Build the tokenizer (with the KB's words as its dictionary) and the index."""
+        synonyms = Synonyms(synonym_groups)
+        words = set(synonyms.words)
+        for item in content.items:
+            words.update((item.name, *item.aliases))
+        for bundle in content.bundles:
+            words.update((bundle.name, *bundle.aliases))
+        for policy in content.policies:
+            words.update((policy.title, *policy.keywords))
+        return cls(content, Tokenizer(words), synonyms, NameMatcher(fillers))
+
+    def _docs(self) -> list[SearchDoc]:
+        docs = []
+        for item in self.items.values():
+            weight = CATALOGUE_WEIGHT if self.origins.get(f"item:{item.code}", "").startswith("catalogue") else 1.0
+            docs.append(SearchDoc("item", item.code, item.name, (item.name, *item.aliases),
+                                  text=item.department, facets={"window": item.window}, weight=weight))
+        for bundle in self.bundles.values():
+            docs.append(SearchDoc("bundle", bundle.code, bundle.name, (bundle.name, *bundle.aliases)))
+        for policy in self.policies.values():
+            docs.append(SearchDoc("policy", policy.id, policy.title, (policy.title, *policy.keywords),
+                                  text=f"{policy.doc_no} {policy.benefit}", facets={"domain": policy.domain}))
+        return docs
+
+    def search(self, query: str, kinds: Sequence[str] | None = None, limit: int = 5,
+               facets: dict[str, str] | None = None) -> list[Hit]:
+        """Ranked matches (see SearchIndex.search)."""
+        return self.index.search(query, kinds, limit, facets)
+
+    def best(self, query: str, kinds: Sequence[str] | None = None) -> Hit | None:
+        """The single confident match, or None when the KB has no confident answer."""
+        hits = self.search(query, kinds, limit=1)
+        return hits[0] if hits and hits[0].confident else None
+
+    def eligible(self, profile: Profile, today: date) -> list[Policy]:
+        """Current policies this enterprise may use, best first (most specific fit and wanted benefit first)."""
+        ranked = []
+        for policy in self.policies.values():
+            if policy.expired(today) or policy.not_yet_valid(today):
+                continue
+            fit = _fit(policy, profile)
+            if fit is not None:
+                ranked.append((fit, not policy.sample, policy.id, policy))
+        ranked.sort(key=lambda r: (-r[0], not r[1], r[2]))
+        return [r[3] for r in ranked]
+
+    def bundle_materials(self, code: str) -> list[MergedMaterial]:
+        """The bundle's materials: its items' lists joined, each document once (alias groups merged)."""
+        merged: dict[str, MergedMaterial] = {}
+        for item_code in self.bundles[code].items:
+            for material in self.items[item_code].materials:
+                name = self.canonical_material(material.name)
+                seen = merged.get(name)
+                merged[name] = _merge(name, material, item_code) if seen is None else MergedMaterial(
+                    name=name, required=seen.required or material.required,
+                    deferrable=seen.deferrable and material.deferrable, form=seen.form,
+                    copies=max(seen.copies, material.copies), notes=seen.notes or material.notes,
+                    for_items=(*seen.for_items, item_code))
+        return list(merged.values())
+
+    def canonical_material(self, name: str) -> str:
+        """The standard name of a material (its alias group's first name)."""
+        return self._canonical.get(name, name)
+
+
+def _merge(name: str, material: Material, item_code: str) -> MergedMaterial:
+    return MergedMaterial(name=name, required=material.required, deferrable=material.deferrable,
+                          form=material.form, copies=material.copies, notes=material.notes, for_items=(item_code,))
+
+
+def _fit(policy: Policy, profile: Profile) -> int | None:
+    """None when the profile rules the policy out; otherwise how many stated conditions it matches."""
+    rules = policy.eligibility
+    score = 0
+    checks: list[tuple[tuple[str, ...], str | None]] = [
+        (rules.scales, profile.scale),
+        (rules.taxpayer_types, profile.taxpayer_type),
+        (rules.regions, profile.region),
+    ]
+    for allowed, value in checks:
+        if allowed and value is not None:
+            if value not in allowed:
+                return None
+            score += 1
+    if rules.industries and profile.industry is not None:
+        if not any(i in profile.industry or profile.industry in i for i in rules.industries):
+            return None
+        score += 1
+    if profile.age_years is not None:
+        if rules.min_age_years is not None and profile.age_years < rules.min_age_years:
+            return None
+        if rules.max_age_years is not None and profile.age_years > rules.max_age_years:
+            return None
+    if profile.needs:
+        score += 2 * len(set(profile.needs) & set(policy.needs))
+    return score

@@ -1,0 +1,93 @@
+"""Reading the YAML seed files under policy_kb/data/ (or another folder of the same shape)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from core.yamlfile import load_yaml
+from policy_kb.content import KbContent, KbValidationError, locate_error
+from policy_kb.schema import Bundle, Policy, ServiceItem
+
+DATA_DIR = Path(__file__).parent / "data"
+M = TypeVar("M", bound=BaseModel)
+
+
+def _document(path: Path, source: str) -> dict[str, Any]:
+    try:
+        data = load_yaml(path) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        row = mark.line + 1 if mark is not None else "?"
+        raise KbValidationError(source, f"行 {row}", "yaml", str(getattr(exc, "problem", exc))) from None
+    if not isinstance(data, dict):
+        raise KbValidationError(source, 0, "-", "the file must be a mapping")
+    return data
+
+
+def _records(data: dict[str, Any], key: str, source: str) -> list[Any]:
+    records = data.get(key, [])
+    if not isinstance(records, list):
+        raise KbValidationError(source, 0, key, "must be a list")
+    return records
+
+
+def _parse(model: type[M], raw: Any, source: str, row: int) -> M:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        field_name, problem = locate_error(exc)
+        name = raw.get("code") or raw.get("id") or raw.get("name") if isinstance(raw, dict) else None
+        raise KbValidationError(source, f"{row}{f'（{name}）' if name else ''}", field_name, problem) from None
+
+
+def load_yaml_dir(directory: Path = DATA_DIR) -> KbContent:
+    """Load items/*.yml, policies/*.yml and material_aliases.yml; validate every record and the whole."""
+    content = KbContent()
+    for path in sorted((directory / "items").glob("*.yml")):
+        source = f"items/{path.name}"
+        document = _document(path, source)
+        for row, raw in enumerate(_records(document, "items", source), 1):
+            item = _parse(ServiceItem, raw, source, row)
+            content.items.append(item)
+            content.origins[f"item:{item.code}"] = source
+        for row, raw in enumerate(_records(document, "bundles", source), 1):
+            bundle = _parse(Bundle, raw, source, row)
+            content.bundles.append(bundle)
+            content.origins[f"bundle:{bundle.code}"] = source
+    for path in sorted((directory / "policies").glob("*.yml")):
+        source = f"policies/{path.name}"
+        for row, raw in enumerate(_records(_document(path, source), "policies", source), 1):
+            policy = _parse(Policy, raw, source, row)
+            content.policies.append(policy)
+            content.origins[f"policy:{policy.id}"] = source
+    aliases = directory / "material_aliases.yml"
+    if aliases.exists():
+        for row, group in enumerate(_records(_document(aliases, "material_aliases.yml"), "aliases",
+                                                 "material_aliases.yml"), 1):
+            if not isinstance(group, list) or len(group) < 2 or not all(isinstance(g, str) for g in group):
+                raise KbValidationError("material_aliases.yml", row, "aliases", "each group is a list of 2+ names")
+            content.material_aliases.append(tuple(group))
+    content.check()
+    return content
+
+
+def load_synonym_groups(directory: Path = DATA_DIR) -> list[list[str]]:
+    """The synonym groups of synonyms.yml."""
+    path = directory / "synonyms.yml"
+    if not path.exists():
+        return []
+    data = load_yaml(path) or {}
+    return [list(map(str, g)) for g in data.get("groups", [])]
+
+
+def load_fillers(directory: Path = DATA_DIR) -> list[str]:
+    """The filler words of fillers.yml."""
+    path = directory / "fillers.yml"
+    if not path.exists():
+        return []
+    data = load_yaml(path) or {}
+    return [str(f) for f in data.get("fillers", [])]

@@ -1,0 +1,132 @@
+"""Search over items, bundles and policies: jieba words + character bigrams scored with BM25 (bm25s),
+then the best candidates re-ranked by fuzzy name matching (rapidfuzz) for typos and short names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import bm25s
+import numpy as np
+from rapidfuzz.distance import LCSseq
+
+from core.text import Synonyms, Tokenizer, normalise
+
+CANDIDATES = 40
+# A hit below this is "no confident answer": better to ask than to name the wrong item.
+CONFIDENT = 0.55
+
+
+@dataclass(frozen=True)
+class SearchDoc:
+    """One searchable record: its names (matched fuzzily and by terms) and further text (terms only)."""
+
+    kind: str  # item, bundle, policy
+    key: str
+    title: str
+    names: tuple[str, ...]
+    text: str = ""
+    facets: dict[str, str] = field(default_factory=dict)  # window, domain: for filters
+    weight: float = 1.0  # local, curated records rank above a large imported catalogue on a tie
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result with a score in [0, 1]."""
+
+    kind: str
+    key: str
+    title: str
+    score: float
+
+    @property
+    def confident(self) -> bool:
+        """Whether the score is high enough to answer with this record without asking."""
+        return self.score >= CONFIDENT
+
+
+class SearchIndex:
+    """An immutable index; rebuild it to change the content."""
+
+    def __init__(self, docs: Sequence[SearchDoc], tokenizer: Tokenizer, synonyms: Synonyms,
+                 names: NameMatcher) -> None:
+        self._docs = list(docs)
+        self._matcher = names
+        self._tokenizer = tokenizer
+        self._synonyms = synonyms
+        self._names = [tuple(dict.fromkeys(normalise(n).replace(" ", "") for n in d.names if n)) for d in self._docs]
+        corpus = [tokenizer.terms(synonyms.expand(" ".join(d.names) + " " + d.text)) or ["<empty>"]
+                  for d in self._docs]
+        self._bm25 = bm25s.BM25()
+        if self._docs:
+            self._bm25.index(corpus, show_progress=False)
+        self._kinds = {kind: np.array([d.kind == kind for d in self._docs], dtype=bool)
+                       for kind in {d.kind for d in self._docs}}
+        self._weights = np.array([d.weight for d in self._docs], dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def search(self, query: str, kinds: Sequence[str] | None = None, limit: int = 5,
+               facets: dict[str, str] | None = None) -> list[Hit]:
+        """The best matches, best first; empty when nothing matches at all."""
+        norm = normalise(query)
+        if not norm or not self._docs:
+            return []
+        terms = self._tokenizer.terms(self._synonyms.expand(norm))
+        scores = self._bm25.get_scores(terms) if terms else np.zeros(len(self._docs), dtype=np.float32)
+        mask = np.ones(len(self._docs), dtype=bool)
+        if kinds:
+            mask &= np.logical_or.reduce([self._kinds.get(k, np.zeros_like(mask)) for k in kinds])
+        if facets:
+            mask &= np.array([all(d.facets.get(k) == v for k, v in facets.items()) for d in self._docs])
+        scores = np.where(mask & (scores > 0), scores, 0)
+        count = int(np.count_nonzero(scores))
+        if count == 0:
+            return []
+        top = np.argpartition(-scores, min(CANDIDATES, count) - 1)[:min(CANDIDATES, count)]
+        best_bm25 = float(scores[top].max())
+        cores = [c for c in dict.fromkeys(self._matcher.core(v) for v in self._synonyms.variants(norm)) if c]
+        hits = []
+        for index in top:
+            doc = self._docs[int(index)]
+            named = max((self._matcher.similarity(c, n) for c in cores for n in self._names[int(index)]), default=0.0)
+            relative = float(scores[index]) / best_bm25
+            # Confidence comes from how well the question names the record; BM25 breaks ties among them.
+            score = named * (0.85 + 0.15 * relative) * float(self._weights[index])
+            hits.append(Hit(doc.kind, doc.key, doc.title, round(min(score, 1.0), 4)))
+        hits.sort(key=lambda h: h.score, reverse=True)
+        return hits[:limit]
+
+
+class NameMatcher:
+    """How closely a question names a record: the share of the name's characters that the question
+    contains in order (longest common subsequence), after filler words are removed from the question.
+    "二手房过户要带啥" names "二手房过户" fully; "二手防过户" (a typo) names it 4/5; "今天天气怎么样" names nothing.
+    """
+
+    def __init__(self, fillers: Sequence[str]) -> None:
+        self._fillers = sorted({normalise(f) for f in fillers if f}, key=len, reverse=True)
+
+    def core(self, question: str) -> str:
+        """The question without fillers and spaces."""
+        text = normalise(question)
+        for filler in self._fillers:
+            text = text.replace(filler, "")
+        return text.replace(" ", "")
+
+    @staticmethod
+    def similarity(core: str, name: str) -> float:
+        """In [0, 1]: 1 when the whole name appears in the question in order."""
+        name = name.replace(" ", "")
+        if not core or not name:
+            return 0.0
+        common = LCSseq.similarity(core, name)
+        if common < min(2, len(name)):
+            return 0.0
+        covered_name = common / len(name)
+        covered_question = common / len(core)
+        # A long official name asked about by a short question ("护照" → 普通护照签发): the question is
+        # fully inside the name, which is good evidence but weaker than naming the whole thing.
+        return max(covered_name, 0.8 * covered_question)

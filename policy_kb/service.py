@@ -1,0 +1,112 @@
+"""The KB as a running service: seeded from YAML on first start, rebuilt from SQL, hot-reloaded on every
+worker when any of them publishes `kb reloaded` on Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+
+from core.db import SessionFactory
+from core.keys import Prefix, key
+from policy_kb.kb import KnowledgeBase
+from policy_kb.loader import DATA_DIR, load_fillers, load_synonym_groups, load_yaml_dir
+from policy_kb.store import KbStore, WriteReport
+
+log = logging.getLogger("policy_kb.service")
+YAML_ORIGIN = "yaml"
+RELOAD_CHANNEL = key(Prefix.KB_EVENTS)
+LISTEN_POLL_SECONDS = 5.0
+
+
+class KbService:
+    """Holds the current KnowledgeBase snapshot; `current` always returns a complete one."""
+
+    def __init__(self, db: SessionFactory, redis: aioredis.Redis, data_dir: Path = DATA_DIR) -> None:
+        self._store = KbStore(db)
+        self._redis = redis
+        self._data_dir = data_dir
+        self._kb: KnowledgeBase | None = None
+        self._lock = asyncio.Lock()
+        self._rebuilt = asyncio.Condition()
+        self.generation = 0  # how many snapshots this process has built
+
+    @property
+    def current(self) -> KnowledgeBase:
+        """The snapshot in use."""
+        if self._kb is None:
+            raise RuntimeError("the knowledge base is not loaded yet")
+        return self._kb
+
+    @property
+    def store(self) -> KbStore:
+        """The SQL store behind it."""
+        return self._store
+
+    async def load_seed(self) -> WriteReport:
+        """Write the YAML seed into SQL (records removed from the YAML are removed from SQL)."""
+        content = await asyncio.to_thread(load_yaml_dir, self._data_dir)
+        return await self._store.upsert(content, YAML_ORIGIN, replace_origin=True)
+
+    async def start(self) -> None:
+        """Seed an empty database from YAML, then build the snapshot."""
+        if await self._store.count_items() == 0:
+            report = await self.load_seed()
+            log.info("knowledge base seeded: %s items, %s bundles, %s policies", report.items, report.bundles,
+                     report.policies)
+        await self.rebuild()
+
+    async def rebuild(self) -> KnowledgeBase:
+        """Build a new snapshot from SQL and swap it in (the old one serves until the swap)."""
+        async with self._lock:
+            content = await self._store.load()
+            groups, fillers = load_synonym_groups(self._data_dir), load_fillers(self._data_dir)
+            self._kb = kb = await asyncio.to_thread(KnowledgeBase.build, content, groups, fillers)
+            log.info("knowledge base ready: %s items, %s policies", len(kb.items), len(kb.policies))
+        async with self._rebuilt:
+            self.generation += 1
+            self._rebuilt.notify_all()
+        return kb
+
+    async def wait_for_generation(self, generation: int) -> None:
+        """Wait until at least `generation` snapshots were built (wrap it in asyncio.timeout)."""
+        async with self._rebuilt:
+            await self._rebuilt.wait_for(lambda: self.generation >= generation)
+
+    async def announce_reload(self) -> int:
+        """Tell every worker (this one included) to rebuild. Returns how many listeners heard it."""
+        return int(await self._redis.publish(RELOAD_CHANNEL, "reload"))
+
+    @contextlib.asynccontextmanager
+    async def reload_listener(self) -> AsyncIterator[None]:
+        """Rebuild whenever a reload is announced, for the duration of the block.
+
+        The subscription is made before the block starts, so an announcement made right after start-up
+        is not missed, and a cancel can only arrive in the read loop (redis-py swallowed a cancel that
+        arrived during subscribe(), which hung shutdown; tests/policy_kb/test_service.py guards this).
+        """
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(RELOAD_CHANNEL)
+        task = asyncio.create_task(self._rebuild_on_message(pubsub), name="kb-reload-listener")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await pubsub.unsubscribe()
+            await pubsub.aclose()
+
+    async def _rebuild_on_message(self, pubsub: PubSub) -> None:
+        while True:
+            if await pubsub.get_message(timeout=LISTEN_POLL_SECONDS) is None:
+                continue
+            try:
+                await self.rebuild()
+            except Exception:
+                log.exception("knowledge base reload failed; the previous snapshot stays in use")
