@@ -8,6 +8,7 @@ from datetime import date
 
 from core.text import Synonyms, Tokenizer
 from policy_kb.content import KbContent
+from policy_kb.loader import Vocabulary
 from policy_kb.schema import Bundle, Material, Policy, Profile, ServiceItem
 from policy_kb.search import Hit, NameMatcher, SearchDoc, SearchIndex
 
@@ -41,10 +42,10 @@ class KnowledgeBase:
         self.index = SearchIndex(self._docs(), tokenizer, synonyms, names)
 
     @classmethod
-    def build(cls, content: KbContent, synonym_groups: Sequence[Sequence[str]] = (),
-              fillers: Sequence[str] = ()) -> KnowledgeBase:
+    def build(cls, content: KbContent, vocabulary: Vocabulary | None = None) -> KnowledgeBase:
         """Build the tokenizer (with the KB's words as its dictionary) and the index."""
-        synonyms = Synonyms(synonym_groups)
+        vocabulary = vocabulary or Vocabulary()
+        synonyms = Synonyms(vocabulary.synonym_groups)
         words = set(synonyms.words)
         for item in content.items:
             words.update((item.name, *item.aliases))
@@ -52,7 +53,7 @@ class KnowledgeBase:
             words.update((bundle.name, *bundle.aliases))
         for policy in content.policies:
             words.update((policy.title, *policy.keywords))
-        return cls(content, Tokenizer(words), synonyms, NameMatcher(fillers))
+        return cls(content, Tokenizer(words), synonyms, NameMatcher(vocabulary.fillers, vocabulary.bundle_cues))
 
     def _docs(self) -> list[SearchDoc]:
         docs = []

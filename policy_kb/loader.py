@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ from policy_kb.schema import Bundle, Policy, ServiceItem
 
 DATA_DIR = Path(__file__).parent / "data"
 M = TypeVar("M", bound=BaseModel)
+YAML_ORIGIN_PREFIX = "yaml:"  # the origin of every seed record starts with this
 
 
 def _document(path: Path, source: str) -> dict[str, Any]:
@@ -48,7 +50,7 @@ def load_yaml_dir(directory: Path = DATA_DIR) -> KbContent:
     """Load items/*.yml, policies/*.yml and material_aliases.yml; validate every record and the whole."""
     content = KbContent()
     for path in sorted((directory / "items").glob("*.yml")):
-        source = f"items/{path.name}"
+        source = f"{YAML_ORIGIN_PREFIX}items/{path.name}"
         document = _document(path, source)
         for row, raw in enumerate(_records(document, "items", source), 1):
             item = _parse(ServiceItem, raw, source, row)
@@ -59,7 +61,7 @@ def load_yaml_dir(directory: Path = DATA_DIR) -> KbContent:
             content.bundles.append(bundle)
             content.origins[f"bundle:{bundle.code}"] = source
     for path in sorted((directory / "policies").glob("*.yml")):
-        source = f"policies/{path.name}"
+        source = f"{YAML_ORIGIN_PREFIX}policies/{path.name}"
         for row, raw in enumerate(_records(_document(path, source), "policies", source), 1):
             policy = _parse(Policy, raw, source, row)
             content.policies.append(policy)
@@ -75,19 +77,21 @@ def load_yaml_dir(directory: Path = DATA_DIR) -> KbContent:
     return content
 
 
-def load_synonym_groups(directory: Path = DATA_DIR) -> list[list[str]]:
-    """The synonym groups of synonyms.yml."""
-    path = directory / "synonyms.yml"
-    if not path.exists():
-        return []
-    data = load_yaml(path) or {}
-    return [list(map(str, g)) for g in data.get("groups", [])]
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words search needs besides the records: synonym groups, question fillers and bundle cues."""
+
+    synonym_groups: tuple[tuple[str, ...], ...] = ()
+    fillers: tuple[str, ...] = ()
+    bundle_cues: tuple[str, ...] = ()
 
 
-def load_fillers(directory: Path = DATA_DIR) -> list[str]:
-    """The filler words of fillers.yml."""
-    path = directory / "fillers.yml"
-    if not path.exists():
-        return []
-    data = load_yaml(path) or {}
-    return [str(f) for f in data.get("fillers", [])]
+def load_vocabulary(directory: Path = DATA_DIR) -> Vocabulary:
+    """synonyms.yml (`groups`) and fillers.yml (`fillers`, `bundle_cues`); missing files mean none."""
+    synonyms = load_yaml(directory / "synonyms.yml") if (directory / "synonyms.yml").exists() else {}
+    fillers = load_yaml(directory / "fillers.yml") if (directory / "fillers.yml").exists() else {}
+    return Vocabulary(
+        synonym_groups=tuple(tuple(map(str, g)) for g in (synonyms or {}).get("groups", [])),
+        fillers=tuple(map(str, (fillers or {}).get("fillers", []))),
+        bundle_cues=tuple(map(str, (fillers or {}).get("bundle_cues", []))),
+    )

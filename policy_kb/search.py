@@ -16,6 +16,7 @@ from core.text import Synonyms, Tokenizer, normalise
 CANDIDATES = 40
 # A hit below this is "no confident answer": better to ask than to name the wrong item.
 CONFIDENT = 0.55
+BUNDLE_WITHOUT_CUE = 0.95
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ class SearchIndex:
         top = np.argpartition(-scores, min(CANDIDATES, count) - 1)[:min(CANDIDATES, count)]
         best_bm25 = float(scores[top].max())
         cores = [c for c in dict.fromkeys(self._matcher.core(v) for v in self._synonyms.variants(norm)) if c]
+        # A bundle answers a question about several services; otherwise the single item wins a tie.
+        bundle_factor = 1.0 if self._matcher.asks_for_several(norm) else BUNDLE_WITHOUT_CUE
         hits = []
         for index in top:
             doc = self._docs[int(index)]
@@ -95,6 +98,10 @@ class SearchIndex:
             relative = float(scores[index]) / best_bm25
             # Confidence comes from how well the question names the record; BM25 breaks ties among them.
             score = named * (0.85 + 0.15 * relative) * float(self._weights[index])
+            if doc.kind == "bundle":
+                score *= bundle_factor
+            elif bundle_factor == 1.0:
+                score *= BUNDLE_WITHOUT_CUE
             hits.append(Hit(doc.kind, doc.key, doc.title, round(min(score, 1.0), 4)))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:limit]
@@ -106,8 +113,14 @@ class NameMatcher:
     "二手房过户要带啥" names "二手房过户" fully; "二手防过户" (a typo) names it 4/5; "今天天气怎么样" names nothing.
     """
 
-    def __init__(self, fillers: Sequence[str]) -> None:
+    def __init__(self, fillers: Sequence[str], bundle_cues: Sequence[str] = ()) -> None:
         self._fillers = sorted({normalise(f) for f in fillers if f}, key=len, reverse=True)
+        self._bundle_cues = tuple(normalise(c) for c in bundle_cues if c)
+
+    def asks_for_several(self, question: str) -> bool:
+        """Whether the question asks about several services at once (一起办, 哪些手续...)."""
+        text = normalise(question)
+        return any(cue in text for cue in self._bundle_cues)
 
     def core(self, question: str) -> str:
         """The question without fillers and spaces."""

@@ -16,11 +16,10 @@ from redis.asyncio.client import PubSub
 from core.db import SessionFactory
 from core.keys import Prefix, key
 from policy_kb.kb import KnowledgeBase
-from policy_kb.loader import DATA_DIR, load_fillers, load_synonym_groups, load_yaml_dir
+from policy_kb.loader import DATA_DIR, YAML_ORIGIN_PREFIX, load_vocabulary, load_yaml_dir
 from policy_kb.store import KbStore, WriteReport
 
 log = logging.getLogger("policy_kb.service")
-YAML_ORIGIN = "yaml"
 RELOAD_CHANNEL = key(Prefix.KB_EVENTS)
 LISTEN_POLL_SECONDS = 5.0
 
@@ -52,7 +51,7 @@ class KbService:
     async def load_seed(self) -> WriteReport:
         """Write the YAML seed into SQL (records removed from the YAML are removed from SQL)."""
         content = await asyncio.to_thread(load_yaml_dir, self._data_dir)
-        return await self._store.upsert(content, YAML_ORIGIN, replace_origin=True)
+        return await self._store.upsert(content, YAML_ORIGIN_PREFIX + "seed", replace_prefix=YAML_ORIGIN_PREFIX)
 
     async def start(self) -> None:
         """Seed an empty database from YAML, then build the snapshot."""
@@ -66,8 +65,8 @@ class KbService:
         """Build a new snapshot from SQL and swap it in (the old one serves until the swap)."""
         async with self._lock:
             content = await self._store.load()
-            groups, fillers = load_synonym_groups(self._data_dir), load_fillers(self._data_dir)
-            self._kb = kb = await asyncio.to_thread(KnowledgeBase.build, content, groups, fillers)
+            vocabulary = load_vocabulary(self._data_dir)
+            self._kb = kb = await asyncio.to_thread(KnowledgeBase.build, content, vocabulary)
             log.info("knowledge base ready: %s items, %s policies", len(kb.items), len(kb.policies))
         async with self._rebuilt:
             self.generation += 1

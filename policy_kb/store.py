@@ -45,12 +45,12 @@ class KbStore:
         async with self._db() as db:
             return int((await db.exec(select(func.count()).select_from(KbItem))).one())
 
-    async def upsert(self, content: KbContent, origin: str, *, replace_origin: bool = False) -> WriteReport:
+    async def upsert(self, content: KbContent, origin: str, *, replace_prefix: str | None = None) -> WriteReport:
         """Insert or replace the records of `content` in one transaction. Each record keeps the origin
         recorded in `content.origins`, else gets `origin`.
 
-        With `replace_origin`, stored records of `origin` that `content` no longer has are removed
-        (so re-loading the YAML seed drops what was deleted from it).
+        With `replace_prefix`, stored records whose origin starts with it and that `content` no longer has
+        are removed (so re-loading the YAML seed drops what was deleted from it).
         """
         content.check(bundle_items=False)  # bundles may name items already stored
         now = utcnow()
@@ -63,9 +63,10 @@ class KbStore:
             await self._delete_keys(db, KbItem, KbItem.code, [i.code for i in content.items])
             await self._delete_keys(db, KbBundle, KbBundle.code, [b.code for b in content.bundles])
             await self._delete_keys(db, KbPolicy, KbPolicy.id, [p.id for p in content.policies])
-            if replace_origin:
+            if replace_prefix:
                 for table in (KbItem, KbBundle, KbPolicy):
-                    result = await db.exec(delete(table).where(col(table.origin) == origin))  # type: ignore[call-overload]
+                    stale = delete(table).where(col(table.origin).startswith(replace_prefix))
+                    result = await db.exec(stale)  # type: ignore[call-overload]
                     removed += result.rowcount or 0
             db.add_all([KbItem(code=i.code, name=i.name, window=i.window, origin=origin_of("item", i.code),
                                updated_at=now, data=i.model_dump(mode="json")) for i in content.items])

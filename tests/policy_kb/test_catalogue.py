@@ -47,11 +47,22 @@ async def test_the_guangdong_catalogue_imports_completely(kb_store: KbStore) -> 
 
 def test_bad_lines_are_skipped_with_their_reason(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
-    good = {"TASK_CODE": "X1", "TASK_NAME": "好事项", "handle_time": "20(工作日)", "handle_time_limit": "无",
-            "material_intro": "无", "TASK_TYPE_TEXT": "公共服务"}
-    lines = [json.dumps(good, ensure_ascii=False), "{not json", json.dumps({**good, "TASK_CODE": ""}),
-             json.dumps(good, ensure_ascii=False), json.dumps({**good, "TASK_CODE": "X2", "TASK_TYPE_TEXT": "怪类型"}),
-             "[1, 2]"]
+    good = {
+        "TASK_CODE": "X1",
+        "TASK_NAME": "好事项",
+        "handle_time": "20(工作日)",
+        "handle_time_limit": "无",
+        "material_intro": "无",
+        "TASK_TYPE_TEXT": "公共服务",
+    }
+    lines = [
+        json.dumps(good, ensure_ascii=False),
+        "{not json",
+        json.dumps({**good, "TASK_CODE": ""}),
+        json.dumps(good, ensure_ascii=False),
+        json.dumps({**good, "TASK_CODE": "X2", "TASK_TYPE_TEXT": "怪类型"}),
+        "[1, 2]",
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     content, report = read_catalogue(path)
     assert [i.code for i in content.items] == ["X1"]

@@ -26,7 +26,7 @@ def test_fixture_loads_completely() -> None:
     assert content.bundles[0].items == ("T-0001", "T-0002")
     assert {p.id for p in content.policies} == {"test-small", "test-old"}
     assert content.material_aliases == [("营业执照", "营业执照副本")]
-    assert content.origins["item:T-0002"] == "items/sample.yml"
+    assert content.origins["item:T-0002"] == "yaml:items/sample.yml"
 
 
 @pytest.mark.parametrize(
@@ -35,12 +35,12 @@ def test_fixture_loads_completely() -> None:
         (
             "window: 企业开办\n    materials:\n      - {name: 营业执照, required: true}",
             "window: 不存在的窗口\n    materials:\n      - {name: 营业执照, required: true}",
-            ("items/sample.yml", "2", "window"),
+            ("yaml:items/sample.yml", "2", "window"),
         ),
-        ("copies: 2", "copies: 两份", ("items/sample.yml", "2", "materials.2.copies")),
-        ("promised_days: 1", "promised_days: 1\n    colour: red", ("items/sample.yml", "1", "colour")),
-        ("items: [T-0001, T-0002]", "items: [T-0001, T-9999]", ("items/sample.yml", "TB-0001", "items")),
-        ("code: T-0002", "code: T-0001", ("items/sample.yml", "T-0001", "code")),
+        ("copies: 2", "copies: 两份", ("yaml:items/sample.yml", "2", "materials.2.copies")),
+        ("promised_days: 1", "promised_days: 1\n    colour: red", ("yaml:items/sample.yml", "1", "colour")),
+        ("items: [T-0001, T-0002]", "items: [T-0001, T-9999]", ("yaml:items/sample.yml", "TB-0001", "items")),
+        ("code: T-0002", "code: T-0001", ("yaml:items/sample.yml", "T-0001", "code")),
     ],
 )
 def test_a_bad_record_is_named_by_file_row_and_field(
@@ -63,5 +63,5 @@ def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
     (kb / "policies" / "sample.yml").write_text("policies:\n  - id: a\n    title: [unclosed\n", encoding="utf-8")
     with pytest.raises(KbValidationError) as caught:
         load_yaml_dir(kb)
-    assert caught.value.source == "policies/sample.yml" and caught.value.field_name == "yaml"
+    assert caught.value.source == "yaml:policies/sample.yml" and caught.value.field_name == "yaml"
     assert str(caught.value.row).startswith("行")

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from policy_kb.kb import KnowledgeBase
-from policy_kb.loader import DATA_DIR, load_fillers, load_synonym_groups, load_yaml_dir
+from policy_kb.loader import DATA_DIR, load_vocabulary, load_yaml_dir
 from policy_kb.schema import DOMAINS, WINDOWS, Profile
 
 TODAY = date(2026, 11, 22)
@@ -15,7 +15,7 @@ TODAY = date(2026, 11, 22)
 
 @pytest.fixture(scope="module")
 def kb() -> KnowledgeBase:
-    return KnowledgeBase.build(load_yaml_dir(), load_synonym_groups(), load_fillers())
+    return KnowledgeBase.build(load_yaml_dir(), load_vocabulary())
 
 
 def test_every_file_says_deployments_must_verify() -> None:
@@ -28,12 +28,38 @@ def test_items_cover_every_window_and_the_named_services(kb: KnowledgeBase) -> N
     assert len(kb.items) >= 40
     assert {i.window for i in kb.items.values()} == set(WINDOWS)
     names = " ".join(i.name for i in kb.items.values())
-    for needed in ("企业设立登记", "公章刻制", "发票领用", "银行开户", "单位参保登记", "公积金单位缴存登记",
-                   "个体工商户设立", "企业变更", "简易注销", "施工许可", "规划许可", "环境影响评价", "竣工验收备案",
-                   "存量房转移登记", "抵押权首次登记", "不动产权证书补发", "提取（购买自住住房）", "提取（租赁住房）",
-                   "提取（与单位解除劳动关系", "个人住房贷款", "普通护照", "往来港澳通行证", "失业保险金",
-                   "灵活就业人员参保", "社会保障卡", "异地就医备案", "养老保险关系转移", "居住证", "结婚登记",
-                   "食品经营许可"):
+    for needed in (
+        "企业设立登记",
+        "公章刻制",
+        "发票领用",
+        "银行开户",
+        "单位参保登记",
+        "公积金单位缴存登记",
+        "个体工商户设立",
+        "企业变更",
+        "简易注销",
+        "施工许可",
+        "规划许可",
+        "环境影响评价",
+        "竣工验收备案",
+        "存量房转移登记",
+        "抵押权首次登记",
+        "不动产权证书补发",
+        "提取（购买自住住房）",
+        "提取（租赁住房）",
+        "提取（与单位解除劳动关系",
+        "个人住房贷款",
+        "普通护照",
+        "往来港澳通行证",
+        "失业保险金",
+        "灵活就业人员参保",
+        "社会保障卡",
+        "异地就医备案",
+        "养老保险关系转移",
+        "居住证",
+        "结婚登记",
+        "食品经营许可",
+    ):
         assert needed in names, needed
     assert sum(1 for i in kb.items.values() if i.cross_province) >= 5
 

@@ -1,0 +1,62 @@
+"""The KB service: seeding, hot reload on every worker, and a clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from bot.app import create_app
+from bot.typedefs import KB
+from core.settings import Settings
+from policy_kb.content import KbContent
+from policy_kb.schema import ServiceItem
+
+
+async def test_app_that_stops_right_after_starting_shuts_down(settings: Settings) -> None:
+    # Regression: a cancel that reached the reload listener during subscribe() was swallowed and hung shutdown.
+    for _ in range(3):
+        runner = web.AppRunner(create_app(settings))
+        await runner.setup()
+        async with asyncio.timeout(10):
+            await runner.cleanup()
+
+
+async def test_a_reload_reaches_every_worker(aiohttp_client: Any, settings: Settings) -> None:
+    worker_a = await aiohttp_client(create_app(settings))
+    worker_b = await aiohttp_client(create_app(settings))
+    kb_a, kb_b = worker_a.app[KB], worker_b.app[KB]
+    assert "NEW-0001" not in kb_b.current.items
+    new = ServiceItem(code="NEW-0001", name="犬只登记", aliases=("办狗证", "养狗登记"), window="综合")
+    await kb_a.store.upsert(KbContent(items=[new]), "import:test")
+    generation = kb_b.generation
+    assert await kb_a.announce_reload() >= 2
+    async with asyncio.timeout(10):
+        await kb_b.wait_for_generation(generation + 1)
+    assert kb_b.current.items["NEW-0001"].name == "犬只登记"
+    resp = await worker_b.get("/api/v1/kb/items?q=办狗证")
+    assert (await resp.json())["items"][0]["code"] == "NEW-0001"
+
+
+async def test_reloading_the_seed_drops_records_deleted_from_it(
+    aiohttp_client: Any, settings: Settings, tmp_path: Any
+) -> None:
+    import shutil
+
+    from policy_kb.loader import DATA_DIR
+    from policy_kb.service import KbService
+
+    client = await aiohttp_client(create_app(settings))
+    service = client.app[KB]
+    seed = tmp_path / "seed"
+    shutil.copytree(DATA_DIR, seed)
+    general = seed / "items" / "general.yml"
+    text = general.read_text(encoding="utf-8")
+    start = text.index('  - code: "ZH-0006"')
+    end = text.index('  - code: "ZH-0007"')
+    general.write_text(text[:start] + text[end:], encoding="utf-8")
+    report = await KbService(service._store._db, service._redis, seed).load_seed()
+    assert report.removed >= 1
+    await service.rebuild()
+    assert "ZH-0006" not in service.current.items and "ZH-0007" in service.current.items
