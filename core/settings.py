@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
@@ -39,7 +39,11 @@ class Settings(BaseSettings):
     user_lock_seconds: float = Field(10.0, gt=0, description="Longest a single turn may hold the per-user lock.")
     max_text_chars: int = Field(2000, ge=1)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
-    nlu: Literal["builtin"] = "builtin"
+    nlu: Literal["builtin", "rasa"] = Field("builtin", description="builtin, or rasa (needs YICHUANG_RASA_URL)")
+    rasa_url: str | None = Field(None, description="Rasa server, e.g. http://127.0.0.1:5005")
+    rasa_timeout_seconds: float = Field(2.0, gt=0, description="Longest wait for Rasa before the built-in NLU answers.")
+    models_dir: Path | None = Field(None, description="Trained NLU model cache. Empty: data_dir/models.")
+    nlu_threshold: float = Field(0.35, ge=0, le=1, description="Below this confidence a message is not understood.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
     auto_migrate: bool = Field(True, description="Apply database migrations when the server starts.")
@@ -62,6 +66,17 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @model_validator(mode="after")
+    def _rasa_needs_url(self) -> Settings:
+        if self.nlu == "rasa" and not self.rasa_url:
+            raise ValueError("YICHUANG_NLU=rasa needs YICHUANG_RASA_URL")
+        return self
+
+    @property
+    def model_cache(self) -> Path:
+        """Where trained models are cached (keyed by a hash of their training data)."""
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def embedded_database(self) -> bool:
@@ -87,5 +102,7 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "?"
-        raise ConfigError(f"{ENV_PREFIX}{field.upper()}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if not first["loc"]:  # a rule across several settings names them itself
+            raise ConfigError(message) from None
+        raise ConfigError(f"{ENV_PREFIX}{str(first['loc'][0]).upper()}: {message}") from None

@@ -23,6 +23,15 @@ def normalise(text: str) -> str:
     return _PUNCT.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
 
 
+def fold_width(text: str) -> str:
+    """Full-width letters and digits to plain ones, one character for one, so offsets stay valid."""
+    out = []
+    for char in text:
+        folded = unicodedata.normalize("NFKC", char)
+        out.append(folded if len(folded) == 1 else char)
+    return "".join(out)
+
+
 def char_bigrams(text: str) -> list[str]:
     """Overlapping two-character pieces of every run of Chinese characters."""
     grams: list[str] = []

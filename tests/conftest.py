@@ -86,12 +86,19 @@ async def clean_storage(database_url: str, redis_url: str) -> None:
     await client.aclose()
 
 
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One NLU model cache for the run: the model trains once, every app of the run loads it."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture
-async def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
+async def settings(tmp_path: Path, database_url: str, redis_url: str, models_dir: Path) -> Settings:
     """Settings for one test on clean storage."""
     await clean_storage(database_url, redis_url)
     return Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url,
-                    secret_key=TEST_SECRET, auto_migrate=False, _env_file=None)  # type: ignore[call-arg]
+                    secret_key=TEST_SECRET, auto_migrate=False, models_dir=models_dir,
+                    _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture

@@ -10,6 +10,16 @@ from bot.messages import Button, Inbound, Reply
 from bot.session import Session
 from bot.texts import Texts
 from intents.base import Parse
+from policy_kb.gaps import GapLog
+from policy_kb.service import KbService
+
+
+@dataclass(frozen=True)
+class Services:
+    """The services flows may call (never a channel, Redis or SQL directly)."""
+
+    kb: KbService
+    gaps: GapLog
 
 
 @dataclass
@@ -21,6 +31,7 @@ class TurnContext:
     parse: Parse
     session: Session
     texts: Texts
+    services: Services
 
     @property
     def slots(self) -> dict[str, Any]:

@@ -13,7 +13,10 @@ class FallbackFlow(Flow):
     keeps_context = False
 
     async def handle(self, ctx: TurnContext) -> list[Reply]:
-        """First miss: ask to rephrase. Second miss in a row and later: offer the menu."""
+        """First miss: ask to rephrase. Second miss in a row and later: offer the menu. Every miss is kept
+        for the KB editors (否定备案).
+        """
+        await ctx.services.gaps.record(ctx.text, "chat")
         if ctx.session.misses <= 1:
             return [Reply(ctx.texts.get("fallback_first"))]
         return [Reply(ctx.texts.get("fallback_again"), buttons=menu_buttons(ctx.texts.menu("help")))]

@@ -11,7 +11,7 @@ class SmalltalkFlow(Flow):
 
     name = "smalltalk"
     keeps_context = False
-    intents = frozenset({"greet", "thanks", "goodbye"})
+    intents = frozenset({"greet", "thanks", "goodbye", "chitchat", "out_of_scope"})
 
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Greeting and help show the menu; thanks and goodbye close politely."""
@@ -20,6 +20,11 @@ class SmalltalkFlow(Flow):
             return [Reply(ctx.texts.get("thanks"))]
         if intent == "goodbye":
             return [Reply(ctx.texts.get("goodbye"))]
+        if intent == "chitchat":
+            return [Reply(ctx.texts.get("chitchat"))]
+        if intent == "out_of_scope":
+            await ctx.services.gaps.record(ctx.text, "out_of_scope")
+            return [Reply(ctx.texts.get("out_of_scope"), buttons=menu_buttons(ctx.texts.menu("help")))]
         return help_menu(ctx, greet=intent == "greet")
 
 

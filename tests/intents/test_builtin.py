@@ -1,0 +1,88 @@
+"""The built-in classifier: compiled predictions equal sklearn's, the model cache, the Rasa export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.text import normalise
+from core.yamlfile import load_yaml
+from intents.builtin import load_or_train, train
+from intents.export import export_rasa_project
+from intents.training import parse_annotated, read_nlu_file, read_training_data
+from policy_kb.kb import KnowledgeBase
+from policy_kb.loader import load_vocabulary, load_yaml_dir
+
+TEST_SET = Path(__file__).resolve().parents[2] / "bench" / "data" / "nlu_test.yml"
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.build(load_yaml_dir(), load_vocabulary())
+
+
+def test_training_data_covers_every_intent_with_30_examples() -> None:
+    from collections import Counter
+
+    counts = Counter(e.intent for e in read_training_data())
+    expected = {"greet", "goodbye", "thanks", "help", "ask_policy", "ask_materials", "ask_conditions",
+                "ask_time_limit", "ask_location", "ask_fee", "ask_process", "ask_online", "book_appointment",
+                "request_assisted_service", "precheck", "complain", "ask_progress", "evaluate", "request_human",
+                "end_human", "affirm", "deny", "cancel", "choose_option", "provide_info", "out_of_scope", "chitchat"}
+    assert set(counts) == expected
+    assert min(counts.values()) >= 30
+
+
+def test_compiled_probabilities_equal_sklearn(kb: KnowledgeBase) -> None:
+    model = train(read_training_data(), kb.tokenizer)
+    texts = [normalise(e.text) for e in read_nlu_file(TEST_SET)[:100]]
+    reference = model.pipeline.predict_proba(texts)
+    model.rank("warm up")
+    assert model.compiled is not None
+    ours = np.array([model.compiled.proba(t) for t in texts])
+    assert np.abs(reference - ours).max() < 1e-9
+
+
+def test_held_out_accuracy_is_at_least_80_percent(kb: KnowledgeBase) -> None:
+    model = train(read_training_data(), kb.tokenizer)
+    test = read_nlu_file(TEST_SET)
+    right = sum(model.rank(e.text)[0][0] == e.intent for e in test)
+    assert right / len(test) >= 0.80, right / len(test)
+
+
+def test_model_is_cached_by_content(tmp_path: Path, kb: KnowledgeBase) -> None:
+    examples = read_training_data()
+    first = load_or_train(examples, kb.tokenizer, ["甲"], tmp_path)
+    cached = list(tmp_path.glob("nlu-*.pkl"))
+    assert len(cached) == 1
+    again = load_or_train(examples, kb.tokenizer, ["甲"], tmp_path)
+    assert again.rank("二手房过户要带啥") == first.rank("二手房过户要带啥")
+    load_or_train(examples[:-1], kb.tokenizer, ["甲"], tmp_path)  # other data: retrained, old file replaced
+    assert len(list(tmp_path.glob("nlu-*.pkl"))) == 1 and list(tmp_path.glob("nlu-*.pkl")) != cached
+
+
+def test_annotations_round_trip() -> None:
+    example = parse_annotated('办[护照](item)，电话[13900000000](phone)，[小厂]{"entity": "enterprise_scale", '
+                              '"value": "小型"}', "x")
+    assert example.text == "办护照，电话13900000000，小厂"
+    assert [(a.entity, a.value) for a in example.entities] == [("item", "护照"), ("phone", "13900000000"),
+                                                               ("enterprise_scale", "小型")]
+
+
+def test_rasa_export_has_examples_lookups_and_synonyms(tmp_path: Path, kb: KnowledgeBase) -> None:
+    counts = export_rasa_project(tmp_path, read_training_data(), kb)
+    config = load_yaml(tmp_path / "config.yml")
+    assert config["language"] == "zh"
+    names = [c["name"] for c in config["pipeline"]]
+    assert names[0] == "JiebaTokenizer" and "DIETClassifier" in names
+    nlu = load_yaml(tmp_path / "data" / "nlu.yml")["nlu"]
+    intents = [b for b in nlu if "intent" in b]
+    assert len(intents) == counts["intents"] == 27
+    lookups = {b["lookup"]: b["examples"] for b in nlu if "lookup" in b}
+    assert "- 二手房过户\n" in lookups["item"]
+    synonyms = {b["synonym"]: b["examples"] for b in nlu if "synonym" in b}
+    assert "- 二手房过户\n" in synonyms["存量房转移登记"]
+    assert sum(e.count("- ") for e in (b["examples"] for b in intents)) == len(read_training_data())
+    assert (tmp_path / "domain.yml").exists() and (tmp_path / "jieba_userdict" / "kb.txt").exists()
