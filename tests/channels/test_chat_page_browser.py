@@ -32,6 +32,7 @@ async def browser_page() -> AsyncIterator[Any]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+        page.set_default_timeout(60_000)  # a loaded 2-core CI machine is slow, not broken
         yield page
         await browser.close()
 
