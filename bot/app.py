@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from bot.api_calendar import routes as calendar_routes
 from bot.api_kb import routes as kb_routes
 from bot.api_nlu import routes as nlu_routes
 from bot.engine import Engine
@@ -26,6 +27,7 @@ from bot.texts import Texts
 from bot.turns import TurnLog
 from bot.typedefs import (
     BACKGROUND_TASKS,
+    CALENDAR,
     DB,
     DB_ENGINE,
     ENGINE,
@@ -46,6 +48,7 @@ from core.redis import open_redis
 from core.secrets import resolve_secret
 from core.settings import Settings
 from core.tokens import TokenSigner
+from handoff.calendar import OfficeHours, WorkCalendar
 from intents.service import build_nlu
 from policy_kb.gaps import GapLog
 from policy_kb.service import KbService
@@ -127,10 +130,14 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[TOKENS] = TokenSigner(resolve_secret(settings), settings.token_ttl_seconds)
+    hours = OfficeHours(settings.office_opens, settings.office_lunch_starts, settings.office_lunch_ends,
+                        settings.office_closes)
+    app[CALENDAR] = WorkCalendar.from_file(settings.holiday_overrides, hours)
     app.cleanup_ctx.extend([database_ctx, redis_ctx, http_client_ctx, kb_ctx, nlu_ctx, engine_ctx,
                            background_tasks_ctx])
     app.router.add_routes(meta_routes)
     app.router.add_routes(kb_routes)
     app.router.add_routes(nlu_routes)
+    app.router.add_routes(calendar_routes)
     web_channel.setup(app)
     return app

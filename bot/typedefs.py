@@ -16,6 +16,7 @@ from bot.turns import TurnLog
 from core.db import SessionFactory
 from core.settings import Settings
 from core.tokens import TokenSigner
+from handoff.calendar import WorkCalendar
 from intents.base import NLU
 from policy_kb.gaps import GapLog
 from policy_kb.service import KbService
@@ -31,6 +32,7 @@ OUTBOX = web.AppKey("outbox", Outbox)
 TOKENS = web.AppKey("tokens", TokenSigner)
 BACKGROUND_TASKS = web.AppKey("background_tasks", set[asyncio.Task[None]])
 KB = web.AppKey("kb", KbService)
+CALENDAR = web.AppKey("calendar", WorkCalendar)
 NLU_BACKEND = web.AppKey("nlu", NLU)
 HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
 GAPS = web.AppKey("gaps", GapLog)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
@@ -48,6 +49,11 @@ class Settings(BaseSettings):
     log_json: bool = False
     auto_migrate: bool = Field(True, description="Apply database migrations when the server starts.")
     timezone: str = "Asia/Shanghai"
+    holidays_file: Path | None = Field(None, description="Holiday overrides (YAML). Empty: data_dir/holidays.yml.")
+    office_opens: time = time(9, 0)
+    office_lunch_starts: time = time(12, 0)
+    office_lunch_ends: time = time(13, 30)
+    office_closes: time = Field(time(17, 30), description="End of office hours: the moment a deadline falls due.")
 
     @field_validator("database_url")
     @classmethod
@@ -72,6 +78,18 @@ class Settings(BaseSettings):
         if self.nlu == "rasa" and not self.rasa_url:
             raise ValueError("YICHUANG_NLU=rasa needs YICHUANG_RASA_URL")
         return self
+
+    @model_validator(mode="after")
+    def _office_hours_in_order(self) -> Settings:
+        if not self.office_opens < self.office_lunch_starts <= self.office_lunch_ends < self.office_closes:
+            raise ValueError("office hours must be in order: YICHUANG_OFFICE_OPENS < LUNCH_STARTS <= LUNCH_ENDS "
+                             "< CLOSES")
+        return self
+
+    @property
+    def holiday_overrides(self) -> Path:
+        """The holiday override file (it need not exist)."""
+        return self.holidays_file or self.data_dir / "holidays.yml"
 
     @property
     def model_cache(self) -> Path:

@@ -1,0 +1,31 @@
+"""`GET /api/v1/calendar/due`: the working-day rule the cases use, for forms and integrators."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from aiohttp import web
+
+from bot.typedefs import CALENDAR
+from core.errors import InvalidInput
+from handoff.calendar import MAX_DAYS, date_in_words
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/calendar/due")
+async def due(request: web.Request) -> web.Response:
+    """The deadline of something accepted on `start` with `days` working days."""
+    raw_start, raw_days = request.query.get("start", ""), request.query.get("days", "")
+    try:
+        start = date.fromisoformat(raw_start)
+    except ValueError:
+        raise InvalidInput("参数 start 必须是日期，格式 YYYY-MM-DD。", code="invalid_parameter") from None
+    if not raw_days.isdigit() or int(raw_days) > MAX_DAYS:
+        raise InvalidInput(f"参数 days 必须是 0–{MAX_DAYS} 之间的整数。", code="invalid_parameter")
+    deadline = request.app[CALENDAR].deadline(start, int(raw_days))
+    body = {"start": start.isoformat(), "days": int(raw_days), "due_date": deadline.due_date.isoformat(),
+            "due_at": deadline.due_at.isoformat(), "due_in_words": date_in_words(deadline.due_date) + "前",
+            "provisional": deadline.provisional}
+    return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
