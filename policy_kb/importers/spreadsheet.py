@@ -273,20 +273,13 @@ def tables_to_content(tables: Tables, base: KbContent, source: str) -> KbContent
             content.origins[f"item:{item.code}"] = origin
         elif number == 0 and f"item:{code}" in base.origins:
             content.origins[f"item:{code}"] = base.origins[f"item:{code}"]
-    for number, row in tables.get("bundles", []):
-        bundle = _checked(
-            Bundle, _convert("bundles", row, source, number), f"{source}「{sheet_title['bundles']}」", number
-        )
-        content.bundles.append(bundle)
-        if row.get("origin"):
-            content.origins[f"bundle:{bundle.code}"] = str(row["origin"])
-    for number, row in tables.get("policies", []):
-        policy = _checked(
-            Policy, _convert("policies", row, source, number), f"{source}「{sheet_title['policies']}」", number
-        )
-        content.policies.append(policy)
-        if row.get("origin"):
-            content.origins[f"policy:{policy.id}"] = str(row["origin"])
+    for kind, model, records, prefix, key in (("bundles", Bundle, content.bundles, "bundle", "code"),
+                                              ("policies", Policy, content.policies, "policy", "id")):
+        for number, row in tables.get(kind, []):
+            record = _checked(model, _convert(kind, row, source, number), f"{source}「{sheet_title[kind]}」", number)
+            records.append(record)
+            if row.get("origin"):
+                content.origins[f"{prefix}:{getattr(record, key)}"] = str(row["origin"])
     for number, row in tables.get("material_aliases", []):
         names = _convert("material_aliases", row, source, number).get("names", [])
         if len(names) < 2:
