@@ -106,9 +106,9 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     app[OUTBOX] = Outbox(app[DB], app[REDIS])
     engine = Engine(settings=settings, redis=app[REDIS], sessions=RedisSessionStore(app[REDIS],
                     settings.session_ttl_seconds), nlu=app[NLU_BACKEND], texts=texts,
-                    turn_log=app[TURN_LOG], metrics=app[METRICS], fallback=FallbackFlow())
+                    turn_log=app[TURN_LOG], metrics=app[METRICS], fallback=FallbackFlow(),
+                    services=Services(kb=app[KB], gaps=app[GAPS]))
     engine.add_flow(SmalltalkFlow())
-    engine.services = Services(kb=app[KB], gaps=app[GAPS])
     app[ENGINE] = engine
     yield
 

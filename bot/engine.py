@@ -53,7 +53,7 @@ class Engine:
     """Routes messages to flows. Flows are registered on the instance, not in a global registry."""
 
     def __init__(self, *, settings: Settings, redis: aioredis.Redis, sessions: SessionStore, nlu: NLU,
-                 texts: Texts, turn_log: TurnLog, metrics: Metrics, fallback: Flow) -> None:
+                 texts: Texts, turn_log: TurnLog, metrics: Metrics, fallback: Flow, services: Services) -> None:
         self._settings = settings
         self._redis = redis
         self._sessions = sessions
@@ -62,9 +62,9 @@ class Engine:
         self._turns = turn_log
         self._metrics = metrics
         self._fallback = fallback
+        self._services = services
         self._flows: dict[str, Flow] = {fallback.name: fallback}
         self._by_intent: dict[str, Flow] = {}
-        self.services: Services | None = None  # set by the app factory once every service is up
 
     def add_flow(self, flow: Flow) -> None:
         """Register a flow for its intents. An intent may belong to one flow only."""
@@ -114,9 +114,8 @@ class Engine:
         if chosen is not None:
             text = chosen
         parse = await self._nlu.parse(text) if text else Parse(text="", intent="empty", confidence=1.0)
-        assert self.services is not None, "the engine's services are not set"
         ctx = TurnContext(inbound=inbound, text=text, parse=parse, session=session, texts=self._texts,
-                          services=self.services)
+                          services=self._services)
         flow_name, replies = await self._route(ctx)
         session = ctx.session  # `restart` replaces it
         session.turns += 1

@@ -12,7 +12,7 @@ import aiohttp
 
 from core.clock import today_local
 from core.settings import Settings
-from intents.base import NLU, Parse
+from intents.base import NLU
 from intents.builtin import BuiltinNLU, IntentModel, load_or_train
 from intents.commands import CommandMatcher
 from intents.entities import EntityExtractor, Gazetteer
@@ -55,7 +55,3 @@ async def build_nlu(settings: Settings, current_kb: Callable[[], KnowledgeBase],
         return RasaNLU(str(settings.rasa_url), http, builtin, settings.rasa_timeout_seconds)
     return builtin
 
-
-async def parse_text(nlu: NLU, text: str) -> Parse:
-    """Parse through whichever backend is configured."""
-    return await nlu.parse(text)
