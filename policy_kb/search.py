@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import bm25s
 import numpy as np
+from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
 from core.text import Synonyms, Tokenizer, normalise
@@ -91,10 +92,11 @@ class SearchIndex:
         cores = [c for c in dict.fromkeys(self._matcher.core(v) for v in self._synonyms.variants(norm)) if c]
         # A bundle answers a question about several services; otherwise the single item wins a tie.
         bundle_factor = 1.0 if self._matcher.asks_for_several(norm) else BUNDLE_WITHOUT_CUE
+        named_by_doc = self._named(cores, top)
         hits = []
-        for index in top:
+        for position, index in enumerate(top):
             doc = self._docs[int(index)]
-            named = max((self._matcher.similarity(c, n) for c in cores for n in self._names[int(index)]), default=0.0)
+            named = float(named_by_doc[position])
             relative = float(scores[index]) / best_bm25
             # Confidence comes from how well the question names the record; BM25 breaks ties among them.
             score = named * (0.85 + 0.15 * relative) * float(self._weights[index])
@@ -105,6 +107,23 @@ class SearchIndex:
             hits.append(Hit(doc.kind, doc.key, doc.title, round(min(score, 1.0), 4)))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:limit]
+
+
+    def _named(self, cores: list[str], docs: np.ndarray) -> np.ndarray:
+        """NameMatcher.similarity of the best (core, name) pair of each doc, computed in one C-level matrix."""
+        names = [name for index in docs for name in self._names[int(index)]]
+        owner = np.array([position for position, index in enumerate(docs) for _ in self._names[int(index)]])
+        if not cores or not names:
+            return np.zeros(len(docs))
+        common = process.cdist(cores, names, scorer=LCSseq.similarity, dtype=np.int32).astype(float)
+        name_len = np.array([len(n) for n in names], dtype=float)
+        core_len = np.array([len(c) for c in cores], dtype=float)[:, None]
+        similarity = np.maximum(common / name_len, 0.8 * common / core_len)
+        similarity[common < np.minimum(2, name_len)] = 0.0
+        best_per_name = similarity.max(axis=0)
+        named = np.zeros(len(docs))
+        np.maximum.at(named, owner, best_per_name)
+        return named
 
 
 class NameMatcher:

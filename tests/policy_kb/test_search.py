@@ -1,0 +1,29 @@
+"""Search internals that a user feels as right answers: the vectorised name match equals its definition."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.text import normalise
+from policy_kb.kb import KnowledgeBase
+from policy_kb.loader import load_vocabulary, load_yaml_dir
+from policy_kb.search import NameMatcher
+
+
+def test_vectorised_name_similarity_equals_the_definition() -> None:
+    kb = KnowledgeBase.build(load_yaml_dir(), load_vocabulary())
+    index = kb.index
+    docs = np.arange(len(index._docs))
+    for question in ("二手防过户要带啥", "租房能取公积金吗", "办护照", "小孩刚出生 居民医保在哪交", "今天天气怎么样", "ok"):
+        norm = normalise(question)
+        cores = [c for c in dict.fromkeys(index._matcher.core(v) for v in index._synonyms.variants(norm)) if c]
+        expected = [max((NameMatcher.similarity(c, n) for c in cores for n in index._names[i]), default=0.0)
+                    for i in docs]
+        assert np.allclose(index._named(cores, docs), expected), question
+
+
+def test_name_similarity_definition() -> None:
+    assert NameMatcher.similarity("二手房过户", "二手房过户") == 1.0
+    assert NameMatcher.similarity("二手防过户", "二手房过户") == 0.8
+    assert NameMatcher.similarity("今天天气", "残疾人证新办") == 0.0
+    assert NameMatcher.similarity("护照", "普通护照签发") == 0.8  # short question inside a long name
