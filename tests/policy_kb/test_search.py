@@ -14,11 +14,19 @@ def test_vectorised_name_similarity_equals_the_definition() -> None:
     kb = KnowledgeBase.build(load_yaml_dir(), load_vocabulary())
     index = kb.index
     docs = np.arange(len(index._docs))
-    for question in ("二手防过户要带啥", "租房能取公积金吗", "办护照", "小孩刚出生 居民医保在哪交", "今天天气怎么样", "ok"):
+    for question in (
+        "二手防过户要带啥",
+        "租房能取公积金吗",
+        "办护照",
+        "小孩刚出生 居民医保在哪交",
+        "今天天气怎么样",
+        "ok",
+    ):
         norm = normalise(question)
         cores = [c for c in dict.fromkeys(index._matcher.core(v) for v in index._synonyms.variants(norm)) if c]
-        expected = [max((NameMatcher.similarity(c, n) for c in cores for n in index._names[i]), default=0.0)
-                    for i in docs]
+        expected = [
+            max((NameMatcher.similarity(c, n) for c in cores for n in index._names[i]), default=0.0) for i in docs
+        ]
         assert np.allclose(index._named(cores, docs), expected), question
 
 
