@@ -15,6 +15,7 @@ from bot.api_nlu import routes as nlu_routes
 from bot.engine import Engine
 from bot.flows.base import Services
 from bot.flows.fallback import FallbackFlow
+from bot.flows.guide import GuideFlow
 from bot.flows.smalltalk import SmalltalkFlow
 from bot.http import error_middleware
 from bot.meta import metrics_middleware
@@ -109,6 +110,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
                     turn_log=app[TURN_LOG], metrics=app[METRICS], fallback=FallbackFlow(),
                     services=Services(kb=app[KB], gaps=app[GAPS]))
     engine.add_flow(SmalltalkFlow())
+    engine.add_flow(GuideFlow())
     app[ENGINE] = engine
     yield
 

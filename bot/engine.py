@@ -140,6 +140,8 @@ class Engine:
         active = self._flows.get(ctx.session.flow or "")
         flow = active if active is not None and active.wants(ctx) else self._by_intent.get(intent)
         if flow is None:
+            flow = next((f for f in self._flows.values() if f is not self._fallback and f.claims(ctx)), None)
+        if flow is None:
             ctx.session.misses += 1
             return self._fallback.name, await self._fallback.handle(ctx)
         ctx.session.misses = 0

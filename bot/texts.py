@@ -21,11 +21,11 @@ class Texts:
         """Load the table; a missing file fails start-up rather than producing empty replies."""
         return cls(load_yaml(path) or {})
 
-    def get(self, name: str, **values: Any) -> str:
-        """The text called `name`, with `{placeholders}` filled from `values`."""
-        text = self._data["texts"][name]
+    def get(self, key: str, /, **values: Any) -> str:
+        """The text called `key`, with `{placeholders}` filled from `values`."""
+        text = self._data["texts"][key]
         return str(text).format(**values) if values else str(text)
 
-    def menu(self, name: str) -> list[dict[str, str]]:
+    def menu(self, key: str) -> list[dict[str, str]]:
         """A list of `{title, payload}` entries (e.g. the help menu)."""
-        return [dict(entry) for entry in self._data["menus"][name]]
+        return [dict(entry) for entry in self._data["menus"][key]]

@@ -54,6 +54,10 @@ class Flow(ABC):
         """Whether this active flow takes the message rather than a newly recognised intent."""
         return False
 
+    def claims(self, ctx: TurnContext) -> bool:
+        """Whether this flow takes a message no flow's intent matched (e.g. a bare item name)."""
+        return False
+
     @abstractmethod
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Answer the turn. Return replies; set `ctx.session.flow = None` via end_flow() when done."""

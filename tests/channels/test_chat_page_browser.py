@@ -48,9 +48,11 @@ async def test_citizen_chats_in_the_browser(aiohttp_server: Any, settings: Setti
     assert await greeting.locator(".buttons button").count() == 6
     assert await page.locator(".msg--user").count() == 0, "the automatic greeting is not shown as the user's"
 
-    for text in ("阿巴阿巴", "还是不懂"):
+    for answered, text in enumerate(("阿巴阿巴", "嗯嗯嗯"), start=1):
         await page.fill("#text", text)
         await page.press("#text", "Enter")
+        await page.locator(".msg--bot").nth(answered).wait_for()  # read the answer before typing again
+    assert await page.locator(".msg--error").count() == 0
     second_miss = page.locator(".msg--bot").nth(2)
     await second_miss.wait_for()
     assert "还是没能理解" in await second_miss.inner_text()

@@ -1,0 +1,219 @@
+"""`guide`: the service guide (办事指南). Identifies the item from free text, answers any single field, and
+keeps the item in context so "那要多久" or "在哪办" needs no repetition. Several close matches: the top
+three as numbered choices. A bundle (一件事) is answered with its items and merged material list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.flows.base import Flow, TurnContext, menu_buttons
+from bot.messages import Button, Reply
+from policy_kb.kb import KnowledgeBase
+from policy_kb.schema import ServiceItem
+from policy_kb.search import Hit
+
+FIELD_BY_INTENT = {
+    "ask_materials": "materials",
+    "ask_conditions": "conditions",
+    "ask_time_limit": "time_limit",
+    "ask_location": "location",
+    "ask_fee": "fee",
+    "ask_process": "steps",
+    "ask_online": "online",
+}
+SUGGEST = 0.35  # below confidence but this close: offered as "您要办理的是" choices
+CLOSE = 0.05  # a second confident match this close to the first means "ask which one"
+MAX_LINES = 12  # longer lists are paged: the rest follows on "更多"
+MORE_WORDS = frozenset({"更多", "下一页", "还有呢", "继续"})
+
+
+class GuideFlow(Flow):
+    """Answers questions about one service item or bundle at a time."""
+
+    name = "guide"
+    intents = frozenset(FIELD_BY_INTENT)
+
+    def wants(self, ctx: TurnContext) -> bool:
+        """A chosen option (its payload, or "1" resolved by the engine) or "更多" for the next page is ours."""
+        slots = ctx.session.slots_of(self.name)
+        return ctx.text in slots.get("choices", {}) or (ctx.text in MORE_WORDS and bool(slots.get("more")))
+
+    def claims(self, ctx: TurnContext) -> bool:
+        """A message naming an item or bundle, whatever the intent ("二手房过户"), is a guide question."""
+        hits = ctx.services.kb.current.search(ctx.text, kinds=["item", "bundle"], limit=1)
+        return bool(hits and hits[0].confident)
+
+    async def handle(self, ctx: TurnContext) -> list[Reply]:
+        """Identify what is asked about, then answer the asked field (or an overview)."""
+        kb = ctx.services.kb.current
+        slots = ctx.slots
+        if ctx.text in MORE_WORDS and slots.get("more"):
+            return [Reply(self._page(ctx, slots.pop("more")))]
+        slots.pop("more", None)
+        choices: dict[str, str] = slots.pop("choices", {})
+        pending = slots.pop("pending_field", None)
+        target = choices.get(ctx.text)
+        # A chosen option answers the question asked before the choice, not whatever its title sounds like.
+        field = (pending if target else None) or FIELD_BY_INTENT.get(ctx.parse.intent) or pending or "overview"
+        if target is None:
+            hits = kb.search(ctx.text, kinds=["item", "bundle"], limit=3)
+            confident = [h for h in hits if h.confident]
+            if confident and (len(confident) == 1 or confident[1].score < confident[0].score - CLOSE):
+                target = f"{confident[0].kind}:{confident[0].key}"
+            elif len(confident) > 1:
+                return self._ask_choice(ctx, confident, field)
+            elif slots.get("target"):
+                target = slots["target"]  # "那要多久": the item already being discussed
+            elif any(h.score >= SUGGEST for h in hits):
+                return self._ask_choice(ctx, [h for h in hits if h.score >= SUGGEST], field)
+            else:
+                slots["pending_field"] = field
+                if ctx.parse.intent in FIELD_BY_INTENT and len(ctx.text) > 6:
+                    await ctx.services.gaps.record(ctx.text, "item")
+                return [Reply(ctx.texts.get("guide_which_item"))]
+        slots["target"] = target
+        kind, _, key = target.partition(":")
+        if kind == "bundle" and key in kb.bundles:
+            return self._bundle(ctx, kb, key)
+        item = kb.items.get(key)
+        if item is None:  # the KB was reloaded without it
+            slots.pop("target", None)
+            return [Reply(ctx.texts.get("guide_which_item"))]
+        return self._answer(ctx, item, field)
+
+    def _ask_choice(self, ctx: TurnContext, hits: list[Hit], field: str) -> list[Reply]:
+        choices = {h.title: f"{h.kind}:{h.key}" for h in hits[:3]}
+        ctx.slots["choices"] = choices
+        ctx.slots["pending_field"] = field
+        buttons = tuple(Button(title, title) for title in choices)
+        return [Reply(ctx.texts.get("guide_choose"), buttons=buttons)]
+
+    def _answer(self, ctx: TurnContext, item: ServiceItem, field: str) -> list[Reply]:
+        texts = ctx.texts
+        fields = menu_buttons(texts.menu("guide_fields"))
+        if field == "materials":
+            lines = [f"{i} {m.name}{_tags(m)}" for i, m in enumerate(item.materials, 1)]
+            text = "\n".join(
+                [texts.get("guide_materials", name=item.name, count=len(item.materials)), *self._first_page(ctx, lines)]
+            )
+            if any(m.deferrable for m in item.materials):
+                text += "\n" + texts.get("guide_materials_deferrable")
+            if item.common_errors:
+                text += "\n" + texts.get("guide_common_errors") + "；".join(item.common_errors[:2])
+            return [Reply(text, buttons=fields, card=_card(item, "materials"))]
+        if field == "conditions":
+            lines = [f"• {c}" for c in item.conditions] or ["• 无特别条件"]
+            return [
+                Reply(
+                    "\n".join([texts.get("guide_conditions", name=item.name), *self._first_page(ctx, lines)]),
+                    buttons=fields,
+                )
+            ]
+        if field == "time_limit":
+            return [Reply(_time_limit(ctx, item), buttons=fields)]
+        if field == "location":
+            text = texts.get(
+                "guide_location", name=item.name, location=item.location or "政务服务中心", hours=item.hours or "工作日"
+            )
+            if item.phone:
+                text += "\n" + texts.get("guide_phone", phone=item.phone)
+            return [Reply(text, buttons=fields)]
+        if field == "fee":
+            return [Reply(texts.get("guide_fee", name=item.name, fee=item.fee or "不收费"), buttons=fields)]
+        if field == "steps":
+            lines = [f"{i} {s}" for i, s in enumerate(item.steps, 1)] or ["1 提交申请  2 窗口受理  3 办结"]
+            return [
+                Reply(
+                    "\n".join([texts.get("guide_steps", name=item.name), *self._first_page(ctx, lines)]), buttons=fields
+                )
+            ]
+        if field == "online":
+            text = (
+                texts.get("guide_online", name=item.name, url=item.online_url)
+                if item.online_url
+                else texts.get("guide_offline", name=item.name, location=item.location or "政务服务中心")
+            )
+            if item.cross_province:
+                text += "\n" + texts.get("guide_cross_province", mode=item.cross_province)
+            return [Reply(text, buttons=fields)]
+        days = _days_text(item)
+        text = texts.get(
+            "guide_overview",
+            name=item.name,
+            department=item.department,
+            days=days,
+            location=item.location or item.window,
+        )
+        return [Reply(text, buttons=fields, card=_card(item, "overview"))]
+
+    def _first_page(self, ctx: TurnContext, lines: list[str]) -> list[str]:
+        """The first MAX_LINES lines; the rest is kept for "更多"."""
+        if len(lines) <= MAX_LINES:
+            return lines
+        ctx.slots["more"] = lines[MAX_LINES:]
+        return [*lines[:MAX_LINES], ctx.texts.get("more", count=len(lines) - MAX_LINES)]
+
+    def _page(self, ctx: TurnContext, rest: list[str]) -> str:
+        return "\n".join(self._first_page(ctx, rest))
+
+    def _bundle(self, ctx: TurnContext, kb: KnowledgeBase, code: str) -> list[Reply]:
+        bundle = kb.bundles[code]
+        items = [f"{i} {kb.items[c].name}" for i, c in enumerate(bundle.items, 1)]
+        merged = kb.bundle_materials(code)
+        materials = [f"{i} {m.name}{'（可容缺）' if m.deferrable else ''}" for i, m in enumerate(merged, 1)]
+        text = "\n".join(
+            [
+                ctx.texts.get("guide_bundle", name=bundle.name, count=len(bundle.items)),
+                *items,
+                ctx.texts.get("guide_bundle_materials", count=len(merged)),
+                *self._first_page(ctx, materials),
+            ]
+        )
+        return [Reply(text)]
+
+
+def _tags(material: Any) -> str:
+    if material.deferrable:
+        return "（可容缺）"
+    if not material.required:
+        return "（视情况提供）"
+    return ""
+
+
+def _days_text(item: ServiceItem) -> str:
+    if item.instant or item.promised_days == 0:
+        return "即办"
+    return f"{item.promised_days} 个工作日" if item.promised_days is not None else "以窗口告知为准"
+
+
+def _time_limit(ctx: TurnContext, item: ServiceItem) -> str:
+    if item.instant or item.promised_days == 0:
+        return ctx.texts.get("guide_time_limit_instant", name=item.name)
+    if item.promised_days is None:
+        return ctx.texts.get("guide_time_limit_unknown", name=item.name)
+    legal = f"{item.legal_days} 个工作日" if item.legal_days is not None else "无"
+    return ctx.texts.get("guide_time_limit", name=item.name, promised=item.promised_days, legal=legal)
+
+
+def _card(item: ServiceItem, view: str) -> dict[str, Any]:
+    """Structured data for channels that draw cards (mini-program): the item and its checklist."""
+    return {
+        "type": "service_item",
+        "view": view,
+        "code": item.code,
+        "name": item.name,
+        "promised_days": item.promised_days,
+        "window": item.window,
+        "materials": [
+            {
+                "name": m.name,
+                "required": m.required,
+                "deferrable": m.deferrable,
+                "form": m.form,
+                "copies": m.copies,
+                "notes": m.notes,
+            }
+            for m in item.materials
+        ],
+    }

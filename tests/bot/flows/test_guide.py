@@ -1,0 +1,70 @@
+"""The service-guide conversation (flow `guide`) as a citizen has it, through the HTTP API."""
+
+from __future__ import annotations
+
+from tests.conftest import Visitor
+
+
+async def test_materials_then_follow_ups_keep_the_item(visitor: Visitor) -> None:
+    first = await visitor.say("二手房过户要带啥")
+    assert first["flow"] == "guide"
+    text = first["replies"][0]["text"]
+    assert text.startswith("【存量房转移登记】需要 7 项材料")
+    assert "婚姻状况声明或结婚证（可容缺）" in text and "可先受理、后补交" in text
+    assert first["replies"][0]["card"]["code"] == "BDC-0001"
+    how_long = await visitor.say("那要多久")
+    assert "【存量房转移登记】承诺 5 个工作日" in how_long["replies"][0]["text"]
+    where = await visitor.say("在哪办")
+    assert "不动产登记窗口" in where["replies"][0]["text"]
+
+
+async def test_field_buttons_answer_for_the_item_in_context(visitor: Visitor) -> None:
+    answer = await visitor.say("办护照")
+    assert answer["flow"] == "guide" and answer["replies"][0]["text"].startswith("【普通护照签发")
+    titles = [b["title"] for b in answer["replies"][0]["buttons"]]
+    assert titles == ["材料清单", "办理时限", "办理地点", "收费标准", "办理流程"]
+    for choice, expected in (("1", "项材料"), ("2", "承诺"), ("3", "办理地点"), ("4", "每本120元"), ("5", "办理流程")):
+        reply = await visitor.say(choice)
+        assert reply["flow"] == "guide" and expected in reply["replies"][0]["text"], (choice, reply)
+        assert "普通护照" in reply["replies"][0]["text"]
+
+
+async def test_ambiguous_question_offers_three_choices_and_remembers_the_question(visitor: Visitor) -> None:
+    ask = await visitor.say("公积金怎么取")
+    assert ask["replies"][0]["text"] == "您要办理的是："
+    options = [b["title"] for b in ask["replies"][0]["buttons"]]
+    assert len(options) == 3 and all("公积金提取" in o for o in options)
+    chosen = await visitor.say("第二个")
+    reply = chosen["replies"][0]["text"]
+    assert reply.startswith(f"【{options[1]}】办理流程")  # the question asked before the choice
+
+
+async def test_a_new_item_replaces_the_context(visitor: Visitor) -> None:
+    await visitor.say("二手房过户要带啥")
+    other = await visitor.say("那护照收费吗")
+    assert "每本120元" in other["replies"][0]["text"]
+    again = await visitor.say("要多久")
+    assert "普通护照" in again["replies"][0]["text"]
+
+
+async def test_bundle_lists_items_and_merged_materials_with_paging(visitor: Visitor) -> None:
+    bundle = await visitor.say("开公司要办哪些")
+    text = bundle["replies"][0]["text"]
+    assert text.startswith("【企业开办】一件事") and "合并后共需" in text and "回复“更多”" in text
+    more = await visitor.say("更多")
+    assert more["flow"] == "guide" and more["replies"][0]["text"].startswith("13 ")
+
+
+async def test_question_without_an_item_asks_which_and_then_answers_it(visitor: Visitor) -> None:
+    ask = await visitor.say("要带哪些材料啊")
+    assert "请问您要办理什么事项" in ask["replies"][0]["text"]
+    answer = await visitor.say("社保卡")
+    assert answer["replies"][0]["text"].startswith("【社会保障卡申领、补换】需要")
+
+
+async def test_help_in_the_middle_does_not_lose_the_item(visitor: Visitor) -> None:
+    await visitor.say("二手房过户要带啥")
+    menu = await visitor.say("帮助")
+    assert menu["flow"] == "smalltalk"
+    back = await visitor.say("收费吗")
+    assert "【存量房转移登记】收费" in back["replies"][0]["text"]
