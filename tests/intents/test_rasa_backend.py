@@ -85,7 +85,7 @@ async def test_the_bot_uses_rasa_and_falls_back_when_it_is_down(aiohttp_client: 
     body = await resp.json()
     direct = rasa_says(rasa_url, text)
     assert body["intent"]["name"] == direct["intent"]["name"]
-    assert body["intent"]["confidence"] == pytest.approx(direct["intent"]["confidence"])
+    assert body["intent"]["confidence"] == pytest.approx(direct["intent"]["confidence"], abs=1e-4)  # API rounds to 4
     assert backend.fallbacks == 0
 
     # Rasa goes away: the bot keeps answering with the built-in NLU.
