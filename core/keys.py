@@ -15,6 +15,7 @@ class Prefix(StrEnum):
     USER_LOCK = "lock:user"  # per-user turn lock; expires after settings.user_lock_seconds
     USER_EVENTS = "events:user"  # pub/sub channel: something was pushed to this user
     KB_EVENTS = "events:kb"  # pub/sub channel: the knowledge base changed, every worker rebuilds
+    KB_SEED_LOCK = "lock:kb-seed"  # held while one worker seeds an empty knowledge base; expires after 120 s
 
 
 def key(prefix: Prefix, *parts: str | int) -> str:

@@ -54,11 +54,14 @@ class KbService:
         return await self._store.upsert(content, YAML_ORIGIN_PREFIX + "seed", replace_prefix=YAML_ORIGIN_PREFIX)
 
     async def start(self) -> None:
-        """Seed an empty database from YAML, then build the snapshot."""
+        """Seed an empty database from YAML (once, even when several workers start together), then build."""
         if await self._store.count_items() == 0:
-            report = await self.load_seed()
-            log.info("knowledge base seeded: %s items, %s bundles, %s policies", report.items, report.bundles,
-                     report.policies)
+            # Workers starting on an empty database would all seed at once and collide on the primary keys.
+            async with self._redis.lock(key(Prefix.KB_SEED_LOCK), timeout=120, blocking_timeout=120):
+                if await self._store.count_items() == 0:
+                    report = await self.load_seed()
+                    log.info("knowledge base seeded: %s items, %s bundles, %s policies", report.items,
+                             report.bundles, report.policies)
         await self.rebuild()
 
     async def rebuild(self) -> KnowledgeBase:

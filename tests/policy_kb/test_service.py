@@ -60,3 +60,22 @@ async def test_reloading_the_seed_drops_records_deleted_from_it(
     assert report.removed >= 1
     await service.rebuild()
     assert "ZH-0006" not in service.current.items and "ZH-0007" in service.current.items
+
+
+async def test_workers_starting_together_seed_the_kb_once(settings: Settings) -> None:
+    # Regression: two workers on an empty database both seeded and one died on the primary key.
+    import redis.asyncio as aioredis
+
+    from core.db import create_engine, session_factory
+    from policy_kb.service import KbService
+
+    engine = create_engine(settings)
+    client = aioredis.Redis.from_url(str(settings.redis_url), decode_responses=True)
+    try:
+        services = [KbService(session_factory(engine), client) for _ in range(3)]
+        await asyncio.gather(*(s.start() for s in services))
+        assert all(len(s.current.items) == 57 for s in services)
+        assert await services[0].store.count_items() == 57
+    finally:
+        await client.aclose()
+        await engine.dispose()
