@@ -52,6 +52,7 @@ from core.tokens import TokenSigner
 from handoff.calendar import OfficeHours, WorkCalendar
 from intents.service import build_nlu
 from policy_kb.gaps import GapLog
+from policy_kb.prechecks import PrecheckStore
 from policy_kb.service import KbService
 
 log = logging.getLogger("bot.app")
@@ -108,7 +109,8 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     engine = Engine(settings=settings, redis=app[REDIS], sessions=RedisSessionStore(app[REDIS],
                     settings.session_ttl_seconds), nlu=app[NLU_BACKEND], texts=texts,
                     turn_log=app[TURN_LOG], metrics=app[METRICS], fallback=FallbackFlow(),
-                    services=Services(kb=app[KB], gaps=app[GAPS]))
+                    services=Services(kb=app[KB], gaps=app[GAPS], prechecks=PrecheckStore(app[DB]),
+                                      calendar=app[CALENDAR], deferred_supply_days=settings.deferred_supply_days))
     engine.add_flow(SmalltalkFlow())
     engine.add_flow(GuideFlow())
     app[ENGINE] = engine

@@ -15,8 +15,9 @@ from aiohttp_sse import sse_response
 from bot.http import read_json_object, require_str
 from bot.messages import Inbound
 from bot.models import OutboundMessage
-from bot.typedefs import ENGINE, OUTBOX, SETTINGS, TOKENS
+from bot.typedefs import DB, ENGINE, OUTBOX, SETTINGS, TOKENS
 from core.errors import InvalidInput, Unauthorized
+from policy_kb.prechecks import PrecheckStore
 
 CHANNEL = "web"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -98,6 +99,14 @@ async def events(request: web.Request) -> web.StreamResponse:
                 cursor = row.id or cursor
             await pubsub.get_message(timeout=SSE_WAIT_SECONDS)
     return stream
+
+
+@routes.get("/api/v1/prechecks/{number}")
+async def get_precheck(request: web.Request) -> web.Response:
+    """A pre-check record (材料预审), for its owner only: anyone else gets the same 404 as an unknown number."""
+    user_id = _bearer_user(request)
+    record = await PrecheckStore(request.app[DB]).get_for_owner(request.match_info["number"], user_id)
+    return web.json_response(record.to_json(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
 @routes.get("/")

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     auto_migrate: bool = Field(True, description="Apply database migrations when the server starts.")
     timezone: str = "Asia/Shanghai"
     holidays_file: Path | None = Field(None, description="Holiday overrides (YAML). Empty: data_dir/holidays.yml.")
+    deferred_supply_days: int = Field(5, ge=1, le=60, description="容缺受理: working days to supply what is missing.")
     office_opens: time = time(9, 0)
     office_lunch_starts: time = time(12, 0)
     office_lunch_ends: time = time(13, 30)

@@ -15,7 +15,8 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401  (tables on the metadata)
-import policy_kb.models  # noqa: F401
+import policy_kb.models
+import policy_kb.prechecks  # noqa: F401
 from bot.app import create_app
 from bot.migrate import migrate
 from core.db import create_engine

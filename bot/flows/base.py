@@ -9,8 +9,10 @@ from typing import Any, ClassVar
 from bot.messages import Button, Inbound, Reply
 from bot.session import Session
 from bot.texts import Texts
+from handoff.calendar import WorkCalendar
 from intents.base import Parse
 from policy_kb.gaps import GapLog
+from policy_kb.prechecks import PrecheckStore
 from policy_kb.service import KbService
 
 
@@ -20,6 +22,9 @@ class Services:
 
     kb: KbService
     gaps: GapLog
+    prechecks: PrecheckStore
+    calendar: WorkCalendar
+    deferred_supply_days: int
 
 
 @dataclass

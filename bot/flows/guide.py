@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.choices_materials import material_numbers
 from bot.flows.base import Flow, TurnContext, menu_buttons
 from bot.messages import Button, Reply
+from core.clock import today_local
+from handoff.calendar import date_in_words
 from policy_kb.kb import KnowledgeBase
-from policy_kb.schema import ServiceItem
+from policy_kb.prechecks import assess
+from policy_kb.schema import Material, ServiceItem
 from policy_kb.search import Hit
 
 FIELD_BY_INTENT = {
@@ -21,6 +25,7 @@ FIELD_BY_INTENT = {
     "ask_fee": "fee",
     "ask_process": "steps",
     "ask_online": "online",
+    "precheck": "precheck",
 }
 SUGGEST = 0.35  # below confidence but this close: offered as "您要办理的是" choices
 CLOSE = 0.05  # a second confident match this close to the first means "ask which one"
@@ -37,6 +42,10 @@ class GuideFlow(Flow):
     def wants(self, ctx: TurnContext) -> bool:
         """A chosen option (its payload, or "1" resolved by the engine) or "更多" for the next page is ours."""
         slots = ctx.session.slots_of(self.name)
+        if slots.get("precheck"):
+            item = ctx.services.kb.current.items.get(slots["precheck"])
+            if item is not None and material_numbers(ctx.text, len(item.materials)) is not None:
+                return True
         return ctx.text in slots.get("choices", {}) or (ctx.text in MORE_WORDS and bool(slots.get("more")))
 
     def claims(self, ctx: TurnContext) -> bool:
@@ -51,6 +60,11 @@ class GuideFlow(Flow):
         if ctx.text in MORE_WORDS and slots.get("more"):
             return [Reply(self._page(ctx, slots.pop("more")))]
         slots.pop("more", None)
+        checking = kb.items.get(slots.pop("precheck", ""))
+        if checking is not None:
+            have = material_numbers(ctx.text, len(checking.materials))
+            if have is not None:
+                return await self._precheck_result(ctx, checking, have)
         choices: dict[str, str] = slots.pop("choices", {})
         pending = slots.pop("pending_field", None)
         target = choices.get(ctx.text)
@@ -92,6 +106,12 @@ class GuideFlow(Flow):
     def _answer(self, ctx: TurnContext, item: ServiceItem, field: str) -> list[Reply]:
         texts = ctx.texts
         fields = menu_buttons(texts.menu("guide_fields"))
+        if field == "precheck":
+            ctx.slots["precheck"] = item.code
+            lines = [f"{i} {m.name}{_tags(m)}" for i, m in enumerate(item.materials, 1)]
+            # No buttons here: a bare "1" must mean material 1, not the first button.
+            return [Reply("\n".join([texts.get("precheck_start", name=item.name), *lines]),
+                          card=_card(item, "precheck"))]
         if field == "materials":
             lines = [f"{i} {m.name}{_tags(m)}" for i, m in enumerate(item.materials, 1)]
             text = "\n".join(
@@ -147,6 +167,33 @@ class GuideFlow(Flow):
         )
         return [Reply(text, buttons=fields, card=_card(item, "overview"))]
 
+    async def _precheck_result(self, ctx: TurnContext, item: ServiceItem, have: set[int]) -> list[Reply]:
+        """One reply naming every missing material (一次性告知), the 容缺 decision and the pre-check number."""
+        texts, services = ctx.texts, ctx.services
+        result = assess(item, have)
+        today = today_local()
+        lines: list[str] = []
+        supply_by = None
+        if result.decision == "complete":
+            lines.append(texts.get("precheck_complete", location=item.location or item.window))
+        elif result.decision == "deferrable":
+            supply_by = services.calendar.deadline(today, services.deferred_supply_days).due_date
+            lines.append(texts.get("precheck_deferrable", days=services.deferred_supply_days,
+                                   due=date_in_words(supply_by)))
+            lines += [_missing_line(m) for m in result.missing_deferrable]
+        else:
+            lines.append(texts.get("precheck_missing"))
+            lines += [_missing_line(m) for m in (*result.missing_main, *result.missing_deferrable)]
+            lines.append(texts.get("precheck_main_missing", names="、".join(m.name for m in result.missing_main)))
+        if result.missing_optional:
+            lines.append(texts.get("precheck_optional"))
+            lines += [_missing_line(m) for m in result.missing_optional]
+        record = await services.prechecks.save(ctx.inbound.user_id, item, have, result, supply_by, today)
+        lines.append(texts.get("precheck_number", number=record.number))
+        card = {"type": "precheck", "number": record.number, "decision": result.decision, "item": item.name,
+                "missing": record.missing, "supply_by": supply_by.isoformat() if supply_by else None}
+        return [Reply("\n".join(lines), buttons=menu_buttons(texts.menu("guide_fields")), card=card)]
+
     def _first_page(self, ctx: TurnContext, lines: list[str]) -> list[str]:
         """The first MAX_LINES lines; the rest is kept for "更多"."""
         if len(lines) <= MAX_LINES:
@@ -171,6 +218,10 @@ class GuideFlow(Flow):
             ]
         )
         return [Reply(text)]
+
+
+def _missing_line(material: Material) -> str:
+    return f"• {material.name}：{material.notes}" if material.notes else f"• {material.name}"
 
 
 def _tags(material: Any) -> str:

@@ -9,7 +9,8 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-import policy_kb.models  # noqa: F401
+import policy_kb.models
+import policy_kb.prechecks  # noqa: F401
 from core.db import create_engine
 from core.settings import load_settings
 

@@ -1,0 +1,114 @@
+"""Material pre-checks (材料预审): which materials a person has for an item, what is missing (named all at
+once: 一次性告知), and whether 容缺受理 applies. Each result is a numbered record (YS20261122-0007) the front
+desk can pull up, and only its owner can read over the API.
+
+容缺受理 rule (DESIGN §4): it applies only when every main material is present and every missing required
+material is marked deferrable; then the reply says what to supply later and by when.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from sqlalchemy import JSON, Column, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel, col, select
+
+from core.db import SessionFactory, UTCDateTime, utcnow
+from core.errors import NotFound
+from policy_kb.schema import Material, ServiceItem
+
+Decision = Literal["complete", "deferrable", "incomplete"]
+
+
+class Precheck(SQLModel, table=True):
+    """A stored pre-check result."""
+
+    __tablename__ = "precheck"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True)
+    user_id: str = Field(max_length=128, index=True)
+    item_code: str = Field(max_length=64)
+    item_name: str = Field(max_length=200)
+    have: list[int] = Field(sa_column=Column(JSON, nullable=False))
+    missing: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    decision: str = Field(max_length=16)
+    supply_by: date | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+    def to_json(self) -> dict[str, Any]:
+        """The API view."""
+        return {"number": self.number, "item_code": self.item_code, "item_name": self.item_name,
+                "have": self.have, "missing": self.missing, "decision": self.decision,
+                "supply_by": self.supply_by.isoformat() if self.supply_by else None,
+                "created_at": self.created_at.isoformat()}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the materials a person has mean for their application."""
+
+    missing_main: tuple[Material, ...]  # required and not deferrable: must be brought before acceptance
+    missing_deferrable: tuple[Material, ...]  # required but 容缺: may follow after acceptance
+    missing_optional: tuple[Material, ...]  # only in some situations (视情况提供)
+
+    @property
+    def decision(self) -> Decision:
+        """complete: everything there; deferrable: 容缺受理 applies; incomplete: main materials missing."""
+        if self.missing_main:
+            return "incomplete"
+        return "deferrable" if self.missing_deferrable else "complete"
+
+
+def assess(item: ServiceItem, have: set[int]) -> Assessment:
+    """Sort the item's materials the person does not have (numbers are 1-based positions)."""
+    missing = [(i, m) for i, m in enumerate(item.materials, 1) if i not in have]
+    return Assessment(
+        missing_main=tuple(m for _, m in missing if m.required and not m.deferrable),
+        missing_deferrable=tuple(m for _, m in missing if m.deferrable),
+        missing_optional=tuple(m for _, m in missing if not m.required and not m.deferrable),
+    )
+
+
+class PrecheckStore:
+    """Numbers and stores pre-checks; reads them back for their owner."""
+
+    def __init__(self, db: SessionFactory) -> None:
+        self._db = db
+
+    async def save(self, user_id: str, item: ServiceItem, have: set[int], assessment: Assessment,
+                   supply_by: date | None, today: date) -> Precheck:
+        """Store the result under the next number of the day (YS + date + sequence)."""
+        missing = [{"name": m.name, "notes": m.notes, "deferrable": m.deferrable, "required": m.required}
+                   for m in (*assessment.missing_main, *assessment.missing_deferrable, *assessment.missing_optional)]
+        prefix = f"YS{today:%Y%m%d}-"
+        for _ in range(5):  # two workers numbering at once: the unique constraint decides, the loser retries
+            async with self._db() as db:
+                count = (await db.exec(select(func.count()).where(col(Precheck.number).startswith(prefix)))).one()
+                record = Precheck(number=f"{prefix}{int(count) + 1:04d}", user_id=user_id, item_code=item.code,
+                                  item_name=item.name, have=sorted(have), missing=missing,
+                                  decision=assessment.decision, supply_by=supply_by)
+                db.add(record)
+                try:
+                    await db.commit()
+                    return record
+                except IntegrityError:
+                    await db.rollback()
+        raise RuntimeError("could not number the pre-check")
+
+    async def get_for_owner(self, number: str, user_id: str) -> Precheck:
+        """The pre-check if it belongs to this user; NotFound otherwise (unknown and foreign look the same)."""
+        async with self._db() as db:
+            record = (await db.exec(select(Precheck).where(Precheck.number == number))).first()
+        if record is None or record.user_id != user_id:
+            raise NotFound("没有找到这个预审单号。")
+        return record
+
+    async def of_user(self, user_id: str, limit: int = 10) -> list[Precheck]:
+        """The user's latest pre-checks."""
+        async with self._db() as db:
+            query = select(Precheck).where(Precheck.user_id == user_id).order_by(col(Precheck.id).desc()).limit(limit)
+            return list((await db.exec(query)).all())
