@@ -16,6 +16,7 @@ from bot.engine import Engine
 from bot.flows.base import Services
 from bot.flows.fallback import FallbackFlow
 from bot.flows.guide import GuideFlow
+from bot.flows.policy import PolicyFlow
 from bot.flows.smalltalk import SmalltalkFlow
 from bot.http import error_middleware
 from bot.meta import metrics_middleware
@@ -113,6 +114,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
                                       calendar=app[CALENDAR], deferred_supply_days=settings.deferred_supply_days))
     engine.add_flow(SmalltalkFlow())
     engine.add_flow(GuideFlow())
+    engine.add_flow(PolicyFlow())
     app[ENGINE] = engine
     yield
 

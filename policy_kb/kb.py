@@ -79,7 +79,9 @@ class KnowledgeBase:
         return hits[0] if hits and hits[0].confident else None
 
     def eligible(self, profile: Profile, today: date) -> list[Policy]:
-        """Current policies this enterprise may use, best first (most specific fit and wanted benefit first)."""
+        """Current policies this enterprise may use, best first: national before local samples (a deployment
+        replaces the samples with its real local policies), then the most specific fit and wanted benefit.
+        """
         ranked = []
         for policy in self.policies.values():
             if policy.expired(today) or policy.not_yet_valid(today):
@@ -87,7 +89,7 @@ class KnowledgeBase:
             fit = _fit(policy, profile)
             if fit is not None:
                 ranked.append((fit, not policy.sample, policy.id, policy))
-        ranked.sort(key=lambda r: (-r[0], not r[1], r[2]))
+        ranked.sort(key=lambda r: (not r[1], -r[0], r[2]))
         return [r[3] for r in ranked]
 
     def bundle_materials(self, code: str) -> list[MergedMaterial]:

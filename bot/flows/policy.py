@@ -1,0 +1,152 @@
+"""`policy`: enterprise policy consultation (惠企政策). "有什么优惠政策" asks only what narrows the list (scale,
+taxpayer type, what they want), one question at a time and skippable, then lists the current eligible
+policies best first, each with its benefit and 文号. A question naming a policy is answered from it with
+its 文号 and validity; "怎么申请", "要什么材料", "到哪办" stay on that policy. Expired policies are never
+offered as current, and when asked about, the answer says they expired.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.flows.base import Flow, TurnContext, menu_buttons
+from bot.messages import Button, Reply
+from core.clock import today_local
+from policy_kb.schema import NEEDS, SCALES, Policy, Profile
+
+QUESTIONS = ("scale", "taxpayer_type", "need")
+FOLLOW_UPS = {"ask_process": "how", "ask_materials": "materials", "ask_location": "window", "ask_conditions": "who"}
+SKIP = frozenset({"跳过", "不知道", "不清楚", "都行", "随便"})
+SCALE_WORDS: dict[str, str] = {"小型微利": "小型", **{s: s for s in SCALES}}
+DOMAIN_NEEDS = {"减税降费": "减税", "金融财税": "贷款", "就业服务": "招工", "社会保障": "社保", "招商引资": "奖励",
+                "工业发展": "补贴", "节能减排": "补贴"}
+LIST_SIZE = 5
+
+
+class PolicyFlow(Flow):
+    """One enterprise's policy questions: its profile is remembered for the session."""
+
+    name = "policy"
+    intents = frozenset({"ask_policy"})
+
+    def wants(self, ctx: TurnContext) -> bool:
+        """An answer to the question asked, a listed number, or a follow-up on the policy in context."""
+        slots = ctx.session.slots_of(self.name)
+        if slots.get("asking") and (ctx.text in SKIP or self._answer_value(ctx, slots["asking"]) is not None):
+            return True
+        if ctx.text in slots.get("listed", {}):
+            return True
+        names_item = ctx.services.kb.current.search(ctx.text, kinds=["item", "bundle"], limit=1)
+        return bool(slots.get("policy")) and ctx.parse.intent in FOLLOW_UPS and not (
+            names_item and names_item[0].confident)
+
+    def claims(self, ctx: TurnContext) -> bool:
+        """A message that names a policy ("研发费用加计扣除比例是多少") is a policy question."""
+        return ctx.services.kb.current.best(ctx.text, kinds=["policy"]) is not None
+
+    async def handle(self, ctx: TurnContext) -> list[Reply]:
+        """Answer a profile question, a follow-up, a named policy, or start narrowing."""
+        kb = ctx.services.kb.current
+        slots = ctx.slots
+        profile: dict[str, Any] = slots.setdefault("profile", {})
+        listed: dict[str, str] = slots.get("listed", {})
+        if ctx.text in listed:
+            return self._detail(ctx, kb.policies[listed[ctx.text]])
+        asking = slots.pop("asking", None)
+        if asking:
+            value = None if ctx.text in SKIP else self._answer_value(ctx, asking)
+            profile[asking] = value if value is not None else "skip"
+            return self._next(ctx, profile)
+        current = kb.policies.get(slots.get("policy", ""))
+        if current is not None and ctx.parse.intent in FOLLOW_UPS and kb.best(ctx.text, kinds=["policy"]) is None:
+            return self._follow_up(ctx, current, FOLLOW_UPS[ctx.parse.intent])
+        hit = kb.best(ctx.text, kinds=["policy"])
+        if hit is not None:
+            return self._detail(ctx, kb.policies[hit.key])
+        self._profile_from_entities(ctx, profile)
+        replies = [Reply(ctx.texts.get("policy_intro"))] if not slots.get("introduced") else []
+        slots["introduced"] = True
+        return replies + self._next(ctx, profile)
+
+    def _profile_from_entities(self, ctx: TurnContext, profile: dict[str, Any]) -> None:
+        for entity in ctx.parse.entities:
+            if entity.entity == "enterprise_scale" and entity.value in SCALE_WORDS:
+                profile["scale"] = SCALE_WORDS[entity.value]
+            elif entity.entity == "taxpayer_type":
+                profile["taxpayer_type"] = entity.value
+            elif entity.entity == "industry":
+                profile["industry"] = entity.value
+            elif entity.entity == "policy_domain" and entity.value in DOMAIN_NEEDS:
+                profile["need"] = DOMAIN_NEEDS[entity.value]
+
+    def _answer_value(self, ctx: TurnContext, field: str) -> str | None:
+        text = ctx.text
+        if field == "scale":
+            found = [e.value for e in ctx.parse.entities if e.entity == "enterprise_scale"]
+            value = SCALE_WORDS.get(found[0]) if found else SCALE_WORDS.get(text)
+            return value
+        if field == "taxpayer_type":
+            found = [e.value for e in ctx.parse.entities if e.entity == "taxpayer_type"]
+            return found[0] if found else (text if text in ("小规模纳税人", "一般纳税人") else None)
+        return next((n for n in NEEDS if n in text), None)
+
+    def _next(self, ctx: TurnContext, profile: dict[str, Any]) -> list[Reply]:
+        for field in QUESTIONS:
+            if field not in profile:
+                ctx.slots["asking"] = field
+                return [Reply(ctx.texts.get(f"policy_ask_{field}"),
+                              buttons=menu_buttons(ctx.texts.menu(f"policy_{field}")))]
+        return self._list(ctx, profile)
+
+    def _list(self, ctx: TurnContext, profile: dict[str, Any]) -> list[Reply]:
+        kb = ctx.services.kb.current
+        known = {k: v for k, v in profile.items() if v not in (None, "skip")}
+        eligible = kb.eligible(Profile(scale=known.get("scale"), taxpayer_type=known.get("taxpayer_type"),
+                                       industry=known.get("industry"),
+                                       needs=(known["need"],) if known.get("need") else ()), today_local())
+        label = "·".join(str(v) for v in known.values()) or "不限条件"
+        if not eligible:
+            return [Reply(ctx.texts.get("policy_none", profile=label))]
+        shown = eligible[:LIST_SIZE]
+        lines = [ctx.texts.get("policy_list", profile=label)]
+        lines += [ctx.texts.get("policy_list_line", n=i, title=p.title, benefit=p.benefit, doc=_doc(ctx, p))
+                  for i, p in enumerate(shown, 1)]
+        lines.append(ctx.texts.get("policy_list_footer"))
+        ctx.slots["listed"] = {p.title: p.id for p in shown}
+        buttons = tuple(Button(p.title, p.title) for p in shown)
+        return [Reply("\n".join(lines), buttons=buttons)]
+
+    def _detail(self, ctx: TurnContext, policy: Policy) -> list[Reply]:
+        ctx.slots["policy"] = policy.id
+        today = today_local()
+        if policy.expired(today) and policy.valid_until is not None:
+            end = policy.valid_until
+            return [Reply(ctx.texts.get("policy_expired", title=policy.title,
+                                        date=f"{end.year}年{end.month}月{end.day}日"))]
+        validity = (f"至{policy.valid_until.year}年{policy.valid_until.month}月{policy.valid_until.day}日"
+                    if policy.valid_until else ctx.texts.get("policy_long_term"))
+        lines = [ctx.texts.get("policy_detail", title=policy.title, benefit=policy.benefit or policy.summary),
+                 ctx.texts.get("policy_detail_basis", doc=_doc(ctx, policy)),
+                 ctx.texts.get("policy_detail_valid", validity=validity)]
+        who = "、".join([*policy.eligibility.scales, *policy.eligibility.taxpayer_types, *policy.eligibility.other])
+        if who:
+            lines.append(ctx.texts.get("policy_detail_who", who=who))
+        lines.append(ctx.texts.get("policy_detail_footer"))
+        return [Reply("\n".join(lines), buttons=menu_buttons(ctx.texts.menu("policy_follow_ups")))]
+
+    def _follow_up(self, ctx: TurnContext, policy: Policy, what: str) -> list[Reply]:
+        texts = ctx.texts
+        if what == "how":
+            return [Reply(texts.get("policy_how", title=policy.title, text=policy.how_to_apply or policy.summary))]
+        if what == "materials":
+            if not policy.materials:
+                return [Reply(texts.get("policy_no_materials", title=policy.title))]
+            lines = [texts.get("policy_materials", title=policy.title), *(f"• {m}" for m in policy.materials)]
+            return [Reply("\n".join(lines))]
+        if what == "window":
+            return [Reply(texts.get("policy_window", title=policy.title, window=policy.window or "惠企政策综合窗口"))]
+        return self._detail(ctx, policy)
+
+
+def _doc(ctx: TurnContext, policy: Policy) -> str:
+    return policy.doc_no or ctx.texts.get("policy_doc_unknown")

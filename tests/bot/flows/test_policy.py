@@ -1,0 +1,51 @@
+"""Enterprise policy consultation (flow `policy`) as an enterprise has it, through the HTTP API."""
+
+from __future__ import annotations
+
+from tests.conftest import Visitor
+
+
+async def test_narrowing_one_question_at_a_time_then_a_list_with_document_numbers(visitor: Visitor) -> None:
+    start = await visitor.say("我们是做机械加工的小厂，有啥优惠政策？")
+    assert start["flow"] == "policy"
+    texts = [r["text"] for r in start["replies"]]
+    assert texts[0].startswith("好的，帮您筛选适用的惠企政策")
+    # scale and industry were said already, so the next question is the taxpayer type, with a skip button
+    assert texts[1] == "增值税纳税人类型？"
+    assert [b["title"] for b in start["replies"][1]["buttons"]] == ["小规模纳税人", "一般纳税人", "跳过"]
+    need = await visitor.say("1")
+    assert need["replies"][0]["text"] == "最想了解哪方面？"
+    listing = await visitor.say("减税")
+    text = listing["replies"][0]["text"]
+    assert text.startswith("按“制造业·小型·小规模纳税人·减税”，您可关注以下政策：")
+    assert "财政部 税务总局公告2023年第19号" in text  # 增值税小规模纳税人减免, with its 文号
+    assert "示例" not in text, "national policies come before local samples"
+    assert "2022年" not in text, "expired policies are never offered as current"
+    first = listing["replies"][0]["buttons"][0]["title"]
+    detail = await visitor.say("1")
+    assert detail["replies"][0]["text"].startswith(f"【{first}】")
+    assert "依据：" in detail["replies"][0]["text"] and "有效期：" in detail["replies"][0]["text"]
+    how = await visitor.say("怎么申请")
+    assert how["flow"] == "policy" and how["replies"][0]["text"].startswith(f"【{first}】申请方式")
+
+
+async def test_skipping_every_question_still_lists_policies(visitor: Visitor) -> None:
+    await visitor.say("有什么优惠政策")
+    for _ in range(3):
+        reply = await visitor.say("跳过")
+    assert reply["replies"][0]["text"].startswith("按“不限条件”")
+
+
+async def test_a_direct_question_is_answered_from_the_policy(visitor: Visitor) -> None:
+    answer = await visitor.say("研发费用加计扣除比例是多少")
+    text = answer["replies"][0]["text"]
+    assert answer["flow"] == "policy"
+    assert text.startswith("【研发费用税前加计扣除】研发费用100%加计扣除")
+    assert "财政部 税务总局公告2023年第7号" in text
+    where = await visitor.say("到哪办")
+    assert where["replies"][0]["text"].startswith("【研发费用税前加计扣除】办理窗口")
+
+
+async def test_an_expired_policy_says_it_expired(visitor: Visitor) -> None:
+    answer = await visitor.say("2022年小规模纳税人免征增值税还有吗")
+    assert "已于2022年12月31日到期，目前不再执行" in answer["replies"][0]["text"]
