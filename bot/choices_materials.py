@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from bot.choices import CN_NUMERALS
 from core.text import fold_width
 
-_CN = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _RANGE = re.compile(r"([0-9]{1,2})\s*(?:到|至|-|~|～)\s*([0-9]{1,2})")
 _NUMBER = re.compile(r"[0-9]{1,2}")
 _CN_ORDINAL = re.compile(r"第([一二两三四五六七八九十])")
@@ -26,6 +26,6 @@ def material_numbers(text: str, count: int) -> set[int] | None:
         numbers.update(range(int(start), int(end) + 1))
     text = _RANGE.sub(" ", text)
     numbers.update(int(n) for n in _NUMBER.findall(text))
-    numbers.update(_CN[c] for c in _CN_ORDINAL.findall(text))
+    numbers.update(CN_NUMERALS[c] for c in _CN_ORDINAL.findall(text))
     numbers = {n for n in numbers if 1 <= n <= count}
     return numbers or None

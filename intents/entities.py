@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any, Protocol
 
 from rapidfuzz import fuzz, process
 
@@ -33,6 +34,14 @@ _DATE_PATTERNS = [
     re.compile(r"(?P<rel>大后天|后天|明天|明日|今天|今日)"),
     re.compile(r"(?P<next>下下|下个?)?(?:周|星期|礼拜)(?P<wd>[一二三四五六日天])"),
 ]
+
+
+class _KbLike(Protocol):
+    @property
+    def items(self) -> Mapping[str, Any]: ...
+
+    @property
+    def policies(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,13 @@ class Gazetteer:
                 if len(word) >= 2:
                     phrases[word.lower()] = ("item", name)  # items win: they are what people ask about most
         return cls(phrases)
+
+
+    @classmethod
+    def from_kb(cls, kb: _KbLike) -> Gazetteer:
+        """The gazetteer of a KB snapshot: its items (names, aliases) and policies (titles, keywords)."""
+        return cls.build(kb_items=[(i.name, i.aliases) for i in kb.items.values()],
+                         kb_policies=[(p.title, p.keywords) for p in kb.policies.values()])
 
 
 class EntityExtractor:

@@ -32,11 +32,7 @@ class EntitiesFollowingKb:
     def __call__(self) -> EntityExtractor:
         kb = self._current_kb()
         if kb is not self._built_for or self._extractor is None:
-            gazetteer = Gazetteer.build(
-                kb_items=[(i.name, i.aliases) for i in kb.items.values()],
-                kb_policies=[(p.title, p.keywords) for p in kb.policies.values()],
-            )
-            self._extractor, self._built_for = EntityExtractor(gazetteer), kb
+            self._extractor, self._built_for = EntityExtractor(Gazetteer.from_kb(kb)), kb
         return self._extractor
 
 

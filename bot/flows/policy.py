@@ -58,9 +58,9 @@ class PolicyFlow(Flow):
             profile[asking] = value if value is not None else "skip"
             return self._next(ctx, profile)
         current = kb.policies.get(slots.get("policy", ""))
-        if current is not None and ctx.parse.intent in FOLLOW_UPS and kb.best(ctx.text, kinds=["policy"]) is None:
-            return self._follow_up(ctx, current, FOLLOW_UPS[ctx.parse.intent])
         hit = kb.best(ctx.text, kinds=["policy"])
+        if current is not None and ctx.parse.intent in FOLLOW_UPS and hit is None:
+            return self._follow_up(ctx, current, FOLLOW_UPS[ctx.parse.intent])
         if hit is not None:
             return self._detail(ctx, kb.policies[hit.key])
         self._profile_from_entities(ctx, profile)
