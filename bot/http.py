@@ -12,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import OperationalError
 
-from core.errors import InvalidInput, PayloadTooLarge, YichuangError
+from core.errors import InvalidInput, PayloadTooLarge, RateLimited, YichuangError
 
 log = logging.getLogger("bot.http")
 
@@ -41,6 +41,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except YichuangError as exc:
         headers = {"Retry-After": "5"} if exc.status == 503 else None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
         if exc.status >= 500:
             log.error("%s %s failed: %s", request.method, request.path, exc.message)
         return error_response(exc.status, exc.code, exc.message, headers)

@@ -36,6 +36,13 @@ class Unauthorized(YichuangError):
     code = "unauthorized"
 
 
+class Forbidden(YichuangError):
+    """The caller is known but may not do this (wrong role, failed CSRF check)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(YichuangError):
     """The thing asked for does not exist (or is not the caller's to see)."""
 
@@ -55,6 +62,17 @@ class PayloadTooLarge(YichuangError):
 
     status = 413
     code = "payload_too_large"
+
+
+class RateLimited(YichuangError):
+    """Too many attempts in a time window; `retry_after` is the number of seconds until the window ends."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
 
 
 class ServiceUnavailable(YichuangError):

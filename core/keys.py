@@ -16,6 +16,8 @@ class Prefix(StrEnum):
     USER_EVENTS = "events:user"  # pub/sub channel: something was pushed to this user
     KB_EVENTS = "events:kb"  # pub/sub channel: the knowledge base changed, every worker rebuilds
     KB_SEED_LOCK = "lock:kb-seed"  # held while one worker seeds an empty knowledge base; expires after 120 s
+    RATE = "rate"  # fixed-window counter of one limit and subject (core/ratelimit.py); expires with its window
+    STAFF_SESSION = "staff:session"  # staff login {staff_id, csrf} by SHA-256 of its cookie; TTL staff_session_hours
 
 
 def key(prefix: Prefix, *parts: str | int) -> str:
