@@ -12,6 +12,8 @@ from aiohttp import web
 from bot.api_calendar import routes as calendar_routes
 from bot.api_kb import routes as kb_routes
 from bot.api_nlu import routes as nlu_routes
+from bot.api_staff import routes as staff_routes
+from bot.api_staff import staff_audit_middleware
 from bot.engine import Engine
 from bot.flows.base import Services
 from bot.flows.fallback import FallbackFlow
@@ -39,18 +41,22 @@ from bot.typedefs import (
     METRICS,
     NLU_BACKEND,
     OUTBOX,
+    RATE_LIMITER,
     REDIS,
     SETTINGS,
+    STAFF,
     TOKENS,
     TURN_LOG,
 )
 from channels import web as web_channel
 from core.db import create_engine, session_factory
+from core.ratelimit import RateLimiter
 from core.redis import open_redis
 from core.secrets import resolve_secret
 from core.settings import Settings
 from core.tokens import TokenSigner
 from handoff.calendar import OfficeHours, WorkCalendar
+from handoff.staff import StaffService
 from intents.service import build_nlu
 from policy_kb.gaps import GapLog
 from policy_kb.prechecks import PrecheckStore
@@ -76,6 +82,13 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     async with open_redis(app[SETTINGS]) as client:
         app[REDIS] = client
         yield
+
+
+async def staff_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Staff accounts (SQL) and the rate limiter (Redis) the agent API's login uses."""
+    app[STAFF] = StaffService(app[DB])
+    app[RATE_LIMITER] = RateLimiter(app[REDIS])
+    yield
 
 
 async def kb_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -132,18 +145,19 @@ async def background_tasks_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     """Build the whole service for `settings`. Tests use this same factory."""
     app = web.Application(client_max_size=settings.max_body_bytes,
-                          middlewares=[metrics_middleware, error_middleware])
+                          middlewares=[metrics_middleware, staff_audit_middleware, error_middleware])
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[TOKENS] = TokenSigner(resolve_secret(settings), settings.token_ttl_seconds)
     hours = OfficeHours(settings.office_opens, settings.office_lunch_starts, settings.office_lunch_ends,
                         settings.office_closes)
     app[CALENDAR] = WorkCalendar.from_file(settings.holiday_overrides, hours)
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, http_client_ctx, kb_ctx, nlu_ctx, engine_ctx,
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, staff_ctx, http_client_ctx, kb_ctx, nlu_ctx, engine_ctx,
                            background_tasks_ctx])
     app.router.add_routes(meta_routes)
     app.router.add_routes(kb_routes)
     app.router.add_routes(nlu_routes)
     app.router.add_routes(calendar_routes)
+    app.router.add_routes(staff_routes)
     web_channel.setup(app)
     return app

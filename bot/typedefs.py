@@ -14,9 +14,11 @@ from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.turns import TurnLog
 from core.db import SessionFactory
+from core.ratelimit import RateLimiter
 from core.settings import Settings
 from core.tokens import TokenSigner
 from handoff.calendar import WorkCalendar
+from handoff.staff import StaffService
 from intents.base import NLU
 from policy_kb.gaps import GapLog
 from policy_kb.service import KbService
@@ -36,3 +38,5 @@ CALENDAR = web.AppKey("calendar", WorkCalendar)
 NLU_BACKEND = web.AppKey("nlu", NLU)
 HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
 GAPS = web.AppKey("gaps", GapLog)
+STAFF = web.AppKey("staff", StaffService)
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     office_lunch_starts: time = time(12, 0)
     office_lunch_ends: time = time(13, 30)
     office_closes: time = Field(time(17, 30), description="End of office hours: the moment a deadline falls due.")
+    staff_session_hours: int = Field(10, ge=1, le=24 * 7, description="A staff login lasts this long (one shift).")
+    cookie_secure: bool = Field(False, description="Send the staff cookie over HTTPS only; turn on behind HTTPS.")
+    trust_forwarded_for: bool = Field(False, description="Take the client address for login limits and the audit "
+                                      "from the last X-Forwarded-For entry; only behind a proxy that sets it.")
 
     @field_validator("database_url")
     @classmethod

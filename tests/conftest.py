@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401  (tables on the metadata)
+import handoff.staff  # noqa: F401
 import policy_kb.models
 import policy_kb.prechecks  # noqa: F401
 from bot.app import create_app

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import handoff.staff  # noqa: F401
 import policy_kb.models
 import policy_kb.prechecks  # noqa: F401
 from core.db import create_engine
