@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bot import cli_kb, cli_nlu
+from bot import cli_kb, cli_nlu, cli_staff
 from core import __version__
 from core.errors import ConfigError, YichuangError
 from core.logging import setup_logging
@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="upgrade the database schema to the newest version")
     cli_kb.add_parser(commands)
     cli_nlu.add_parser(commands)
+    cli_staff.add_parser(commands)
     return parser
 
 
@@ -123,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             asyncio.run(cli_kb.run(settings, args))
         elif args.command == "nlu":
             asyncio.run(cli_nlu.run(settings, args))
+        elif args.command == "staff":
+            asyncio.run(cli_staff.run(settings, args))
         elif args.command == "shell":
             from channels.shell import run_shell
 
