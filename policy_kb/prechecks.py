@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Column, func
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import SessionFactory, UTCDateTime, utcnow
 from core.errors import NotFound
+from core.numbering import save_numbered
 from policy_kb.schema import Material, ServiceItem
 
 Decision = Literal["complete", "deferrable", "incomplete"]
@@ -84,20 +85,14 @@ class PrecheckStore:
         """Store the result under the next number of the day (YS + date + sequence)."""
         missing = [{"name": m.name, "notes": m.notes, "deferrable": m.deferrable, "required": m.required}
                    for m in (*assessment.missing_main, *assessment.missing_deferrable, *assessment.missing_optional)]
-        prefix = f"YS{today:%Y%m%d}-"
-        for _ in range(5):  # two workers numbering at once: the unique constraint decides, the loser retries
-            async with self._db() as db:
-                count = (await db.exec(select(func.count()).where(col(Precheck.number).startswith(prefix)))).one()
-                record = Precheck(number=f"{prefix}{int(count) + 1:04d}", user_id=user_id, item_code=item.code,
-                                  item_name=item.name, have=sorted(have), missing=missing,
-                                  decision=assessment.decision, supply_by=supply_by)
-                db.add(record)
-                try:
-                    await db.commit()
-                    return record
-                except IntegrityError:
-                    await db.rollback()
-        raise RuntimeError("could not number the pre-check")
+
+        async def build(db: AsyncSession, number: str) -> Precheck:
+            record = Precheck(number=number, user_id=user_id, item_code=item.code, item_name=item.name,
+                              have=sorted(have), missing=missing, decision=assessment.decision, supply_by=supply_by)
+            db.add(record)
+            return record
+
+        return await save_numbered(self._db, Precheck.number, f"YS{today:%Y%m%d}-", build)
 
     async def get_for_owner(self, number: str, user_id: str) -> Precheck:
         """The pre-check if it belongs to this user; NotFound otherwise (unknown and foreign look the same)."""
