@@ -9,16 +9,22 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from bot.api_agent_cases import routes as agent_case_routes
 from bot.api_calendar import routes as calendar_routes
+from bot.api_cases import routes as case_routes
 from bot.api_kb import routes as kb_routes
 from bot.api_nlu import routes as nlu_routes
 from bot.api_staff import routes as staff_routes
 from bot.api_staff import staff_audit_middleware
+from bot.case_notices import CaseNotices
 from bot.engine import Engine
 from bot.flows.base import Services
+from bot.flows.complaint import ComplaintFlow
 from bot.flows.fallback import FallbackFlow
+from bot.flows.feedback import FeedbackFlow
 from bot.flows.guide import GuideFlow
 from bot.flows.policy import PolicyFlow
+from bot.flows.progress import ProgressFlow
 from bot.flows.smalltalk import SmalltalkFlow
 from bot.http import error_middleware
 from bot.meta import metrics_middleware
@@ -32,9 +38,12 @@ from bot.turns import TurnLog
 from bot.typedefs import (
     BACKGROUND_TASKS,
     CALENDAR,
+    CASE_REPORTS,
+    CASES,
     DB,
     DB_ENGINE,
     ENGINE,
+    EVALUATIONS,
     GAPS,
     HTTP_CLIENT,
     KB,
@@ -44,6 +53,7 @@ from bot.typedefs import (
     RATE_LIMITER,
     REDIS,
     SETTINGS,
+    SLA,
     STAFF,
     TOKENS,
     TURN_LOG,
@@ -55,7 +65,13 @@ from core.redis import open_redis
 from core.secrets import resolve_secret
 from core.settings import Settings
 from core.tokens import TokenSigner
+from handoff.appointments import AppointmentBook, AppointmentRules
 from handoff.calendar import OfficeHours, WorkCalendar
+from handoff.case_rules import CaseRules
+from handoff.cases import CaseService
+from handoff.evaluations import EvaluationStore
+from handoff.reports import CaseReports
+from handoff.sla import SlaMonitor
 from handoff.staff import StaffService
 from intents.service import build_nlu
 from policy_kb.gaps import GapLog
@@ -63,6 +79,9 @@ from policy_kb.prechecks import PrecheckStore
 from policy_kb.service import KbService
 
 log = logging.getLogger("bot.app")
+
+# How long shutdown waits for an SLA sweep in progress to finish.
+SLA_STOP_SECONDS = 10.0
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -88,6 +107,17 @@ async def staff_ctx(app: web.Application) -> AsyncIterator[None]:
     """Staff accounts (SQL) and the rate limiter (Redis) the agent API's login uses."""
     app[STAFF] = StaffService(app[DB])
     app[RATE_LIMITER] = RateLimiter(app[REDIS])
+    yield
+
+
+async def cases_ctx(app: web.Application) -> AsyncIterator[None]:
+    """办不成事 cases, their ratings and reports (the SLA monitor runs from sla_ctx)."""
+    settings = app[SETTINGS]
+    rules = CaseRules.load()
+    app[EVALUATIONS] = EvaluationStore(app[DB])
+    app[CASES] = CaseService(app[DB], app[REDIS], app[CALENDAR], rules, app[EVALUATIONS],
+                             duplicate_minutes=settings.case_duplicate_minutes)
+    app[CASE_REPORTS] = CaseReports(app[DB], app[CALENDAR], rules)
     yield
 
 
@@ -124,10 +154,17 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
                     settings.session_ttl_seconds), nlu=app[NLU_BACKEND], texts=texts,
                     turn_log=app[TURN_LOG], metrics=app[METRICS], fallback=FallbackFlow(),
                     services=Services(kb=app[KB], gaps=app[GAPS], prechecks=PrecheckStore(app[DB]),
-                                      calendar=app[CALENDAR], deferred_supply_days=settings.deferred_supply_days))
+                                      calendar=app[CALENDAR], deferred_supply_days=settings.deferred_supply_days,
+                                      cases=app[CASES],
+                                      appointments=AppointmentBook(app[DB], app[REDIS], app[CALENDAR],
+                                                                   AppointmentRules.load())))
+    app[CASES].add_listener(CaseNotices(app[OUTBOX], app[REDIS], texts))
     engine.add_flow(SmalltalkFlow())
     engine.add_flow(GuideFlow())
     engine.add_flow(PolicyFlow())
+    engine.add_flow(ComplaintFlow())
+    engine.add_flow(ProgressFlow())
+    engine.add_flow(FeedbackFlow())
     app[ENGINE] = engine
     yield
 
@@ -142,6 +179,23 @@ async def background_tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def sla_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The SLA monitor: every worker runs one, only the Redis lock's holder sweeps."""
+    settings = app[SETTINGS]
+    monitor = SlaMonitor(app[CASES], app[REDIS], interval=settings.sla_interval_seconds,
+                         lock_seconds=max(3 * settings.sla_interval_seconds, 30))
+    app[SLA] = monitor
+    stop = asyncio.Event()
+    task = asyncio.create_task(monitor.run(stop), name="sla-monitor") if settings.sla_enabled else None
+    yield
+    stop.set()
+    if task is not None:
+        try:
+            await asyncio.wait_for(task, SLA_STOP_SECONDS)
+        except TimeoutError:
+            log.warning("SLA monitor did not stop within %s s; cancelled", SLA_STOP_SECONDS)
+
+
 def create_app(settings: Settings) -> web.Application:
     """Build the whole service for `settings`. Tests use this same factory."""
     app = web.Application(client_max_size=settings.max_body_bytes,
@@ -152,12 +206,14 @@ def create_app(settings: Settings) -> web.Application:
     hours = OfficeHours(settings.office_opens, settings.office_lunch_starts, settings.office_lunch_ends,
                         settings.office_closes)
     app[CALENDAR] = WorkCalendar.from_file(settings.holiday_overrides, hours)
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, staff_ctx, http_client_ctx, kb_ctx, nlu_ctx, engine_ctx,
-                           background_tasks_ctx])
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, staff_ctx, cases_ctx, http_client_ctx, kb_ctx, nlu_ctx,
+                           engine_ctx, sla_ctx, background_tasks_ctx])
     app.router.add_routes(meta_routes)
     app.router.add_routes(kb_routes)
     app.router.add_routes(nlu_routes)
     app.router.add_routes(calendar_routes)
     app.router.add_routes(staff_routes)
+    app.router.add_routes(case_routes)
+    app.router.add_routes(agent_case_routes)
     web_channel.setup(app)
     return app

@@ -134,7 +134,8 @@ class Engine:
         intent = ctx.parse.intent
         if not ctx.text:
             return "smalltalk", [Reply(self._texts.get("empty_message"))]
-        if intent in GLOBAL_INTENTS:
+        # "取消预约 YY…" names a record: it is about that record, not a command to leave the conversation.
+        if intent in GLOBAL_INTENTS and not any(e.entity == "case_no" for e in ctx.parse.entities):
             ctx.session.misses = 0
             return "smalltalk", self._global(ctx, intent)
         active = self._flows.get(ctx.session.flow or "")

@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from bot.typedefs import DB_ENGINE, METRICS, REDIS
+from bot.typedefs import DB_ENGINE, METRICS, REDIS, SLA
 from core.yamlfile import load_yaml
 
 log = logging.getLogger("bot.meta")
@@ -46,7 +46,8 @@ async def healthz(request: web.Request) -> web.Response:
         log.error("health check: redis unavailable: %s", type(exc).__name__)
         checks["redis"] = "unavailable"
     healthy = all(v == "ok" for v in checks.values())
-    body = {"status": "ok" if healthy else "unavailable", **checks, "worker": os.getpid()}
+    body = {"status": "ok" if healthy else "unavailable", **checks, "worker": os.getpid(),
+            "sla_leader": request.app[SLA].is_leader}
     return web.json_response(body, status=200 if healthy else 503)
 
 

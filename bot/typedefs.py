@@ -18,6 +18,10 @@ from core.ratelimit import RateLimiter
 from core.settings import Settings
 from core.tokens import TokenSigner
 from handoff.calendar import WorkCalendar
+from handoff.cases import CaseService
+from handoff.evaluations import EvaluationStore
+from handoff.reports import CaseReports
+from handoff.sla import SlaMonitor
 from handoff.staff import StaffService
 from intents.base import NLU
 from policy_kb.gaps import GapLog
@@ -40,3 +44,7 @@ HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
 GAPS = web.AppKey("gaps", GapLog)
 STAFF = web.AppKey("staff", StaffService)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+CASES = web.AppKey("cases", CaseService)
+CASE_REPORTS = web.AppKey("case_reports", CaseReports)
+EVALUATIONS = web.AppKey("evaluations", EvaluationStore)
+SLA = web.AppKey("sla", SlaMonitor)

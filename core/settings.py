@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     office_lunch_starts: time = time(12, 0)
     office_lunch_ends: time = time(13, 30)
     office_closes: time = Field(time(17, 30), description="End of office hours: the moment a deadline falls due.")
+    case_duplicate_minutes: int = Field(30, ge=0, le=24 * 60,
+                                        description="The same complaint from the same phone within this time files "
+                                                    "no new case.")
+    sla_enabled: bool = Field(True, description="Run the SLA monitor (黄灯/红灯, 督办, auto-close) in this process.")
+    sla_interval_seconds: float = Field(60.0, ge=1, description="How often the SLA monitor's leader sweeps cases.")
     staff_session_hours: int = Field(10, ge=1, le=24 * 7, description="A staff login lasts this long (one shift).")
     cookie_secure: bool = Field(False, description="Send the staff cookie over HTTPS only; turn on behind HTTPS.")
     trust_forwarded_for: bool = Field(False, description="Take the client address for login limits and the audit "

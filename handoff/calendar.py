@@ -111,6 +111,14 @@ class WorkCalendar:
                 counted += 1
         return day, provisional
 
+    def working_days_between(self, start: date, end: date) -> int:
+        """How many working days fall after `start` up to and including `end` (0 when end <= start)."""
+        count, day = 0, start
+        while day < end:
+            day += timedelta(days=1)
+            count += self.is_workday(day)
+        return count
+
     def deadline(self, accepted: date | datetime, days: int) -> Deadline:
         """The deadline of something accepted on `accepted` with `days` working days to answer."""
         start = accepted.astimezone(self.tz).date() if isinstance(accepted, datetime) else accepted

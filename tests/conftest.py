@@ -15,6 +15,9 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401  (tables on the metadata)
+import handoff.appointments
+import handoff.case_models
+import handoff.evaluations
 import handoff.staff  # noqa: F401
 import policy_kb.models
 import policy_kb.prechecks  # noqa: F401
@@ -100,6 +103,7 @@ async def settings(tmp_path: Path, database_url: str, redis_url: str, models_dir
     await clean_storage(database_url, redis_url)
     return Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url,
                     secret_key=TEST_SECRET, auto_migrate=False, models_dir=models_dir,
+                    sla_enabled=False,  # tests drive the SLA monitor by hand, with a frozen clock
                     _env_file=None)  # type: ignore[call-arg]
 
 

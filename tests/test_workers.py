@@ -27,6 +27,18 @@ async def test_workers_share_the_port_and_the_sessions(tmp_path: Path) -> None:
                 async with http.get(f"{a}/healthz") as resp:
                     pids.add((await resp.json())["worker"])
             assert len(pids) == 2, "both workers of the pool must answer on the shared port"
+            # Three processes, one SLA monitor sweeping: never more than one holds the leader lock, and
+            # once the first rounds have run (right after start-up) exactly one does.
+            leaders: dict[int, bool] = {}
+            for _ in range(20):
+                for url in [a] * 20 + [b]:
+                    async with http.get(f"{url}/healthz") as resp:
+                        health = await resp.json()
+                    leaders[health["worker"]] = health["sla_leader"]
+                    assert sum(leaders.values()) <= 1, leaders
+                if len(leaders) == 3 and sum(leaders.values()) == 1:
+                    break
+            assert len(leaders) == 3 and sum(leaders.values()) == 1, leaders
 
             async with http.post(f"{a}/api/v1/sessions") as resp:
                 auth = {"Authorization": f"Bearer {(await resp.json())['token']}"}

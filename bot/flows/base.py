@@ -9,7 +9,9 @@ from typing import Any, ClassVar
 from bot.messages import Button, Inbound, Reply
 from bot.session import Session
 from bot.texts import Texts
+from handoff.appointments import AppointmentBook
 from handoff.calendar import WorkCalendar
+from handoff.cases import CaseService
 from intents.base import Parse
 from policy_kb.gaps import GapLog
 from policy_kb.prechecks import PrecheckStore
@@ -25,6 +27,8 @@ class Services:
     prechecks: PrecheckStore
     calendar: WorkCalendar
     deferred_supply_days: int
+    cases: CaseService
+    appointments: AppointmentBook
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.choices_materials import material_numbers
+from bot.flows import appointments
 from bot.flows.base import Flow, TurnContext, menu_buttons
 from bot.messages import Button, Reply
 from core.clock import today_local
@@ -26,6 +27,8 @@ FIELD_BY_INTENT = {
     "ask_process": "steps",
     "ask_online": "online",
     "precheck": "precheck",
+    "book_appointment": "appointment",
+    "request_assisted_service": "assisted",
 }
 SUGGEST = 0.35  # below confidence but this close: offered as "您要办理的是" choices
 CLOSE = 0.05  # a second confident match this close to the first means "ask which one"
@@ -42,6 +45,10 @@ class GuideFlow(Flow):
     def wants(self, ctx: TurnContext) -> bool:
         """A chosen option (its payload, or "1" resolved by the engine) or "更多" for the next page is ours."""
         slots = ctx.session.slots_of(self.name)
+        if slots.get("booking") and appointments.is_booking_answer(ctx, slots["booking"]):
+            return True
+        if appointments.MANAGE.match(ctx.text):
+            return True
         if slots.get("precheck"):
             item = ctx.services.kb.current.items.get(slots["precheck"])
             if item is not None and material_numbers(ctx.text, len(item.materials)) is not None:
@@ -49,7 +56,11 @@ class GuideFlow(Flow):
         return ctx.text in slots.get("choices", {}) or (ctx.text in MORE_WORDS and bool(slots.get("more")))
 
     def claims(self, ctx: TurnContext) -> bool:
-        """A message naming an item or bundle, whatever the intent ("二手房过户"), is a guide question."""
+        """A message naming an item or bundle, whatever the intent ("二手房过户"), is a guide question; so is
+        "取消预约 YY…" or "改约 YY…".
+        """
+        if appointments.MANAGE.match(ctx.text):
+            return True
         hits = ctx.services.kb.current.search(ctx.text, kinds=["item", "bundle"], limit=1)
         return bool(hits and hits[0].confident)
 
@@ -57,6 +68,14 @@ class GuideFlow(Flow):
         """Identify what is asked about, then answer the asked field (or an overview)."""
         kb = ctx.services.kb.current
         slots = ctx.slots
+        managing = appointments.MANAGE.match(ctx.text)
+        if managing:
+            return await appointments.manage(ctx, managing)
+        booking = slots.pop("booking", None)
+        booked_item = kb.items.get(booking["item"]) if booking else None
+        if booking and booked_item is not None and appointments.is_booking_answer(ctx, booking):
+            slots["booking"] = booking
+            return await appointments.step(ctx, booked_item)
         if ctx.text in MORE_WORDS and slots.get("more"):
             return [Reply(self._page(ctx, slots.pop("more")))]
         slots.pop("more", None)
@@ -71,7 +90,9 @@ class GuideFlow(Flow):
         # A chosen option answers the question asked before the choice, not whatever its title sounds like.
         field = (pending if target else None) or FIELD_BY_INTENT.get(ctx.parse.intent) or pending or "overview"
         if target is None:
-            hits = kb.search(ctx.text, kinds=["item", "bundle"], limit=3)
+            query = ctx.services.appointments.rules.without_cues(ctx.text) if field in appointments.KIND_BY_FIELD \
+                else ctx.text
+            hits = kb.search(query, kinds=["item", "bundle"], limit=3) if len(query) >= 2 else []
             confident = [h for h in hits if h.confident]
             if confident and (len(confident) == 1 or confident[1].score < confident[0].score - CLOSE):
                 target = f"{confident[0].kind}:{confident[0].key}"
@@ -94,7 +115,7 @@ class GuideFlow(Flow):
         if item is None:  # the KB was reloaded without it
             slots.pop("target", None)
             return [Reply(ctx.texts.get("guide_which_item"))]
-        return self._answer(ctx, item, field)
+        return await self._answer(ctx, item, field)
 
     def _ask_choice(self, ctx: TurnContext, hits: list[Hit], field: str) -> list[Reply]:
         choices = {h.title: f"{h.kind}:{h.key}" for h in hits[:3]}
@@ -103,9 +124,11 @@ class GuideFlow(Flow):
         buttons = tuple(Button(title, title) for title in choices)
         return [Reply(ctx.texts.get("guide_choose"), buttons=buttons)]
 
-    def _answer(self, ctx: TurnContext, item: ServiceItem, field: str) -> list[Reply]:
+    async def _answer(self, ctx: TurnContext, item: ServiceItem, field: str) -> list[Reply]:
         texts = ctx.texts
         fields = menu_buttons(texts.menu("guide_fields"))
+        if field in appointments.KIND_BY_FIELD:
+            return await appointments.start(ctx, item, field)
         if field == "precheck":
             ctx.slots["precheck"] = item.code
             lines = [f"{i} {m.name}{_tags(m)}" for i, m in enumerate(item.materials, 1)]

@@ -9,6 +9,9 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import handoff.appointments
+import handoff.case_models
+import handoff.evaluations
 import handoff.staff  # noqa: F401
 import policy_kb.models
 import policy_kb.prechecks  # noqa: F401

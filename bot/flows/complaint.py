@@ -1,0 +1,188 @@
+"""`complaint`: "办不成事" intake. Asks one thing at a time (the matter, what happened, where and when,
+what they want, a name, a phone), skips what the first message already said, confirms a summary with
+the phone masked, then files the case and answers with its number and due date in words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.flows.base import Flow, TurnContext, menu_buttons
+from bot.messages import Button, Reply
+from core.phones import mask_phone, normalise_phone
+from handoff.calendar import date_in_words
+from handoff.case_models import Case
+from handoff.cases import MAX_FIELD_CHARS, CaseDraft
+
+# The order questions are asked in; `optional` ones can be skipped.
+FIELDS = ("happened", "item_name", "where_when", "wants", "name", "phone")
+OPTIONAL = frozenset({"where_when", "wants", "name"})
+SKIP = frozenset({"跳过", "不知道", "不清楚", "没有", "无", "不用", "算了吧"})
+CONFIRM = frozenset({"确认", "确定", "提交", "对", "是的", "没问题", "好的", "可以"})
+EDIT = frozenset({"修改", "更改", "改", "不对", "改一下"})
+# A first message shorter than this that names no matter is just "I want to complain", not an account.
+MIN_ACCOUNT_CHARS = 9
+ITEM_MARGIN = 0.05
+NAME_PREFIXES = ("我姓", "我叫", "我是", "叫我", "姓")
+
+
+class ComplaintFlow(Flow):
+    """Collects a complaint into the session's slots and files it through the case service."""
+
+    name = "complaint"
+    intents = frozenset({"complain"})
+
+    def wants(self, ctx: TurnContext) -> bool:
+        """While a question or the confirmation is pending, the message is the answer."""
+        slots = ctx.session.slots_of(self.name)
+        return bool(slots.get("asking") or slots.get("confirming") or slots.get("choosing_field"))
+
+    async def handle(self, ctx: TurnContext) -> list[Reply]:
+        """Take the answer to the pending question, then ask the next one or confirm or file."""
+        slots = ctx.slots
+        draft: dict[str, Any] = slots.setdefault("draft", {})
+        if slots.pop("choosing_field", False):
+            field = ctx.text if ctx.text in FIELDS else None
+            if field is None:
+                return self._summary(ctx, draft)
+            draft.pop(field, None)
+            slots["editing"] = True
+            return self._ask(ctx, field)
+        if slots.get("confirming"):
+            return await self._confirmation(ctx, draft)
+        asking = slots.pop("asking", None)
+        if asking is not None:
+            problem = self._take(ctx, draft, asking)
+            if problem is not None:
+                slots["asking"] = asking
+                return [problem]
+        else:
+            replies = [Reply(ctx.texts.get("complaint_intro"))]
+            self._first_message(ctx, draft)
+            return replies + self._next(ctx, draft)
+        return self._next(ctx, draft)
+
+    def _first_message(self, ctx: TurnContext, draft: dict[str, Any]) -> None:
+        found = self._find_item(ctx, ctx.text)
+        if found:
+            draft.update(found)
+        if found or len(ctx.text) >= MIN_ACCOUNT_CHARS:
+            draft["account"] = ctx.inbound.text.strip()
+
+    def _find_item(self, ctx: TurnContext, text: str) -> dict[str, Any]:
+        kb = ctx.services.kb.current
+        hits = kb.search(text, kinds=["item"], limit=2)
+        # Two items about as likely ("公积金取不出来": buying or renting?) is no answer yet: the next reply
+        # usually settles it.
+        if not hits or not hits[0].confident or (len(hits) > 1 and hits[0].score - hits[1].score < ITEM_MARGIN):
+            return {}
+        item = kb.items[hits[0].key]
+        return {"item_name": item.name, "item_code": item.code, "item_window": item.window,
+                "item_department": item.department}
+
+    def _take(self, ctx: TurnContext, draft: dict[str, Any], field: str) -> Reply | None:
+        """Store the answer to `field`; a Reply when it cannot be accepted. Free text is kept as the citizen
+        wrote it (not normalised), since staff read it.
+        """
+        text = ctx.inbound.text.strip()
+        if field == "phone":
+            phone = next((normalise_phone(e.value) for e in ctx.parse.entities if e.entity == "phone"), None)
+            phone = phone or normalise_phone(text)
+            if phone is None:
+                return Reply(ctx.texts.get("complaint_bad_phone"))
+            draft["phone"] = phone
+            return None
+        if field in OPTIONAL and ctx.text in SKIP:
+            draft[field] = ""
+            return None
+        limit = MAX_FIELD_CHARS.get(field, 500)
+        if len(text) > limit:
+            return Reply(ctx.texts.get("complaint_too_long", limit=limit))
+        if field == "name":
+            for prefix in NAME_PREFIXES:
+                text = text.removeprefix(prefix)
+            draft["name"] = text.strip()[:MAX_FIELD_CHARS["name"]]
+        elif field == "item_name":
+            found = self._find_item(ctx, ctx.text)
+            draft.update(found or {"item_name": text, "item_code": None, "item_window": None,
+                                   "item_department": None})
+            draft["item_chosen"] = True
+        else:
+            draft[field] = text
+            if field == "happened" and not draft.get("item_chosen"):
+                # The reason often names the matter better ("租房合同没备案" → 公积金提取（租房）).
+                draft.update(self._find_item(ctx, f"{draft.get('account', '')} {ctx.text}"))
+        return None
+
+    def _next(self, ctx: TurnContext, draft: dict[str, Any]) -> list[Reply]:
+        if not ctx.slots.pop("editing", False):
+            for field in FIELDS:
+                if field not in draft:
+                    return self._ask(ctx, field)
+        return self._summary(ctx, draft)
+
+    def _ask(self, ctx: TurnContext, field: str) -> list[Reply]:
+        ctx.slots["asking"] = field
+        buttons = menu_buttons(ctx.texts.menu("skip")) if field in OPTIONAL else ()
+        return [Reply(ctx.texts.get(f"complaint_ask_{field}"), buttons=buttons)]
+
+    def _summary(self, ctx: TurnContext, draft: dict[str, Any]) -> list[Reply]:
+        ctx.slots["confirming"] = True
+        texts = ctx.texts
+        lines = [texts.get("complaint_summary"),
+                 texts.get("complaint_summary_item", value=draft.get("item_name") or "未说明"),
+                 texts.get("complaint_summary_happened", value=_account(draft))]
+        for field in ("where_when", "wants", "name"):
+            if draft.get(field):
+                lines.append(texts.get(f"complaint_summary_{field}", value=draft[field]))
+        lines.append(texts.get("complaint_summary_phone", value=mask_phone(draft["phone"])))
+        lines.append(texts.get("complaint_summary_footer"))
+        return [Reply("\n".join(lines), buttons=menu_buttons(texts.menu("complaint_confirm")))]
+
+    async def _confirmation(self, ctx: TurnContext, draft: dict[str, Any]) -> list[Reply]:
+        text = ctx.text.strip()
+        if text in EDIT or ctx.parse.intent == "deny":
+            ctx.slots.pop("confirming")
+            ctx.slots["choosing_field"] = True
+            return [Reply(ctx.texts.get("complaint_which_field"),
+                          buttons=menu_buttons(ctx.texts.menu("complaint_fields")))]
+        if text not in CONFIRM and ctx.parse.intent != "affirm":
+            return [Reply(ctx.texts.get("complaint_confirm_again"),
+                          buttons=menu_buttons(ctx.texts.menu("complaint_confirm")))]
+        inbound = ctx.inbound
+        case, created = await ctx.services.cases.file(
+            CaseDraft(channel=inbound.channel, user_id=inbound.user_id, phone=draft["phone"],
+                      happened=_account(draft), item_name=draft.get("item_name") or "",
+                      item_code=draft.get("item_code"), item_window=draft.get("item_window"),
+                      item_department=draft.get("item_department"), where_when=draft.get("where_when", ""),
+                      wants=draft.get("wants", ""), name=draft.get("name") or None,
+                      request_key=f"{inbound.user_id}:{inbound.msg_id}"),
+            tell_citizen=False)
+        ctx.session.end_flow()
+        if not created:
+            return [Reply(ctx.texts.get("complaint_already_filed", case_no=case.case_no,
+                                        due=date_in_words(case.due_date)))]
+        return [Reply(filed_text(ctx, case), buttons=(Button("查询进度", case.case_no),))]
+
+
+def _account(draft: dict[str, Any]) -> str:
+    """The citizen's own words: the first message and the answer about what happened."""
+    parts = [draft.get("account", ""), draft.get("happened", "")]
+    return "；".join(p for p in parts if p) or "未说明"
+
+
+def filed_text(ctx: TurnContext, case: Case) -> str:
+    """"已受理，编号 … 我们将在 11月25日（周三）前答复您…"."""
+    texts = ctx.texts
+    due = date_in_words(case.due_date)
+    if case.complexity == "simple":
+        complex_days = ctx.services.cases.rules.days_for("complex")
+        longest = ctx.services.calendar.deadline(case.accepted_at, complex_days + case.paused_days)
+        when = texts.get("complaint_due_simple", due=due, due_complex=date_in_words(longest.due_date))
+    else:
+        when = texts.get(f"complaint_due_{case.complexity}", due=due)
+    lines = [texts.get("complaint_filed", case_no=case.case_no), when]
+    if case.provisional:
+        lines.append(texts.get("complaint_provisional"))
+    lines.append(texts.get("complaint_filed_footer"))
+    return "\n".join(lines)

@@ -1,0 +1,144 @@
+"""`progress`: "我的事办到哪了". Lists the user's own cases and pre-checks; a case number shows that case's
+history. A case filed from another channel is shown after the phone it was filed with is given.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from bot.flows.base import Flow, TurnContext
+from bot.messages import Button, Reply
+from core.clock import today_local
+from core.errors import NotFound
+from handoff.calendar import date_in_words
+from handoff.case_models import Case
+
+MAX_PHONE_TRIES = 3
+LISTED = 5
+
+
+class ProgressFlow(Flow):
+    """Answers progress questions from the case service and the pre-check store."""
+
+    name = "progress"
+    intents = frozenset({"ask_progress"})
+
+    def wants(self, ctx: TurnContext) -> bool:
+        """The phone asked for to show a case, or a record number."""
+        return "phone_for" in ctx.session.slots_of(self.name) or _record_no(ctx) is not None
+
+    def claims(self, ctx: TurnContext) -> bool:
+        """A bare case or pre-check number ("BBC20261122-0003")."""
+        return _record_no(ctx) is not None
+
+    async def handle(self, ctx: TurnContext) -> list[Reply]:
+        """Show one record, check the phone for it, or list the user's records."""
+        slots = ctx.slots
+        cases = ctx.services.cases
+        if "phone_for" in slots and _record_no(ctx) is None:
+            case_no = slots["phone_for"]
+            tries = slots.get("tries", 0) + 1
+            try:
+                case = await cases.for_owner(case_no, ctx.text)
+            except NotFound:
+                if tries >= MAX_PHONE_TRIES:
+                    ctx.session.end_flow()
+                    return [Reply(ctx.texts.get("progress_rate_limited"))]
+                slots["tries"] = tries
+                return [Reply(ctx.texts.get("progress_not_found"))]
+            ctx.session.end_flow()
+            return await self._detail(ctx, case)
+        number = _record_no(ctx)
+        ctx.session.end_flow()
+        if number is not None and number.startswith("YS"):
+            return await self._precheck(ctx, number)
+        if number is not None:
+            try:
+                case = await cases.get(number)
+            except NotFound:
+                return [Reply(ctx.texts.get("progress_not_found"))]
+            if case.user_id != ctx.inbound.user_id:
+                ctx.session.flow = self.name
+                ctx.slots["phone_for"] = number
+                return [Reply(ctx.texts.get("progress_ask_phone"))]
+            return await self._detail(ctx, case)
+        return await self._list(ctx)
+
+    async def _list(self, ctx: TurnContext) -> list[Reply]:
+        texts = ctx.texts
+        user_id = ctx.inbound.user_id
+        own_cases = await ctx.services.cases.of_user(user_id, limit=LISTED)
+        prechecks = await ctx.services.prechecks.of_user(user_id, limit=LISTED)
+        bookings = await ctx.services.appointments.of_user(user_id, today_local(), limit=LISTED)
+        if not own_cases and not prechecks and not bookings:
+            return [Reply(texts.get("progress_none"))]
+        names = ctx.services.cases.rules.status_names
+        lines = [texts.get("progress_list")]
+        for case in own_cases:
+            due = texts.get("progress_case_due", due=date_in_words(case.due_date)) if case.is_open else ""
+            lines.append(texts.get("progress_case_line", case_no=case.case_no, item=case.item_name,
+                                   status=names.get(case.status, case.status), due=due))
+        for record in prechecks:
+            lines.append(texts.get("progress_precheck_line", number=record.number, item=record.item_name,
+                                   decision=texts.get(f"progress_decision_{record.decision}")))
+        halves = ctx.services.appointments.rules.halves
+        for booking in bookings:
+            lines.append(texts.get("progress_appointment_line", number=booking.number, item=booking.item_name,
+                                   day=date_in_words(booking.day), half=halves[booking.half].name))  # type: ignore[index]
+        lines.append(texts.get("progress_footer"))
+        buttons = tuple(Button(c.case_no, c.case_no) for c in own_cases)
+        return [Reply("\n".join(lines), buttons=buttons)]
+
+    async def _detail(self, ctx: TurnContext, case: Case) -> list[Reply]:
+        texts = ctx.texts
+        service = ctx.services.cases
+        names = service.rules.status_names
+        lines = [texts.get("progress_case_head", case_no=case.case_no, item=case.item_name,
+                           status=names.get(case.status, case.status)),
+                 texts.get("progress_case_window", department=case.department)]
+        if case.paused_since is not None:
+            lines.append(texts.get("progress_case_paused"))
+        elif case.is_open:
+            lines.append(texts.get("progress_case_due_line", due=date_in_words(case.due_date)))
+        if case.result:
+            lines.append(texts.get("progress_case_result", result=case.result))
+        lines.append(texts.get("progress_history"))
+        tz = service.calendar.tz
+        for event in await service.events(case, public_only=True):
+            lines.append(texts.get("progress_event_line", when=_when(event.created_at.astimezone(tz)),
+                                   what=texts.get(f"progress_event_{event.kind}", note=event.note,
+                                                  **_event_values(event.data))))
+        return [Reply("\n".join(lines))]
+
+    async def _precheck(self, ctx: TurnContext, number: str) -> list[Reply]:
+        try:
+            record = await ctx.services.prechecks.get_for_owner(number, ctx.inbound.user_id)
+        except NotFound:
+            return [Reply(ctx.texts.get("progress_precheck_not_found"))]
+        texts = ctx.texts
+        lines = [texts.get("progress_precheck_line", number=record.number, item=record.item_name,
+                           decision=texts.get(f"progress_decision_{record.decision}"))]
+        lines += [f"  - {m['name']}" for m in record.missing]
+        return [Reply("\n".join(lines))]
+
+
+def _record_no(ctx: TurnContext) -> str | None:
+    return next((e.value for e in ctx.parse.entities if e.entity == "case_no"), None)
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment.month}月{moment.day}日 {moment:%H:%M}"
+
+
+def _event_values(data: dict[str, object]) -> dict[str, object]:
+    """Placeholders an event text may use: the destination of a transfer, the new due date."""
+    values: dict[str, object] = {"department": "", "due": "", "rating": ""}
+    target = data.get("to")
+    if isinstance(target, dict) and "department" in target:
+        values["department"] = target["department"]
+    due = data.get("due_date")
+    if isinstance(due, str):
+        values["due"] = date_in_words(date.fromisoformat(due))
+    if "rating" in data:
+        values["rating"] = data["rating"]
+    return values

@@ -1,0 +1,450 @@
+"""办不成事 cases: intake, lifecycle and the audit trail (DESIGN §4, seed 000 §五(五)).
+
+受理 → 分类 → 转办 → 办结 → 反馈. Filing classifies and routes at once; staff may reclassify (the deadline
+is recomputed from acceptance), pause the clock while waiting for the citizen (补正材料) and resume it,
+transfer, resolve and add notes. A resolved case closes on the citizen's rating, or after
+`close_after_working_days` without one. Every step is an appended CaseEvent; every change is announced to
+a listener (the bot turns it into messages for the citizen and the staff console).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.db import SessionFactory, utcnow
+from core.errors import Conflict, InvalidInput, NotFound
+from core.keys import Prefix, key
+from core.numbering import save_numbered
+from core.phones import normalise_phone
+from core.text import normalise
+from handoff.calendar import WorkCalendar
+from handoff.case_models import COMPLEXITIES, Case, CaseEvent, Complexity, Light
+from handoff.case_rules import CaseRules, check_category
+from handoff.evaluations import EvaluationStore
+
+log = logging.getLogger("handoff.cases")
+
+SYSTEM = "system"
+CITIZEN = "citizen"
+MAX_FIELD_CHARS = {"item_name": 200, "where_when": 500, "happened": 2000, "wants": 500, "name": 64}
+
+
+@dataclass(frozen=True)
+class CaseDraft:
+    """A complaint as collected from the chat or a form, before it is filed."""
+
+    channel: str
+    phone: str
+    happened: str
+    item_name: str = ""
+    item_code: str | None = None
+    item_window: str | None = None
+    item_department: str | None = None
+    where_when: str = ""
+    wants: str = ""
+    name: str | None = None
+    user_id: str | None = None
+    request_key: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """What just happened to a case, for listeners. `citizen` says whether the citizen should be told."""
+
+    kind: str
+    note: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    citizen: bool = False
+
+
+class CaseListener(Protocol):
+    """Told about every change after it is committed (messages to the citizen, the staff console)."""
+
+    async def case_changed(self, case: Case, change: CaseChange) -> None:
+        """React to one change."""
+        ...
+
+
+class CaseService:
+    """Files cases and carries out lifecycle actions, each in one transaction with its event."""
+
+    def __init__(self, db: SessionFactory, redis: aioredis.Redis, calendar: WorkCalendar, rules: CaseRules,
+                 evaluations: EvaluationStore, *, duplicate_minutes: int = 30,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self._db = db
+        self._evaluations = evaluations
+        self._redis = redis
+        self.calendar = calendar
+        self.rules = rules
+        self._duplicate_window = timedelta(minutes=duplicate_minutes)
+        self._clock = clock
+        self._listeners: list[CaseListener] = []
+
+    def add_listener(self, listener: CaseListener) -> None:
+        """Register something to tell about changes."""
+        self._listeners.append(listener)
+
+    def now(self) -> datetime:
+        """The service's clock (frozen in tests)."""
+        return self._clock()
+
+    # ---- intake -------------------------------------------------------------------------------------
+
+    async def file(self, draft: CaseDraft, *, tell_citizen: bool = True) -> tuple[Case, bool]:
+        """File the complaint: returns (case, created). The same request key, or the same complaint from
+        the same phone within the duplicate window, returns the case already filed. `tell_citizen` False
+        when the caller answers the citizen itself (the chat's own reply).
+        """
+        draft = _checked(draft)
+        fingerprint = hashlib.sha256("|".join((draft.phone, normalise(draft.item_name),
+                                               normalise(draft.happened))).encode()).hexdigest()
+        async with self._redis.lock(key(Prefix.CASE_FILING, fingerprint), timeout=30, blocking_timeout=30):
+            existing = await self._existing(draft.request_key, fingerprint)
+            if existing is not None:
+                return existing, False
+            case = await self._insert(draft, fingerprint)
+        await self._announce(case, CaseChange("accepted", citizen=tell_citizen))
+        return case, True
+
+    async def _existing(self, request_key: str | None, fingerprint: str) -> Case | None:
+        async with self._db() as db:
+            if request_key:
+                found = (await db.exec(select(Case).where(Case.request_key == request_key))).first()
+                if found is not None:
+                    return found
+            since = self.now() - self._duplicate_window
+            query = (select(Case).where(Case.fingerprint == fingerprint, col(Case.accepted_at) >= since)
+                     .order_by(col(Case.id).desc()))
+            return (await db.exec(query)).first()
+
+    async def _insert(self, draft: CaseDraft, fingerprint: str) -> Case:
+        now = self.now()
+        account = " ".join((draft.item_name, draft.happened, draft.wants))
+        category, complexity = self.rules.classify(account)
+        if draft.item_window:
+            window, department = draft.item_window, draft.item_department or self.rules.routing.default_department
+        else:
+            window, department = self.rules.route(account, None)
+        days = self.rules.days_for(complexity)
+        local_day = now.astimezone(self.calendar.tz).date()
+
+        async def build(db: AsyncSession, number: str) -> Case:
+            case = Case(case_no=number, channel=draft.channel, user_id=draft.user_id, phone=draft.phone,
+                        name=draft.name, item_code=draft.item_code, item_name=draft.item_name or "未说明事项",
+                        where_when=draft.where_when, happened=draft.happened, wants=draft.wants,
+                        category=category, complexity=complexity, days=days, window=window,
+                        department=department, status="classified", accepted_at=now, fingerprint=fingerprint,
+                        request_key=draft.request_key, **self._schedule(now, days, 0))
+            db.add(case)
+            await db.flush()
+            assert case.id is not None
+            db.add(CaseEvent(case_id=case.id, kind="accepted", actor=CITIZEN, created_at=now,
+                             note=f"经{self.rules.channel_names.get(draft.channel, draft.channel)}提交"))
+            db.add(CaseEvent(case_id=case.id, kind="classified", actor=SYSTEM, created_at=now,
+                             note=f"{category}，{self.rules.complexity_names[complexity]}，{days} 个工作日",
+                             data={"category": category, "complexity": complexity, "days": days,
+                                   "window": window, "department": department}))
+            return case
+
+        return await save_numbered(self._db, Case.case_no, f"BBC{local_day:%Y%m%d}-", build)
+
+    def _schedule(self, accepted_at: datetime, days: int, paused_days: int) -> dict[str, Any]:
+        """The due date/moment, the warning moment (黄灯: one working day or less left) and provisional flag."""
+        due = self.calendar.deadline(accepted_at, days + paused_days)
+        warn = self.calendar.deadline(accepted_at, days + paused_days - 1) if days + paused_days > 1 else None
+        return {"due_date": due.due_date, "due_at": due.due_at, "provisional": due.provisional,
+                "warn_at": warn.due_at if warn else accepted_at}
+
+    def light(self, case: Case, now: datetime | None = None) -> Light:
+        """黄灯/红灯 as of `now`: red once overdue, yellow with one working day or less left. A paused or
+        finished case keeps the light it had.
+        """
+        if not case.is_open or case.paused_since is not None:
+            return case.light  # type: ignore[return-value]
+        now = now or self.now()
+        if now >= case.due_at:
+            return "red"
+        return "yellow" if now >= case.warn_at else "green"
+
+    # ---- reading ------------------------------------------------------------------------------------
+
+    async def get(self, case_no: str) -> Case:
+        """The case with this number, or NotFound."""
+        async with self._db() as db:
+            case = (await db.exec(select(Case).where(Case.case_no == case_no.upper()))).first()
+        if case is None:
+            raise NotFound("没有找到这个案件编号。")
+        return case
+
+    async def for_owner(self, case_no: str, phone: str) -> Case:
+        """The case if `phone` is the one it was filed with; otherwise the same NotFound as an unknown number."""
+        wanted = normalise_phone(phone) or ""
+        try:
+            case = await self.get(case_no)
+        except NotFound:
+            case = None
+        if case is None or not wanted or case.phone != wanted:
+            raise NotFound("没有找到与该手机号对应的案件，请核对编号和手机号。")
+        return case
+
+    async def events(self, case: Case, *, public_only: bool) -> list[CaseEvent]:
+        """The case's history, oldest first."""
+        async with self._db() as db:
+            query = select(CaseEvent).where(CaseEvent.case_id == case.id)
+            if public_only:
+                query = query.where(col(CaseEvent.public).is_(True))
+            return list((await db.exec(query.order_by(col(CaseEvent.id)))).all())
+
+    async def of_user(self, user_id: str, limit: int = 10) -> list[Case]:
+        """A chat user's own cases, newest first."""
+        async with self._db() as db:
+            query = select(Case).where(Case.user_id == user_id).order_by(col(Case.id).desc()).limit(limit)
+            return list((await db.exec(query)).all())
+
+    async def search(self, *, windows: Sequence[str] | None = None, status: str | None = None,
+                     light: str | None = None, text: str | None = None, limit: int = 100) -> list[Case]:
+        """Cases for the staff list, newest first. `windows` None means every window."""
+        query = select(Case)
+        if windows is not None:
+            query = query.where(col(Case.window).in_(list(windows)))
+        if status == "open":
+            query = query.where(col(Case.status).in_(["accepted", "classified", "transferred"]))
+        elif status:
+            query = query.where(Case.status == status)
+        if light:
+            query = query.where(Case.light == light)
+        if text:
+            like = f"%{text}%"
+            query = query.where(col(Case.case_no).ilike(like) | col(Case.item_name).ilike(like)
+                                | col(Case.happened).ilike(like) | col(Case.department).ilike(like))
+        async with self._db() as db:
+            return list((await db.exec(query.order_by(col(Case.id).desc()).limit(limit))).all())
+
+    async def open_cases(self) -> list[Case]:
+        """Every case not yet resolved, for the SLA monitor."""
+        async with self._db() as db:
+            query = select(Case).where(col(Case.status).in_(["accepted", "classified", "transferred"]))
+            return list((await db.exec(query)).all())
+
+    async def resolved_unrated(self) -> list[Case]:
+        """Resolved cases waiting for the citizen's rating."""
+        async with self._db() as db:
+            return list((await db.exec(select(Case).where(Case.status == "resolved"))).all())
+
+    # ---- staff actions ------------------------------------------------------------------------------
+
+    async def reclassify(self, case_no: str, actor: str, *, category: str, complexity: str, reason: str) -> Case:
+        """Correct category and complexity; the deadline is recomputed from acceptance. A reason is required."""
+        cat = _valid(check_category, category)
+        if complexity not in COMPLEXITIES:
+            raise InvalidInput("complexity 只能是 simple、complex 或 impossible。", code="invalid_field")
+        comp: Complexity = complexity  # type: ignore[assignment]
+        reason = _required(reason, "reason")
+
+        def change(case: Case) -> CaseChange:
+            _require_open(case)
+            old_due = case.due_date
+            before = {"category": case.category, "complexity": case.complexity, "days": case.days}
+            case.category, case.complexity, case.days = cat, comp, self.rules.days_for(comp)
+            self._reschedule(case)
+            data = {"from": before, "to": {"category": cat, "complexity": comp, "days": case.days},
+                    "due_date": case.due_date.isoformat()}
+            return CaseChange("reclassified", reason, data, citizen=case.due_date != old_due)
+
+        return await self._act(case_no, actor, change)
+
+    async def pause(self, case_no: str, actor: str, *, reason: str) -> Case:
+        """Stop the clock while waiting for the citizen (补正材料); `reason` says what they must supply."""
+        reason = _required(reason, "reason")
+
+        def change(case: Case) -> CaseChange:
+            _require_open(case)
+            if case.paused_since is not None:
+                raise Conflict("该案件已暂停计时。", code="already_paused")
+            case.paused_since = self.now()
+            return CaseChange("paused", reason, citizen=True)
+
+        return await self._act(case_no, actor, change)
+
+    async def resume(self, case_no: str, actor: str, *, note: str = "") -> Case:
+        """Restart the clock; the deadline moves by the working days spent paused."""
+
+        def change(case: Case) -> CaseChange:
+            if case.paused_since is None:
+                raise Conflict("该案件没有暂停计时。", code="not_paused")
+            added = self._unpause(case)
+            return CaseChange("resumed", note, {"paused_days": added, "due_date": case.due_date.isoformat()},
+                              citizen=added > 0)
+
+        return await self._act(case_no, actor, change)
+
+    async def transfer(self, case_no: str, actor: str, *, window: str, department: str, note: str = "") -> Case:
+        """转办: hand the case to the responsible department and window."""
+        window, department = _required(window, "window"), _required(department, "department")
+
+        def change(case: Case) -> CaseChange:
+            _require_open(case)
+            data = {"from": {"window": case.window, "department": case.department},
+                    "to": {"window": window, "department": department}}
+            case.window, case.department, case.status = window, department, "transferred"
+            return CaseChange("transferred", note, data, citizen=True)
+
+        return await self._act(case_no, actor, change)
+
+    async def resolve(self, case_no: str, actor: str, *, result: str) -> Case:
+        """办结 with the result the citizen will read; a paused clock is stopped first."""
+        result = _required(result, "result")
+
+        def change(case: Case) -> CaseChange:
+            _require_open(case)
+            if case.paused_since is not None:
+                self._unpause(case)
+            now = self.now()
+            case.status, case.result, case.resolved_at = "resolved", result, now
+            on_time = now <= case.due_at
+            return CaseChange("resolved", result, {"on_time": on_time}, citizen=True)
+
+        return await self._act(case_no, actor, change)
+
+    async def add_note(self, case_no: str, actor: str, *, note: str) -> Case:
+        """An internal note for staff; never shown to the citizen."""
+        note = _required(note, "note")
+        return await self._act(case_no, actor, lambda case: CaseChange("note", note), public=False)
+
+    # ---- citizen and monitor ------------------------------------------------------------------------
+
+    async def rate(self, case_no: str, *, rating: int, comment: str = "") -> Case:
+        """反馈: the citizen's rating (1–5) closes a resolved case and is kept as its 好差评; 不满意 or
+        worse opens a supervisor follow-up.
+        """
+        if not 1 <= rating <= 5:
+            raise InvalidInput("评分须为 1–5。", code="invalid_field")
+
+        def change(case: Case) -> CaseChange:
+            if case.status not in ("resolved", "closed") or case.rating is not None:
+                raise Conflict("这个案件现在不能评价。", code="not_ratable")
+            case.rating = rating
+            if case.status == "resolved":
+                case.status, case.closed_at = "closed", self.now()
+            return CaseChange("feedback", comment, {"rating": rating})
+
+        case = await self._act(case_no, CITIZEN, change)
+        await self._evaluations.add(service="case", ref=case.case_no, user_id=case.user_id, window=case.window,
+                                    rating=rating, comment=comment)
+        return case
+
+    async def close_unrated(self, case: Case) -> Case | None:
+        """Close a resolved case whose rating did not come within the allowed working days."""
+        assert case.resolved_at is not None
+        resolved_day = case.resolved_at.astimezone(self.calendar.tz)
+        limit = self.calendar.deadline(resolved_day, self.rules.close_after_working_days).due_at
+        if self.now() < limit:
+            return None
+
+        def change(case: Case) -> CaseChange:
+            if case.status != "resolved":
+                raise Conflict("already closed", code="not_resolved")
+            case.status, case.closed_at = "closed", self.now()
+            return CaseChange("closed", f"{self.rules.close_after_working_days} 个工作日内未收到评价，自动结案")
+
+        return await self._act(case.case_no, SYSTEM, change)
+
+    async def update_light(self, case: Case, light: Light) -> Case:
+        """Record a 黄灯/红灯 change; turning red escalates (督办) to supervisors once."""
+
+        def change(case: Case) -> CaseChange:
+            previous = case.light
+            case.light = light
+            if light == "red" and not case.escalated:
+                case.escalated = True
+                return CaseChange("escalated", "已超过办理时限，转主管督办", {"from": previous, "to": light})
+            return CaseChange(f"light_{light}", "", {"from": previous, "to": light})
+
+        return await self._act(case.case_no, SYSTEM, change, public=False)
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+
+    async def _act(self, case_no: str, actor: str, change: Callable[[Case], CaseChange], *,
+                   public: bool = True) -> Case:
+        async with self._db() as db:
+            query = select(Case).where(Case.case_no == case_no.upper()).with_for_update()
+            case = (await db.exec(query)).first()
+            if case is None:
+                raise NotFound("没有找到这个案件编号。")
+            result = change(case)
+            assert case.id is not None
+            db.add(case)
+            db.add(CaseEvent(case_id=case.id, kind=result.kind, actor=actor, note=result.note, data=result.data,
+                             public=public and not result.kind.startswith("light_") and result.kind != "escalated",
+                             created_at=self.now()))
+            await db.commit()
+            await db.refresh(case)
+        await self._announce(case, result)
+        return case
+
+    async def _announce(self, case: Case, change: CaseChange) -> None:
+        for listener in self._listeners:
+            try:
+                await listener.case_changed(case, change)
+            except Exception:  # a failed notification must not undo the committed change
+                log.exception("listener failed on %s %s", case.case_no, change.kind)
+
+    def _reschedule(self, case: Case) -> None:
+        for name, value in self._schedule(case.accepted_at, case.days, case.paused_days).items():
+            setattr(case, name, value)
+
+    def _unpause(self, case: Case) -> int:
+        assert case.paused_since is not None
+        tz = self.calendar.tz
+        added = self.calendar.working_days_between(case.paused_since.astimezone(tz).date(),
+                                                   self.now().astimezone(tz).date())
+        case.paused_since = None
+        case.paused_days += added
+        self._reschedule(case)
+        return added
+
+
+def _checked(draft: CaseDraft) -> CaseDraft:
+    phone = normalise_phone(draft.phone or "")
+    if phone is None:
+        raise InvalidInput("请提供有效的手机号或带区号的固定电话。", code="invalid_phone")
+    happened = (draft.happened or "").strip()
+    if not happened:
+        raise InvalidInput("请说明遇到的情况（happened）。", code="missing_field")
+    for name, limit in MAX_FIELD_CHARS.items():
+        value = getattr(draft, name) or ""
+        if len(value) > limit:
+            raise InvalidInput(f"字段 {name} 不能超过 {limit} 个字符。", code="field_too_long")
+    return CaseDraft(**{**draft.__dict__, "phone": phone, "happened": happened,
+                        "item_name": (draft.item_name or "").strip(), "name": (draft.name or "").strip() or None})
+
+
+def _required(value: str | None, name: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInput(f"缺少字段 {name}。", code="missing_field")
+    if len(value) > 2000:
+        raise InvalidInput(f"字段 {name} 不能超过 2000 个字符。", code="field_too_long")
+    return value
+
+
+def _valid(check: Callable[[str], Any], value: str) -> Any:
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="invalid_field") from None
+
+
+def _require_open(case: Case) -> None:
+    if not case.is_open:
+        raise Conflict("该案件已办结，不能再做这个操作。", code="case_finished")
+

@@ -1,0 +1,94 @@
+"""预约办事 and 帮办代办 in the guide flow: working days only, half-day capacity, number, cancel, reschedule."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bot.typedefs import CALENDAR, DB, REDIS
+from core.clock import today_local
+from core.errors import Conflict, InvalidInput
+from handoff.appointments import AppointmentBook, AppointmentRules
+from handoff.calendar import date_in_words
+from tests.conftest import Visitor
+
+
+def book_of(client: TestClient, capacity: int | None = None) -> AppointmentBook:
+    """The app's appointment book (optionally with every window's capacity changed)."""
+    rules = AppointmentRules.load()
+    if capacity is not None:
+        rules = rules.model_copy(update={"default_capacity": capacity, "capacity": {}})
+    return AppointmentBook(client.app[DB], client.app[REDIS], client.app[CALENDAR], rules)
+
+
+async def test_book_a_half_day_then_cancel(client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("办护照")
+    days = await visitor.say("我要预约")
+    text = days["replies"][0]["text"]
+    assert days["flow"] == "guide" and text.startswith("预约办理【普通护照签发")
+    offered = [b["title"] for b in days["replies"][0]["buttons"]]
+    expected = AppointmentRules.load().days_ahead
+    assert offered == [date_in_words(d) for d in book_of(client).days(today_local())] and len(offered) == expected
+    calendar = client.app[CALENDAR]
+    assert all(calendar.is_workday(d) for d in book_of(client).days(today_local()))
+    halves = await visitor.say("2")
+    assert halves["replies"][0]["text"].startswith(offered[1])
+    assert [b["title"] for b in halves["replies"][0]["buttons"]] == ["上午（余 15 个）", "下午（余 15 个）"]
+    booked = await visitor.say("下午")
+    reply = booked["replies"][0]
+    number = reply["card"]["number"]
+    assert reply["text"].startswith(f"预约成功，预约号 {number}") and number.startswith("YY")
+    assert f"{offered[1]}下午（13:30–17:30）" in reply["text"]
+    listing = await visitor.say("查进度")
+    assert f"预约 {number}" in listing["replies"][0]["text"]
+    cancelled = await visitor.say(f"取消预约 {number}")
+    assert cancelled["replies"][0]["text"] == f"预约 {number} 已取消。"
+    again = await visitor.say(f"取消预约 {number}")
+    assert "已经取消" in again["replies"][0]["text"]
+
+
+async def test_reschedule_books_the_new_time_and_cancels_the_old(client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("二手房过户能帮我代办吗")
+    await visitor.say("1")
+    first = await visitor.say("1")
+    number = first["replies"][0]["card"]["number"]
+    assert "帮办代办已登记" in first["replies"][0]["text"]
+    change = await visitor.say(f"改约 {number}")
+    assert f"原预约 {number}" in change["replies"][0]["text"]
+    await visitor.say("3")
+    moved = await visitor.say("上午")
+    new_number = moved["replies"][0]["card"]["number"]
+    assert new_number != number and moved["replies"][0]["card"]["kind"] == "assisted"
+    upcoming = await book_of(client).of_user(visitor.user_id, today_local())
+    assert [a.number for a in upcoming] == [new_number]
+
+
+async def test_someone_elses_booking_cannot_be_cancelled(client: TestClient, visitor: Visitor) -> None:
+    book = book_of(client)
+    day = book.days(today_local())[0]
+    other = await book.book(user_id="web:other", kind="appointment", item_code="X", item_name="某事项", window="综合",
+                            day=day, half="am", today=today_local())
+    reply = await visitor.say(f"取消预约 {other.number}")
+    assert "没有找到" in reply["replies"][0]["text"]
+
+
+async def test_capacity_holds_when_two_people_take_the_last_place_at_once(client: TestClient) -> None:
+    book = book_of(client, capacity=1)
+    day = book.days(today_local())[0]
+
+    async def take(user: str) -> str:
+        try:
+            made = await book.book(user_id=user, kind="appointment", item_code="X", item_name="某事项",
+                                   window="综合", day=day, half="am", today=today_local())
+            return made.number
+        except Conflict:
+            return "full"
+
+    results = await asyncio.gather(take("web:a"), take("web:b"))
+    assert results.count("full") == 1 and any(r.startswith("YY") for r in results), results
+    assert [s.left for s in await book.slots("综合", day)] == [0, 1]
+    with pytest.raises(InvalidInput):  # today and non-working days cannot be booked
+        await book.book(user_id="web:c", kind="appointment", item_code="X", item_name="某事项", window="综合",
+                        day=today_local(), half="pm", today=today_local())

@@ -1,0 +1,130 @@
+"""The "办不成事" intake in chat (flow `complaint`), progress and 好差评, through the HTTP API."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient
+
+from bot.typedefs import CALENDAR, CASES
+from core.clock import today_local
+from handoff.calendar import date_in_words
+from tests.conftest import Visitor, new_visitor
+
+
+def due_words(client: TestClient, days: int) -> str:
+    """The due date a case filed today gets, in words."""
+    return date_in_words(client.app[CALENDAR].deadline(today_local(), days).due_date)
+
+
+async def file_the_example(visitor: Visitor) -> dict:
+    """The conversation of CONVERSATIONS.md §3, up to the filing reply."""
+    first = await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    assert first["flow"] == "complaint"
+    assert first["replies"][0]["text"].startswith("非常抱歉让您多跑了")
+    assert "窗口说不能办的原因" in first["replies"][1]["text"]
+    await visitor.say("说我租房合同没备案，房东不给备案")
+    await visitor.say("跳过")  # where and when
+    await visitor.say("希望能先提取")  # what they want
+    phone_question = await visitor.say("我姓王")
+    assert "联系电话" in phone_question["replies"][0]["text"]
+    wrong = await visitor.say("1391234")
+    assert "号码好像不对" in wrong["replies"][0]["text"]
+    summary = await visitor.say("１３９１２３４５６７８")
+    text = summary["replies"][0]["text"]
+    assert text.startswith("请确认：")
+    for part in ("事项：住房公积金提取（租赁住房）", "租房合同没备案", "诉求：希望能先提取", "称呼：王"):
+        assert part in text, text
+    assert "电话：139****5678" in text and "13912345678" not in text
+    assert [b["title"] for b in summary["replies"][0]["buttons"]] == ["确认", "修改"]
+    return await visitor.say("确认")
+
+
+async def test_complaint_is_collected_confirmed_and_filed(client: TestClient, visitor: Visitor) -> None:
+    filed = await file_the_example(visitor)
+    assert filed["flow"] == "complaint"
+    text = filed["replies"][0]["text"]
+    case_no = text.split("编号 ")[1].split("。")[0]
+    assert case_no.startswith("BBC") and len(case_no) == len("BBC20261122-0003")
+    assert f"我们将在 {due_words(client, 3)} 前答复您" in text
+    assert f"最迟 {due_words(client, 7)} 前办结" in text
+    case = await client.app[CASES].get(case_no)
+    assert case.phone == "13912345678" and case.name == "王" and case.user_id == visitor.user_id
+    assert case.item_name == "住房公积金提取（租赁住房）" and case.window == "公积金"
+    assert case.happened == "我都跑了三趟了，公积金还是取不出来；说我租房合同没备案，房东不给备案"
+    assert case.wants == "希望能先提取"
+    # The flow is over: the next message is a new conversation.
+    after = await visitor.say("谢谢")
+    assert after["flow"] == "smalltalk"
+
+
+async def test_edit_a_field_before_confirming(visitor: Visitor) -> None:
+    await visitor.say("我要反映办不成事")
+    await visitor.say("营业执照变更窗口一直拖着不给办")
+    for answer in ("跳过", "跳过", "跳过", "13800001111"):
+        summary = await visitor.say(answer)
+    assert "138****1111" in summary["replies"][0]["text"]
+    which = await visitor.say("修改")
+    assert [b["title"] for b in which["replies"][0]["buttons"]][-1] == "电话"
+    ask = await visitor.say("6")
+    assert "联系电话" in ask["replies"][0]["text"]
+    again = await visitor.say("13900002222")
+    assert "139****2222" in again["replies"][0]["text"] and again["replies"][0]["text"].startswith("请确认")
+    filed = await visitor.say("确认")
+    assert "已受理，编号 BBC" in filed["replies"][0]["text"]
+
+
+async def test_cancel_in_the_middle_files_nothing(client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("我要投诉，社保卡补办跑了好几次")
+    cancelled = await visitor.say("取消")
+    assert cancelled["replies"][0]["text"].startswith("好的，已取消")
+    assert await client.app[CASES].of_user(visitor.user_id) == []
+
+
+async def test_a_retried_confirmation_files_one_case(client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    for answer in ("说租房合同没备案", "跳过", "跳过", "跳过", "13912345678"):
+        await visitor.say(answer)
+    first = await visitor.say("确认", msg_id="confirm-1")
+    again = await visitor.say("确认", msg_id="confirm-1")
+    assert again == first
+    assert len(await client.app[CASES].of_user(visitor.user_id)) == 1
+
+
+async def test_progress_lists_own_cases_and_shows_history(client: TestClient, visitor: Visitor) -> None:
+    nothing = await visitor.say("我的事办到哪了")
+    assert nothing["flow"] == "progress" and "还没有办理记录" in nothing["replies"][0]["text"]
+    filed = await file_the_example(visitor)
+    case_no = filed["replies"][0]["buttons"][0]["payload"]
+    listing = await visitor.say("查进度")
+    assert case_no in listing["replies"][0]["text"] and "前答复" in listing["replies"][0]["text"]
+    await client.app[CASES].transfer(case_no, "staff:li", window="公积金", department="县住房公积金管理中心")
+    detail = await visitor.say(case_no)
+    text = detail["replies"][0]["text"]
+    assert detail["flow"] == "progress" and text.startswith(f"【{case_no}】")
+    assert "已受理" in text and "已转交县住房公积金管理中心办理" in text
+    # Someone else with the number must give the phone it was filed with.
+    stranger = await new_visitor(client)
+    ask = await stranger.say(case_no)
+    assert "手机号" in ask["replies"][0]["text"] and "租房" not in ask["replies"][0]["text"]
+    wrong = await stranger.say("13800000000")
+    assert "没有找到" in wrong["replies"][0]["text"]
+    right = await stranger.say("13912345678")
+    assert right["replies"][0]["text"].startswith(f"【{case_no}】")
+
+
+async def test_resolution_is_pushed_and_rated_in_the_same_chat(client: TestClient, visitor: Visitor) -> None:
+    filed = await file_the_example(visitor)
+    case_no = filed["replies"][0]["buttons"][0]["payload"]
+    await client.app[CASES].resolve(case_no, "staff:li", result="已协调，可凭承诺书提取")
+    pushed = await client.get("/api/v1/messages", headers=visitor.headers)
+    messages = (await pushed.json())["messages"]
+    assert "已办结：已协调，可凭承诺书提取" in messages[-2]["text"]
+    buttons = messages[-1]["buttons"]
+    assert [b["title"] for b in buttons] == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
+    ask = await visitor.say(buttons[3]["payload"])
+    assert ask["flow"] == "feedback" and "意见或建议" in ask["replies"][0]["text"]
+    done = await visitor.say("等太久了")
+    assert "已转主管跟进" in done["replies"][0]["text"]
+    case = await client.app[CASES].get(case_no)
+    assert (case.status, case.rating) == ("closed", 2)
+    twice = await visitor.say(buttons[0]["payload"])
+    assert "暂时不能评价" in twice["replies"][0]["text"]
