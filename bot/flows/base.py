@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from bot.messages import Button, Inbound, Reply
@@ -15,7 +16,13 @@ from handoff.cases import CaseService
 from intents.base import Parse
 from policy_kb.gaps import GapLog
 from policy_kb.prechecks import PrecheckStore
+from policy_kb.search import Hit
 from policy_kb.service import KbService
+
+# "Show me the rest" after a paged list ("回复“更多”查看其余 N 项").
+MORE_WORDS = frozenset({"更多", "下一页", "还有呢", "继续"})
+# Every cached search keeps this many hits; callers slice what they need.
+SEARCH_DEPTH = 5
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,21 @@ class TurnContext:
     session: Session
     texts: Texts
     services: Services
+    _searches: dict[tuple[str, tuple[str, ...]], list[Hit]] = field(default_factory=dict, repr=False)
+
+    def search(self, text: str, kinds: Sequence[str], limit: int = 5) -> list[Hit]:
+        """KB search, run once per turn for the same text and kinds: the engine asks several flows
+        whether they claim a message, and the one that does searches again to answer it.
+        """
+        cache_key = (text, tuple(kinds))
+        if cache_key not in self._searches:
+            self._searches[cache_key] = self.services.kb.current.search(text, kinds, limit=SEARCH_DEPTH)
+        return self._searches[cache_key][:limit]
+
+    def best(self, text: str, kinds: Sequence[str]) -> Hit | None:
+        """The single confident match, or None (see KnowledgeBase.best)."""
+        hits = self.search(text, kinds, limit=1)
+        return hits[0] if hits and hits[0].confident else None
 
     @property
     def slots(self) -> dict[str, Any]:

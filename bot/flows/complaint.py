@@ -71,7 +71,7 @@ class ComplaintFlow(Flow):
 
     def _find_item(self, ctx: TurnContext, text: str) -> dict[str, Any]:
         kb = ctx.services.kb.current
-        hits = kb.search(text, kinds=["item"], limit=2)
+        hits = ctx.search(text, ["item"], limit=2)
         # Two items about as likely ("公积金取不出来": buying or renting?) is no answer yet: the next reply
         # usually settles it.
         if not hits or not hits[0].confident or (len(hits) > 1 and hits[0].score - hits[1].score < ITEM_MARGIN):

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.choices_materials import material_numbers
 from bot.flows import appointments
-from bot.flows.base import Flow, TurnContext, menu_buttons
+from bot.flows.base import MORE_WORDS, Flow, TurnContext, menu_buttons
 from bot.messages import Button, Reply
 from core.clock import today_local
 from handoff.calendar import date_in_words
@@ -33,7 +33,6 @@ FIELD_BY_INTENT = {
 SUGGEST = 0.35  # below confidence but this close: offered as "您要办理的是" choices
 CLOSE = 0.05  # a second confident match this close to the first means "ask which one"
 MAX_LINES = 12  # longer lists are paged: the rest follows on "更多"
-MORE_WORDS = frozenset({"更多", "下一页", "还有呢", "继续"})
 
 
 class GuideFlow(Flow):
@@ -61,7 +60,7 @@ class GuideFlow(Flow):
         """
         if appointments.MANAGE.match(ctx.text):
             return True
-        hits = ctx.services.kb.current.search(ctx.text, kinds=["item", "bundle"], limit=1)
+        hits = ctx.search(ctx.text, ["item", "bundle"], limit=1)
         return bool(hits and hits[0].confident)
 
     async def handle(self, ctx: TurnContext) -> list[Reply]:
@@ -92,7 +91,7 @@ class GuideFlow(Flow):
         if target is None:
             query = ctx.services.appointments.rules.without_cues(ctx.text) if field in appointments.KIND_BY_FIELD \
                 else ctx.text
-            hits = kb.search(query, kinds=["item", "bundle"], limit=3) if len(query) >= 2 else []
+            hits = ctx.search(query, ["item", "bundle"], limit=3) if len(query) >= 2 else []
             confident = [h for h in hits if h.confident]
             if confident and (len(confident) == 1 or confident[1].score < confident[0].score - CLOSE):
                 target = f"{confident[0].kind}:{confident[0].key}"

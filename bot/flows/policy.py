@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.flows.base import Flow, TurnContext, menu_buttons
+from bot.flows.base import MORE_WORDS, Flow, TurnContext, menu_buttons
 from bot.messages import Button, Reply
 from core.clock import today_local
 from policy_kb.schema import NEEDS, SCALES, Policy, Profile
@@ -34,15 +34,15 @@ class PolicyFlow(Flow):
         slots = ctx.session.slots_of(self.name)
         if slots.get("asking") and (ctx.text in SKIP or self._answer_value(ctx, slots["asking"]) is not None):
             return True
-        if ctx.text in slots.get("listed", {}):
+        if ctx.text in slots.get("listed", {}) or (ctx.text in MORE_WORDS and slots.get("more")):
             return True
-        names_item = ctx.services.kb.current.search(ctx.text, kinds=["item", "bundle"], limit=1)
+        names_item = ctx.search(ctx.text, ["item", "bundle"], limit=1)
         return bool(slots.get("policy")) and ctx.parse.intent in FOLLOW_UPS and not (
             names_item and names_item[0].confident)
 
     def claims(self, ctx: TurnContext) -> bool:
         """A message that names a policy ("研发费用加计扣除比例是多少") is a policy question."""
-        return ctx.services.kb.current.best(ctx.text, kinds=["policy"]) is not None
+        return ctx.best(ctx.text, ["policy"]) is not None
 
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Answer a profile question, a follow-up, a named policy, or start narrowing."""
@@ -52,13 +52,15 @@ class PolicyFlow(Flow):
         listed: dict[str, str] = slots.get("listed", {})
         if ctx.text in listed:
             return self._detail(ctx, kb.policies[listed[ctx.text]])
+        if ctx.text in MORE_WORDS and slots.get("more"):
+            return self._page(ctx, [kb.policies[i] for i in slots.pop("more") if i in kb.policies], len(listed))
         asking = slots.pop("asking", None)
         if asking:
             value = None if ctx.text in SKIP else self._answer_value(ctx, asking)
             profile[asking] = value if value is not None else "skip"
             return self._next(ctx, profile)
         current = kb.policies.get(slots.get("policy", ""))
-        hit = kb.best(ctx.text, kinds=["policy"])
+        hit = ctx.best(ctx.text, ["policy"])
         if current is not None and ctx.parse.intent in FOLLOW_UPS and hit is None:
             return self._follow_up(ctx, current, FOLLOW_UPS[ctx.parse.intent])
         if hit is not None:
@@ -107,13 +109,22 @@ class PolicyFlow(Flow):
         label = "·".join(str(v) for v in known.values()) or "不限条件"
         if not eligible:
             return [Reply(ctx.texts.get("policy_none", profile=label))]
-        shown = eligible[:LIST_SIZE]
-        lines = [ctx.texts.get("policy_list", profile=label)]
+        ctx.slots["listed"] = {}
+        return self._page(ctx, eligible, 0, head=ctx.texts.get("policy_list", profile=label))
+
+    def _page(self, ctx: TurnContext, policies: list[Policy], shown_before: int,
+              head: str | None = None) -> list[Reply]:
+        """The next LIST_SIZE policies, numbered on from the previous page; the rest waits for "更多"."""
+        page, rest = policies[:LIST_SIZE], policies[LIST_SIZE:]
+        lines = [head] if head else []
         lines += [ctx.texts.get("policy_list_line", n=i, title=p.title, benefit=p.benefit, doc=_doc(ctx, p))
-                  for i, p in enumerate(shown, 1)]
+                  for i, p in enumerate(page, shown_before + 1)]
         lines.append(ctx.texts.get("policy_list_footer"))
-        ctx.slots["listed"] = {p.title: p.id for p in shown}
-        buttons = tuple(Button(p.title, p.title) for p in shown)
+        if rest:
+            ctx.slots["more"] = [p.id for p in rest]
+            lines.append(ctx.texts.get("more", count=len(rest)))
+        ctx.slots.setdefault("listed", {}).update({p.title: p.id for p in page})
+        buttons = tuple(Button(p.title, p.title) for p in page)
         return [Reply("\n".join(lines), buttons=buttons)]
 
     def _detail(self, ctx: TurnContext, policy: Policy) -> list[Reply]:

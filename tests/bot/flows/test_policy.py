@@ -49,3 +49,19 @@ async def test_a_direct_question_is_answered_from_the_policy(visitor: Visitor) -
 async def test_an_expired_policy_says_it_expired(visitor: Visitor) -> None:
     answer = await visitor.say("2022年小规模纳税人免征增值税还有吗")
     assert "已于2022年12月31日到期，目前不再执行" in answer["replies"][0]["text"]
+
+
+async def test_a_long_list_is_paged_and_numbered_on(visitor: Visitor) -> None:
+    await visitor.say("有什么优惠政策")
+    for _ in range(3):
+        listing = await visitor.say("跳过")
+    text = listing["replies"][0]["text"]
+    assert "6." not in text and "回复“更多”查看其余" in text
+    rest = int(text.split("查看其余 ")[1].split(" ")[0])
+    more = await visitor.say("更多")
+    assert more["flow"] == "policy" and more["replies"][0]["text"].startswith("6. ")
+    shown = len(more["replies"][0]["buttons"])
+    assert shown == min(5, rest)
+    sixth = more["replies"][0]["buttons"][0]["title"]
+    detail = await visitor.say(sixth)
+    assert detail["replies"][0]["text"].startswith(f"【{sixth}】")
