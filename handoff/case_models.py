@@ -86,8 +86,9 @@ class Case(SQLModel, table=True):
 
 
 class CaseEvent(SQLModel, table=True):
-    """One step in a case's history: who did what, when, and why. Rows are only ever appended; the ORM
-    refuses updates and deletes, and the database has triggers that do the same.
+    """One step in a case's history: who did what, when, and why. Rows are only ever appended: the ORM
+    refuses updates and deletes, and a database trigger refuses UPDATE (DELETE stays possible for
+    data-retention purges).
     """
 
     __tablename__ = "case_event"

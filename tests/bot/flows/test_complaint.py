@@ -128,3 +128,20 @@ async def test_resolution_is_pushed_and_rated_in_the_same_chat(client: TestClien
     assert (case.status, case.rating) == ("closed", 2)
     twice = await visitor.say(buttons[0]["payload"])
     assert "暂时不能评价" in twice["replies"][0]["text"]
+
+
+async def test_a_complaint_that_names_no_matter_asks_for_it(client: TestClient, visitor: Visitor) -> None:
+    first = await visitor.say("办不成事反映")
+    assert first["flow"] == "complaint" and "不能办的原因" in first["replies"][1]["text"]
+    ask_item = await visitor.say("窗口说我材料不全，让我回去再准备")
+    assert "您当时想办理什么事" in ask_item["replies"][0]["text"]
+    await visitor.say("社保卡补办")
+    for answer in ("跳过", "跳过", "跳过"):
+        await visitor.say(answer)
+    summary = await visitor.say("13912345678")
+    assert "事项：社会保障卡申领、补换" in summary["replies"][0]["text"]
+    which = await visitor.say("修改")
+    again = await visitor.say("1")  # 事项
+    assert "您当时想办理什么事" in again["replies"][0]["text"]
+    back = await visitor.say("公积金提取")
+    assert back["replies"][0]["text"].startswith("请确认") and which["flow"] == "complaint"
