@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import logging
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -13,10 +14,13 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.messages import Inbound
+from bot.texts import Texts
 from bot.typedefs import ENGINE
+from core.errors import YichuangError
 from core.settings import Settings
 
 CHANNEL = "shell"
+log = logging.getLogger("channels.shell")
 QUIT_COMMANDS = {"/quit", "/exit", "/q"}
 HISTORY_FILE = ".shell_history"
 
@@ -33,6 +37,18 @@ def _enable_history(path: Path) -> Callable[[], None]:
     return lambda: readline.write_history_file(path)
 
 
+async def _answer(app: web.Application, inbound: Inbound) -> list[str]:
+    """The bot's replies as plain text; a failure is logged and answered politely, never as a traceback."""
+    try:
+        result = await app[ENGINE].handle(inbound)
+    except YichuangError as exc:
+        return [exc.message]
+    except Exception:
+        log.exception("shell turn failed")
+        return [Texts.from_yaml().get("internal_error")]
+    return [reply.as_plain_text() for reply in result.replies]
+
+
 async def run_shell(settings: Settings, *, user: str | None = None) -> None:
     """Run an interactive chat until /quit or end of input."""
     app = create_app(settings)
@@ -45,9 +61,8 @@ async def run_shell(settings: Settings, *, user: str | None = None) -> None:
         text = "你好"
         while True:
             inbound = Inbound(channel=CHANNEL, user_id=user_id, text=text, msg_id=uuid.uuid4().hex)
-            result = await app[ENGINE].handle(inbound)
-            for reply in result.replies:
-                print("一窗：" + reply.as_plain_text().replace("\n", "\n      "))
+            for line in await _answer(app, inbound):
+                print("一窗：" + line.replace("\n", "\n      "))
             try:
                 text = await asyncio.to_thread(input, "您：")
             except (EOFError, KeyboardInterrupt):
