@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.api_agent_cases import routes as agent_case_routes
+from bot.api_agent_tickets import routes as agent_ticket_routes
 from bot.api_calendar import routes as calendar_routes
 from bot.api_cases import routes as case_routes
 from bot.api_kb import routes as kb_routes
@@ -23,6 +24,7 @@ from bot.flows.complaint import ComplaintFlow
 from bot.flows.fallback import FallbackFlow
 from bot.flows.feedback import FeedbackFlow
 from bot.flows.guide import GuideFlow
+from bot.flows.handoff import HandoffFlow
 from bot.flows.policy import PolicyFlow
 from bot.flows.progress import ProgressFlow
 from bot.flows.smalltalk import SmalltalkFlow
@@ -34,6 +36,7 @@ from bot.migrate import migrate
 from bot.outbox import Outbox
 from bot.session import RedisSessionStore
 from bot.texts import Texts
+from bot.ticket_notices import TicketNotices
 from bot.turns import TurnLog
 from bot.typedefs import (
     BACKGROUND_TASKS,
@@ -55,6 +58,7 @@ from bot.typedefs import (
     SETTINGS,
     SLA,
     STAFF,
+    TICKETS,
     TOKENS,
     TURN_LOG,
 )
@@ -73,6 +77,7 @@ from handoff.evaluations import EvaluationStore
 from handoff.reports import CaseReports
 from handoff.sla import SlaMonitor
 from handoff.staff import StaffService
+from handoff.tickets import TicketRules, TicketService
 from intents.service import build_nlu
 from policy_kb.gaps import GapLog
 from policy_kb.prechecks import PrecheckStore
@@ -118,6 +123,7 @@ async def cases_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CASES] = CaseService(app[DB], app[REDIS], app[CALENDAR], rules, app[EVALUATIONS],
                              duplicate_minutes=settings.case_duplicate_minutes)
     app[CASE_REPORTS] = CaseReports(app[DB], app[CALENDAR], rules)
+    app[TICKETS] = TicketService(app[DB], app[REDIS], TicketRules.load())
     yield
 
 
@@ -155,16 +161,19 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
                     turn_log=app[TURN_LOG], metrics=app[METRICS], fallback=FallbackFlow(),
                     services=Services(kb=app[KB], gaps=app[GAPS], prechecks=PrecheckStore(app[DB]),
                                       calendar=app[CALENDAR], deferred_supply_days=settings.deferred_supply_days,
-                                      cases=app[CASES],
+                                      cases=app[CASES], tickets=app[TICKETS], evaluations=app[EVALUATIONS],
+                                      turns=app[TURN_LOG],
                                       appointments=AppointmentBook(app[DB], app[REDIS], app[CALENDAR],
                                                                    AppointmentRules.load())))
     app[CASES].add_listener(CaseNotices(app[OUTBOX], app[REDIS], texts))
+    app[TICKETS].add_listener(TicketNotices(app[OUTBOX], app[REDIS], texts, app[TICKETS]))
     engine.add_flow(SmalltalkFlow())
     engine.add_flow(GuideFlow())
     engine.add_flow(PolicyFlow())
     engine.add_flow(ComplaintFlow())
     engine.add_flow(ProgressFlow())
     engine.add_flow(FeedbackFlow())
+    engine.add_flow(HandoffFlow(engine.window_hint))
     app[ENGINE] = engine
     yield
 
@@ -183,7 +192,8 @@ async def sla_ctx(app: web.Application) -> AsyncIterator[None]:
     """The SLA monitor: every worker runs one, only the Redis lock's holder sweeps."""
     settings = app[SETTINGS]
     monitor = SlaMonitor(app[CASES], app[REDIS], interval=settings.sla_interval_seconds,
-                         lock_seconds=max(3 * settings.sla_interval_seconds, 30))
+                         lock_seconds=max(3 * settings.sla_interval_seconds, 30),
+                         also=[app[TICKETS].requeue_abandoned])
     app[SLA] = monitor
     stop = asyncio.Event()
     task = asyncio.create_task(monitor.run(stop), name="sla-monitor") if settings.sla_enabled else None
@@ -215,5 +225,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(staff_routes)
     app.router.add_routes(case_routes)
     app.router.add_routes(agent_case_routes)
+    app.router.add_routes(agent_ticket_routes)
     web_channel.setup(app)
     return app

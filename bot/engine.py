@@ -13,6 +13,7 @@ from redis.exceptions import LockError
 
 from bot.choices import resolve_choice
 from bot.flows.base import Flow, Services, TurnContext
+from bot.flows.feedback import rating_buttons
 from bot.flows.smalltalk import help_menu
 from bot.messages import Inbound, Reply
 from bot.metrics import Metrics
@@ -22,6 +23,7 @@ from bot.turns import TurnLog
 from core.errors import ServiceUnavailable
 from core.keys import Prefix, key
 from core.settings import Settings
+from handoff.tickets import Ticket
 from intents.base import NLU, Parse, normalise
 
 log = logging.getLogger("bot.engine")
@@ -115,8 +117,12 @@ class Engine:
             text = chosen
         parse = await self._nlu.parse(text) if text else Parse(text="", intent="empty", confidence=1.0)
         ctx = TurnContext(inbound=inbound, text=text, parse=parse, session=session, texts=self._texts,
-                          services=self._services)
-        flow_name, replies = await self._route(ctx)
+                          services=self._services, previous_flow=session.flow)
+        ticket = await self._services.tickets.open_ticket_of(inbound.user_id)
+        if ticket is not None:
+            flow_name, replies = "handoff", await self._relay(ctx, ticket)
+        else:
+            flow_name, replies = await self._route(ctx)
         session = ctx.session  # `restart` replaces it
         session.turns += 1
         session.buttons = [b.to_json() for r in replies for b in r.buttons]
@@ -149,6 +155,31 @@ class Engine:
         if flow.keeps_context:
             ctx.session.flow = flow.name
         return flow.name, await flow.handle(ctx)
+
+    def window_hint(self, ctx: TurnContext) -> str | None:
+        """The themed window of what the conversation is about: the flow active before this message, if it knows."""
+        active = self._flows.get(ctx.previous_flow or "")
+        return active.window_hint(ctx) if active is not None else None
+
+    async def _relay(self, ctx: TurnContext, ticket: Ticket) -> list[Reply]:
+        """A ticket is open: the message goes to the staff member (the bot stays silent while they serve);
+        取消 or 人工结束 leaves the queue or ends the service.
+        """
+        tickets = self._services.tickets
+        names_record = any(e.entity == "case_no" for e in ctx.parse.entities)
+        if ctx.parse.intent in ("cancel", "end_human", "restart") and not names_record:
+            await tickets.citizen_leaves(ticket)
+            if ticket.status == "waiting":
+                return [Reply(self._texts.get("handoff_left_queue"))]
+            return [Reply(self._texts.get("handoff_ended")),
+                    Reply(self._texts.get("handoff_rate"), buttons=rating_buttons(ticket.number))]
+        text = ctx.inbound.text.strip()
+        if text and ctx.parse.intent != "request_human":
+            await tickets.citizen_says(ticket, text)
+        if ticket.status == "waiting":
+            position = await tickets.position(ticket) or 1
+            return [Reply(self._texts.get("handoff_waiting_ack", ahead=position - 1))]
+        return []
 
     def _global(self, ctx: TurnContext, intent: str) -> list[Reply]:
         if intent == "cancel":

@@ -23,6 +23,7 @@ from handoff.evaluations import EvaluationStore
 from handoff.reports import CaseReports
 from handoff.sla import SlaMonitor
 from handoff.staff import StaffService
+from handoff.tickets import TicketService
 from intents.base import NLU
 from policy_kb.gaps import GapLog
 from policy_kb.service import KbService
@@ -48,3 +49,4 @@ CASES = web.AppKey("cases", CaseService)
 CASE_REPORTS = web.AppKey("case_reports", CaseReports)
 EVALUATIONS = web.AppKey("evaluations", EvaluationStore)
 SLA = web.AppKey("sla", SlaMonitor)
+TICKETS = web.AppKey("tickets", TicketService)

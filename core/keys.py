@@ -21,6 +21,9 @@ class Prefix(StrEnum):
     CASE_FILING = "lock:case-filing"  # held while one complaint (by fingerprint) is checked and filed; 30 s
     SLA_LEADER = "lock:sla-leader"  # the SLA monitor's leader lock across workers; renewed every round
     SLOT_LOCK = "lock:slot"  # held while one appointment slot (window, day, half) is counted and booked; 10 s
+    QUEUE = "queue"  # sorted set of waiting ticket ids per window, score = queued time; rebuilt from SQL
+    USER_TICKET = "ticket:user"  # a user's open ticket id; rebuilt from SQL when missing
+    PRESENCE = "presence"  # a staff console's heartbeat: JSON list of windows; expires after 90 s
     STAFF_EVENTS = "events:staff"  # pub/sub channel: a case or ticket changed, for the staff console
 
 

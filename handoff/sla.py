@@ -1,6 +1,7 @@
 """The SLA monitor: one leader across all workers (a Redis lock) sweeps open cases, turns them 黄灯 when
 one working day or less is left and 红灯 when overdue (escalating red ones to supervisors: 督办), and
-closes resolved cases whose rating never came.
+closes resolved cases whose rating never came. Other periodic chores that must run once per service
+(not once per worker) ride along (`also`).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -33,8 +35,9 @@ class SlaMonitor:
     """Runs `sweep()` every `interval` seconds while it holds the leader lock; other workers wait."""
 
     def __init__(self, cases: CaseService, redis: aioredis.Redis, *, interval: float = 60.0,
-                 lock_seconds: float = 90.0) -> None:
+                 lock_seconds: float = 90.0, also: Sequence[Callable[[], Awaitable[object]]] = ()) -> None:
         self._cases = cases
+        self._also = tuple(also)
         self._interval = interval
         self._lock: Lock = redis.lock(key(Prefix.SLA_LEADER), timeout=lock_seconds, blocking=False)
         self.is_leader = False
@@ -73,6 +76,8 @@ class SlaMonitor:
             try:
                 if await self.lead():
                     report = await self.sweep()
+                    for chore in self._also:  # e.g. tickets whose staff went offline go back to the queue
+                        await chore()
                     if report.red or report.yellow or report.closed:
                         log.info("SLA sweep: %d yellow, %d red, %d closed", len(report.yellow), len(report.red),
                                  len(report.closed))

@@ -18,7 +18,8 @@ import bot.models  # noqa: F401  (tables on the metadata)
 import handoff.appointments
 import handoff.case_models
 import handoff.evaluations
-import handoff.staff  # noqa: F401
+import handoff.staff
+import handoff.tickets  # noqa: F401
 import policy_kb.models
 import policy_kb.prechecks  # noqa: F401
 from bot.app import create_app

@@ -10,9 +10,12 @@ from typing import Any, ClassVar
 from bot.messages import Button, Inbound, Reply
 from bot.session import Session
 from bot.texts import Texts
+from bot.turns import TurnLog
 from handoff.appointments import AppointmentBook
 from handoff.calendar import WorkCalendar
 from handoff.cases import CaseService
+from handoff.evaluations import EvaluationStore
+from handoff.tickets import TicketService
 from intents.base import Parse
 from policy_kb.gaps import GapLog
 from policy_kb.prechecks import PrecheckStore
@@ -36,6 +39,9 @@ class Services:
     deferred_supply_days: int
     cases: CaseService
     appointments: AppointmentBook
+    tickets: TicketService
+    evaluations: EvaluationStore
+    turns: TurnLog
 
 
 @dataclass
@@ -48,6 +54,8 @@ class TurnContext:
     session: Session
     texts: Texts
     services: Services
+    # The flow that was active when the message arrived (the engine may switch to another before handle()).
+    previous_flow: str | None = None
     _searches: dict[tuple[str, tuple[str, ...]], list[Hit]] = field(default_factory=dict, repr=False)
 
     def search(self, text: str, kinds: Sequence[str], limit: int = 5) -> list[Hit]:
@@ -84,6 +92,10 @@ class Flow(ABC):
     def wants(self, ctx: TurnContext) -> bool:
         """Whether this active flow takes the message rather than a newly recognised intent."""
         return False
+
+    def window_hint(self, ctx: TurnContext) -> str | None:
+        """The themed window (主题窗口) of what this flow is discussing, for 转人工; None if it has no idea."""
+        return None
 
     def claims(self, ctx: TurnContext) -> bool:
         """Whether this flow takes a message no flow's intent matched (e.g. a bare item name)."""

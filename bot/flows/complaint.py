@@ -32,6 +32,10 @@ class ComplaintFlow(Flow):
     name = "complaint"
     intents = frozenset({"complain"})
 
+    def window_hint(self, ctx: TurnContext) -> str | None:
+        """A complaint goes to the 办不成事反映 window."""
+        return ctx.services.cases.rules.routing.complaint_window
+
     def wants(self, ctx: TurnContext) -> bool:
         """While a question or the confirmation is pending, the message is the answer."""
         slots = ctx.session.slots_of(self.name)

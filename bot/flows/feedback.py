@@ -13,7 +13,8 @@ from handoff.evaluations import FOLLOW_UP_AT_OR_BELOW, LEVELS
 
 # The payload of a rating button: "评价 BBC20261122-0003 5". Self-describing, so it works from a pushed
 # message whose buttons the session never saw.
-RATING = re.compile(r"^评价\s*(BBC[0-9]{8}-[0-9]{4})\s*([1-5])$", re.IGNORECASE)
+# A case (BBC…) or a handoff ticket (GD…).
+RATING = re.compile(r"^评价\s*((?:BBC|GD)[0-9]{8}-[0-9]{4})\s*([1-5])$", re.IGNORECASE)
 SKIP = frozenset({"跳过", "没有", "无", "没了", "不用了", "没有了"})
 MAX_COMMENT_CHARS = 500
 
@@ -48,7 +49,7 @@ class FeedbackFlow(Flow):
             comment = "" if ctx.text in SKIP else ctx.text[:MAX_COMMENT_CHARS]
             ctx.session.end_flow()
             try:
-                await ctx.services.cases.rate(pending["case_no"], rating=pending["rating"], comment=comment)
+                await self._store(ctx, pending["case_no"], pending["rating"], comment)
             except (Conflict, NotFound):
                 return [Reply(ctx.texts.get("feedback_not_ratable"))]
             key = "feedback_follow_up" if pending["rating"] <= FOLLOW_UP_AT_OR_BELOW else "feedback_thanks"
@@ -62,12 +63,29 @@ class FeedbackFlow(Flow):
         return [Reply(ctx.texts.get("feedback_choose", item=case.item_name, case_no=case.case_no),
                       buttons=rating_buttons(case.case_no))]
 
-    async def _rated(self, ctx: TurnContext, case_no: str, rating: int) -> list[Reply]:
+    async def _store(self, ctx: TurnContext, number: str, rating: int, comment: str) -> None:
+        """Keep the rating with the case (which closes it) or the ticket, and as a 好差评 record."""
+        services = ctx.services
+        if number.startswith("BBC"):
+            await services.cases.rate(number, rating=rating, comment=comment)
+            return
+        ticket = await services.tickets.rate(number, ctx.inbound.user_id, rating)
+        await services.evaluations.add(service="ticket", ref=ticket.number, user_id=ticket.user_id,
+                                       window=ticket.window, rating=rating, comment=comment)
+
+    async def _ratable(self, ctx: TurnContext, number: str) -> bool:
+        if number.startswith("GD"):
+            tickets = await ctx.services.tickets.find(windows=None, status="closed", limit=1, number=number)
+            return bool(tickets) and tickets[0].user_id == ctx.inbound.user_id and tickets[0].rating is None \
+                and tickets[0].claimed_at is not None
         try:
-            case = await ctx.services.cases.get(case_no)
+            case = await ctx.services.cases.get(number)
         except NotFound:
-            case = None
-        if case is None or case.user_id != ctx.inbound.user_id or case.status != "resolved" or case.rating:
+            return False
+        return case.user_id == ctx.inbound.user_id and case.status == "resolved" and not case.rating
+
+    async def _rated(self, ctx: TurnContext, case_no: str, rating: int) -> list[Reply]:
+        if not await self._ratable(ctx, case_no):
             ctx.session.end_flow()
             return [Reply(ctx.texts.get("feedback_not_ratable"))]
         ctx.slots["pending"] = {"case_no": case_no, "rating": rating}

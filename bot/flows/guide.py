@@ -54,6 +54,12 @@ class GuideFlow(Flow):
                 return True
         return ctx.text in slots.get("choices", {}) or (ctx.text in MORE_WORDS and bool(slots.get("more")))
 
+    def window_hint(self, ctx: TurnContext) -> str | None:
+        """The window of the item being discussed."""
+        kind, _, code = str(ctx.session.slots_of(self.name).get("target", "")).partition(":")
+        item = ctx.services.kb.current.items.get(code) if kind == "item" else None
+        return item.window if item is not None else ("企业开办" if kind == "bundle" else None)
+
     def claims(self, ctx: TurnContext) -> bool:
         """A message naming an item or bundle, whatever the intent ("二手房过户"), is a guide question; so is
         "取消预约 YY…" or "改约 YY…".

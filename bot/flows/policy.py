@@ -29,6 +29,10 @@ class PolicyFlow(Flow):
     name = "policy"
     intents = frozenset({"ask_policy"})
 
+    def window_hint(self, ctx: TurnContext) -> str | None:
+        """Policy questions go to the 惠企政策 window."""
+        return "惠企政策"
+
     def wants(self, ctx: TurnContext) -> bool:
         """An answer to the question asked, a listed number, or a follow-up on the policy in context."""
         slots = ctx.session.slots_of(self.name)

@@ -12,7 +12,8 @@ import bot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 import handoff.appointments
 import handoff.case_models
 import handoff.evaluations
-import handoff.staff  # noqa: F401
+import handoff.staff
+import handoff.tickets  # noqa: F401
 import policy_kb.models
 import policy_kb.prechecks  # noqa: F401
 from core.db import create_engine

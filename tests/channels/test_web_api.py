@@ -42,6 +42,8 @@ async def test_second_miss_in_a_row_offers_the_menu(visitor: Visitor) -> None:
     second = await visitor.say("嗯嗯嗯")
     assert second["flow"] == "fallback"
     assert second["replies"][0]["buttons"], "the second miss must offer choices"
+    assert "转人工" in second["replies"][0]["text"]  # and a person
+    assert "转人工" in [b["payload"] for b in second["replies"][0]["buttons"]]
     # an understood message resets the count
     await visitor.say("谢谢")
     again = await visitor.say("阿巴阿巴")

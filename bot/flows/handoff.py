@@ -1,0 +1,83 @@
+"""`handoff`: 转人工. Opens a ticket on the themed window (主题窗口) the conversation is about, with the
+conversation so far, and tells the citizen their place and the expected wait. Outside office hours it
+says when staff are back and takes a message instead (a ticket answered on the next working day).
+While a ticket is open the engine relays the citizen's messages to it (see Engine.relay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.flows.base import Flow, TurnContext
+from bot.messages import Reply
+from core.clock import now_local
+from handoff.calendar import date_in_words
+from handoff.tickets import Ticket
+
+HISTORY_TURNS = 10
+DEFAULT_WINDOW = "综合"
+
+
+class HandoffFlow(Flow):
+    """Starts a handoff; `window_hint` names the window of whatever the conversation is about."""
+
+    name = "handoff"
+    intents = frozenset({"request_human"})
+
+    def __init__(self, window_hint: Callable[[TurnContext], str | None]) -> None:
+        self._window_hint = window_hint
+
+    def wants(self, ctx: TurnContext) -> bool:
+        """After the out-of-hours notice, the next message is the message to leave."""
+        return bool(ctx.session.slots_of(self.name).get("leaving_message"))
+
+    async def handle(self, ctx: TurnContext) -> list[Reply]:
+        """Queue a ticket now, or offer to leave a message when windows are closed."""
+        slots = ctx.slots
+        texts = ctx.texts
+        calendar = ctx.services.calendar
+        window = slots.get("window") or self._window_hint(ctx) or DEFAULT_WINDOW
+        if slots.pop("leaving_message", False):
+            ctx.session.end_flow()
+            ticket = await self._open(ctx, window, "message", ctx.inbound.text.strip())
+            back = calendar.next_opening(now_local(calendar.tz))
+            return [Reply(texts.get("handoff_message_left", number=ticket.number, window=window,
+                                    when=f"{date_in_words(back.date())}{_half(back.hour)}"))]
+        now = now_local(calendar.tz)
+        opening = calendar.next_opening(now)
+        if opening > now:
+            slots.update(leaving_message=True, window=window)
+            hours = calendar.hours
+            return [Reply(texts.get("handoff_closed", opens=f"{hours.opens:%H:%M}", lunch=f"{hours.lunch_starts:%H:%M}",
+                                    reopens=f"{hours.lunch_ends:%H:%M}", closes=f"{hours.closes:%H:%M}",
+                                    when=f"{date_in_words(opening.date())}{_half(opening.hour)}"))]
+        ctx.session.end_flow()
+        ticket = await self._open(ctx, window, "request", "")
+        return [Reply(await queue_text(ctx, ticket))]
+
+    async def _open(self, ctx: TurnContext, window: str, reason: str, summary: str) -> Ticket:
+        history: list[tuple[str, str]] = []
+        turns = await ctx.services.turns.recent(ctx.inbound.user_id, limit=HISTORY_TURNS)
+        for turn in turns:
+            history.append(("citizen", turn.text))
+            history += [("bot", r.get("text", "")) for r in turn.replies if r.get("text")]
+        # What the NLU made of the conversation, for the person taking over.
+        context = {"intents": [t.intent for t in turns if t.intent], "flows": [t.flow for t in turns if t.flow]}
+        ticket, _created = await ctx.services.tickets.open(
+            user_id=ctx.inbound.user_id, channel=ctx.inbound.channel, window=window, reason=reason,
+            summary=summary, context=context, history=history)
+        return ticket
+
+
+async def queue_text(ctx: TurnContext, ticket: Ticket) -> str:
+    """"正在为您转接【公积金】窗口，前面还有 2 位，预计等待约 4 分钟。…" (or that a person is on it)."""
+    tickets = ctx.services.tickets
+    position = await tickets.position(ticket)
+    if position is None:
+        return ctx.texts.get("handoff_serving")
+    minutes = await tickets.wait_minutes(ticket, position)
+    return ctx.texts.get("handoff_queued", window=ticket.window, ahead=position - 1, minutes=minutes)
+
+
+def _half(hour: int) -> str:
+    return "上午" if hour < 12 else "下午"

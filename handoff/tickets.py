@@ -1,0 +1,452 @@
+"""转人工 tickets: a queue per themed window (主题窗口), staff who claim, reply, transfer and close.
+
+SQL holds every ticket and message (the system of record). Redis holds the live queue of each window as a
+sorted set (score: when the ticket joined, so positions are FIFO and O(log n)), each user's open ticket,
+and staff presence; all of it is rebuilt from SQL when missing. Claiming is decided by a conditional
+UPDATE (`status = 'waiting'`): two staff clicking the same ticket, exactly one gets it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import JSON, Column, ForeignKey, Integer, Text, update
+from sqlmodel import Field, SQLModel, col, select
+
+from core.clock import SHANGHAI
+from core.db import SessionFactory, UTCDateTime, utcnow
+from core.errors import Conflict, InvalidInput, NotFound
+from core.keys import Prefix, key
+from core.numbering import save_numbered
+from core.yamlfile import load_yaml
+from handoff.windows import ALL_WINDOWS
+
+log = logging.getLogger("handoff.tickets")
+
+RULES_FILE = Path(__file__).parent / "data" / "tickets.yml"
+SENDERS = ("citizen", "staff", "bot", "note", "system")
+MAX_TEXT = 2000
+PRESENCE_SECONDS = 90  # a heartbeat every 30 s keeps a console "online"
+
+
+class CannedReply(BaseModel):
+    """A ready answer staff can send with one click."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    title: str
+    text: str
+
+
+class TicketRules(BaseModel):
+    """Canned replies per window and the wait estimate when there is no history."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    minutes_per_ticket: int
+    canned: dict[str, tuple[CannedReply, ...]]
+
+    @classmethod
+    def load(cls, path: Path = RULES_FILE) -> TicketRules:
+        """Read and validate the rule file."""
+        return cls.model_validate(load_yaml(path))
+
+    def canned_for(self, window: str) -> list[dict[str, str]]:
+        """The window's canned replies after the ones every window has."""
+        replies = [*self.canned.get("_all", ()), *self.canned.get(window, ())]
+        return [{"window": window, "title": r.title, "text": r.text.replace("{window}", window)} for r in replies]
+
+
+class Ticket(SQLModel, table=True):
+    """One request for a person: waiting in a window's queue, being served, or closed."""
+
+    __tablename__ = "ticket"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True)
+    user_id: str = Field(max_length=128, index=True)
+    channel: str = Field(max_length=16)
+    window: str = Field(max_length=32, index=True)
+    status: str = Field(default="waiting", max_length=16, index=True)
+    reason: str = Field(max_length=16, description="request (转人工), misses (bot did not understand), message")
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False))
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    staff: str | None = Field(default=None, max_length=64, index=True)
+    queued_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    closed_by: str | None = Field(default=None, max_length=80)
+    rating: int | None = None
+
+    def to_json(self, position: int | None = None) -> dict[str, Any]:
+        """The ticket as the staff API shows it."""
+        return {"id": self.id, "number": self.number, "window": self.window, "status": self.status,
+                "channel": self.channel, "reason": self.reason, "summary": self.summary,
+                "created_at": self.created_at.isoformat(),
+                "claimed_at": self.claimed_at.isoformat() if self.claimed_at else None,
+                "closed_at": self.closed_at.isoformat() if self.closed_at else None, "staff": self.staff,
+                "position": position, "context": self.context, "rating": self.rating}
+
+
+class TicketMessage(SQLModel, table=True):
+    """One line of a ticket's conversation: the citizen, staff, the bot before the handoff, an internal
+    note (never shown to the citizen) or a system line (claimed, transferred, closed).
+    """
+
+    __tablename__ = "ticket_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(sa_column=Column(Integer, ForeignKey("ticket.id"), nullable=False, index=True))
+    sender: str = Field(max_length=8)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    staff: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+    def to_json(self) -> dict[str, Any]:
+        """The message as the staff API shows it."""
+        return {"id": self.id, "sender": self.sender, "text": self.text, "staff": self.staff,
+                "created_at": self.created_at.isoformat()}
+
+
+@dataclass(frozen=True)
+class TicketChange:
+    """What just happened to a ticket, for listeners (the citizen's chat, the staff console)."""
+
+    kind: str  # opened, claimed, message, transferred, released, closed, left
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class TicketListener(Protocol):
+    """Told about every committed ticket change."""
+
+    async def ticket_changed(self, ticket: Ticket, change: TicketChange) -> None:
+        """React to one change."""
+        ...
+
+
+class TicketService:
+    """Opens, queues, claims, relays and closes tickets."""
+
+    def __init__(self, db: SessionFactory, redis: aioredis.Redis, rules: TicketRules, *,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self._db = db
+        self._redis = redis
+        self.rules = rules
+        self._clock = clock
+        self._listeners: list[TicketListener] = []
+
+    def add_listener(self, listener: TicketListener) -> None:
+        """Register something to tell about changes."""
+        self._listeners.append(listener)
+
+    # ---- the citizen's side -------------------------------------------------------------------------
+
+    async def open(self, *, user_id: str, channel: str, window: str, reason: str, summary: str,
+                   context: dict[str, Any], history: list[tuple[str, str]]) -> tuple[Ticket, bool]:
+        """Queue a ticket with the conversation so far (`history`: (sender, text) pairs). A user with an
+        open ticket gets that one back (created False).
+        """
+        if window not in ALL_WINDOWS:
+            raise InvalidInput(f"没有“{window}”这个窗口。", code="unknown_window")
+        existing = await self.open_ticket_of(user_id)
+        if existing is not None:
+            return existing, False
+        now = self._clock()
+
+        async def build(db: Any, number: str) -> Ticket:
+            ticket = Ticket(number=number, user_id=user_id, channel=channel, window=window, reason=reason,
+                            summary=summary[:MAX_TEXT], context=context, queued_at=now, created_at=now)
+            db.add(ticket)
+            await db.flush()
+            assert ticket.id is not None
+            for sender, text in history:
+                db.add(TicketMessage(ticket_id=ticket.id, sender=sender, text=text[:MAX_TEXT], created_at=now))
+            return ticket
+
+        local = now.astimezone(SHANGHAI)
+        ticket = await save_numbered(self._db, Ticket.number, f"GD{local:%Y%m%d}-", build)
+        await self._enqueue(ticket)
+        await self._redis.set(key(Prefix.USER_TICKET, user_id), str(ticket.id))
+        await self._announce(ticket, TicketChange("opened"))
+        return ticket, True
+
+    async def open_ticket_of(self, user_id: str) -> Ticket | None:
+        """The user's waiting or served ticket, if any (Redis first, SQL when Redis has forgotten)."""
+        raw = await self._redis.get(key(Prefix.USER_TICKET, user_id))
+        async with self._db() as db:
+            if raw:
+                ticket = await db.get(Ticket, int(raw))
+                if ticket is not None and ticket.status != "closed":
+                    return ticket
+                await self._redis.delete(key(Prefix.USER_TICKET, user_id))
+                return None
+            query = select(Ticket).where(Ticket.user_id == user_id, Ticket.status != "closed")
+            ticket = (await db.exec(query.order_by(col(Ticket.id).desc()))).first()
+        if ticket is not None:
+            await self._redis.set(key(Prefix.USER_TICKET, user_id), str(ticket.id))
+        return ticket
+
+    async def citizen_says(self, ticket: Ticket, text: str) -> None:
+        """A citizen's message while waiting or served: kept on the ticket and sent to the console."""
+        await self._add_message(ticket, "citizen", text)
+        await self._announce(ticket, TicketChange("message", text, {"sender": "citizen"}))
+
+    async def citizen_leaves(self, ticket: Ticket) -> Ticket:
+        """人工结束 or 取消: the citizen ends the service or leaves the queue."""
+        return await self._close(ticket.id or 0, "citizen", note="", kind="left")
+
+    async def position(self, ticket: Ticket) -> int | None:
+        """1-based place in the window's queue (None unless waiting)."""
+        if ticket.status != "waiting":
+            return None
+        await self._ensure_queues()
+        rank = await self._redis.zrank(key(Prefix.QUEUE, ticket.window), str(ticket.id))
+        return None if rank is None else int(rank) + 1  # type: ignore[arg-type]  # redis-py's union return
+
+    async def wait_minutes(self, ticket: Ticket, position: int) -> int:
+        """Estimated wait: position × recent average service time ÷ staff online at the window."""
+        async with self._db() as db:
+            query = (select(Ticket).where(Ticket.window == ticket.window, col(Ticket.closed_at).is_not(None),
+                                          col(Ticket.claimed_at).is_not(None))
+                     .order_by(col(Ticket.id).desc()).limit(20))
+            recent = (await db.exec(query)).all()
+        spans = [(t.closed_at - t.claimed_at).total_seconds() / 60 for t in recent if t.closed_at and t.claimed_at]
+        each = sum(spans) / len(spans) if spans else self.rules.minutes_per_ticket
+        online = max(1, len(await self.online_staff(ticket.window)))
+        return max(1, round(position * each / online))
+
+    async def rate(self, number: str, user_id: str, rating: int) -> Ticket:
+        """好差评 of a closed ticket by the citizen it served."""
+        async with self._db() as db:
+            ticket = (await db.exec(select(Ticket).where(Ticket.number == number.upper()))).first()
+            if ticket is None or ticket.user_id != user_id:
+                raise NotFound("没有找到这次服务。")
+            if ticket.status != "closed" or ticket.rating is not None or ticket.claimed_at is None:
+                raise Conflict("这次服务现在不能评价。", code="not_ratable")
+            ticket.rating = rating
+            db.add(ticket)
+            await db.commit()
+            await db.refresh(ticket)
+        return ticket
+
+    # ---- the staff side -----------------------------------------------------------------------------
+
+    async def get(self, ticket_id: int) -> Ticket:
+        """The ticket, or NotFound."""
+        async with self._db() as db:
+            ticket = await db.get(Ticket, ticket_id)
+        if ticket is None:
+            raise NotFound("没有找到这个工单。")
+        return ticket
+
+    async def messages(self, ticket: Ticket, *, include_notes: bool = True) -> list[TicketMessage]:
+        """The ticket's conversation, oldest first."""
+        async with self._db() as db:
+            query = select(TicketMessage).where(TicketMessage.ticket_id == ticket.id)
+            if not include_notes:
+                query = query.where(TicketMessage.sender != "note")
+            return list((await db.exec(query.order_by(col(TicketMessage.id)))).all())
+
+    async def find(self, *, windows: list[str] | None, status: str | None = None, staff: str | None = None,
+                   limit: int = 200, number: str | None = None) -> list[Ticket]:
+        """Tickets for the console: waiting ones first come first, others newest first."""
+        query = select(Ticket)
+        if number:
+            query = query.where(Ticket.number == number.upper())
+        if windows is not None:
+            query = query.where(col(Ticket.window).in_(windows))
+        if status:
+            query = query.where(Ticket.status == status)
+        if staff:
+            query = query.where(Ticket.staff == staff)
+        order = col(Ticket.queued_at) if status == "waiting" else col(Ticket.id).desc()
+        async with self._db() as db:
+            return list((await db.exec(query.order_by(order).limit(limit))).all())
+
+    async def queues(self, windows: list[str]) -> list[dict[str, Any]]:
+        """Per window: how many wait, the longest wait in seconds, how many are being served."""
+        await self._ensure_queues()
+        now = self._clock().timestamp()
+        result = []
+        for window in windows:
+            waiting = int(await self._redis.zcard(key(Prefix.QUEUE, window)))
+            first = await self._redis.zrange(key(Prefix.QUEUE, window), 0, 0, withscores=True)
+            async with self._db() as db:
+                serving = len((await db.exec(select(Ticket.id).where(Ticket.window == window,
+                                                                     Ticket.status == "serving"))).all())
+            result.append({"window": window, "waiting": waiting, "serving": serving,
+                           "longest_wait_seconds": int(now - float(first[0][1])) if first else 0})
+        return result
+
+    async def claim(self, ticket_id: int, staff: str) -> Ticket:
+        """Take a waiting ticket. Exactly one of two simultaneous claims succeeds; the other gets Conflict."""
+        now = self._clock()
+        async with self._db() as db:
+            result = await db.exec(update(Ticket).where(col(Ticket.id) == ticket_id, col(Ticket.status) == "waiting")
+                                   .values(status="serving", staff=staff, claimed_at=now))  # type: ignore[call-overload]
+            await db.commit()
+        if result.rowcount != 1:
+            await self.get(ticket_id)  # NotFound when there is no such ticket
+            raise Conflict("这个工单已被其他工作人员接走了。", code="already_claimed")
+        ticket = await self.get(ticket_id)
+        await self._redis.zrem(key(Prefix.QUEUE, ticket.window), str(ticket_id))
+        await self._add_message(ticket, "system", f"{staff} 接单")
+        await self._announce(ticket, TicketChange("claimed", data={"staff": staff}))
+        return ticket
+
+    async def reply(self, ticket_id: int, staff: str, text: str) -> TicketMessage:
+        """A staff message to the citizen (only by whoever serves the ticket)."""
+        ticket = await self._serving(ticket_id, staff)
+        message = await self._add_message(ticket, "staff", _text(text), staff=staff)
+        await self._announce(ticket, TicketChange("message", message.text, {"sender": "staff", "staff": staff}))
+        return message
+
+    async def note(self, ticket_id: int, staff: str, text: str) -> TicketMessage:
+        """An internal note: other staff see it, the citizen never does."""
+        ticket = await self.get(ticket_id)
+        message = await self._add_message(ticket, "note", _text(text), staff=staff)
+        await self._announce(ticket, TicketChange("note", message.text, {"sender": "note", "staff": staff}))
+        return message
+
+    async def transfer(self, ticket_id: int, staff: str, window: str, note: str = "") -> Ticket:
+        """Move the ticket to another window's queue with its whole history; it keeps its place in time."""
+        if window not in ALL_WINDOWS:
+            raise InvalidInput(f"没有“{window}”这个窗口。", code="unknown_window")
+        ticket = await self.get(ticket_id)
+        if ticket.status == "closed":
+            raise Conflict("工单已结束。", code="ticket_closed")
+        old = ticket.window
+        async with self._db() as db:
+            db_ticket = await db.get(Ticket, ticket_id)
+            assert db_ticket is not None
+            db_ticket.window, db_ticket.status, db_ticket.staff, db_ticket.claimed_at = window, "waiting", None, None
+            db.add(db_ticket)
+            await db.commit()
+            await db.refresh(db_ticket)
+        await self._redis.zrem(key(Prefix.QUEUE, old), str(ticket_id))
+        await self._enqueue(db_ticket)
+        await self._add_message(db_ticket, "system", f"{staff} 从{old}转至{window}" + (f"：{note}" if note else ""))
+        await self._announce(db_ticket, TicketChange("transferred", note, {"from": old, "to": window}))
+        return db_ticket
+
+    async def release(self, ticket_id: int, staff: str | None, reason: str = "") -> Ticket:
+        """Put a served ticket back at its place in the queue (staff went offline, or chose to)."""
+        async with self._db() as db:
+            result = await db.exec(update(Ticket).where(col(Ticket.id) == ticket_id, col(Ticket.status) == "serving")
+                                   .values(status="waiting", staff=None, claimed_at=None))  # type: ignore[call-overload]
+            await db.commit()
+        if result.rowcount != 1:
+            await self.get(ticket_id)
+            raise Conflict("这个工单不在服务中。", code="not_serving")
+        ticket = await self.get(ticket_id)
+        await self._enqueue(ticket)
+        await self._add_message(ticket, "system", reason or f"{staff} 退回队列")
+        await self._announce(ticket, TicketChange("released", reason))
+        return ticket
+
+    async def close(self, ticket_id: int, staff: str, note: str = "") -> Ticket:
+        """End the service; the citizen is asked to rate it."""
+        return await self._close(ticket_id, staff, note=note, kind="closed")
+
+    async def heartbeat(self, staff: str, windows: list[str]) -> None:
+        """A console is open: the staff member counts as online for their windows."""
+        await self._redis.set(key(Prefix.PRESENCE, staff), json.dumps(windows), ex=PRESENCE_SECONDS)
+
+    async def online_staff(self, window: str) -> list[str]:
+        """Who has a console open for this window."""
+        names = []
+        async for raw_key in self._redis.scan_iter(match=key(Prefix.PRESENCE, "*"), count=200):
+            windows = await self._redis.get(raw_key)
+            if windows and window in json.loads(windows):
+                names.append(str(raw_key).rsplit(":", 1)[-1])
+        return names
+
+    async def requeue_abandoned(self) -> list[int]:
+        """Served tickets whose staff member's console has gone quiet go back to the queue."""
+        async with self._db() as db:
+            serving = list((await db.exec(select(Ticket).where(Ticket.status == "serving"))).all())
+        back = []
+        for ticket in serving:
+            if ticket.staff and not await self._redis.exists(key(Prefix.PRESENCE, ticket.staff)):
+                with contextlib.suppress(Conflict):  # claimed back or closed in the meantime
+                    await self.release(ticket.id or 0, None, reason=f"{ticket.staff} 已离线，工单退回队列")
+                    back.append(ticket.id or 0)
+        return back
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+
+    async def _serving(self, ticket_id: int, staff: str) -> Ticket:
+        ticket = await self.get(ticket_id)
+        if ticket.status != "serving" or ticket.staff != staff:
+            raise Conflict("请先接单；只有接单的工作人员可以回复。", code="not_your_ticket")
+        return ticket
+
+    async def _close(self, ticket_id: int, actor: str, *, note: str, kind: str) -> Ticket:
+        now = self._clock()
+        async with self._db() as db:
+            ticket = await db.get(Ticket, ticket_id)
+            if ticket is None:
+                raise NotFound("没有找到这个工单。")
+            if ticket.status == "closed":
+                raise Conflict("工单已结束。", code="ticket_closed")
+            ticket.status, ticket.closed_at, ticket.closed_by = "closed", now, actor
+            db.add(ticket)
+            await db.commit()
+            await db.refresh(ticket)
+        await self._redis.zrem(key(Prefix.QUEUE, ticket.window), str(ticket_id))
+        await self._redis.delete(key(Prefix.USER_TICKET, ticket.user_id))
+        line = "市民结束了服务" if kind == "left" else f"{actor} 结束服务" + (f"：{note}" if note else "")
+        await self._add_message(ticket, "system", line)
+        await self._announce(ticket, TicketChange(kind, note))
+        return ticket
+
+    async def _add_message(self, ticket: Ticket, sender: str, text: str, staff: str | None = None) -> TicketMessage:
+        assert ticket.id is not None and sender in SENDERS
+        message = TicketMessage(ticket_id=ticket.id, sender=sender, text=text[:MAX_TEXT], staff=staff,
+                                created_at=self._clock())
+        async with self._db() as db:
+            db.add(message)
+            await db.commit()
+            await db.refresh(message)
+        return message
+
+    async def _enqueue(self, ticket: Ticket) -> None:
+        await self._ensure_queues()
+        await self._redis.zadd(key(Prefix.QUEUE, ticket.window), {str(ticket.id): ticket.queued_at.timestamp()})
+
+    async def _ensure_queues(self) -> None:
+        """Rebuild every window's queue from SQL once after Redis lost them (a flush, a new server)."""
+        if not await self._redis.set(key(Prefix.QUEUE, "_built"), "1", nx=True):
+            return
+        async with self._db() as db:
+            waiting = (await db.exec(select(Ticket).where(Ticket.status == "waiting"))).all()
+        for ticket in waiting:
+            await self._redis.zadd(key(Prefix.QUEUE, ticket.window), {str(ticket.id): ticket.queued_at.timestamp()})
+        if waiting:
+            log.info("rebuilt the live queues from SQL: %d waiting tickets", len(waiting))
+
+    async def _announce(self, ticket: Ticket, change: TicketChange) -> None:
+        for listener in self._listeners:
+            try:
+                await listener.ticket_changed(ticket, change)
+            except Exception:  # a failed notice must not undo the committed change
+                log.exception("listener failed on ticket %s %s", ticket.id, change.kind)
+
+
+def _text(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("缺少字段 text。", code="missing_field")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"内容不能超过 {MAX_TEXT} 个字。", code="field_too_long")
+    return text
+

@@ -1,0 +1,183 @@
+"""转人工 through the HTTP API: the queue, claiming, the relay both ways, transfer, close and rating,
+out-of-hours messages, abandoned tickets and a queue rebuilt after Redis forgets it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+
+from bot.app import create_app
+from bot.typedefs import EVALUATIONS, REDIS, TICKETS
+from core.clock import today_local
+from core.errors import Conflict
+from core.settings import Settings
+from tests.conftest import Visitor, new_visitor
+from tests.handoff.test_staff import add_staff, logged_in
+
+
+def _app_settings(settings: Settings, tmp_path: Path, *, open_today: bool) -> Settings:
+    """Windows open all day today (a working day by override), or closed all day (a holiday)."""
+    holidays = tmp_path / "holidays.yml"
+    kind = "workdays" if open_today else "holidays"
+    holidays.write_text(f"{today_local().year}:\n  {kind}: [{today_local().isoformat()}]\n", encoding="utf-8")
+    return settings.model_copy(update={"holidays_file": holidays, "office_opens": time(0, 0),
+                                       "office_lunch_starts": time(12, 0), "office_lunch_ends": time(12, 0),
+                                       "office_closes": time(23, 59, 59)})
+
+
+@pytest.fixture
+async def open_client(aiohttp_client: Any, settings: Settings, tmp_path: Path) -> TestClient:
+    """The app with every window open right now."""
+    return await aiohttp_client(create_app(_app_settings(settings, tmp_path, open_today=True)))
+
+
+@pytest.fixture
+async def closed_client(aiohttp_client: Any, settings: Settings, tmp_path: Path) -> TestClient:
+    """The app on a day every window is closed."""
+    return await aiohttp_client(create_app(_app_settings(settings, tmp_path, open_today=False)))
+
+
+async def pushed(visitor: Visitor) -> list[dict[str, Any]]:
+    """Messages pushed to the visitor's chat so far."""
+    resp = await visitor.client.get("/api/v1/messages", headers=visitor.headers)
+    return (await resp.json())["messages"]
+
+
+async def test_handoff_end_to_end(open_client: TestClient) -> None:
+    client = open_client
+    first, second = await new_visitor(client), await new_visitor(client)
+    await first.say("办护照")
+    queued = await first.say("转人工")
+    assert queued["flow"] == "handoff"
+    assert queued["replies"][0]["text"].startswith("正在为您转接【出入境】窗口，前面还有 0 位")
+    await second.say("办护照")
+    assert "前面还有 1 位" in (await second.say("人工"))["replies"][0]["text"]
+    waiting = await first.say("我的护照过期了，想换新的")
+    assert "已转给工作人员" in waiting["replies"][0]["text"]
+
+    await add_staff(client, "zhao", windows=("出入境",))
+    csrf = await logged_in(client, "zhao")
+    headers = {"X-CSRF-Token": csrf}
+    queues = (await (await client.get("/api/v1/agent/queues")).json())["queues"]
+    assert queues == [{"window": "出入境", "waiting": 2, "serving": 0, "longest_wait_seconds": queues[0][
+        "longest_wait_seconds"]}]
+    listed = (await (await client.get("/api/v1/agent/tickets", params={"status": "waiting"})).json())["tickets"]
+    assert [t["position"] for t in listed] == [1, 2]
+    ticket_id = listed[0]["id"]
+    detail = await (await client.get(f"/api/v1/agent/tickets/{ticket_id}")).json()
+    senders_texts = [(m["sender"], m["text"]) for m in detail["messages"]]
+    assert ("citizen", "办护照") in senders_texts  # the conversation before the handoff
+    assert any(s == "bot" and t.startswith("【普通护照签发") for s, t in senders_texts)
+    assert ("citizen", "我的护照过期了，想换新的") in senders_texts
+
+    claimed = await client.post(f"/api/v1/agent/tickets/{ticket_id}/claim", headers=headers)
+    assert claimed.status == 200 and (await claimed.json())["status"] == "serving"
+    again = await client.post(f"/api/v1/agent/tickets/{ticket_id}/claim", headers=headers)
+    assert again.status == 409
+    assert any(m["text"] == "工作人员 zhao 为您服务。" for m in await pushed(first))
+    assert any(m["text"] == "排队进度：前面还有 0 位。" for m in await pushed(second))
+
+    silent = await first.say("请问要带什么材料")
+    assert silent["flow"] == "handoff" and silent["replies"] == []  # the bot stays silent while a person serves
+    await client.post(f"/api/v1/agent/tickets/{ticket_id}/note", json={"text": "老年人，耐心"}, headers=headers)
+    sent = await client.post(f"/api/v1/agent/tickets/{ticket_id}/reply", json={"text": "请带身份证和旧护照。"},
+                             headers=headers)
+    assert sent.status == 200
+    texts = [m["text"] for m in await pushed(first)]
+    assert "请带身份证和旧护照。" in texts and "老年人，耐心" not in texts
+    detail = await (await client.get(f"/api/v1/agent/tickets/{ticket_id}")).json()
+    assert ("citizen", "请问要带什么材料") in [(m["sender"], m["text"]) for m in detail["messages"]]
+
+    closed = await client.post(f"/api/v1/agent/tickets/{ticket_id}/close", json={}, headers=headers)
+    assert closed.status == 200
+    rating = (await pushed(first))[-1]
+    assert rating["text"] == "请为本次人工服务评价："
+    after = await first.say("谢谢")
+    assert after["flow"] == "smalltalk"  # the bot is back
+    await first.say(rating["buttons"][0]["payload"])
+    done = await first.say("跳过")
+    assert done["replies"][0]["text"] == "已收到您的评价，谢谢！"
+    ticket = await client.app[TICKETS].get(ticket_id)
+    assert ticket.rating == 5
+    assert (await client.app[EVALUATIONS].of_services("ticket", [ticket.number]))[ticket.number].rating == 5
+
+    left = await second.say("取消")
+    assert left["replies"][0]["text"].startswith("好的，已退出排队")
+    queues = (await (await client.get("/api/v1/agent/queues")).json())["queues"]
+    assert queues[0]["waiting"] == 0
+
+
+async def test_two_staff_claiming_at_once_one_wins(open_client: TestClient) -> None:
+    visitor = await new_visitor(open_client)
+    await visitor.say("转人工")
+    service = open_client.app[TICKETS]
+    ticket = (await service.find(windows=None, status="waiting"))[0]
+    results = await asyncio.gather(service.claim(ticket.id or 0, "a"), service.claim(ticket.id or 0, "b"),
+                                   return_exceptions=True)
+    assert sum(isinstance(r, Conflict) for r in results) == 1
+    assert (await service.get(ticket.id or 0)).staff in ("a", "b")
+
+
+async def test_transfer_keeps_history_and_other_windows_cannot_see(open_client: TestClient) -> None:
+    client = open_client
+    visitor = await new_visitor(client)
+    await visitor.say("二手房过户要带啥")
+    await visitor.say("转人工")
+    await add_staff(client, "bdcstaff", windows=("不动产登记",))
+    await add_staff(client, "gjjstaff", windows=("公积金",))
+    await logged_in(client, "gjjstaff")
+    assert (await (await client.get("/api/v1/agent/tickets")).json())["tickets"] == []
+    csrf = await logged_in(client, "bdcstaff")
+    ticket = (await (await client.get("/api/v1/agent/tickets")).json())["tickets"][0]
+    assert ticket["window"] == "不动产登记"
+    moved = await client.post(f"/api/v1/agent/tickets/{ticket['id']}/transfer", headers={"X-CSRF-Token": csrf},
+                              json={"window": "公积金", "note": "问的是公积金贷款"})
+    assert moved.status == 200 and (await moved.json())["window"] == "公积金"
+    assert (await client.get(f"/api/v1/agent/tickets/{ticket['id']}")).status == 404
+    await logged_in(client, "gjjstaff")
+    detail = await (await client.get(f"/api/v1/agent/tickets/{ticket['id']}")).json()
+    assert any(m["text"] == "二手房过户要带啥" for m in detail["messages"])
+    assert any("转至公积金" in m["text"] for m in detail["messages"])
+    assert any("已为您转接【公积金】窗口" in m["text"] for m in await pushed(visitor))
+
+
+async def test_out_of_hours_the_citizen_leaves_a_message(closed_client: TestClient) -> None:
+    visitor = await new_visitor(closed_client)
+    offer = await visitor.say("转人工")
+    text = offer["replies"][0]["text"]
+    assert text.startswith("现在是非工作时间") and "回复您" in text
+    left = await visitor.say("我想问公积金贷款额度怎么算")
+    assert left["replies"][0]["text"].startswith("已留言（编号 GD")
+    ticket = (await closed_client.app[TICKETS].find(windows=None))[0]
+    assert (ticket.reason, ticket.summary, ticket.status) == ("message", "我想问公积金贷款额度怎么算", "waiting")
+
+
+async def test_a_silent_console_gives_the_ticket_back(open_client: TestClient) -> None:
+    visitor = await new_visitor(open_client)
+    await visitor.say("转人工")
+    service = open_client.app[TICKETS]
+    ticket = (await service.find(windows=None, status="waiting"))[0]
+    await service.heartbeat("online", ["综合"])
+    await service.claim(ticket.id or 0, "online")
+    assert await service.requeue_abandoned() == []
+    redis: aioredis.Redis = open_client.app[REDIS]
+    await redis.delete("yc:presence:online")  # the console closed 90 s ago
+    assert await service.requeue_abandoned() == [ticket.id]
+    assert (await service.get(ticket.id or 0)).status == "waiting"
+    assert any("回到队列" in m["text"] for m in await pushed(visitor))
+
+
+async def test_queues_come_back_after_redis_is_wiped(open_client: TestClient) -> None:
+    for _ in range(3):
+        await (await new_visitor(open_client)).say("转人工")
+    await open_client.app[REDIS].flushdb()
+    service = open_client.app[TICKETS]
+    assert (await service.queues(["综合"]))[0]["waiting"] == 3
+    ticket = (await service.find(windows=None, status="waiting"))[2]
+    assert await service.position(ticket) == 3
