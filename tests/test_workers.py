@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
 
+from core.clock import SHANGHAI
 from tests.backends import require_server_database, require_server_redis
-from tests.servers import ServerProcess, free_port, yichuang_env
+from tests.servers import YICHUANG, ServerProcess, free_port, yichuang_env
 
 
 async def test_workers_share_the_port_and_the_sessions(tmp_path: Path) -> None:
@@ -59,3 +64,41 @@ async def test_workers_share_the_port_and_the_sessions(tmp_path: Path) -> None:
         codes = single.stop(), pool.stop()
     assert codes == (0, 0), pool.output + single.output
     assert "Traceback" not in pool.output + single.output
+
+
+async def test_a_ticket_opened_on_one_process_appears_live_on_a_console_of_another(tmp_path: Path) -> None:
+    today = datetime.now(SHANGHAI).date()
+    holidays = tmp_path / "holidays.yml"
+    holidays.write_text(f"{today.year}:\n  workdays: [{today.isoformat()}]\n", encoding="utf-8")  # open today
+    env = yichuang_env(YICHUANG_DATA_DIR=str(tmp_path / "data"), YICHUANG_DATABASE_URL=await require_server_database(),
+                       YICHUANG_REDIS_URL=require_server_redis(), YICHUANG_HOLIDAYS_FILE=str(holidays),
+                       YICHUANG_OFFICE_OPENS="00:00", YICHUANG_OFFICE_LUNCH_STARTS="12:00",
+                       YICHUANG_OFFICE_LUNCH_ENDS="12:00", YICHUANG_OFFICE_CLOSES="23:59:59")
+    add = await asyncio.to_thread(
+        subprocess.run, [str(YICHUANG), "staff", "add", "console2", "--role", "supervisor", "--password-stdin"],
+        input="long enough password\n", env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert add.returncode == 0 or "已存在" in add.stderr, add.stderr
+    port_a, port_b = free_port(), free_port()
+    chat, console = (ServerProcess(["serve", "--port", str(port)], env, tmp_path) for port in (port_a, port_b))
+    chat.start()
+    try:
+        console.start()
+        a, b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post(f"{b}/api/v1/agent/login",
+                                 json={"username": "console2", "password": "long enough password"}) as resp:
+                assert resp.status == 200, await resp.text()
+            async with http.get(f"{b}/api/v1/agent/events") as stream:
+                async with http.post(f"{a}/api/v1/sessions") as resp:
+                    auth = {"Authorization": f"Bearer {(await resp.json())['token']}"}
+                async with http.post(f"{a}/api/v1/messages", json={"text": "转人工"}, headers=auth) as resp:
+                    assert (await resp.json())["flow"] == "handoff"
+                event: dict[str, object] = {}
+                while event.get("type") != "ticket":
+                    line = (await asyncio.wait_for(stream.content.readline(), 15)).decode()
+                    if line.startswith("data: ") and line[6:].strip():
+                        event = json.loads(line[6:])
+                assert (event["kind"], event["status"]) == ("opened", "waiting")
+    finally:
+        codes = console.stop(), chat.stop()
+    assert codes == (0, 0), chat.output + console.output
