@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import JSON, Column, ForeignKey, Integer, Text, update
+from sqlalchemy import JSON, Column, ForeignKey, Integer, Text, func, update
 from sqlmodel import Field, SQLModel, col, select
 
 from core.clock import SHANGHAI
@@ -281,8 +281,8 @@ class TicketService:
             waiting = int(await self._redis.zcard(key(Prefix.QUEUE, window)))
             first = await self._redis.zrange(key(Prefix.QUEUE, window), 0, 0, withscores=True)
             async with self._db() as db:
-                serving = len((await db.exec(select(Ticket.id).where(Ticket.window == window,
-                                                                     Ticket.status == "serving"))).all())
+                serving = int((await db.exec(select(func.count()).where(Ticket.window == window,
+                                                                        Ticket.status == "serving"))).one())
             result.append({"window": window, "waiting": waiting, "serving": serving,
                            "longest_wait_seconds": int(now - float(first[0][1])) if first else 0})
         return result
@@ -429,8 +429,11 @@ class TicketService:
             return
         async with self._db() as db:
             waiting = (await db.exec(select(Ticket).where(Ticket.status == "waiting"))).all()
+        by_window: dict[str, dict[str, float]] = {}
         for ticket in waiting:
-            await self._redis.zadd(key(Prefix.QUEUE, ticket.window), {str(ticket.id): ticket.queued_at.timestamp()})
+            by_window.setdefault(ticket.window, {})[str(ticket.id)] = ticket.queued_at.timestamp()
+        for window, members in by_window.items():
+            await self._redis.zadd(key(Prefix.QUEUE, window), members)  # type: ignore[arg-type]
         if waiting:
             log.info("rebuilt the live queues from SQL: %d waiting tickets", len(waiting))
 
