@@ -123,7 +123,8 @@ async def cases_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CASES] = CaseService(app[DB], app[REDIS], app[CALENDAR], rules, app[EVALUATIONS],
                              duplicate_minutes=settings.case_duplicate_minutes)
     app[CASE_REPORTS] = CaseReports(app[DB], app[CALENDAR], rules)
-    app[TICKETS] = TicketService(app[DB], app[REDIS], TicketRules.load())
+    app[TICKETS] = TicketService(app[DB], app[REDIS], TicketRules.load(),
+                                 auto_assign_capacity=settings.ticket_auto_assign)
     yield
 
 

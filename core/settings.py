@@ -59,6 +59,8 @@ class Settings(BaseSettings):
                                         description="The same complaint from the same phone within this time files "
                                                     "no new case.")
     sla_enabled: bool = Field(True, description="Run the SLA monitor (黄灯/红灯, 督办, auto-close) in this process.")
+    ticket_auto_assign: int = Field(0, ge=0, le=20, description="转人工: 0 lets staff pick tickets (FIFO); N hands "
+                                                             "new tickets to online staff serving fewer than N.")
     sla_interval_seconds: float = Field(60.0, ge=1, description="How often the SLA monitor's leader sweeps cases.")
     staff_session_hours: int = Field(10, ge=1, le=24 * 7, description="A staff login lasts this long (one shift).")
     cookie_secure: bool = Field(False, description="Send the staff cookie over HTTPS only; turn on behind HTTPS.")

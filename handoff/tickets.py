@@ -137,8 +137,11 @@ class TicketService:
     """Opens, queues, claims, relays and closes tickets."""
 
     def __init__(self, db: SessionFactory, redis: aioredis.Redis, rules: TicketRules, *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, auto_assign_capacity: int = 0) -> None:
         self._db = db
+        # 0: staff pick tickets themselves (FIFO); N: a new ticket goes straight to the least busy staff
+        # member online at its window who serves fewer than N.
+        self._auto_capacity = auto_assign_capacity
         self._redis = redis
         self.rules = rules
         self._clock = clock
@@ -177,7 +180,8 @@ class TicketService:
         await self._enqueue(ticket)
         await self._redis.set(key(Prefix.USER_TICKET, user_id), str(ticket.id))
         await self._announce(ticket, TicketChange("opened"))
-        return ticket, True
+        await self.auto_assign(window)
+        return await self.get(ticket.id or 0), True
 
     async def open_ticket_of(self, user_id: str) -> Ticket | None:
         """The user's waiting or served ticket, if any (Redis first, SQL when Redis has forgotten)."""
@@ -382,6 +386,33 @@ class TicketService:
                     back.append(ticket.id or 0)
         return back
 
+    async def auto_assign(self, window: str) -> list[int]:
+        """With auto-assignment on, hand waiting tickets (oldest first) to the least busy online staff of
+        the window while someone is under capacity. Returns the ticket ids assigned.
+        """
+        if self._auto_capacity <= 0:
+            return []
+        assigned: list[int] = []
+        staff = await self.online_staff(window)
+        if not staff:
+            return assigned
+        async with self._db() as db:
+            rows = (await db.exec(select(Ticket.staff, func.count()).where(col(Ticket.staff).in_(staff),
+                                                                          Ticket.status == "serving")
+                                  .group_by(Ticket.staff))).all()
+        load = {name: 0 for name in staff} | {str(name): int(n) for name, n in rows}
+        for ticket in await self.find(windows=[window], status="waiting", limit=len(staff) * self._auto_capacity):
+            name = min(load, key=lambda s: (load[s], s))
+            if load[name] >= self._auto_capacity:
+                break
+            try:
+                await self.claim(ticket.id or 0, name)
+            except Conflict:
+                continue  # someone claimed it by hand meanwhile
+            load[name] += 1
+            assigned.append(ticket.id or 0)
+        return assigned
+
     # ---- plumbing -----------------------------------------------------------------------------------
 
     async def _serving(self, ticket_id: int, staff: str) -> Ticket:
@@ -407,6 +438,7 @@ class TicketService:
         line = "市民结束了服务" if kind == "left" else f"{actor} 结束服务" + (f"：{note}" if note else "")
         await self._add_message(ticket, "system", line)
         await self._announce(ticket, TicketChange(kind, note))
+        await self.auto_assign(ticket.window)
         return ticket
 
     async def _add_message(self, ticket: Ticket, sender: str, text: str, staff: str | None = None) -> TicketMessage:

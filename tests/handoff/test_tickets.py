@@ -181,3 +181,21 @@ async def test_queues_come_back_after_redis_is_wiped(open_client: TestClient) ->
     assert (await service.queues(["综合"]))[0]["waiting"] == 3
     ticket = (await service.find(windows=None, status="waiting"))[2]
     assert await service.position(ticket) == 3
+
+
+async def test_auto_assignment_hands_tickets_to_the_least_busy_online_staff(aiohttp_client: Any, settings: Settings,
+                                                                           tmp_path: Path) -> None:
+    app_settings = _app_settings(settings, tmp_path, open_today=True).model_copy(update={"ticket_auto_assign": 1})
+    client = await aiohttp_client(create_app(app_settings))
+    service = client.app[TICKETS]
+    await service.heartbeat("wang", ["综合"])
+    await service.heartbeat("zhou", ["综合"])
+    visitors = [await new_visitor(client) for _ in range(3)]
+    for visitor in visitors:
+        await visitor.say("转人工")
+    served = await service.find(windows=None, status="serving")
+    assert sorted(t.staff or "" for t in served) == ["wang", "zhou"]  # one each: capacity 1
+    assert len(await service.find(windows=None, status="waiting")) == 1
+    assert any(m["text"].startswith("工作人员") for m in await pushed(visitors[0]))
+    await service.close(served[0].id or 0, served[0].staff or "")
+    assert len(await service.find(windows=None, status="waiting")) == 0  # the freed person takes the next
