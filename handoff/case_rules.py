@@ -7,7 +7,6 @@ Staff can always correct it; the rules only make the first guess.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -102,16 +101,6 @@ class CaseRules(_Strict):
     def days_for(self, complexity: Complexity) -> int:
         """Working days allowed: 3, 7 when complex, 3 for a reasoned reply when it cannot be done."""
         return self.deadline_days[complexity]
-
-
-@dataclass(frozen=True)
-class Classification:
-    """The outcome of classifying and routing one case."""
-
-    category: Category
-    complexity: Complexity
-    window: str
-    department: str
 
 
 def check_category(value: str) -> Category:

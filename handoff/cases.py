@@ -27,7 +27,7 @@ from core.numbering import save_numbered
 from core.phones import normalise_phone
 from core.text import normalise
 from handoff.calendar import WorkCalendar
-from handoff.case_models import COMPLEXITIES, Case, CaseEvent, Complexity, Light
+from handoff.case_models import COMPLEXITIES, OPEN_STATUSES, Case, CaseEvent, Complexity, Light
 from handoff.case_rules import CaseRules, check_category
 from handoff.evaluations import EvaluationStore
 
@@ -217,7 +217,7 @@ class CaseService:
         if windows is not None:
             query = query.where(col(Case.window).in_(list(windows)))
         if status == "open":
-            query = query.where(col(Case.status).in_(["accepted", "classified", "transferred"]))
+            query = query.where(col(Case.status).in_(OPEN_STATUSES))
         elif status:
             query = query.where(Case.status == status)
         if light:
@@ -232,7 +232,7 @@ class CaseService:
     async def open_cases(self) -> list[Case]:
         """Every case not yet resolved, for the SLA monitor."""
         async with self._db() as db:
-            query = select(Case).where(col(Case.status).in_(["accepted", "classified", "transferred"]))
+            query = select(Case).where(col(Case.status).in_(OPEN_STATUSES))
             return list((await db.exec(query)).all())
 
     async def resolved_unrated(self) -> list[Case]:

@@ -51,7 +51,10 @@ class SlaMonitor:
             light = self._cases.light(case, now)
             if light != case.light:
                 await self._cases.update_light(case, light)
-                (red if light == "red" else yellow if light == "yellow" else []).append(case.case_no)
+                if light == "red":
+                    red.append(case.case_no)
+                elif light == "yellow":
+                    yellow.append(case.case_no)
         closed = [case.case_no for case in await self._cases.resolved_unrated()
                   if await self._cases.close_unrated(case) is not None]
         return SweepReport(tuple(yellow), tuple(red), tuple(closed))
