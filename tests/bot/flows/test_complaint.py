@@ -145,3 +145,16 @@ async def test_a_complaint_that_names_no_matter_asks_for_it(client: TestClient, 
     assert "您当时想办理什么事" in again["replies"][0]["text"]
     back = await visitor.say("公积金提取")
     assert back["replies"][0]["text"].startswith("请确认") and which["flow"] == "complaint"
+
+
+async def test_help_in_the_middle_of_a_complaint_then_carry_on(client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    await visitor.say("说租房合同没备案")
+    menu = await visitor.say("帮助")
+    assert menu["flow"] == "smalltalk" and menu["replies"][0]["buttons"]
+    # the question that was pending is still pending: the answer goes on where it left off
+    for answer in ("跳过", "跳过", "跳过"):
+        reply = await visitor.say(answer)
+    assert "联系电话" in reply["replies"][0]["text"]
+    summary = await visitor.say("13912345678")
+    assert summary["flow"] == "complaint" and summary["replies"][0]["text"].startswith("请确认")
