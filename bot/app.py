@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.api_agent_cases import routes as agent_case_routes
+from bot.api_agent_kb import routes as agent_kb_routes
 from bot.api_agent_tickets import routes as agent_ticket_routes
 from bot.api_calendar import routes as calendar_routes
 from bot.api_cases import routes as case_routes
@@ -227,5 +228,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(case_routes)
     app.router.add_routes(agent_case_routes)
     app.router.add_routes(agent_ticket_routes)
+    app.router.add_routes(agent_kb_routes)
     web_channel.setup(app)
     return app
