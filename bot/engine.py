@@ -30,6 +30,9 @@ log = logging.getLogger("bot.engine")
 
 # Handled by the engine itself, whatever flow is active.
 GLOBAL_INTENTS = frozenset({"help", "cancel", "restart"})
+# Go straight to their flow, even when the active flow would take any message as an answer (转人工 in the
+# middle of a complaint must reach a person, not become the complaint's text).
+OVERRIDING_INTENTS = frozenset({"request_human"})
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,8 @@ class Engine:
             ctx.session.misses = 0
             return "smalltalk", self._global(ctx, intent)
         active = self._flows.get(ctx.session.flow or "")
+        if intent in OVERRIDING_INTENTS:
+            active = None
         flow = active if active is not None and active.wants(ctx) else self._by_intent.get(intent)
         if flow is None:
             flow = next((f for f in self._flows.values() if f is not self._fallback and f.claims(ctx)), None)

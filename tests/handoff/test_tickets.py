@@ -199,3 +199,13 @@ async def test_auto_assignment_hands_tickets_to_the_least_busy_online_staff(aioh
     assert any(m["text"].startswith("工作人员") for m in await pushed(visitors[0]))
     await service.close(served[0].id or 0, served[0].staff or "")
     assert len(await service.find(windows=None, status="waiting")) == 0  # the freed person takes the next
+
+
+async def test_asking_for_a_person_in_the_middle_of_a_complaint_reaches_the_complaint_window(
+        open_client: TestClient) -> None:
+    visitor = await new_visitor(open_client)
+    await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    queued = await visitor.say("转人工")
+    assert queued["flow"] == "handoff" and "【办不成事反映】" in queued["replies"][0]["text"]
+    ticket = (await open_client.app[TICKETS].find(windows=None))[0]
+    assert ticket.window == "办不成事反映"
