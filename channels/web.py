@@ -15,7 +15,7 @@ from aiohttp_sse import sse_response
 from bot.http import read_json_object, require_str
 from bot.messages import Inbound
 from bot.models import OutboundMessage
-from bot.typedefs import DB, ENGINE, OUTBOX, SETTINGS, TOKENS
+from bot.typedefs import DB, ENGINE, OUTBOX, RATE_LIMITER, SETTINGS, TOKENS
 from core.errors import InvalidInput, Unauthorized
 from policy_kb.prechecks import PrecheckStore
 
@@ -62,8 +62,12 @@ async def create_session(request: web.Request) -> web.Response:
 async def post_message(request: web.Request) -> web.Response:
     """Send one message and get the bot's replies."""
     user_id = _bearer_user(request)
-    body = await read_json_object(request)
     settings = request.app[SETTINGS]
+    limiter = request.app[RATE_LIMITER]
+    await limiter.hit("messages-user", user_id, settings.messages_per_user_minute, 60, message="发送太频繁了")
+    await limiter.hit("messages-ip", request.remote or "unknown", settings.messages_per_ip_minute, 60,
+                      message="发送太频繁了")
+    body = await read_json_object(request)
     text = require_str(body, "text", max_chars=settings.max_text_chars) or ""
     msg_id = require_str(body, "msg_id", max_chars=64, required=False)
     if msg_id is not None and not _MSG_ID.match(msg_id):

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     dedupe_ttl_seconds: int = Field(24 * 3600, ge=60, description="How long a message id is remembered.")
     user_lock_seconds: float = Field(10.0, gt=0, description="Longest a single turn may hold the per-user lock.")
     max_text_chars: int = Field(2000, ge=1)
+    messages_per_user_minute: int = Field(60, ge=1, description="Chat messages one user may send per minute.")
+    messages_per_ip_minute: int = Field(600, ge=1, description="Chat messages one client address may send per "
+                                                             "minute (many users share an office's address).")
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     nlu: Literal["builtin", "rasa"] = Field("builtin", description="builtin, or rasa (needs YICHUANG_RASA_URL)")
     rasa_url: str | None = Field(None, description="Rasa server, e.g. http://127.0.0.1:5005")

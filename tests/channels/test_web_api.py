@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
+from bot.app import create_app
 from bot.messages import Reply
 from bot.models import Turn
 from bot.typedefs import DB, OUTBOX, REDIS, TOKENS
+from core.settings import Settings
 from tests.conftest import Visitor, new_visitor
 
 
@@ -171,3 +174,17 @@ async def test_message_ids_are_scoped_to_their_user(client: TestClient) -> None:
     a = await alice.say("你好", msg_id=shared)
     b = await bob.say("谢谢", msg_id=shared)
     assert a["nlu"]["intent"]["name"] == "greet" and b["nlu"]["intent"]["name"] == "thanks"
+
+
+async def test_a_user_sending_too_fast_gets_429_with_retry_after(aiohttp_client: Any, settings: Settings) -> None:
+    client = await aiohttp_client(create_app(settings.model_copy(update={"messages_per_user_minute": 3})))
+    fast, other = await new_visitor(client), await new_visitor(client)
+    statuses = []
+    for i in range(4):
+        resp = await client.post("/api/v1/messages", json={"text": "你好", "msg_id": f"m{i}"}, headers=fast.headers)
+        statuses.append(resp.status)
+    assert statuses == [200, 200, 200, 429]
+    body = await resp.json()
+    assert body["error"]["code"] == "rate_limited" and "太频繁" in body["error"]["message"]
+    assert 0 < int(resp.headers["Retry-After"]) <= 60
+    assert (await other.say("你好"))["flow"] == "smalltalk"  # another user is not slowed down
