@@ -64,7 +64,9 @@ from bot.typedefs import (
     TOKENS,
     TURN_LOG,
 )
+from channels import miniprogram
 from channels import web as web_channel
+from channels import wechat as wechat_channel
 from core.db import create_engine, session_factory
 from core.ratelimit import RateLimiter
 from core.redis import open_redis
@@ -231,5 +233,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(agent_ticket_routes)
     app.router.add_routes(agent_kb_routes)
     web_channel.setup(app)
+    wechat_channel.setup(app)
+    miniprogram.setup(app)
     console.setup(app)
     return app

@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bot import cli_kb, cli_nlu, cli_staff
+from bot import cli_kb, cli_nlu, cli_staff, cli_wechat
 from core import __version__
 from core.errors import ConfigError, YichuangError
 from core.logging import setup_logging
@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_kb.add_parser(commands)
     cli_nlu.add_parser(commands)
     cli_staff.add_parser(commands)
+    cli_wechat.add_parser(commands)
     return parser
 
 
@@ -126,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             asyncio.run(cli_nlu.run(settings, args))
         elif args.command == "staff":
             asyncio.run(cli_staff.run(settings, args))
+        elif args.command == "wechat":
+            asyncio.run(cli_wechat.run(settings, args))
         elif args.command == "shell":
             from channels.shell import run_shell
 

@@ -5,7 +5,9 @@ on Redis pub/sub so the worker holding the user's event stream can deliver them 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
 
 import redis.asyncio as aioredis
 from sqlmodel import select
@@ -15,6 +17,16 @@ from bot.models import OutboundMessage
 from core.db import SessionFactory
 from core.keys import Prefix, key
 
+log = logging.getLogger("bot.outbox")
+
+
+class OutboxListener(Protocol):
+    """Told of every push once it is stored: a channel that must send pushed messages itself (WeChat) listens."""
+
+    async def pushed(self, user_id: str, replies: Sequence[Reply], source: str) -> None:
+        """React to messages stored for `user_id`; must not block for long (queue the work)."""
+        ...
+
 
 class Outbox:
     """Push and read back a user's outbound messages; the message id is the read cursor."""
@@ -22,6 +34,11 @@ class Outbox:
     def __init__(self, db: SessionFactory, redis: aioredis.Redis) -> None:
         self._db = db
         self._redis = redis
+        self._listeners: list[OutboxListener] = []
+
+    def add_listener(self, listener: OutboxListener) -> None:
+        """Call `listener.pushed` after every push (the app factory wires channels in)."""
+        self._listeners.append(listener)
 
     async def push(self, user_id: str, replies: Sequence[Reply], source: str) -> list[int]:
         """Store the replies for the user and notify listeners. Returns the new message ids."""
@@ -32,6 +49,11 @@ class Outbox:
         ids = [row.id for row in rows if row.id is not None]
         if ids:
             await self._redis.publish(key(Prefix.USER_EVENTS, user_id), str(ids[-1]))
+        for listener in self._listeners:
+            try:
+                await listener.pushed(user_id, replies, source)
+            except Exception:  # the message is stored; a listener's failure must not fail the push
+                log.exception("outbox listener %s failed", type(listener).__name__)
         return ids
 
     async def after(self, user_id: str, cursor: int, limit: int = 100) -> list[OutboundMessage]:

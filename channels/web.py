@@ -72,7 +72,9 @@ async def post_message(request: web.Request) -> web.Response:
     msg_id = require_str(body, "msg_id", max_chars=64, required=False)
     if msg_id is not None and not _MSG_ID.match(msg_id):
         raise InvalidInput("msg_id 只能包含字母、数字和 _ . : -，长度 1–64。", code="invalid_field")
-    inbound = Inbound(channel=CHANNEL, user_id=user_id, text=text, msg_id=msg_id or uuid.uuid4().hex)
+    # The mini-program uses this API too: its tokens carry `mp:<openid>`, so the channel comes from the user id.
+    channel = user_id.partition(":")[0] or CHANNEL
+    inbound = Inbound(channel=channel, user_id=user_id, text=text, msg_id=msg_id or uuid.uuid4().hex)
     result = await request.app[ENGINE].handle(inbound)
     return web.json_response(result.to_json(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
 

@@ -25,6 +25,9 @@ class Prefix(StrEnum):
     USER_TICKET = "ticket:user"  # a user's open ticket id; rebuilt from SQL when missing
     PRESENCE = "presence"  # a staff console's heartbeat: JSON list of windows; expires after 90 s
     STAFF_EVENTS = "events:staff"  # pub/sub channel: a case or ticket changed, for the staff console
+    WECHAT_TOKEN = "wechat:token"  # WeChat API access token per AppID; expires 5 min before WeChat's expiry
+    WECHAT_TOKEN_LOCK = "lock:wechat-token"  # held while one worker fetches a new access token; 30 s
+    WECHAT_DELIVERY = "wechat:delivery"  # how a WeChat message's reply goes out: passive|push; TTL dedupe_ttl_seconds
 
 
 def key(prefix: Prefix, *parts: str | int) -> str:

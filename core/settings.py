@@ -69,6 +69,24 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(False, description="Send the staff cookie over HTTPS only; turn on behind HTTPS.")
     trust_forwarded_for: bool = Field(False, description="Take the client address for login limits and the audit "
                                       "from the last X-Forwarded-For entry; only behind a proxy that sets it.")
+    wechat_token: str | None = Field(None, pattern=r"^[A-Za-z0-9]{3,32}$", description="WeChat official account: "
+                                     "the server Token. Empty: the /wechat routes answer 404.")
+    wechat_app_id: str | None = Field(None, description="WeChat official account AppID (needed with wechat_token).")
+    wechat_app_secret: str | None = Field(None, description="WeChat official account AppSecret (access tokens).")
+    wechat_aes_key: str | None = Field(None, pattern=r"^[A-Za-z0-9]{43}$", description="EncodingAESKey for the "
+                                       "compatible and safe modes. Empty: plaintext mode only.")
+    wechat_api_base: str = Field("https://api.weixin.qq.com", description="WeChat API base URL (tests: a fake).")
+    wechat_reply_budget_seconds: float = Field(4.0, ge=0, le=4.5, description="Longest wait for a passive reply; a "
+                                               "slower turn is answered \"success\" and sent as a customer-service "
+                                               "message.")
+    wechat_template_id: str | None = Field(None, description="Template message for notices once the 48-hour "
+                                           "customer-service window has closed (errcode 45015). Empty: none.")
+    wechat_template_fields: dict[str, str] = Field(
+        default_factory=lambda: {"thing1": "source", "time2": "time", "thing3": "text"},
+        description="Template field → what fills it: text, title, source or time (JSON in the environment).")
+    wechat_template_url: str | None = Field(None, description="Page a template message opens when tapped.")
+    mp_app_id: str | None = Field(None, description="Mini-program AppID. Empty: POST /api/v1/mp/login answers 404.")
+    mp_app_secret: str | None = Field(None, description="Mini-program AppSecret (jscode2session).")
 
     @field_validator("database_url")
     @classmethod
@@ -99,6 +117,17 @@ class Settings(BaseSettings):
         if not self.office_opens < self.office_lunch_starts <= self.office_lunch_ends < self.office_closes:
             raise ValueError("office hours must be in order: YICHUANG_OFFICE_OPENS < LUNCH_STARTS <= LUNCH_ENDS "
                              "< CLOSES")
+        return self
+
+    @model_validator(mode="after")
+    def _wechat_complete(self) -> Settings:
+        if self.wechat_token and not (self.wechat_app_id and self.wechat_app_secret):
+            raise ValueError("YICHUANG_WECHAT_TOKEN needs YICHUANG_WECHAT_APP_ID and YICHUANG_WECHAT_APP_SECRET")
+        if bool(self.mp_app_id) != bool(self.mp_app_secret):
+            raise ValueError("YICHUANG_MP_APP_ID and YICHUANG_MP_APP_SECRET go together")
+        sources = {"text", "title", "source", "time"}
+        if any(v not in sources for v in self.wechat_template_fields.values()):
+            raise ValueError("YICHUANG_WECHAT_TEMPLATE_FIELDS values must be text, title, source or time")
         return self
 
     @property

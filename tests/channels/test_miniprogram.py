@@ -1,0 +1,70 @@
+"""The mini-program channel: wx.login code → jscode2session on a fake WeChat API → the project's token → the
+web channel's message API with buttons and cards as JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlmodel import select
+
+from bot.app import create_app
+from bot.models import Turn
+from bot.typedefs import DB
+from core.settings import Settings
+from tests.channels.wechat_fake import GOOD_CODE, MP_APP_ID, MP_SECRET, FakeWeChat
+from tests.conftest import Visitor
+
+
+@pytest.fixture
+async def fake(aiohttp_server: Any) -> tuple[FakeWeChat, TestServer]:
+    """The fake WeChat API, listening on a local port."""
+    state = FakeWeChat()
+    return state, await aiohttp_server(state.app())
+
+
+@pytest.fixture
+async def mp(aiohttp_client: Any, settings: Settings, fake: tuple[FakeWeChat, TestServer]) -> TestClient:
+    """The app with the mini-program channel on."""
+    configured = settings.model_copy(update={"mp_app_id": MP_APP_ID, "mp_app_secret": MP_SECRET,
+                                             "wechat_api_base": str(fake[1].make_url("")).rstrip("/")})
+    return await aiohttp_client(create_app(configured))
+
+
+async def test_login_then_a_message_round_trip(mp: TestClient, fake: tuple[FakeWeChat, TestServer]) -> None:
+    state, _ = fake
+    resp = await mp.post("/api/v1/mp/login", json={"code": GOOD_CODE})
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["user_id"] == "mp:o-mp-openid-1" and body["token"] and body["expires_at"]
+    assert "session_key" not in body and "SESSION-KEY" not in await resp.text()
+    call = state.called("/sns/jscode2session")[0]
+    assert call.query["js_code"] == GOOD_CODE and call.query["grant_type"] == "authorization_code"
+    visitor = Visitor(mp, body["token"], body["user_id"])
+    answer = await visitor.say("你好")
+    assert answer["flow"] == "smalltalk"
+    buttons = answer["replies"][0]["buttons"]
+    assert {"title": "转人工服务", "payload": "转人工"} in buttons and "card" in answer["replies"][0]
+    async with mp.app[DB]() as db:
+        turns = (await db.exec(select(Turn).where(Turn.user_id == "mp:o-mp-openid-1"))).all()
+    assert [t.channel for t in turns] == ["mp"]
+
+
+async def test_a_bad_code_is_refused_clearly(mp: TestClient) -> None:
+    resp = await mp.post("/api/v1/mp/login", json={"code": "expired-code"})
+    assert resp.status == 401
+    error = (await resp.json())["error"]
+    assert error["code"] == "invalid_code" and "登录失败" in error["message"]
+
+
+@pytest.mark.parametrize("body", [{}, {"code": ""}, {"code": "有中文"}, {"code": 123}])
+async def test_a_malformed_code_is_400(mp: TestClient, body: dict[str, Any]) -> None:
+    resp = await mp.post("/api/v1/mp/login", json=body)
+    assert resp.status == 400
+
+
+async def test_login_is_404_when_the_mini_program_is_not_configured(client: TestClient) -> None:
+    resp = await client.post("/api/v1/mp/login", json={"code": GOOD_CODE})
+    assert resp.status == 404 and (await resp.json())["error"]["code"] == "channel_disabled"
