@@ -11,7 +11,7 @@ from typing import Any
 class Inbound:
     """One message from a citizen, already parsed out of its channel's wire format.
 
-    `user_id` is unique across channels (it starts with the channel, e.g. `web:…`, `wx:…`).
+    `user_id` is unique across channels (it starts with the channel, e.g. `web:…`, `wechat:…`).
     `msg_id` identifies the message for de-duplication: a retry carries the same id.
     """
 

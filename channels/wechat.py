@@ -345,13 +345,14 @@ class WeChatChannel:
         openid = str(message.source)
         user_id = f"{CHANNEL}:{openid}"
         kind = str(message.type)
+        msg_id = str(message.id or f"{message.time}:{kind}")  # MsgId is WeChat's de-duplication key
         if kind == "text":
-            return await self._turn(Inbound(CHANNEL, user_id, str(message.content or ""), str(message.id)))
+            return await self._turn(Inbound(CHANNEL, user_id, str(message.content or ""), msg_id))
         if kind == "voice":
             recognised = str(message.recognition or "").strip()
             if not recognised:
                 return self._texts.get("wechat_voice_unrecognised")
-            return await self._turn(Inbound(CHANNEL, user_id, recognised, str(message.id), kind="voice"))
+            return await self._turn(Inbound(CHANNEL, user_id, recognised, msg_id, kind="voice"))
         if kind == "image":
             return self._texts.get("wechat_image_received")
         if kind == "location":
@@ -416,8 +417,13 @@ class WeChatChannel:
         if task is None:
             task = asyncio.create_task(self._engine.handle(inbound), name=f"wechat-turn-{inbound.msg_id}")
             self._inflight[slot] = task
-            task.add_done_callback(lambda _t: self._inflight.pop(slot, None))
+            task.add_done_callback(lambda done: self._finished(slot, done))
         return task
+
+    def _finished(self, slot: str, task: asyncio.Task[TurnResult]) -> None:
+        self._inflight.pop(slot, None)
+        if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, YichuangError):
+            log.warning("WeChat turn of message %s failed: %s", slot.partition("\n")[2], type(exc).__name__)
 
     async def _claim(self, inbound: Inbound, how: str) -> bool:
         """Decide once, across workers, how this message's reply goes out. True when this call decided."""

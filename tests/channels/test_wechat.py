@@ -391,3 +391,12 @@ async def test_retries_landing_on_two_workers_run_one_turn(
     answers = await asyncio.gather(post(one, xml), post(two, xml), post(one, xml))
     assert len({reply_content(body) for _, body in answers}) == 1
     assert len(await turns_of(one)) == 1
+
+
+async def test_a_failing_turn_is_answered_politely(wx: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(inbound: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(wx.app[WECHAT]._engine, "handle", broken)
+    _, body = await post(wx, text_xml(OPENID, "你好", 9001))
+    assert reply_content(body) == Texts.from_yaml().get("internal_error")
