@@ -25,31 +25,44 @@ from tests.handoff.conftest import FrozenClock, draft, make_service
 from tests.handoff.test_case_api import FORM
 from tests.handoff.test_staff import PASSWORD, add_staff
 
-pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")  # Playwright's own pipes on teardown
+
+class Browser:
+    """The system Chromium; each page gets its own context (a staff member, a citizen). Script errors and
+    Content-Security-Policy violations on any page fail the test.
+    """
+
+    def __init__(self, chromium: Any) -> None:
+        self.chromium = chromium
+        self.errors: list[str] = []
+
+    async def new_page(self, width: int = 1366, height: int = 768) -> Any:
+        """A page in a fresh context (its own cookies and storage)."""
+        context = await self.chromium.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+        page = await context.new_page()
+        page.set_default_timeout(60_000)  # a loaded 2-core CI machine is slow, not broken
+        page.on("console", lambda message: self._console(width, message))
+        page.on("pageerror", lambda error: self.errors.append(f"[{width}px] {error}"))
+        return page
+
+    def _console(self, width: int, message: Any) -> None:
+        print(f"[{width}px console.{message.type}] {message.text}")  # shown with a failure's output
+        if "Content Security Policy" in message.text:
+            self.errors.append(f"[{width}px] {message.text}")
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    """The system Chromium; each test opens its own contexts (a staff member, a citizen)."""
+async def browser() -> AsyncIterator[Browser]:
+    """The system Chromium, or a skip (a failure under CI=true) where it is missing."""
     if not HAVE_CHROMIUM:
         unavailable("no Chromium at /usr/bin/chromium (apt-get install chromium)")
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
+        wrapper = Browser(chromium)
+        yield wrapper
         await chromium.close()
-
-
-async def new_page(browser: Any, width: int = 1366, height: int = 768) -> Any:
-    """A page in a fresh context (its own cookies and storage)."""
-    context = await browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
-    page = await context.new_page()
-    page.set_default_timeout(60_000)  # a loaded 2-core CI machine is slow, not broken
-    # Shown with a failure's captured output: what the page itself said.
-    page.on("console", lambda message: print(f"[{width}px console.{message.type}] {message.text}"))
-    page.on("pageerror", lambda error: print(f"[{width}px page error] {error}"))
-    return page
+    assert wrapper.errors == [], "the console's scripts failed in the browser"
 
 
 async def serve(aiohttp_server: Any, aiohttp_client: Any, settings: Settings) -> tuple[TestServer, TestClient]:
@@ -73,14 +86,14 @@ def screenshot(name: str) -> str:
 
 
 async def test_agent_works_cases_in_the_console(
-    aiohttp_server: Any, aiohttp_client: Any, settings: Settings, browser: Any
+    aiohttp_server: Any, aiohttp_client: Any, settings: Settings, browser: Browser
 ) -> None:
     server, client = await serve(aiohttp_server, aiohttp_client, settings)
     await add_staff(client, "liwei", windows=("办不成事反映",))  # the complaint window sees every case
     clock = FrozenClock(datetime.now(UTC))
     clock.set(2026, 11, 2)  # a case filed three weeks before the examples' day: long overdue today
     old, _ = await make_service(client, clock).file(draft(phone="13800001111", item_name="不动产登记"))
-    page = await new_page(browser)
+    page = await browser.new_page()
 
     await log_in(page, server, "liwei", "wrong password!")
     error = page.locator("#login-error")
@@ -159,7 +172,7 @@ async def test_agent_works_cases_in_the_console(
 
 
 async def test_supervisor_sees_the_dashboard_and_follows_up_a_bad_review(
-    aiohttp_server: Any, aiohttp_client: Any, settings: Settings, browser: Any
+    aiohttp_server: Any, aiohttp_client: Any, settings: Settings, browser: Browser
 ) -> None:
     server, client = await serve(aiohttp_server, aiohttp_client, settings)
     await add_staff(client, "chief", role="supervisor", windows=())
@@ -170,7 +183,7 @@ async def test_supervisor_sees_the_dashboard_and_follows_up_a_bad_review(
     await service.resolve(first.case_no, "staff:li", result="已办结")
     await service.rate(first.case_no, rating=1, comment="跑了三趟态度还很差")
 
-    page = await new_page(browser)
+    page = await browser.new_page()
     await log_in(page, server, "chief")
     await page.locator("#tab-stats").click()
     chart = page.locator("#chart-window svg.bars")
@@ -197,11 +210,26 @@ async def test_supervisor_sees_the_dashboard_and_follows_up_a_bad_review(
     assert [(e.followed_up_by, e.follow_up_note) for e in done] == [("staff:chief", "已致电道歉，说明了备案要求")]
 
     # A tablet in portrait: one column, nothing wider than the screen.
-    tablet = await new_page(browser, 768, 1024)
+    tablet = await browser.new_page(768, 1024)
     await log_in(tablet, server, "chief")
     await tablet.locator("#case-list li").first.wait_for()
     assert await tablet.evaluate("document.documentElement.scrollWidth") <= 768
     await tablet.screenshot(path=screenshot("console_tablet.png"))
+
+
+async def test_login_refusals_show_the_servers_words(
+    aiohttp_server: Any, aiohttp_client: Any, settings: Settings, browser: Browser
+) -> None:
+    server, client = await serve(aiohttp_server, aiohttp_client, settings)
+    await add_staff(client, "liwei")
+    for _ in range(5):  # the username's budget of failed logins
+        wrong = await client.post("/api/v1/agent/login", json={"username": "liwei", "password": "x" * 10})
+        assert wrong.status == 401
+    page = await browser.new_page()
+    await log_in(page, server, "liwei")  # the right password, but too late
+    await page.locator("#login-error", has_text="登录失败次数过多").wait_for()
+    assert re.search(r"请 \d+ 分钟后再试", await page.locator("#login-error").inner_text())
+    assert await page.locator("#app").is_hidden()
 
 
 def _open_all_day(settings: Settings, tmp_path: Path) -> Settings:
@@ -214,11 +242,11 @@ def _open_all_day(settings: Settings, tmp_path: Path) -> Settings:
 
 
 async def test_handoff_from_the_chat_page_to_the_console_and_back(
-    aiohttp_server: Any, aiohttp_client: Any, settings: Settings, browser: Any, tmp_path: Path
+    aiohttp_server: Any, aiohttp_client: Any, settings: Settings, browser: Browser, tmp_path: Path
 ) -> None:
     server, client = await serve(aiohttp_server, aiohttp_client, _open_all_day(settings, tmp_path))
     await add_staff(client, "zhao", windows=("出入境",))
-    citizen = await new_page(browser, 420, 760)
+    citizen = await browser.new_page(420, 760)
     await citizen.goto(str(server.make_url("/")))
     await citizen.locator(".msg--bot").first.wait_for()
     await citizen.fill("#text", "办护照")
@@ -228,7 +256,7 @@ async def test_handoff_from_the_chat_page_to_the_console_and_back(
     await citizen.press("#text", "Enter")
     await citizen.locator(".msg--bot", has_text="正在为您转接【出入境】窗口").wait_for()
 
-    agent = await new_page(browser)
+    agent = await browser.new_page()
     await log_in(agent, server, "zhao")
     await agent.locator("#case-empty").wait_for()
     await agent.keyboard.press("2")  # 工单
