@@ -38,12 +38,17 @@ def render_page(windows: tuple[str, ...] = ALL_WINDOWS) -> str:
 
 
 def setup(app: web.Application) -> None:
-    """Register `GET /console/` and the console's static files under `/console/static/`."""
+    """Register `GET /console/` (and `/console`, redirected there) and the static files under `/console/static/`."""
     page = render_page()
 
     async def console_page(request: web.Request) -> web.Response:
         """The staff console page."""
         return web.Response(text=page, content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS)
 
+    async def to_console(request: web.Request) -> web.Response:
+        """`/console` without the slash: the page's relative links need the slash."""
+        raise web.HTTPFound("/console/")
+
+    app.router.add_get("/console", to_console)
     app.router.add_get("/console/", console_page, name="console")
     app.router.add_static("/console/static/", CONSOLE_DIR, name="console_static")

@@ -1,5 +1,5 @@
 // DOM helpers and Chinese labels for the staff console. Text from the server only ever goes in through
-// textContent / createTextNode (el() below): never innerHTML.
+// textContent / createTextNode (el() below), never parsed as HTML.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
