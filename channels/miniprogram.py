@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
 from bot.http import read_json_object, require_str
+from bot.messages import Reply
 from bot.texts import Texts
-from bot.typedefs import HTTP_CLIENT, SETTINGS, TOKENS
-from channels.wechat_api import WeChatApiError, jscode2session
+from bot.typedefs import HTTP_CLIENT, OUTBOX, REDIS, SETTINGS, TOKENS
+from channels.wechat import OutboxDispatcher, template_data
+from channels.wechat_api import NOT_SUBSCRIBED, WeChatApi, WeChatApiError, jscode2session
 from core.errors import InvalidInput, NotFound, Unauthorized
 
 CHANNEL = "mp"
@@ -51,6 +54,43 @@ async def login(request: web.Request) -> web.Response:
     return web.json_response({"token": token, "user_id": user_id, "expires_at": expires})
 
 
+MP_OUTBOX = web.AppKey("mp_outbox", OutboxDispatcher)
+# Pushed messages that become a subscription message: case updates (the template is about a case).
+SUBSCRIBED_SOURCES = frozenset({"case"})
+
+
+async def subscriptions_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Case updates pushed to an `mp:` user also go out as a subscription message (订阅消息), when configured."""
+    settings = app[SETTINGS]
+    template = settings.mp_subscribe_template_id
+    if not (settings.mp_app_id and settings.mp_app_secret and template):
+        yield
+        return
+    api = WeChatApi(app[HTTP_CLIENT], app[REDIS], base_url=settings.wechat_api_base, app_id=settings.mp_app_id,
+                    app_secret=settings.mp_app_secret)
+    texts = Texts.from_yaml()
+
+    async def send(openid: str, replies: Sequence[Reply], source: str) -> None:
+        if source not in SUBSCRIBED_SOURCES or not replies:
+            return
+        text = "\n".join(r.text for r in replies)
+        data = template_data(settings.mp_subscribe_fields, text, source, texts, settings.timezone)
+        try:
+            await api.send_subscribe(openid, template, data, settings.mp_subscribe_page)
+        except WeChatApiError as exc:
+            if exc.errcode == NOT_SUBSCRIBED:
+                log.info("a mini-program user has no subscription left; the case update stays in the outbox")
+            else:
+                log.error("subscription message not delivered: errcode %s", exc.errcode)
+
+    dispatcher = OutboxDispatcher(CHANNEL, send)
+    app[OUTBOX].add_listener(dispatcher)
+    app[MP_OUTBOX] = dispatcher
+    async with dispatcher.running():
+        yield
+
+
 def setup(app: web.Application) -> None:
-    """Register the login route (404 while no mini-program AppID is set)."""
+    """Register the login route (404 while no mini-program AppID is set) and the subscription messages."""
     app.router.add_routes(routes)
+    app.cleanup_ctx.append(subscriptions_ctx)

@@ -10,11 +10,12 @@ whether the reply goes out passively or pushed, so a reply is never delivered tw
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -231,14 +232,7 @@ class WeChatSender:
             log.warning("a follower is outside the 48-hour window and no template is configured: %s notice kept "
                         "in the outbox only", source)
             return
-        values = {"text": text, "title": text.split("\n", 1)[0],
-                  "source": self._texts.get(f"wechat_source_{source}") if source in SOURCES else source,
-                  "time": datetime.now(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M")}
-        data = {}
-        for field, what in settings.wechat_template_fields.items():
-            limit = THING_CHARS if field.startswith("thing") else TEMPLATE_CHARS
-            value = values[what]
-            data[field] = value if len(value) <= limit else value[: limit - 1] + "…"
+        data = template_data(settings.wechat_template_fields, text, source, self._texts, settings.timezone)
         try:
             await self.api.send_template(openid, settings.wechat_template_id, data, settings.wechat_template_url)
         except WeChatApiError as exc:
@@ -248,36 +242,64 @@ class WeChatSender:
 SOURCES = frozenset({"staff", "case", "system", "turn"})
 
 
+def template_data(fields: Mapping[str, str], text: str, source: str, texts: Texts, timezone: str) -> dict[str, str]:
+    """Template (or subscription) message fields filled from a pushed text: `fields` maps each field to `text`,
+    `title` (first line), `source` (who sends it, in words) or `time`; `thing*` fields hold 20 characters.
+    """
+    values = {"text": text, "title": text.split("\n", 1)[0],
+              "source": texts.get(f"wechat_source_{source}") if source in SOURCES else source,
+              "time": datetime.now(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")}
+    data = {}
+    for field, what in fields.items():
+        limit = THING_CHARS if field.startswith("thing") else TEMPLATE_CHARS
+        value = values[what]
+        data[field] = value if len(value) <= limit else value[: limit - 1] + "…"
+    return data
+
+
+PushSend = Callable[[str, Sequence[Reply], str], Awaitable[None]]
+
+
 class OutboxDispatcher:
-    """An OutboxListener: messages pushed to a `wechat:` user (staff replies, case notices) go out through the
-    customer-service message API, in order, from one queue per worker.
+    """An OutboxListener for one channel: messages pushed to its users (staff replies, case notices) are sent by
+    `send(openid, replies, source)`, in order, from one queue per worker.
     """
 
-    def __init__(self, sender: WeChatSender, texts: Texts) -> None:
-        self._sender = sender
-        self._texts = texts
-        self._queue: asyncio.Queue[tuple[str, list[str], str]] = asyncio.Queue()
+    def __init__(self, channel: str, send: PushSend) -> None:
+        self._channel = channel
+        self._send = send
+        self._queue: asyncio.Queue[tuple[str, list[Reply], str]] = asyncio.Queue()
 
     async def pushed(self, user_id: str, replies: Sequence[Reply], source: str) -> None:
-        """Queue the messages of a WeChat follower; others are not ours."""
+        """Queue the messages of one of this channel's users; others are not ours."""
         channel, _, openid = user_id.partition(":")
-        if channel == CHANNEL and openid:
-            self._queue.put_nowait((openid, render_pushed(replies, self._texts), source))
+        if channel == self._channel and openid:
+            self._queue.put_nowait((openid, list(replies), source))
 
     async def run(self) -> None:
         """Send queued messages one after another until cancelled."""
         while True:
-            openid, messages, source = await self._queue.get()
+            openid, replies, source = await self._queue.get()
             try:
-                await self._sender.send(openid, messages, source)
+                await self._send(openid, replies, source)
             except Exception:
-                log.exception("sending a pushed %s message to WeChat failed", source)
+                log.exception("sending a pushed %s message to %s failed", source, self._channel)
             finally:
                 self._queue.task_done()
 
     async def drain(self) -> None:
         """Wait until everything queued has been sent (tests, shutdown)."""
         await self._queue.join()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run the queue for the duration of the block (a cleanup_ctx)."""
+        runner = asyncio.create_task(self.run(), name=f"{self._channel}-outbox")
+        try:
+            yield
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
 
 
 # ---------------------------------------------------------------- the channel
@@ -521,14 +543,16 @@ async def wechat_ctx(app: web.Application) -> AsyncIterator[None]:
     sender = WeChatSender(api, settings, texts)
     channel = WeChatChannel(settings, app[ENGINE], app[REDIS], sender, texts, WeChatMenu.load(),
                             app[BACKGROUND_TASKS])
-    dispatcher = OutboxDispatcher(sender, texts)
+
+    async def send_pushed(openid: str, replies: Sequence[Reply], source: str) -> None:
+        await sender.send(openid, render_pushed(replies, texts), source)
+
+    dispatcher = OutboxDispatcher(CHANNEL, send_pushed)
     app[OUTBOX].add_listener(dispatcher)
     app[WECHAT] = channel
     app[WECHAT_OUTBOX] = dispatcher
-    runner = asyncio.create_task(dispatcher.run(), name="wechat-outbox")
-    yield
-    runner.cancel()
-    await asyncio.gather(runner, return_exceptions=True)
+    async with dispatcher.running():
+        yield
     await channel.close()
 
 

@@ -24,6 +24,8 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 TRANSIENT_ERRORS = frozenset({-1, 45009, 45011})
 # The customer-service message window (48 hours after the user last wrote) has closed.
 OUT_OF_WINDOW = 45015
+# A mini-program user has no subscription (left) for this template.
+NOT_SUBSCRIBED = 43101
 # A cached token is dropped this long before WeChat says it expires.
 TOKEN_MARGIN_SECONDS = 300
 
@@ -106,6 +108,15 @@ class WeChatApi:
         if url:
             body["url"] = url
         await self.call("POST", "/cgi-bin/message/template/send", body)
+
+    async def send_subscribe(self, openid: str, template_id: str, data: Mapping[str, str],
+                             page: str | None = None) -> None:
+        """A mini-program subscription message (订阅消息); errcode 43101 when the user has not subscribed."""
+        body: dict[str, Any] = {"touser": openid, "template_id": template_id,
+                                "data": {name: {"value": value} for name, value in data.items()}}
+        if page:
+            body["page"] = page
+        await self.call("POST", "/cgi-bin/message/subscribe/send", body)
 
     async def menu_create(self, menu: Mapping[str, Any]) -> None:
         """Replace the custom menu (自定义菜单)."""

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     wechat_template_url: str | None = Field(None, description="Page a template message opens when tapped.")
     mp_app_id: str | None = Field(None, description="Mini-program AppID. Empty: POST /api/v1/mp/login answers 404.")
     mp_app_secret: str | None = Field(None, description="Mini-program AppSecret (jscode2session).")
+    mp_subscribe_template_id: str | None = Field(None, description="Mini-program subscription message (订阅消息) "
+                                                 "for case updates. Empty: none are sent.")
+    mp_subscribe_fields: dict[str, str] = Field(
+        default_factory=lambda: {"thing1": "title", "thing2": "source", "time3": "time"},
+        description="Subscription message field → text, title, source or time (JSON in the environment).")
+    mp_subscribe_page: str | None = Field(None, description="Mini-program page a subscription message opens.")
 
     @field_validator("database_url")
     @classmethod
@@ -128,6 +134,8 @@ class Settings(BaseSettings):
         sources = {"text", "title", "source", "time"}
         if any(v not in sources for v in self.wechat_template_fields.values()):
             raise ValueError("YICHUANG_WECHAT_TEMPLATE_FIELDS values must be text, title, source or time")
+        if any(v not in sources for v in self.mp_subscribe_fields.values()):
+            raise ValueError("YICHUANG_MP_SUBSCRIBE_FIELDS values must be text, title, source or time")
         return self
 
     @property

@@ -11,8 +11,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
 from bot.app import create_app
+from bot.messages import Reply
 from bot.models import Turn
-from bot.typedefs import DB
+from bot.typedefs import DB, OUTBOX
+from channels.miniprogram import MP_OUTBOX
 from core.settings import Settings
 from tests.channels.wechat_fake import GOOD_CODE, MP_APP_ID, MP_SECRET, FakeWeChat
 from tests.conftest import Visitor
@@ -29,6 +31,8 @@ async def fake(aiohttp_server: Any) -> tuple[FakeWeChat, TestServer]:
 async def mp(aiohttp_client: Any, settings: Settings, fake: tuple[FakeWeChat, TestServer]) -> TestClient:
     """The app with the mini-program channel on."""
     configured = settings.model_copy(update={"mp_app_id": MP_APP_ID, "mp_app_secret": MP_SECRET,
+                                             "mp_subscribe_template_id": "SUB-TEMPLATE-1",
+                                             "mp_subscribe_page": "pages/chat/index",
                                              "wechat_api_base": str(fake[1].make_url("")).rstrip("/")})
     return await aiohttp_client(create_app(configured))
 
@@ -68,3 +72,24 @@ async def test_a_malformed_code_is_400(mp: TestClient, body: dict[str, Any]) -> 
 async def test_login_is_404_when_the_mini_program_is_not_configured(client: TestClient) -> None:
     resp = await client.post("/api/v1/mp/login", json={"code": GOOD_CODE})
     assert resp.status == 404 and (await resp.json())["error"]["code"] == "channel_disabled"
+
+
+async def test_case_updates_go_out_as_subscription_messages(mp: TestClient,
+                                                           fake: tuple[FakeWeChat, TestServer]) -> None:
+    state, _ = fake
+    outbox = mp.app[OUTBOX]
+    notice = Reply("您反映的问题（编号 BBC20261122-0001）已转交市住房公积金中心办理。")
+    await outbox.push("mp:o-mp-openid-1", [notice], "case")
+    await outbox.push("mp:o-mp-openid-1", [Reply("工作人员的回复")], "staff")  # read in the mini-program itself
+    await mp.app[MP_OUTBOX].drain()
+    sends = state.called("/cgi-bin/message/subscribe/send")
+    assert len(sends) == 1
+    body = sends[0].body
+    assert body["touser"] == "o-mp-openid-1" and body["template_id"] == "SUB-TEMPLATE-1"
+    assert body["page"] == "pages/chat/index" and body["data"]["thing2"]["value"] == "办件进度通知"
+    assert state.called("/cgi-bin/token")[0].query["appid"] == MP_APP_ID
+    # a user without a subscription left is not an error: the update stays in the outbox
+    state.errors["/cgi-bin/message/subscribe/send"] = [43101]
+    await outbox.push("mp:o-mp-openid-1", [Reply("已办结")], "case")
+    await mp.app[MP_OUTBOX].drain()
+    assert len(await outbox.after("mp:o-mp-openid-1", 0)) == 3

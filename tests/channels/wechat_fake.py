@@ -78,7 +78,8 @@ class FakeWeChat:
 
     async def token(self, request: web.Request) -> web.Response:
         call = await self._record(request)
-        if call.query.get("appid") != SAMPLE_APP_ID or call.query.get("secret") != APP_SECRET:
+        if (call.query.get("appid"), call.query.get("secret")) not in ((SAMPLE_APP_ID, APP_SECRET),
+                                                                        (MP_APP_ID, MP_SECRET)):
             return web.json_response({"errcode": 40125, "errmsg": "invalid appsecret"})
         token = f"ACCESS_TOKEN_{next(self._counter)}"
         self.tokens.add(token)
@@ -106,6 +107,7 @@ class FakeWeChat:
         app.router.add_get("/cgi-bin/token", self.token)
         app.router.add_post("/cgi-bin/message/custom/send", self.plain)
         app.router.add_post("/cgi-bin/message/template/send", self.plain)
+        app.router.add_post("/cgi-bin/message/subscribe/send", self.plain)
         app.router.add_post("/cgi-bin/menu/create", self.plain)
         app.router.add_get("/cgi-bin/menu/get", self.plain)
         app.router.add_get("/sns/jscode2session", self.jscode2session)
