@@ -34,12 +34,13 @@ from wechatpy.replies import TextReply
 from bot.engine import Engine, TurnResult
 from bot.messages import Inbound, Reply
 from bot.texts import Texts
-from bot.typedefs import BACKGROUND_TASKS, ENGINE, HTTP_CLIENT, OUTBOX, REDIS, SETTINGS
+from bot.typedefs import BACKGROUND_TASKS, ENGINE, HTTP_CLIENT, OUTBOX, REDIS, SETTINGS, TICKETS
 from channels.wechat_api import OUT_OF_WINDOW, WeChatApi, WeChatApiError
 from core.errors import ConfigError, Forbidden, InvalidInput, NotFound, PayloadTooLarge, YichuangError
 from core.keys import Prefix, key
 from core.settings import Settings
 from core.yamlfile import load_yaml
+from handoff.tickets import TicketService
 
 CHANNEL = "wechat"
 log = logging.getLogger("channels.wechat")
@@ -309,7 +310,8 @@ class WeChatChannel:
     """Turns WeChat pushes into turns and answers, within the reply budget or later through the API."""
 
     def __init__(self, settings: Settings, engine: Engine, redis: aioredis.Redis, sender: WeChatSender,
-                 texts: Texts, menu: WeChatMenu, background: set[asyncio.Task[None]]) -> None:
+                 texts: Texts, menu: WeChatMenu, background: set[asyncio.Task[None]],
+                 tickets: TicketService | None = None) -> None:
         self._settings = settings
         self._engine = engine
         self._redis = redis
@@ -317,6 +319,7 @@ class WeChatChannel:
         self._texts = texts
         self.menu = menu
         self._background = background
+        self._tickets = tickets
         self._inflight: dict[str, asyncio.Task[TurnResult]] = {}
         self._crypto = (WeChatCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_app_id)
                         if settings.wechat_aes_key else None)
@@ -376,12 +379,24 @@ class WeChatChannel:
                 return self._texts.get("wechat_voice_unrecognised")
             return await self._turn(Inbound(CHANNEL, user_id, recognised, msg_id, kind="voice"))
         if kind == "image":
-            return self._texts.get("wechat_image_received")
+            return await self._image(user_id, msg_id, str(message.image or ""))
         if kind == "location":
             return self._texts.get("wechat_location_received", label=str(message.label or "").strip() or "—")
         if kind == "event":
             return await self._event(message, user_id)
         return self._texts.get("unsupported_message")
+
+    async def _image(self, user_id: str, msg_id: str, url: str) -> str:
+        """An image goes to the staff member of an open 转人工 ticket (once, whatever the retries); otherwise it is
+        acknowledged.
+        """
+        tickets = self._tickets
+        ticket = await tickets.open_ticket_of(user_id) if tickets is not None else None
+        if tickets is None or ticket is None or not url.startswith(("http://", "https://")):
+            return self._texts.get("wechat_image_received")
+        if await self._claim(Inbound(CHANNEL, user_id, "", msg_id, kind="image"), "passive"):
+            await tickets.citizen_says(ticket, self._texts.get("wechat_image_for_staff", url=url))
+        return self._texts.get("wechat_image_relayed")
 
     async def _event(self, message: Any, user_id: str) -> str | None:
         event = str(message.event)
@@ -542,7 +557,7 @@ async def wechat_ctx(app: web.Application) -> AsyncIterator[None]:
                     app_id=settings.wechat_app_id or "", app_secret=settings.wechat_app_secret or "")
     sender = WeChatSender(api, settings, texts)
     channel = WeChatChannel(settings, app[ENGINE], app[REDIS], sender, texts, WeChatMenu.load(),
-                            app[BACKGROUND_TASKS])
+                            app[BACKGROUND_TASKS], app[TICKETS])
 
     async def send_pushed(openid: str, replies: Sequence[Reply], source: str) -> None:
         await sender.send(openid, render_pushed(replies, texts), source)

@@ -400,3 +400,27 @@ async def test_a_failing_turn_is_answered_politely(wx: TestClient, monkeypatch: 
     monkeypatch.setattr(wx.app[WECHAT]._engine, "handle", broken)
     _, body = await post(wx, text_xml(OPENID, "你好", 9001))
     assert reply_content(body) == Texts.from_yaml().get("internal_error")
+
+
+async def test_image_goes_to_the_staff_of_an_open_ticket_and_their_reply_comes_back(
+        wx: TestClient, fake: tuple[FakeWeChat, TestServer]) -> None:
+    from bot.typedefs import TICKETS
+    from handoff.windows import ALL_WINDOWS
+
+    state, _ = fake
+    tickets = wx.app[TICKETS]
+    ticket, _ = await tickets.open(user_id=USER, channel="wechat", window=sorted(ALL_WINDOWS)[0], reason="test",
+                                   summary="", context={}, history=[])
+    image = (f"<xml><ToUserName>gh_yichuang</ToUserName><FromUserName>{OPENID}</FromUserName>"
+             f"<CreateTime>{int(time.time())}</CreateTime><MsgType>image</MsgType>"
+             "<PicUrl>https://mmbiz.example/pic.jpg</PicUrl><MediaId>m</MediaId><MsgId>6101</MsgId></xml>")
+    for _ in range(2):  # WeChat's retry does not relay the image twice
+        _, body = await post(wx, image)
+        assert reply_content(body) == Texts.from_yaml().get("wechat_image_relayed")
+    texts = [m.text for m in await tickets.messages(ticket)]
+    assert texts.count("［图片］https://mmbiz.example/pic.jpg") == 1
+    await tickets.claim(ticket.id, "wang.fang")
+    await tickets.reply(ticket.id, "wang.fang", "收到图片，营业执照照片清楚，可以办理。")
+    await wx.app[WECHAT_OUTBOX].drain()
+    contents = [c.body["text"]["content"] for c in state.called("/cgi-bin/message/custom/send")]
+    assert "收到图片，营业执照照片清楚，可以办理。" in contents
