@@ -372,7 +372,8 @@ class WeChatChannel:
         kind = str(message.type)
         msg_id = str(message.id or f"{message.time}:{kind}")  # MsgId is WeChat's de-duplication key
         if kind == "text":
-            return await self._turn(Inbound(CHANNEL, user_id, str(message.content or ""), msg_id))
+            text = str(message.content or "")[: self._settings.max_text_chars]
+            return await self._turn(Inbound(CHANNEL, user_id, text, msg_id))
         if kind == "voice":
             recognised = str(message.recognition or "").strip()
             if not recognised:

@@ -424,3 +424,18 @@ async def test_image_goes_to_the_staff_of_an_open_ticket_and_their_reply_comes_b
     await wx.app[WECHAT_OUTBOX].drain()
     contents = [c.body["text"]["content"] for c in state.called("/cgi-bin/message/custom/send")]
     assert "收到图片，营业执照照片清楚，可以办理。" in contents
+
+
+async def test_compatible_mode_body_with_plaintext_and_encrypt_is_decrypted(wx: TestClient) -> None:
+    crypto = WeChatCrypto(SAMPLE_TOKEN, SAMPLE_AES_KEY, SAMPLE_APP_ID)
+    nonce, ts = "98765", str(int(time.time()))
+    plain = text_xml(OPENID, "你好", 2101)
+    envelope = xmltodict.parse(crypto.encrypt_message(plain, nonce, ts))["xml"]
+    body = plain.replace("</xml>", f"<Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>")
+    query = {**signed_query(nonce=nonce, timestamp=int(ts), openid=OPENID), "encrypt_type": "aes",
+             "msg_signature": envelope["MsgSignature"]}
+    resp = await wx.post("/wechat", params=query, data=body.encode())
+    assert resp.status == 200
+    answer = xmltodict.parse(await resp.text())["xml"]
+    decrypted = crypto.decrypt_message(await resp.text(), answer["MsgSignature"], answer["TimeStamp"], answer["Nonce"])
+    assert "政务服务智能助手" in reply_content(decrypted)
