@@ -52,6 +52,7 @@ MAX_CLOCK_SKEW_SECONDS = 300  # a request signed longer ago (or ahead) than this
 SUCCESS = "success"  # "received, nothing to say now": WeChat does not retry and shows nothing
 THING_CHARS = 20  # template fields of type thing* hold at most 20 characters
 TEMPLATE_CHARS = 200
+DRAIN_SECONDS = 5.0  # shutdown waits this long for pushed messages still queued for WeChat
 
 
 # ---------------------------------------------------------------- menu file
@@ -293,11 +294,15 @@ class OutboxDispatcher:
         await self._queue.join()
 
     @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Run the queue for the duration of the block (a cleanup_ctx)."""
+    async def running(self, drain_seconds: float = DRAIN_SECONDS) -> AsyncIterator[None]:
+        """Run the queue for the duration of the block (a cleanup_ctx); on the way out, give what is queued a
+        few seconds to go out (it stays in the outbox either way), then stop.
+        """
         runner = asyncio.create_task(self.run(), name=f"{self._channel}-outbox")
         try:
             yield
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.drain(), drain_seconds)
         finally:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
