@@ -48,4 +48,4 @@ class CaseNotices:
                                department=case.department, note=change.note)
         if change.kind == "resolved":
             return [Reply(text), Reply(self._texts.get("case_notice_rate"), buttons=rating_buttons(case.case_no))]
-        return [Reply(text, buttons=(Button("查询进度", case.case_no),))]
+        return [Reply(text, buttons=(Button(self._texts.get("button_progress"), case.case_no),))]

@@ -166,7 +166,9 @@ class ComplaintFlow(Flow):
         if not created:
             return [Reply(ctx.texts.get("complaint_already_filed", case_no=case.case_no,
                                         due=date_in_words(case.due_date)))]
-        return [Reply(filed_text(ctx, case), buttons=(Button("查询进度", case.case_no),))]
+        buttons = (Button(ctx.texts.get("button_progress"), case.case_no),
+                   Button(ctx.texts.get("button_person"), "转人工"))
+        return [Reply(filed_text(ctx, case), buttons=buttons)]
 
 
 def _account(draft: dict[str, Any]) -> str:

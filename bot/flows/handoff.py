@@ -36,7 +36,7 @@ class HandoffFlow(Flow):
         slots = ctx.slots
         texts = ctx.texts
         calendar = ctx.services.calendar
-        window = slots.get("window") or self._window_hint(ctx) or DEFAULT_WINDOW
+        window = slots.get("window") or self._window_hint(ctx) or await self._case_window(ctx) or DEFAULT_WINDOW
         if slots.pop("leaving_message", False):
             ctx.session.end_flow()
             ticket = await self._open(ctx, window, "message", ctx.inbound.text.strip())
@@ -55,6 +55,11 @@ class HandoffFlow(Flow):
         ticket = await self._open(ctx, window, "request", "")
         return [Reply(await queue_text(ctx, ticket))]
 
+    async def _case_window(self, ctx: TurnContext) -> str | None:
+        """Someone with a 办不成事 case still open who asks for a person gets the complaint window."""
+        cases = [c for c in await ctx.services.cases.of_user(ctx.inbound.user_id, limit=3) if c.is_open]
+        return ctx.services.cases.rules.routing.complaint_window if cases else None
+
     async def _open(self, ctx: TurnContext, window: str, reason: str, summary: str) -> Ticket:
         history: list[tuple[str, str]] = []
         turns = await ctx.services.turns.recent(ctx.inbound.user_id, limit=HISTORY_TURNS)
@@ -62,7 +67,11 @@ class HandoffFlow(Flow):
             history.append(("citizen", turn.text))
             history += [("bot", r.get("text", "")) for r in turn.replies if r.get("text")]
         # What the NLU made of the conversation, for the person taking over.
-        context = {"intents": [t.intent for t in turns if t.intent], "flows": [t.flow for t in turns if t.flow]}
+        context: dict[str, object] = {"intents": [t.intent for t in turns if t.intent],
+                                      "flows": [t.flow for t in turns if t.flow]}
+        open_cases = [c.case_no for c in await ctx.services.cases.of_user(ctx.inbound.user_id, limit=3) if c.is_open]
+        if open_cases:
+            context["cases"] = open_cases  # the staff member sees which 办不成事 cases this person has open
         ticket, _created = await ctx.services.tickets.open(
             user_id=ctx.inbound.user_id, channel=ctx.inbound.channel, window=window, reason=reason,
             summary=summary, context=context, history=history)

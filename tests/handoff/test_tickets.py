@@ -209,3 +209,17 @@ async def test_asking_for_a_person_in_the_middle_of_a_complaint_reaches_the_comp
     assert queued["flow"] == "handoff" and "【办不成事反映】" in queued["replies"][0]["text"]
     ticket = (await open_client.app[TICKETS].find(windows=None))[0]
     assert ticket.window == "办不成事反映"
+
+
+async def test_a_citizen_with_an_open_case_reaches_the_complaint_window(open_client: TestClient) -> None:
+    visitor = await new_visitor(open_client)
+    await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    for answer in ("说租房合同没备案", "跳过", "跳过", "跳过", "13912345678"):
+        await visitor.say(answer)
+    filed = await visitor.say("确认")
+    case_no = filed["replies"][0]["buttons"][0]["payload"]
+    assert [b["title"] for b in filed["replies"][0]["buttons"]] == ["查询进度", "联系工作人员"]
+    queued = await visitor.say("联系工作人员")
+    assert queued["flow"] == "handoff" and "【办不成事反映】" in queued["replies"][0]["text"]
+    ticket = (await open_client.app[TICKETS].find(windows=None))[0]
+    assert ticket.context["cases"] == [case_no]
