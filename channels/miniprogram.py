@@ -14,7 +14,7 @@ from aiohttp import web
 from bot.http import read_json_object, require_str
 from bot.messages import Reply
 from bot.texts import Texts
-from bot.typedefs import HTTP_CLIENT, OUTBOX, REDIS, SETTINGS, TOKENS
+from bot.typedefs import HTTP_CLIENT, OUTBOX, RATE_LIMITER, REDIS, SETTINGS, TOKENS
 from channels.wechat import OutboxDispatcher, template_data
 from channels.wechat_api import NOT_SUBSCRIBED, WeChatApi, WeChatApiError, jscode2session
 from core.errors import InvalidInput, NotFound, Unauthorized
@@ -24,6 +24,7 @@ log = logging.getLogger("channels.miniprogram")
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # jscode2session errcodes that mean the code itself is bad (invalid, used, or from another app).
 BAD_CODE = frozenset({40029, 40163, 40226, 40013})
+LOGINS_PER_IP_MINUTE = 30
 
 routes = web.RouteTableDef()
 
@@ -34,6 +35,9 @@ async def login(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if not (settings.mp_app_id and settings.mp_app_secret):
         raise NotFound("小程序渠道未启用。", code="channel_disabled")
+    # Each login costs a call to WeChat's API: one address may log in LOGINS_PER_IP_MINUTE times a minute.
+    await request.app[RATE_LIMITER].hit("mp-login-ip", request.remote or "unknown", LOGINS_PER_IP_MINUTE, 60,
+                                        message="登录太频繁了")
     body = await read_json_object(request)
     code = require_str(body, "code", max_chars=128) or ""
     if not _CODE.match(code):

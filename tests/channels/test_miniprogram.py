@@ -14,7 +14,7 @@ from bot.app import create_app
 from bot.messages import Reply
 from bot.models import Turn
 from bot.typedefs import DB, OUTBOX
-from channels.miniprogram import MP_OUTBOX
+from channels.miniprogram import LOGINS_PER_IP_MINUTE, MP_OUTBOX
 from core.settings import Settings
 from tests.channels.wechat_fake import GOOD_CODE, MP_APP_ID, MP_SECRET, FakeWeChat
 from tests.conftest import Visitor
@@ -93,3 +93,9 @@ async def test_case_updates_go_out_as_subscription_messages(mp: TestClient,
     await outbox.push("mp:o-mp-openid-1", [Reply("已办结")], "case")
     await mp.app[MP_OUTBOX].drain()
     assert len(await outbox.after("mp:o-mp-openid-1", 0)) == 3
+
+
+async def test_logins_from_one_address_are_limited(mp: TestClient) -> None:
+    statuses = [(await mp.post("/api/v1/mp/login", json={"code": GOOD_CODE})).status
+                for _ in range(LOGINS_PER_IP_MINUTE + 1)]
+    assert statuses[:-1] == [200] * LOGINS_PER_IP_MINUTE and statuses[-1] == 429
