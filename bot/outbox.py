@@ -16,6 +16,7 @@ from bot.messages import Reply
 from bot.models import OutboundMessage
 from core.db import SessionFactory
 from core.keys import Prefix, key
+from core.listeners import Listeners
 
 log = logging.getLogger("bot.outbox")
 
@@ -34,11 +35,11 @@ class Outbox:
     def __init__(self, db: SessionFactory, redis: aioredis.Redis) -> None:
         self._db = db
         self._redis = redis
-        self._listeners: list[OutboxListener] = []
+        self._listeners: Listeners[OutboxListener] = Listeners(log)
 
     def add_listener(self, listener: OutboxListener) -> None:
         """Call `listener.pushed` after every push (the app factory wires channels in)."""
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     async def push(self, user_id: str, replies: Sequence[Reply], source: str) -> list[int]:
         """Store the replies for the user and notify listeners. Returns the new message ids."""
@@ -49,11 +50,8 @@ class Outbox:
         ids = [row.id for row in rows if row.id is not None]
         if ids:
             await self._redis.publish(key(Prefix.USER_EVENTS, user_id), str(ids[-1]))
-        for listener in self._listeners:
-            try:
-                await listener.pushed(user_id, replies, source)
-            except Exception:  # the message is stored; a listener's failure must not fail the push
-                log.exception("outbox listener %s failed", type(listener).__name__)
+        # The message is stored: a listener's failure must not fail the push.
+        await self._listeners.tell(lambda listener: listener.pushed(user_id, replies, source), f"push to {source}")
         return ids
 
     async def after(self, user_id: str, cursor: int, limit: int = 100) -> list[OutboundMessage]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +21,7 @@ from core.db import SessionFactory, UTCDateTime, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.keys import Prefix, key
 from core.numbering import save_numbered
-from core.yamlfile import load_yaml
+from core.yamlfile import YamlRules
 from handoff.calendar import WorkCalendar
 
 RULES_FILE = Path(__file__).parent / "data" / "appointments.yml"
@@ -37,20 +37,15 @@ class HalfDay(BaseModel):
     hours: str
 
 
-class AppointmentRules(BaseModel):
+class AppointmentRules(YamlRules):
     """How many places each window has per half-day and how far ahead one can book."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    source: ClassVar[Path] = RULES_FILE
     days_ahead: int = Field(ge=1, le=30)
     default_capacity: int = Field(ge=1)
     capacity: dict[str, int]
     cue_words: tuple[str, ...]
     halves: dict[Half, HalfDay]
-
-    @classmethod
-    def load(cls, path: Path = RULES_FILE) -> AppointmentRules:
-        """Read and validate the rule file."""
-        return cls.model_validate(load_yaml(path))
 
     def without_cues(self, text: str) -> str:
         """`text` with the booking words taken out (what is left may name the item)."""

@@ -8,11 +8,12 @@ Staff can always correct it; the rules only make the first guess.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.text import normalise
-from core.yamlfile import load_yaml
+from core.yamlfile import YamlRules
 from handoff.case_models import CATEGORIES, Category, Complexity
 from policy_kb.schema import ServiceItem
 
@@ -55,8 +56,10 @@ class Routing(_Strict):
     rules: tuple[RoutingRule, ...]
 
 
-class CaseRules(_Strict):
+class CaseRules(YamlRules):
     """The whole rule file."""
+
+    source: ClassVar[Path] = RULES_FILE
 
     categories: dict[Category, CategoryRule]
     default_category: Category
@@ -68,11 +71,6 @@ class CaseRules(_Strict):
     complexity_names: dict[Complexity, str]
     light_names: dict[str, str]
     channel_names: dict[str, str]
-
-    @classmethod
-    def load(cls, path: Path = RULES_FILE) -> CaseRules:
-        """Read and validate the rule file."""
-        return cls.model_validate(load_yaml(path))
 
     def classify(self, text: str) -> tuple[Category, Complexity]:
         """The first guess at category and complexity from the citizen's account."""

@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.db import SessionFactory, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.keys import Prefix, key
+from core.listeners import Listeners
 from core.numbering import save_numbered
 from core.phones import normalise_phone
 from core.text import normalise
@@ -87,11 +88,11 @@ class CaseService:
         self.rules = rules
         self._duplicate_window = timedelta(minutes=duplicate_minutes)
         self._clock = clock
-        self._listeners: list[CaseListener] = []
+        self._listeners: Listeners[CaseListener] = Listeners(log)
 
     def add_listener(self, listener: CaseListener) -> None:
         """Register something to tell about changes."""
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def now(self) -> datetime:
         """The service's clock (frozen in tests)."""
@@ -392,11 +393,8 @@ class CaseService:
         return case
 
     async def _announce(self, case: Case, change: CaseChange) -> None:
-        for listener in self._listeners:
-            try:
-                await listener.case_changed(case, change)
-            except Exception:  # a failed notification must not undo the committed change
-                log.exception("listener failed on %s %s", case.case_no, change.kind)
+        await self._listeners.tell(lambda listener: listener.case_changed(case, change),
+                                   f"{case.case_no} {change.kind}")
 
     def _reschedule(self, case: Case) -> None:
         for name, value in self._schedule(case.accepted_at, case.days, case.paused_days).items():

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
@@ -26,8 +26,9 @@ from core.clock import SHANGHAI
 from core.db import SessionFactory, UTCDateTime, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.keys import Prefix, key
+from core.listeners import Listeners
 from core.numbering import save_numbered
-from core.yamlfile import load_yaml
+from core.yamlfile import YamlRules
 from handoff.windows import ALL_WINDOWS
 
 log = logging.getLogger("handoff.tickets")
@@ -46,17 +47,12 @@ class CannedReply(BaseModel):
     text: str
 
 
-class TicketRules(BaseModel):
+class TicketRules(YamlRules):
     """Canned replies per window and the wait estimate when there is no history."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    source: ClassVar[Path] = RULES_FILE
     minutes_per_ticket: int
     canned: dict[str, tuple[CannedReply, ...]]
-
-    @classmethod
-    def load(cls, path: Path = RULES_FILE) -> TicketRules:
-        """Read and validate the rule file."""
-        return cls.model_validate(load_yaml(path))
 
     def canned_for(self, window: str) -> list[dict[str, str]]:
         """The window's canned replies after the ones every window has."""
@@ -145,11 +141,11 @@ class TicketService:
         self._redis = redis
         self.rules = rules
         self._clock = clock
-        self._listeners: list[TicketListener] = []
+        self._listeners: Listeners[TicketListener] = Listeners(log)
 
     def add_listener(self, listener: TicketListener) -> None:
         """Register something to tell about changes."""
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     # ---- the citizen's side -------------------------------------------------------------------------
 
@@ -470,11 +466,8 @@ class TicketService:
             log.info("rebuilt the live queues from SQL: %d waiting tickets", len(waiting))
 
     async def _announce(self, ticket: Ticket, change: TicketChange) -> None:
-        for listener in self._listeners:
-            try:
-                await listener.ticket_changed(ticket, change)
-            except Exception:  # a failed notice must not undo the committed change
-                log.exception("listener failed on ticket %s %s", ticket.id, change.kind)
+        await self._listeners.tell(lambda listener: listener.ticket_changed(ticket, change),
+                                   f"ticket {ticket.id} {change.kind}")
 
 
 def _text(text: str) -> str:
