@@ -195,6 +195,12 @@ class TicketService:
             await self._redis.set(key(Prefix.USER_TICKET, user_id), str(ticket.id))
         return ticket
 
+    async def of_user(self, user_id: str, limit: int = 5) -> list[Ticket]:
+        """A citizen's latest tickets, newest first."""
+        async with self._db() as db:
+            query = select(Ticket).where(Ticket.user_id == user_id).order_by(col(Ticket.id).desc()).limit(limit)
+            return list((await db.exec(query)).all())
+
     async def citizen_says(self, ticket: Ticket, text: str) -> None:
         """A citizen's message while waiting or served: kept on the ticket and sent to the console."""
         await self._add_message(ticket, "citizen", text)

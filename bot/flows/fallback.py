@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from bot.flows.base import Flow, TurnContext, menu_buttons
-from bot.messages import Reply
+from bot.messages import Button, Reply
+
+SUGGESTIONS = 3
+SUGGEST_FROM = 0.3  # below the guide's own threshold for offering choices, above noise
 
 
 class FallbackFlow(Flow):
@@ -18,5 +21,10 @@ class FallbackFlow(Flow):
         """
         await ctx.services.gaps.record(ctx.text, "chat")
         if ctx.session.misses <= 1:
+            # Near misses in the KB make the clarifying question concrete ("您是不是想问：…").
+            near = [h for h in ctx.search(ctx.text, ["item", "bundle", "policy"], limit=SUGGESTIONS)
+                    if h.score >= SUGGEST_FROM]
+            if near:
+                return [Reply(ctx.texts.get("fallback_suggest"), buttons=tuple(Button(h.title, h.title) for h in near))]
             return [Reply(ctx.texts.get("fallback_first"))]
         return [Reply(ctx.texts.get("fallback_again"), buttons=menu_buttons(ctx.texts.menu("help")))]

@@ -70,7 +70,8 @@ class ProgressFlow(Flow):
         own_cases = await ctx.services.cases.of_user(user_id, limit=LISTED)
         prechecks = await ctx.services.prechecks.of_user(user_id, limit=LISTED)
         bookings = await ctx.services.appointments.of_user(user_id, today_local(), limit=LISTED)
-        if not own_cases and not prechecks and not bookings:
+        tickets = await ctx.services.tickets.of_user(user_id, limit=3)
+        if not own_cases and not prechecks and not bookings and not tickets:
             return [Reply(texts.get("progress_none"))]
         names = ctx.services.cases.rules.status_names
         lines = [texts.get("progress_list")]
@@ -81,6 +82,9 @@ class ProgressFlow(Flow):
         for record in prechecks:
             lines.append(texts.get("progress_precheck_line", number=record.number, item=record.item_name,
                                    decision=texts.get(f"progress_decision_{record.decision}")))
+        for ticket in tickets:
+            lines.append(texts.get("progress_ticket_line", number=ticket.number, window=ticket.window,
+                                   status=texts.get(f"progress_ticket_{ticket.status}")))
         halves = ctx.services.appointments.rules.halves
         for booking in bookings:
             lines.append(texts.get("progress_appointment_line", number=booking.number, item=booking.item_name,

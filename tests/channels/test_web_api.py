@@ -188,3 +188,13 @@ async def test_a_user_sending_too_fast_gets_429_with_retry_after(aiohttp_client:
     assert body["error"]["code"] == "rate_limited" and "太频繁" in body["error"]["message"]
     assert 0 < int(resp.headers["Retry-After"]) <= 60
     assert (await other.say("你好"))["flow"] == "smalltalk"  # another user is not slowed down
+
+
+async def test_a_first_miss_near_a_kb_record_suggests_it(visitor: Visitor) -> None:
+    reply = await visitor.say("阿巴阿巴房子的本")
+    assert reply["flow"] == "fallback"
+    assert reply["replies"][0]["text"].startswith("抱歉，我没太明白。您是不是想问")
+    titles = [b["title"] for b in reply["replies"][0]["buttons"]]
+    assert titles and all("登记" in t for t in titles)  # 不动产 items, not noise
+    chosen = await visitor.say("1")
+    assert chosen["flow"] == "guide" and chosen["replies"][0]["text"].startswith(f"【{titles[0]}】")

@@ -223,3 +223,13 @@ async def test_a_citizen_with_an_open_case_reaches_the_complaint_window(open_cli
     assert queued["flow"] == "handoff" and "【办不成事反映】" in queued["replies"][0]["text"]
     ticket = (await open_client.app[TICKETS].find(windows=None))[0]
     assert ticket.context["cases"] == [case_no]
+
+
+async def test_progress_lists_the_citizens_tickets(open_client: TestClient) -> None:
+    visitor = await new_visitor(open_client)
+    await visitor.say("转人工")
+    ticket = (await open_client.app[TICKETS].find(windows=None))[0]
+    await open_client.app[TICKETS].claim(ticket.id or 0, "wang")
+    await open_client.app[TICKETS].close(ticket.id or 0, "wang")
+    listing = await visitor.say("我的事办到哪了")
+    assert f"人工服务 {ticket.number}（综合窗口）：已结束" in listing["replies"][0]["text"]
