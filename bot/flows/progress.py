@@ -108,11 +108,18 @@ class ProgressFlow(Flow):
             lines.append(texts.get("progress_case_result", result=case.result))
         lines.append(texts.get("progress_history"))
         tz = service.calendar.tz
+        timeline = []
         for event in await service.events(case, public_only=True):
-            lines.append(texts.get("progress_event_line", when=_when(event.created_at.astimezone(tz)),
-                                   what=texts.get(f"progress_event_{event.kind}", note=event.note,
-                                                  **_event_values(event.data))))
-        return [Reply("\n".join(lines))]
+            when = _when(event.created_at.astimezone(tz))
+            what = texts.get(f"progress_event_{event.kind}", note=event.note, **_event_values(event.data))
+            lines.append(texts.get("progress_event_line", when=when, what=what))
+            timeline.append({"kind": event.kind, "at": event.created_at.isoformat(), "text": what})
+        # The same timeline as a card, for channels that draw it (mini-program, web).
+        card = {"type": "case", "case_no": case.case_no, "item": case.item_name, "status": case.status,
+                "status_name": names.get(case.status, case.status), "department": case.department,
+                "due_date": case.due_date.isoformat() if case.is_open else None,
+                "paused": case.paused_since is not None, "result": case.result, "timeline": timeline}
+        return [Reply("\n".join(lines), card=card)]
 
     async def _precheck(self, ctx: TurnContext, number: str) -> list[Reply]:
         try:

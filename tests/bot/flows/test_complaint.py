@@ -101,6 +101,10 @@ async def test_progress_lists_own_cases_and_shows_history(client: TestClient, vi
     text = detail["replies"][0]["text"]
     assert detail["flow"] == "progress" and text.startswith(f"【{case_no}】")
     assert "已受理" in text and "已转交县住房公积金管理中心办理" in text
+    card = detail["replies"][0]["card"]  # the timeline as structured JSON (mini-program, web)
+    assert (card["type"], card["case_no"], card["status"]) == ("case", case_no, "transferred")
+    assert [e["kind"] for e in card["timeline"]] == ["accepted", "classified", "transferred"]
+    assert card["timeline"][-1]["text"] == "已转交县住房公积金管理中心办理"
     # Someone else with the number must give the phone it was filed with.
     stranger = await new_visitor(client)
     ask = await stranger.say(case_no)
