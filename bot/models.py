@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.db import UTCDateTime, utcnow
@@ -33,13 +33,17 @@ class Turn(SQLModel, table=True):
 
 class OutboundMessage(SQLModel, table=True):
     """A message pushed to a user outside a turn (staff reply, case update). Its id is the cursor of
-    `GET /api/v1/messages?after=`.
+    `GET /api/v1/messages?after=`. `delivered_at` is set once a channel that sends pushed messages itself
+    (WeChat, mini-program) is done with the row: sent, nothing to send for it, or refused by WeChat for a reason a
+    resend cannot fix. Rows of web users (read by cursor) keep it empty.
     """
 
     __tablename__ = "outbound_message"
+    __table_args__ = (Index("ix_outbound_message_undelivered", "delivered_at", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: str = Field(max_length=128, index=True)
     source: str = Field(max_length=32, description="who sent it: staff, case, system")
     reply: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

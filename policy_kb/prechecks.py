@@ -39,13 +39,16 @@ class Precheck(SQLModel, table=True):
     decision: str = Field(max_length=16)
     supply_by: date | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    # Pictures the person sent while the pre-check was recent (WeChat): [{"url", "media_id", "at"}], oldest first.
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False,
+                                                                                   server_default="[]"))
 
     def to_json(self) -> dict[str, Any]:
         """The API view."""
         return {"number": self.number, "item_code": self.item_code, "item_name": self.item_name,
                 "have": self.have, "missing": self.missing, "decision": self.decision,
                 "supply_by": self.supply_by.isoformat() if self.supply_by else None,
-                "created_at": self.created_at.isoformat()}
+                "created_at": self.created_at.isoformat(), "attachments": list(self.attachments or [])}
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,28 @@ class PrecheckStore:
         if record is None or record.user_id != user_id:
             raise NotFound("没有找到这个预审单号。")
         return record
+
+    async def latest_since(self, user_id: str, since: datetime) -> Precheck | None:
+        """The user's newest pre-check made at or after `since`, if any."""
+        async with self._db() as db:
+            query = (select(Precheck).where(Precheck.user_id == user_id, col(Precheck.created_at) >= since)
+                     .order_by(col(Precheck.id).desc()).limit(1))
+            return (await db.exec(query)).first()
+
+    async def attach(self, precheck_id: int, url: str, media_id: str, at: datetime | None = None) -> Precheck:
+        """Add a picture to a pre-check's attachments (the caller keeps two adds for one record apart: the list is
+        read and written back).
+        """
+        async with self._db() as db:
+            record = await db.get(Precheck, precheck_id, with_for_update=True)
+            if record is None:
+                raise NotFound("没有找到这个预审单号。")
+            entry = {"url": url, "media_id": media_id, "at": (at or utcnow()).isoformat()}
+            record.attachments = [*(record.attachments or []), entry]  # a new list, so the JSON column is written
+            db.add(record)
+            await db.commit()
+            await db.refresh(record)
+            return record
 
     async def of_user(self, user_id: str, limit: int = 10) -> list[Precheck]:
         """The user's latest pre-checks."""
