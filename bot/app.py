@@ -198,7 +198,8 @@ async def sla_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     monitor = SlaMonitor(app[CASES], app[REDIS], interval=settings.sla_interval_seconds,
                          lock_seconds=max(3 * settings.sla_interval_seconds, 30),
-                         also=[app[TICKETS].requeue_abandoned])
+                         also=[app[TICKETS].requeue_abandoned,  # staff gone quiet: tickets back to the queue
+                               app[OUTBOX].redeliver])  # pushed WeChat / mini-program messages not delivered yet
     app[SLA] = monitor
     stop = asyncio.Event()
     task = asyncio.create_task(monitor.run(stop), name="sla-monitor") if settings.sla_enabled else None

@@ -1,31 +1,49 @@
 """Messages pushed to a user outside a turn (staff replies, case updates): stored in SQL, announced
 on Redis pub/sub so the worker holding the user's event stream can deliver them at once.
+
+Channels that send pushed messages themselves (WeChat, mini-program) listen: the pushing worker sends at once and
+marks the rows delivered; rows that stay undelivered (the send failed, or the process died first) are sent again
+by `redeliver`, a chore of the SLA monitor's leader. Delivery is at least once: a row sent whose mark was lost, or
+still queued when the chore looks, goes out twice.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import redis.asyncio as aioredis
-from sqlmodel import select
+from sqlmodel import col, or_, select, update
 
 from bot.messages import Reply
 from bot.models import OutboundMessage
-from core.db import SessionFactory
+from core.db import SessionFactory, utcnow
 from core.keys import Prefix, key
 from core.listeners import Listeners
 
 log = logging.getLogger("bot.outbox")
 
+# The redelivery chore leaves a row this long to the normal path (the pushing worker's queue) ...
+REDELIVER_AFTER = timedelta(seconds=60)
+# ... and gives up on it after this long: WeChat's customer-service window is 48 hours.
+REDELIVER_WITHIN = timedelta(hours=48)
+REDELIVER_BATCH = 500
+
 
 class OutboxListener(Protocol):
     """Told of every push once it is stored: a channel that must send pushed messages itself (WeChat) listens."""
 
-    async def pushed(self, user_id: str, replies: Sequence[Reply], source: str) -> None:
-        """React to messages stored for `user_id`; must not block for long (queue the work)."""
+    async def pushed(self, user_id: str, replies: Sequence[Reply], source: str, ids: Sequence[int]) -> None:
+        """React to messages stored for `user_id` as rows `ids` (one per reply); must not block for long (queue
+        the work). A listener that sends them marks them with `Outbox.mark_delivered(ids)`.
+        """
+        ...
+
+    async def redeliver(self, now: datetime | None = None) -> int:
+        """Send what was pushed to this listener's users and is still undelivered; the number of rows delivered."""
         ...
 
 
@@ -51,8 +69,52 @@ class Outbox:
         if ids:
             await self._redis.publish(key(Prefix.USER_EVENTS, user_id), str(ids[-1]))
         # The message is stored: a listener's failure must not fail the push.
-        await self._listeners.tell(lambda listener: listener.pushed(user_id, replies, source), f"push to {source}")
+        await self._listeners.tell(lambda listener: listener.pushed(user_id, replies, source, ids),
+                                   f"push to {source}")
         return ids
+
+    async def mark_delivered(self, ids: Collection[int], at: datetime | None = None) -> None:
+        """Record that rows `ids` reached their channel (a row marked already keeps its first time)."""
+        if not ids:
+            return
+        async with self._db() as db:
+            await db.exec(update(OutboundMessage)  # type: ignore[call-overload]
+                          .where(col(OutboundMessage.id).in_(list(ids)), col(OutboundMessage.delivered_at).is_(None))
+                          .values(delivered_at=at or utcnow()))
+            await db.commit()
+
+    async def undelivered(self, channels: Collection[str], *, now: datetime | None = None,
+                          min_age: timedelta = REDELIVER_AFTER, max_age: timedelta = REDELIVER_WITHIN,
+                          limit: int = REDELIVER_BATCH) -> list[OutboundMessage]:
+        """Rows of users of `channels` (user ids `<channel>:…`) not delivered, pushed at least `min_age` and less
+        than `max_age` before `now`; oldest first.
+        """
+        if not channels:
+            return []
+        now = now or utcnow()
+        async with self._db() as db:
+            query = (select(OutboundMessage)
+                     .where(col(OutboundMessage.delivered_at).is_(None),
+                            col(OutboundMessage.created_at) <= now - min_age,
+                            col(OutboundMessage.created_at) > now - max_age,
+                            or_(*(col(OutboundMessage.user_id).startswith(f"{c}:") for c in channels)))
+                     .order_by(col(OutboundMessage.id)).limit(limit))
+            return list((await db.exec(query)).all())
+
+    async def redeliver(self, now: datetime | None = None) -> int:
+        """The redelivery chore (run by the SLA monitor's leader, once per service): every listener sends what
+        is still undelivered to its users. Returns the number of rows delivered.
+        """
+        delivered = 0
+
+        async def one(listener: OutboxListener) -> None:
+            nonlocal delivered
+            delivered += await listener.redeliver(now)
+
+        await self._listeners.tell(one, "redelivery")
+        if delivered:
+            log.info("redelivered %d pushed messages", delivered)
+        return delivered
 
     async def after(self, user_id: str, cursor: int, limit: int = 100) -> list[OutboundMessage]:
         """The user's messages with an id greater than `cursor`, oldest first."""

@@ -16,14 +16,22 @@ from bot.messages import Reply
 from bot.texts import Texts
 from bot.typedefs import HTTP_CLIENT, OUTBOX, RATE_LIMITER, REDIS, SETTINGS, TOKENS
 from channels.wechat import OutboxDispatcher, template_data
-from channels.wechat_api import NOT_SUBSCRIBED, WeChatApi, WeChatApiError, jscode2session
-from core.errors import InvalidInput, NotFound, Unauthorized
+from channels.wechat_api import (
+    MINUTE_QUOTA,
+    NOT_SUBSCRIBED,
+    RECIPIENT_REFUSED,
+    WeChatApi,
+    WeChatApiError,
+    jscode2session,
+)
+from core.errors import InvalidInput, NotFound, RateLimited, Unauthorized
 
 CHANNEL = "mp"
 log = logging.getLogger("channels.miniprogram")
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-# jscode2session errcodes that mean the code itself is bad (invalid, used, or from another app).
-BAD_CODE = frozenset({40029, 40163, 40226, 40013})
+# jscode2session errcodes that mean this login cannot succeed with this code: invalid (40029), already used
+# (40163), or a user WeChat blocks as high-risk (40226). 40013 (invalid AppID) is our configuration, not the code.
+BAD_CODE = frozenset({40029, 40163, 40226})
 LOGINS_PER_IP_MINUTE = 30
 
 routes = web.RouteTableDef()
@@ -48,6 +56,8 @@ async def login(request: web.Request) -> web.Response:
     except WeChatApiError as exc:
         if exc.errcode in BAD_CODE:
             raise Unauthorized(Texts.from_yaml().get("mp_login_failed"), code="invalid_code") from None
+        if exc.errcode == MINUTE_QUOTA:  # WeChat: "api minute-quota reach limit, retry next minute"
+            raise RateLimited(Texts.from_yaml().get("mp_login_busy"), retry_after=60, code="wechat_quota") from None
         raise
     openid = str(session.get("openid") or "")
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", openid):
@@ -74,9 +84,10 @@ async def subscriptions_ctx(app: web.Application) -> AsyncIterator[None]:
                     app_secret=settings.mp_app_secret)
     texts = Texts.from_yaml()
 
-    async def send(openid: str, replies: Sequence[Reply], source: str) -> None:
+    async def send(openid: str, replies: Sequence[Reply], source: str) -> bool:
+        """True when done (sent, nothing to send, or refused for good); False to try again later."""
         if source not in SUBSCRIBED_SOURCES or not replies:
-            return
+            return True  # the mini-program reads these itself (GET /api/v1/messages)
         text = "\n".join(r.text for r in replies)
         data = template_data(settings.mp_subscribe_fields, text, source, texts, settings.timezone)
         try:
@@ -84,10 +95,14 @@ async def subscriptions_ctx(app: web.Application) -> AsyncIterator[None]:
         except WeChatApiError as exc:
             if exc.errcode == NOT_SUBSCRIBED:
                 log.info("a mini-program user has no subscription left; the case update stays in the outbox")
+            elif exc.errcode in RECIPIENT_REFUSED:
+                log.warning("WeChat refused a subscription message for good: errcode %s", exc.errcode)
             else:
                 log.error("subscription message not delivered: errcode %s", exc.errcode)
+                return False
+        return True
 
-    dispatcher = OutboxDispatcher(CHANNEL, send)
+    dispatcher = OutboxDispatcher(CHANNEL, send, app[OUTBOX])
     app[OUTBOX].add_listener(dispatcher)
     app[MP_OUTBOX] = dispatcher
     async with dispatcher.running():

@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import ParseError
@@ -33,14 +34,17 @@ from wechatpy.replies import TextReply
 
 from bot.engine import Engine, TurnResult
 from bot.messages import Inbound, Reply
+from bot.models import OutboundMessage
+from bot.outbox import REDELIVER_AFTER, Outbox
 from bot.texts import Texts
-from bot.typedefs import BACKGROUND_TASKS, ENGINE, HTTP_CLIENT, OUTBOX, REDIS, SETTINGS, TICKETS
-from channels.wechat_api import OUT_OF_WINDOW, WeChatApi, WeChatApiError
+from bot.typedefs import BACKGROUND_TASKS, DB, ENGINE, HTTP_CLIENT, OUTBOX, REDIS, SETTINGS, TICKETS
+from channels.wechat_api import RECIPIENT_REFUSED, WINDOW_CLOSED, WeChatApi, WeChatApiError
 from core.errors import ConfigError, Forbidden, InvalidInput, NotFound, PayloadTooLarge, YichuangError
 from core.keys import Prefix, key
 from core.settings import Settings
 from core.yamlfile import load_yaml
 from handoff.tickets import TicketService
+from policy_kb.prechecks import PrecheckStore
 
 CHANNEL = "wechat"
 log = logging.getLogger("channels.wechat")
@@ -53,6 +57,7 @@ SUCCESS = "success"  # "received, nothing to say now": WeChat does not retry and
 THING_CHARS = 20  # template fields of type thing* hold at most 20 characters
 TEMPLATE_CHARS = 200
 DRAIN_SECONDS = 5.0  # shutdown waits this long for pushed messages still queued for WeChat
+PRECHECK_ATTACH_WINDOW = timedelta(hours=24)  # an image joins the user's pre-check made this recently
 
 
 # ---------------------------------------------------------------- menu file
@@ -208,7 +213,7 @@ def render_pushed(replies: Sequence[Reply], texts: Texts) -> list[str]:
 
 class WeChatSender:
     """Sends texts to a follower as customer-service messages, falling back to a template message once the
-    48-hour window has closed (errcode 45015). One instance per worker.
+    customer-service window has closed (errcode 45015 or 45047). One instance per worker.
     """
 
     def __init__(self, api: WeChatApi, settings: Settings, texts: Texts) -> None:
@@ -216,29 +221,38 @@ class WeChatSender:
         self._settings = settings
         self._texts = texts
 
-    async def send(self, openid: str, messages: Sequence[str], source: str) -> None:
-        """Send in order; on 45015 send one template message instead (when configured). Errors are logged."""
+    async def send(self, openid: str, messages: Sequence[str], source: str) -> bool:
+        """Send in order; when the window has closed, send one template message instead (when configured).
+        True when done with the messages: sent, or refused for a reason a resend cannot fix (logged); False when
+        worth trying again later (network, WeChat busy or over quota, a configuration error).
+        """
         for message in messages:
             try:
                 await self.api.send_text(openid, message)
             except WeChatApiError as exc:
-                if exc.errcode == OUT_OF_WINDOW:
-                    await self._template(openid, "\n".join(messages), source)
-                else:
-                    log.error("WeChat message (%s) to a follower not delivered: errcode %s", source, exc.errcode)
-                return
+                if exc.errcode in WINDOW_CLOSED:
+                    return await self._template(openid, "\n".join(messages), source)
+                if exc.errcode in RECIPIENT_REFUSED:
+                    log.warning("WeChat refused a %s message to a follower for good: errcode %s", source,
+                                exc.errcode)
+                    return True
+                log.error("WeChat message (%s) to a follower not delivered: errcode %s", source, exc.errcode)
+                return False
+        return True
 
-    async def _template(self, openid: str, text: str, source: str) -> None:
+    async def _template(self, openid: str, text: str, source: str) -> bool:
         settings = self._settings
         if not settings.wechat_template_id:
             log.warning("a follower is outside the 48-hour window and no template is configured: %s notice kept "
                         "in the outbox only", source)
-            return
+            return True
         data = template_data(settings.wechat_template_fields, text, source, self._texts, settings.timezone)
         try:
             await self.api.send_template(openid, settings.wechat_template_id, data, settings.wechat_template_url)
         except WeChatApiError as exc:
             log.error("WeChat template message (%s) not delivered: errcode %s", source, exc.errcode)
+            return exc.errcode in RECIPIENT_REFUSED
+        return True
 
 
 SOURCES = frozenset({"staff", "case", "system", "turn"})
@@ -259,35 +273,69 @@ def template_data(fields: Mapping[str, str], text: str, source: str, texts: Text
     return data
 
 
-PushSend = Callable[[str, Sequence[Reply], str], Awaitable[None]]
+# Sends one push (openid, replies, source); True when done with its rows (see WeChatSender.send), False to retry.
+PushSend = Callable[[str, Sequence[Reply], str], Awaitable[bool]]
 
 
 class OutboxDispatcher:
     """An OutboxListener for one channel: messages pushed to its users (staff replies, case notices) are sent by
-    `send(openid, replies, source)`, in order, from one queue per worker.
+    `send(openid, replies, source)`, in order, from one queue per worker, and their rows marked delivered.
+    `redeliver` (the SLA leader's chore) sends again what stayed undelivered: at least once, in order per user.
     """
 
-    def __init__(self, channel: str, send: PushSend) -> None:
+    def __init__(self, channel: str, send: PushSend, outbox: Outbox) -> None:
         self._channel = channel
         self._send = send
-        self._queue: asyncio.Queue[tuple[str, list[Reply], str]] = asyncio.Queue()
+        self._outbox = outbox
+        self._queue: asyncio.Queue[tuple[str, list[Reply], str, list[int]]] = asyncio.Queue()
 
-    async def pushed(self, user_id: str, replies: Sequence[Reply], source: str) -> None:
+    async def pushed(self, user_id: str, replies: Sequence[Reply], source: str, ids: Sequence[int]) -> None:
         """Queue the messages of one of this channel's users; others are not ours."""
         channel, _, openid = user_id.partition(":")
         if channel == self._channel and openid:
-            self._queue.put_nowait((openid, list(replies), source))
+            self._queue.put_nowait((openid, list(replies), source, list(ids)))
+
+    async def _deliver(self, openid: str, replies: Sequence[Reply], source: str, ids: Sequence[int]) -> bool:
+        """Send one push and mark its rows; False when it should be tried again later."""
+        try:
+            done = await self._send(openid, replies, source)
+        except Exception:
+            log.exception("sending a pushed %s message to %s failed", source, self._channel)
+            return False
+        if done:
+            await self._outbox.mark_delivered(ids)
+        return done
 
     async def run(self) -> None:
         """Send queued messages one after another until cancelled."""
         while True:
-            openid, replies, source = await self._queue.get()
+            openid, replies, source, ids = await self._queue.get()
             try:
-                await self._send(openid, replies, source)
+                await self._deliver(openid, replies, source, ids)
             except Exception:
-                log.exception("sending a pushed %s message to %s failed", source, self._channel)
+                log.exception("marking pushed %s messages delivered failed (they may be sent again)", self._channel)
             finally:
                 self._queue.task_done()
+
+    async def redeliver(self, now: datetime | None = None, *, min_age: timedelta = REDELIVER_AFTER) -> int:
+        """Send this channel's rows still undelivered `min_age` after they were pushed (and within 48 hours), in
+        order per user; a user whose send fails keeps the rest for the next round. Returns the rows delivered.
+        """
+        rows = await self._outbox.undelivered([self._channel], now=now, min_age=min_age)
+        by_user: dict[str, list[OutboundMessage]] = {}
+        for row in rows:
+            by_user.setdefault(row.user_id, []).append(row)
+        delivered = 0
+        for user_id, user_rows in by_user.items():
+            openid = user_id.partition(":")[2]
+            for _, group in itertools.groupby(user_rows, key=lambda row: row.source):  # one send per run of a source
+                batch = list(group)
+                ids = [row.id for row in batch if row.id is not None]
+                if not await self._deliver(openid, [Reply.from_json(row.reply) for row in batch], batch[0].source,
+                                           ids):
+                    break
+                delivered += len(ids)
+        return delivered
 
     async def drain(self) -> None:
         """Wait until everything queued has been sent (tests, shutdown)."""
@@ -296,7 +344,7 @@ class OutboxDispatcher:
     @contextlib.asynccontextmanager
     async def running(self, drain_seconds: float = DRAIN_SECONDS) -> AsyncIterator[None]:
         """Run the queue for the duration of the block (a cleanup_ctx); on the way out, give what is queued a
-        few seconds to go out (it stays in the outbox either way), then stop.
+        few seconds to go out (what does not stays undelivered in the outbox for `redeliver`), then stop.
         """
         runner = asyncio.create_task(self.run(), name=f"{self._channel}-outbox")
         try:
@@ -316,7 +364,7 @@ class WeChatChannel:
 
     def __init__(self, settings: Settings, engine: Engine, redis: aioredis.Redis, sender: WeChatSender,
                  texts: Texts, menu: WeChatMenu, background: set[asyncio.Task[None]],
-                 tickets: TicketService | None = None) -> None:
+                 tickets: TicketService | None = None, prechecks: PrecheckStore | None = None) -> None:
         self._settings = settings
         self._engine = engine
         self._redis = redis
@@ -325,6 +373,7 @@ class WeChatChannel:
         self.menu = menu
         self._background = background
         self._tickets = tickets
+        self._prechecks = prechecks
         self._inflight: dict[str, asyncio.Task[TurnResult]] = {}
         self._crypto = (WeChatCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_app_id)
                         if settings.wechat_aes_key else None)
@@ -385,24 +434,38 @@ class WeChatChannel:
                 return self._texts.get("wechat_voice_unrecognised")
             return await self._turn(Inbound(CHANNEL, user_id, recognised, msg_id, kind="voice"))
         if kind == "image":
-            return await self._image(user_id, msg_id, str(message.image or ""))
+            return await self._image(user_id, msg_id, str(message.image or ""), str(message.media_id or ""))
         if kind == "location":
             return self._texts.get("wechat_location_received", label=str(message.label or "").strip() or "—")
         if kind == "event":
             return await self._event(message, user_id)
         return self._texts.get("unsupported_message")
 
-    async def _image(self, user_id: str, msg_id: str, url: str) -> str:
-        """An image goes to the staff member of an open 转人工 ticket (once, whatever the retries); otherwise it is
-        acknowledged.
+    async def _image(self, user_id: str, msg_id: str, url: str, media_id: str) -> str:
+        """An image goes to the staff member of an open 转人工 ticket; without one, it is stored as an attachment
+        of the user's pre-check (材料预审) of the last 24 hours; otherwise it is only acknowledged. Once, whatever
+        the retries.
         """
+        if not url.startswith(("http://", "https://")):
+            return self._texts.get("wechat_image_received")
+        inbound = Inbound(CHANNEL, user_id, "", msg_id, kind="image")
         tickets = self._tickets
         ticket = await tickets.open_ticket_of(user_id) if tickets is not None else None
-        if tickets is None or ticket is None or not url.startswith(("http://", "https://")):
+        if tickets is not None and ticket is not None:
+            if await self._claim(inbound, "passive"):
+                await tickets.citizen_says(ticket, self._texts.get("wechat_image_for_staff", url=url))
+            return self._texts.get("wechat_image_relayed")
+        prechecks = self._prechecks
+        since = datetime.now(UTC) - PRECHECK_ATTACH_WINDOW
+        precheck = await prechecks.latest_since(user_id, since) if prechecks is not None else None
+        if prechecks is None or precheck is None or precheck.id is None:
             return self._texts.get("wechat_image_received")
-        if await self._claim(Inbound(CHANNEL, user_id, "", msg_id, kind="image"), "passive"):
-            await tickets.citizen_says(ticket, self._texts.get("wechat_image_for_staff", url=url))
-        return self._texts.get("wechat_image_relayed")
+        if await self._claim(inbound, "passive"):
+            # Two pictures sent together arrive as two requests: one at a time reads and extends the list.
+            async with self._redis.lock(key(Prefix.USER_LOCK, user_id, "attachments"), timeout=10,
+                                        blocking_timeout=5):
+                await prechecks.attach(precheck.id, url, media_id)
+        return self._texts.get("wechat_image_attached", number=precheck.number)
 
     async def _event(self, message: Any, user_id: str) -> str | None:
         event = str(message.event)
@@ -563,12 +626,12 @@ async def wechat_ctx(app: web.Application) -> AsyncIterator[None]:
                     app_id=settings.wechat_app_id or "", app_secret=settings.wechat_app_secret or "")
     sender = WeChatSender(api, settings, texts)
     channel = WeChatChannel(settings, app[ENGINE], app[REDIS], sender, texts, WeChatMenu.load(),
-                            app[BACKGROUND_TASKS], app[TICKETS])
+                            app[BACKGROUND_TASKS], app[TICKETS], PrecheckStore(app[DB]))
 
-    async def send_pushed(openid: str, replies: Sequence[Reply], source: str) -> None:
-        await sender.send(openid, render_pushed(replies, texts), source)
+    async def send_pushed(openid: str, replies: Sequence[Reply], source: str) -> bool:
+        return await sender.send(openid, render_pushed(replies, texts), source)
 
-    dispatcher = OutboxDispatcher(CHANNEL, send_pushed)
+    dispatcher = OutboxDispatcher(CHANNEL, send_pushed, app[OUTBOX])
     app[OUTBOX].add_listener(dispatcher)
     app[WECHAT] = channel
     app[WECHAT_OUTBOX] = dispatcher

@@ -20,12 +20,19 @@ log = logging.getLogger("channels.wechat_api")
 
 # errcodes that mean "this access token is no good": fetch a new one and try again.
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
-# errcodes worth another try after a pause: system busy, API rate.
-TRANSIENT_ERRORS = frozenset({-1, 45009, 45011})
-# The customer-service message window (48 hours after the user last wrote) has closed.
-OUT_OF_WINDOW = 45015
+# errcodes worth another try after a short pause: system busy. (45009, the daily quota, and 45011, the per-minute
+# quota - "retry next minute" - are not: a second later they answer the same; the outbox's redelivery retries later.)
+TRANSIENT_ERRORS = frozenset({-1})
+# The customer-service window has closed: 48 hours since the user last wrote (45015), or the messages it allows
+# have been used up (45047). A template message may still reach the follower.
+WINDOW_CLOSED = frozenset({45015, 45047})
 # A mini-program user has no subscription (left) for this template.
 NOT_SUBSCRIBED = 43101
+# The recipient cannot receive this message, and sending it again will not change that: invalid openid (40003),
+# not following the account (43004), blacklisted (43019), no subscription left (43101).
+RECIPIENT_REFUSED = frozenset({40003, 43004, 43019, NOT_SUBSCRIBED})
+# The per-minute quota of an API (jscode2session: 100 a minute per user); WeChat says to retry next minute.
+MINUTE_QUOTA = 45011
 # A cached token is dropped this long before WeChat says it expires.
 TOKEN_MARGIN_SECONDS = 300
 

@@ -70,6 +70,15 @@ class SlaMonitor:
             self.is_leader = False  # the lock expired and another worker took it
         return self.is_leader
 
+    async def round(self) -> SweepReport | None:
+        """One round: when this worker is (or becomes) the leader, sweep and run the `also` chores; None otherwise."""
+        if not await self.lead():
+            return None
+        report = await self.sweep()
+        for chore in self._also:  # e.g. tickets whose staff went offline go back to the queue
+            await chore()
+        return report
+
     async def run(self, stop: asyncio.Event) -> None:
         """Sweep every interval while leader, until `stop` is set; survive Redis or database trouble and try
         again next round. Stopping waits for a sweep in progress rather than cancelling it half-way (a
@@ -77,13 +86,10 @@ class SlaMonitor:
         """
         while not stop.is_set():
             try:
-                if await self.lead():
-                    report = await self.sweep()
-                    for chore in self._also:  # e.g. tickets whose staff went offline go back to the queue
-                        await chore()
-                    if report.red or report.yellow or report.closed:
-                        log.info("SLA sweep: %d yellow, %d red, %d closed", len(report.yellow), len(report.red),
-                                 len(report.closed))
+                report = await self.round()
+                if report is not None and (report.red or report.yellow or report.closed):
+                    log.info("SLA sweep: %d yellow, %d red, %d closed", len(report.yellow), len(report.red),
+                             len(report.closed))
             except (RedisError, OSError) as exc:
                 self.is_leader = False
                 log.warning("SLA monitor: backing service unavailable (%s); retrying", type(exc).__name__)

@@ -4,6 +4,7 @@ web channel's message API with buttons and cards as JSON.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from bot.messages import Reply
 from bot.models import Turn
 from bot.typedefs import DB, OUTBOX
 from channels.miniprogram import LOGINS_PER_IP_MINUTE, MP_OUTBOX
+from core.db import utcnow
 from core.settings import Settings
 from tests.channels.wechat_fake import GOOD_CODE, MP_APP_ID, MP_SECRET, FakeWeChat
 from tests.conftest import Visitor
@@ -99,3 +101,36 @@ async def test_logins_from_one_address_are_limited(mp: TestClient) -> None:
     statuses = [(await mp.post("/api/v1/mp/login", json={"code": GOOD_CODE})).status
                 for _ in range(LOGINS_PER_IP_MINUTE + 1)]
     assert statuses[:-1] == [200] * LOGINS_PER_IP_MINUTE and statuses[-1] == 429
+
+
+async def test_a_case_update_whose_subscription_message_failed_is_sent_by_the_redelivery_chore(
+        mp: TestClient, fake: tuple[FakeWeChat, TestServer]) -> None:
+    state, _ = fake
+    outbox = mp.app[OUTBOX]
+    state.errors["/cgi-bin/message/subscribe/send"] = [45009]  # over quota
+    await outbox.push("mp:o-mp-openid-1", [Reply("您反映的问题已办结。")], "case")
+    await outbox.push("mp:o-mp-openid-1", [Reply("工作人员的回复")], "staff")  # nothing to send: done at once
+    await mp.app[MP_OUTBOX].drain()
+    assert [row.delivered_at is None for row in await outbox.after("mp:o-mp-openid-1", 0)] == [True, False]
+    assert await outbox.redeliver(now=utcnow() + timedelta(seconds=61)) == 1
+    sends = state.called("/cgi-bin/message/subscribe/send")
+    assert len(sends) == 2 and sends[1].body["template_id"] == "SUB-TEMPLATE-1"
+    assert await outbox.redeliver(now=utcnow() + timedelta(seconds=61)) == 0
+    assert len(state.called("/cgi-bin/message/subscribe/send")) == 2
+
+
+async def test_login_over_wechats_minute_quota_is_429(mp: TestClient, fake: tuple[FakeWeChat, TestServer]) -> None:
+    state, _ = fake
+    state.errors["/sns/jscode2session"] = [45011]
+    resp = await mp.post("/api/v1/mp/login", json={"code": GOOD_CODE})
+    assert resp.status == 429 and (await resp.json())["error"]["code"] == "wechat_quota"
+    assert len(state.called("/sns/jscode2session")) == 1  # "retry next minute": not retried at once
+
+
+async def test_a_wrong_app_id_is_a_server_error_not_a_bad_code(
+        aiohttp_client: Any, settings: Settings, fake: tuple[FakeWeChat, TestServer]) -> None:
+    configured = settings.model_copy(update={"mp_app_id": "wx-not-ours", "mp_app_secret": MP_SECRET,
+                                             "wechat_api_base": str(fake[1].make_url("")).rstrip("/")})
+    client = await aiohttp_client(create_app(configured))
+    resp = await client.post("/api/v1/mp/login", json={"code": GOOD_CODE})
+    assert resp.status == 502  # 40013 invalid appid: our configuration, not the citizen's code

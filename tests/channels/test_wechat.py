@@ -6,21 +6,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import xmltodict
 from aiohttp.test_utils import TestClient, TestServer
-from sqlmodel import select
+from sqlmodel import col, select
 from wechatpy.crypto import WeChatCrypto
 
 from bot.app import create_app
 from bot.cli_wechat import run as run_wechat_cli
 from bot.messages import Button, Reply
-from bot.models import Turn
+from bot.models import OutboundMessage, Turn
 from bot.texts import Texts
-from bot.typedefs import BACKGROUND_TASKS, DB, HTTP_CLIENT, OUTBOX, REDIS
+from bot.typedefs import BACKGROUND_TASKS, DB, HTTP_CLIENT, OUTBOX, REDIS, SLA, TOKENS
 from channels.wechat import (
     TEXT_LIMIT_BYTES,
     WECHAT,
@@ -30,7 +32,9 @@ from channels.wechat import (
     split_text,
 )
 from channels.wechat_api import WeChatApi
+from core.db import utcnow
 from core.settings import Settings
+from policy_kb.prechecks import Precheck
 from tests.channels.wechat_fake import (
     APP_SECRET,
     SAMPLE_AES_KEY,
@@ -439,3 +443,145 @@ async def test_compatible_mode_body_with_plaintext_and_encrypt_is_decrypted(wx: 
     answer = xmltodict.parse(await resp.text())["xml"]
     decrypted = crypto.decrypt_message(await resp.text(), answer["MsgSignature"], answer["TimeStamp"], answer["Nonce"])
     assert "政务服务智能助手" in reply_content(decrypted)
+
+
+# ---------------------------------------------------------------- durable delivery of pushed messages
+
+
+async def outbox_rows(client: TestClient, user: str = USER) -> list[OutboundMessage]:
+    """The user's outbox rows, oldest first."""
+    async with client.app[DB]() as db:
+        query = select(OutboundMessage).where(OutboundMessage.user_id == user).order_by(col(OutboundMessage.id))
+        return list((await db.exec(query)).all())
+
+
+async def backdate_outbox(client: TestClient, by: timedelta) -> None:
+    """Make every stored push older (instead of waiting for the redelivery chore's minimum age)."""
+    async with client.app[DB]() as db:
+        for row in (await db.exec(select(OutboundMessage))).all():
+            row.created_at -= by
+            db.add(row)
+        await db.commit()
+
+
+def sent_texts(state: FakeWeChat) -> list[str]:
+    """The contents of every customer-service message sent, oldest first."""
+    return [c.body["text"]["content"] for c in state.called("/cgi-bin/message/custom/send")]
+
+
+async def test_a_push_whose_send_failed_is_delivered_by_the_redelivery_chore(
+        wx: TestClient, fake: tuple[FakeWeChat, TestServer]) -> None:
+    state, _ = fake
+    state.errors["/cgi-bin/message/custom/send"] = [45009]  # over quota: not retried at once
+    await wx.app[OUTBOX].push(USER, [Reply("您好，材料已收到。")], "staff")
+    await wx.app[WECHAT_OUTBOX].drain()
+    assert sent_texts(state) == ["您好，材料已收到。"] and (await outbox_rows(wx))[0].delivered_at is None
+    # The normal path has its minute: a chore run now leaves the row alone.
+    assert await wx.app[OUTBOX].redeliver() == 0 and len(sent_texts(state)) == 1
+    assert await wx.app[OUTBOX].redeliver(now=utcnow() + timedelta(seconds=61)) == 1
+    assert sent_texts(state) == ["您好，材料已收到。"] * 2
+    assert (await outbox_rows(wx))[0].delivered_at is not None
+    # Delivered once: later rounds send nothing.
+    assert await wx.app[OUTBOX].redeliver(now=utcnow() + timedelta(seconds=120)) == 0
+    assert len(sent_texts(state)) == 2
+
+
+async def test_a_push_made_where_no_dispatcher_runs_is_delivered_by_the_sla_leader(
+        aiohttp_client: Any, wx: TestClient, settings: Settings, fake: tuple[FakeWeChat, TestServer]) -> None:
+    state, _ = fake
+    # Another process (no WeChat channel: like one that died before sending) pushes two messages.
+    other = await aiohttp_client(create_app(settings))
+    await other.app[OUTBOX].push(USER, [Reply("第一条")], "staff")
+    await other.app[OUTBOX].push(USER, [Reply("第二条")], "case")
+    assert sent_texts(state) == []
+    await backdate_outbox(wx, timedelta(seconds=61))
+    assert await wx.app[SLA].round() is not None  # the leader's round runs the chore
+    assert sent_texts(state) == ["第一条", "第二条"]  # in order
+    assert all(row.delivered_at is not None for row in await outbox_rows(wx))
+    await wx.app[SLA].round()
+    assert len(sent_texts(state)) == 2
+
+
+async def test_a_delivered_push_is_never_sent_again(wx: TestClient, fake: tuple[FakeWeChat, TestServer]) -> None:
+    state, _ = fake
+    await wx.app[OUTBOX].push(USER, [Reply("已为您转接人工。")], "system")
+    await wx.app[WECHAT_OUTBOX].drain()
+    assert sent_texts(state) == ["已为您转接人工。"] and (await outbox_rows(wx))[0].delivered_at is not None
+    for later in (timedelta(seconds=61), timedelta(hours=47)):
+        assert await wx.app[OUTBOX].redeliver(now=utcnow() + later) == 0
+    assert len(sent_texts(state)) == 1
+
+
+async def test_redelivery_keeps_a_users_order_and_gives_up_after_48_hours(
+        wx: TestClient, fake: tuple[FakeWeChat, TestServer]) -> None:
+    state, _ = fake
+    dispatcher = wx.app[WECHAT_OUTBOX]
+    state.errors["/cgi-bin/message/custom/send"] = [45009, 45009]
+    await wx.app[OUTBOX].push(USER, [Reply("一")], "staff")
+    await wx.app[OUTBOX].push(USER, [Reply("二")], "case")
+    await dispatcher.drain()
+    state.errors["/cgi-bin/message/custom/send"] = [45009]  # the first fails again: the second must wait for it
+    assert await dispatcher.redeliver(min_age=timedelta(0)) == 0
+    assert sent_texts(state) == ["一", "二", "一"]
+    assert await dispatcher.redeliver(min_age=timedelta(0)) == 2
+    assert sent_texts(state) == ["一", "二", "一", "一", "二"]
+    await wx.app[OUTBOX].push(USER, [Reply("太久了")], "staff")
+    state.errors["/cgi-bin/message/custom/send"] = [45009]
+    await dispatcher.drain()
+    assert await dispatcher.redeliver(now=utcnow() + timedelta(hours=49)) == 0  # past the 48-hour window
+
+
+async def test_a_follower_who_left_is_not_sent_to_again(wx: TestClient, fake: tuple[FakeWeChat, TestServer]) -> None:
+    state, _ = fake
+    state.errors["/cgi-bin/message/custom/send"] = [43004]  # require subscribe: the follower unfollowed
+    await wx.app[OUTBOX].push(USER, [Reply("您的预约已确认。")], "system")
+    await wx.app[WECHAT_OUTBOX].drain()
+    assert (await outbox_rows(wx))[0].delivered_at is not None
+    assert await wx.app[OUTBOX].redeliver(now=utcnow() + timedelta(seconds=61)) == 0
+    assert len(sent_texts(state)) == 1
+
+
+# ---------------------------------------------------------------- images and pre-checks
+
+
+def image_xml(msg_id: int, url: str = "https://mmbiz.example/contract.jpg", media_id: str = "media-7") -> str:
+    """An image message as WeChat pushes it."""
+    return (f"<xml><ToUserName>gh_yichuang</ToUserName><FromUserName>{OPENID}</FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType>image</MsgType>"
+            f"<PicUrl>{url}</PicUrl><MediaId>{media_id}</MediaId><MsgId>{msg_id}</MsgId></xml>")
+
+
+async def test_image_after_a_precheck_is_stored_on_it_and_shown_to_its_owner(wx: TestClient) -> None:
+    await post(wx, text_xml(OPENID, "二手房过户要带啥", 11001))
+    _, body = await post(wx, text_xml(OPENID, "预审", 11002))
+    assert "材料预审" in reply_content(body)
+    _, body = await post(wx, text_xml(OPENID, "有1 2 3", 11003))
+    number = re.search(r"预审单号 (YS\d{8}-\d{4})", reply_content(body))
+    assert number is not None
+    for _ in range(2):  # WeChat's retry does not attach the picture twice
+        _, body = await post(wx, image_xml(11004))
+        assert reply_content(body) == Texts.from_yaml().get("wechat_image_attached", number=number[1])
+    token, _ = wx.app[TOKENS].issue(USER)
+    resp = await wx.get(f"/api/v1/prechecks/{number[1]}", headers={"Authorization": f"Bearer {token}"})
+    attachments = (await resp.json())["attachments"]
+    assert resp.status == 200 and len(attachments) == 1
+    assert attachments[0]["url"] == "https://mmbiz.example/contract.jpg" and attachments[0]["media_id"] == "media-7"
+    assert attachments[0]["at"].startswith("20")
+    stranger, _ = wx.app[TOKENS].issue("wechat:someone-else")
+    resp = await wx.get(f"/api/v1/prechecks/{number[1]}", headers={"Authorization": f"Bearer {stranger}"})
+    assert resp.status == 404
+
+
+async def test_image_after_an_old_precheck_is_only_acknowledged(wx: TestClient) -> None:
+    await post(wx, text_xml(OPENID, "二手房过户要带啥", 12001))
+    await post(wx, text_xml(OPENID, "预审", 12002))
+    await post(wx, text_xml(OPENID, "都有", 12003))
+    async with wx.app[DB]() as db:
+        record = (await db.exec(select(Precheck))).one()
+        record.created_at -= timedelta(hours=25)
+        db.add(record)
+        await db.commit()
+    _, body = await post(wx, image_xml(12004))
+    assert reply_content(body) == Texts.from_yaml().get("wechat_image_received")
+    async with wx.app[DB]() as db:
+        assert (await db.exec(select(Precheck))).one().attachments == []

@@ -95,6 +95,8 @@ class FakeWeChat:
 
     async def jscode2session(self, request: web.Request) -> web.Response:
         call = await self._record(request)
+        if queued := self.errors.get(call.path):
+            return web.json_response({"errcode": queued.pop(0), "errmsg": "queued error"})
         if call.query.get("appid") != MP_APP_ID or call.query.get("secret") != MP_SECRET:
             return web.json_response({"errcode": 40013, "errmsg": "invalid appid"})
         if call.query.get("js_code") != GOOD_CODE:
