@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import pickle
 import time
 from collections import Counter
@@ -164,7 +165,7 @@ def load_or_train(examples: Sequence[Example], tokenizer: Tokenizer, tokenizer_w
         path.parent.mkdir(parents=True, exist_ok=True)
         for old in path.parent.glob("nlu-*.pkl"):
             old.unlink(missing_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # per process: workers training at once must not share it
         with tmp.open("wb") as handle:
             pickle.dump(model, handle)
         tmp.replace(path)  # atomic: a concurrent reader sees the old file or the whole new one
