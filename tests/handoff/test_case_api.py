@@ -25,12 +25,12 @@ async def file_form(client: TestClient, body: dict[str, Any] | None = None, **he
 
 
 async def test_form_files_a_case_once(client: TestClient) -> None:
-    resp = await file_form(client, **{"Idempotency-Key": "form-submit-0001"})
+    resp = await file_form(client, None, **{"Idempotency-Key": "form-submit-0001"})
     assert resp.status == 201
     filed = await resp.json()
     assert filed["case_no"].startswith("BBC") and filed["status"] == "classified"
     assert filed["window"] == "公积金" and filed["days"] == 3 and "（周" in filed["due_in_words"]
-    retry = await file_form(client, **{"Idempotency-Key": "form-submit-0001"})
+    retry = await file_form(client, None, **{"Idempotency-Key": "form-submit-0001"})
     assert retry.status == 200 and (await retry.json())["case_no"] == filed["case_no"]
     resubmitted = await file_form(client)  # same phone, same account, minutes later, no key
     assert resubmitted.status == 200 and (await resubmitted.json())["case_no"] == filed["case_no"]
@@ -49,7 +49,7 @@ async def test_bad_forms_get_clear_errors_and_file_nothing(client: TestClient) -
         resp = await file_form(client, body)
         assert resp.status == status, body
         assert (await resp.json())["error"]["code"] == code
-    bad_key = await file_form(client, **{"Idempotency-Key": "x"})
+    bad_key = await file_form(client, None, **{"Idempotency-Key": "x"})
     assert bad_key.status == 400
     assert await client.app[CASES].search() == []
 
