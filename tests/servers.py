@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class ServerProcess:
         self.args, self.env, self.cwd, self.ready_lines = args, env, cwd, ready_lines
         self.output = ""
         self.proc: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
 
     def start(self, timeout: float = 60) -> None:
         """Start and wait (bounded) until `ready_lines` workers have printed the ready line."""
@@ -52,6 +54,14 @@ class ServerProcess:
             if ready:
                 chunk = os.read(self.proc.stdout.fileno(), 65536)
                 self.output += chunk.decode(errors="replace")
+        # Keep reading: a chatty server (DEBUG logs) would otherwise fill the pipe and block on its next write.
+        self._reader = threading.Thread(target=self._drain, name="server-output", daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        while chunk := os.read(self.proc.stdout.fileno(), 65536):
+            self.output += chunk.decode(errors="replace")
 
     def stop(self) -> int:
         """SIGTERM, then wait (bounded); returns the exit code."""
@@ -64,7 +74,10 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait(timeout=10)
-        if self.proc.stdout is not None:
+        if self._reader is not None:
+            self._reader.join(timeout=10)  # the pipe reaches end-of-file once the process has exited
+        elif self.proc.stdout is not None:
             self.output += self.proc.stdout.read().decode(errors="replace")
+        if self.proc.stdout is not None:
             self.proc.stdout.close()
         return code
