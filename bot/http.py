@@ -86,5 +86,6 @@ def require_str(body: dict[str, Any], field: str, *, max_chars: int, required: b
         raise InvalidInput(f"字段 {field} 必须是字符串。", code="invalid_field")
     if len(value) > max_chars:
         raise PayloadTooLarge(f"字段 {field} 不能超过 {max_chars} 个字符。", code="field_too_long")
-    return value
+    # PostgreSQL text cannot hold NUL; it carries no meaning in a message, so it is dropped.
+    return value.replace("\x00", "")
 

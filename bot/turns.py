@@ -28,7 +28,7 @@ class TurnLog:
             channel=inbound.channel,
             user_id=inbound.user_id,
             msg_id=inbound.msg_id,
-            text=mask_id_numbers(inbound.text),  # 身份证号 is never stored in clear
+            text=mask_id_numbers(inbound.text).replace("\x00", ""),  # 身份证号 never in clear; PostgreSQL refuses NUL
             intent=parse.intent,
             confidence=parse.confidence,
             flow=flow,
