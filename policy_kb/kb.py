@@ -62,7 +62,8 @@ class KnowledgeBase:
             docs.append(SearchDoc("item", item.code, item.name, (item.name, *item.aliases),
                                   text=item.department, facets={"window": item.window}, weight=weight))
         for bundle in self.bundles.values():
-            docs.append(SearchDoc("bundle", bundle.code, bundle.name, (bundle.name, *bundle.aliases)))
+            docs.append(SearchDoc("bundle", bundle.code, bundle.name, (bundle.name, *bundle.aliases),
+                                  parts=tuple(bundle.items)))
         for policy in self.policies.values():
             docs.append(SearchDoc("policy", policy.id, policy.title, (policy.title, *policy.keywords),
                                   text=f"{policy.doc_no} {policy.benefit}", facets={"domain": policy.domain}))

@@ -12,12 +12,18 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
+from core.pinyin import PinyinFolder, SoundCorrector
 from core.text import Synonyms, Tokenizer, normalise
 
 CANDIDATES = 40
 # A hit below this is "no confident answer": better to ask than to name the wrong item.
 CONFIDENT = 0.55
 BUNDLE_WITHOUT_CUE = 0.95
+# A bundle is named by a question that asks for several services at once and names at least two of its
+# items (出生证、户口、医保能一起办吗).
+PART_NAMED = 0.5
+# A record found only after a same-sounding typo was corrected (社保咔 → 社保卡) counts a little less.
+HOMOPHONE = 0.9
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class SearchDoc:
     text: str = ""
     facets: dict[str, str] = field(default_factory=dict)  # window, domain: for filters
     weight: float = 1.0  # local, curated records rank above a large imported catalogue on a tie
+    parts: tuple[str, ...] = ()  # a bundle's items (their keys)
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,8 @@ class SearchIndex:
         self._tokenizer = tokenizer
         self._synonyms = synonyms
         self._names = [tuple(dict.fromkeys(normalise(n).replace(" ", "") for n in d.names if n)) for d in self._docs]
+        self._corrector = SoundCorrector([*synonyms.words, *(n for names in self._names for n in names)],
+                                         PinyinFolder())
         corpus = [tokenizer.terms(synonyms.expand(" ".join(d.names) + " " + d.text)) or ["<empty>"]
                   for d in self._docs]
         self._bm25 = bm25s.BM25()
@@ -66,16 +75,36 @@ class SearchIndex:
         self._kinds = {kind: np.array([d.kind == kind for d in self._docs], dtype=bool)
                        for kind in {d.kind for d in self._docs}}
         self._weights = np.array([d.weight for d in self._docs], dtype=np.float32)
+        position = {(d.kind, d.key): i for i, d in enumerate(self._docs)}
+        self._parts = {i: np.array([position[("item", k)] for k in d.parts if ("item", k) in position], dtype=np.int64)
+                       for i, d in enumerate(self._docs) if d.parts}
 
     def __len__(self) -> int:
         return len(self._docs)
 
     def search(self, query: str, kinds: Sequence[str] | None = None, limit: int = 5,
                facets: dict[str, str] | None = None) -> list[Hit]:
-        """The best matches, best first; empty when nothing matches at all."""
+        """The best matches, best first; empty when nothing matches at all. When nothing matches confidently
+        as written, the question is read once more with same-sounding typos of known words corrected.
+        """
         norm = normalise(query)
         if not norm or not self._docs:
             return []
+        hits = self._rank(norm, kinds, facets)
+        if not (hits and hits[0].confident):
+            corrected = self._corrector.correct(norm)
+            if corrected != norm:
+                best = {(h.kind, h.key): h for h in hits}
+                for hit in self._rank(corrected, kinds, facets):
+                    scaled = Hit(hit.kind, hit.key, hit.title, round(hit.score * HOMOPHONE, 4))
+                    known = best.get((hit.kind, hit.key))
+                    if known is None or scaled.score > known.score:
+                        best[(hit.kind, hit.key)] = scaled
+                hits = sorted(best.values(), key=lambda h: h.score, reverse=True)
+        return hits[:limit]
+
+    def _rank(self, norm: str, kinds: Sequence[str] | None, facets: dict[str, str] | None) -> list[Hit]:
+        """Every candidate of the normalised question, best first."""
         terms = self._tokenizer.terms(self._synonyms.expand(norm))
         scores = self._bm25.get_scores(terms) if terms else np.zeros(len(self._docs), dtype=np.float32)
         mask = np.ones(len(self._docs), dtype=bool)
@@ -91,12 +120,17 @@ class SearchIndex:
         best_bm25 = float(scores[top].max())
         cores = [c for c in dict.fromkeys(self._matcher.core(v) for v in self._synonyms.variants(norm)) if c]
         # A bundle answers a question about several services; otherwise the single item wins a tie.
-        bundle_factor = 1.0 if self._matcher.asks_for_several(norm) else BUNDLE_WITHOUT_CUE
+        several = self._matcher.asks_for_several(norm)
+        bundle_factor = 1.0 if several else BUNDLE_WITHOUT_CUE
         named_by_doc = self._named(cores, top)
         hits = []
         for position, index in enumerate(top):
             doc = self._docs[int(index)]
             named = float(named_by_doc[position])
+            if several and int(index) in self._parts:
+                parts = self._named(cores, self._parts[int(index)])
+                if np.count_nonzero(parts >= PART_NAMED) >= 2:
+                    named = max(named, float(parts.max()))
             relative = float(scores[index]) / best_bm25
             # Confidence comes from how well the question names the record; BM25 breaks ties among them.
             score = named * (0.85 + 0.15 * relative) * float(self._weights[index])
@@ -106,7 +140,7 @@ class SearchIndex:
                 score *= BUNDLE_WITHOUT_CUE
             hits.append(Hit(doc.kind, doc.key, doc.title, round(min(score, 1.0), 4)))
         hits.sort(key=lambda h: h.score, reverse=True)
-        return hits[:limit]
+        return hits
 
 
     def _named(self, cores: list[str], docs: np.ndarray) -> np.ndarray:

@@ -19,6 +19,28 @@ async def test_items_search_answers_colloquial_questions(client: TestClient) -> 
     assert 0 < top["score"] <= 1
 
 
+async def test_same_sounding_typos_find_the_item(client: TestClient) -> None:
+    # Pinyin input methods make homophone typos: 咔/卡, 包/保, 主/住.
+    typos = (("社保咔去哪里办", "SB-0003"), ("低包在哪里申请", "ZH-0006"), ("居主证多久能拿到", "ZH-0001"))
+    for question, code in typos:
+        top = (await get(client, f"/api/v1/kb/items?q={question}"))["items"][0]
+        assert top["code"] == code and top["confident"] is True, (question, top)
+
+
+async def test_a_correctly_written_word_is_not_read_as_its_homophone(client: TestClient) -> None:
+    # 水费 sounds like 税费 (二手房税费 is another item): the word as written wins.
+    top = (await get(client, "/api/v1/kb/items?q=买了二手房 水费户名怎么改"))["items"][0]
+    assert top["code"] == "ZH-0009" and top["confident"] is True, top
+
+
+async def test_a_situation_word_does_not_name_a_service(client: TestClient) -> None:
+    # "没工作"/"被裁员" describe the person; they must not turn into 公积金离职提取.
+    top = (await get(client, "/api/v1/kb/items?q=被裁员了 能领失业保险金吗"))["items"][0]
+    assert top["code"] == "SB-0001", top
+    top = (await get(client, "/api/v1/kb/items?q=没工作的家庭主妇能交居民养老保险吗"))["items"][0]
+    assert top["code"] == "SB-0006", top
+
+
 async def test_unanswerable_question_is_not_confident(client: TestClient) -> None:
     body = await get(client, "/api/v1/kb/items?q=今天天气怎么样")
     assert all(not item["confident"] for item in body["items"])

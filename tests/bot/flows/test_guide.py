@@ -47,6 +47,14 @@ async def test_a_new_item_replaces_the_context(visitor: Visitor) -> None:
     assert "普通护照" in again["replies"][0]["text"]
 
 
+async def test_naming_several_items_of_a_bundle_together_answers_the_bundle(visitor: Visitor) -> None:
+    together = await visitor.say("孩子出生了 出生证户口医保能一起办吗")
+    assert together["replies"][0]["text"].startswith("【新生儿出生一件事】"), together
+    single = await visitor.say("重新开始")
+    single = await visitor.say("出生证明怎么办")
+    assert single["replies"][0]["text"].startswith("【出生医学证明首次签发】"), single
+
+
 async def test_bundle_lists_items_and_merged_materials_with_paging(visitor: Visitor) -> None:
     bundle = await visitor.say("开公司要办哪些")
     text = bundle["replies"][0]["text"]
