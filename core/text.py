@@ -61,8 +61,11 @@ class Tokenizer:
                 self._jieba.add_word(word, freq=2000)
 
     def words(self, text: str) -> list[str]:
-        """jieba's search-mode words of the normalised text (sub-words of long words included)."""
-        return [w for w in self._jieba.cut_for_search(normalise(text)) if w.strip()]
+        """jieba's search-mode words of the normalised text (sub-words of long words included). Without
+        jieba's HMM guess at unknown words: the NLU's character n-grams already cover those, and the HMM
+        was a third of a parse.
+        """
+        return [w for w in self._jieba.cut_for_search(normalise(text), HMM=False) if w.strip()]
 
     def terms(self, text: str) -> list[str]:
         """Index and query terms: words plus character bigrams."""

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import pickle
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -28,7 +28,7 @@ from intents.entities import EntityExtractor
 from intents.training import Example
 
 log = logging.getLogger("intents.builtin")
-MODEL_VERSION = "1"  # bump when features or estimator change, so cached models are retrained
+MODEL_VERSION = "2"  # bump when features or estimator change, so cached models are retrained
 
 
 class WordAnalyzer:
@@ -59,46 +59,53 @@ def _pipeline(tokenizer: Tokenizer) -> Pipeline:
 
 class CompiledClassifier:
     """The fitted pipeline as plain arrays: the same probabilities as sklearn's predict_proba, without its
-    per-call input validation (about 20 ms a message with 27 classes × 3 calibrated folds; this is ~0.1 ms).
+    per-call input validation (about 20 ms a message with 27 classes × 3 calibrated folds; this is ~0.05 ms).
+    A message has a few dozen features, so they are counted in plain Python and only the product with the
+    weights is a NumPy call: one row gather of a features × (folds·classes) matrix.
     """
 
     def __init__(self, pipeline: Pipeline) -> None:
         union = pipeline.named_steps["features"]
-        self.blocks: list[tuple[Callable[[str], list[str]], dict[str, int], np.ndarray, int]] = []
+        self.blocks: list[tuple[Callable[[str], list[str]], dict[str, int], list[float], int]] = []
         offset = 0
         for _name, vectorizer in union.transformer_list:
-            self.blocks.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, offset))
+            self.blocks.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_.tolist(), offset))
             offset += len(vectorizer.vocabulary_)
         folds = pipeline.named_steps["classifier"].calibrated_classifiers_
-        self.weights = np.stack([f.estimator.coef_ for f in folds])  # folds × classes × features
-        self.intercepts = np.stack([f.estimator.intercept_ for f in folds])  # folds × classes
-        self.slopes = np.array([[c.a_ for c in f.calibrators] for f in folds], dtype=float)
-        self.offsets = np.array([[c.b_ for c in f.calibrators] for f in folds], dtype=float)
+        weights = np.stack([f.estimator.coef_ for f in folds])  # folds × classes × features
+        self.shape = weights.shape[:2]
+        self.weights = np.ascontiguousarray(weights.transpose(2, 0, 1).reshape(weights.shape[2], -1))
+        self.intercepts = np.stack([f.estimator.intercept_ for f in folds]).reshape(-1)
+        self.slopes = np.array([[c.a_ for c in f.calibrators] for f in folds], dtype=float).reshape(-1)
+        self.offsets = np.array([[c.b_ for c in f.calibrators] for f in folds], dtype=float).reshape(-1)
 
-    def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def features(self, text: str) -> tuple[list[int], list[float]]:
         """Column indices and TF-IDF values (sublinear tf, each block L2-normalised) of one text."""
-        columns, values = [], []
+        columns: list[int] = []
+        values: list[float] = []
         for analyzer, vocabulary, idf, offset in self.blocks:
-            counts = Counter(t for t in analyzer(text) if t in vocabulary)
+            counts: dict[int, int] = {}
+            for token in analyzer(text):
+                index = vocabulary.get(token)
+                if index is not None:
+                    counts[index] = counts.get(index, 0) + 1
             if not counts:
                 continue
-            index = np.fromiter((vocabulary[t] for t in counts), dtype=np.int64, count=len(counts))
-            weight = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=len(counts)))) * idf[index]
-            columns.append(index + offset)
-            values.append(weight / np.linalg.norm(weight))
-        if not columns:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        return np.concatenate(columns), np.concatenate(values)
+            weights = [(1.0 + math.log(n)) * idf[i] for i, n in counts.items()]
+            norm = math.sqrt(sum(w * w for w in weights))
+            columns.extend(i + offset for i in counts)
+            values.extend(w / norm for w in weights)
+        return columns, values
 
     def proba(self, text: str) -> np.ndarray:
         """Class probabilities, averaged over the calibrated folds."""
         columns, values = self.features(text)
-        decision = self.weights[:, :, columns] @ values + self.intercepts
-        calibrated = 1.0 / (1.0 + np.exp(self.slopes * decision + self.offsets))
+        decision = self.intercepts + (np.asarray(values) @ self.weights[columns] if columns else 0.0)
+        calibrated = (1.0 / (1.0 + np.exp(self.slopes * decision + self.offsets))).reshape(self.shape)
         totals = calibrated.sum(axis=1, keepdims=True)
-        n_classes = calibrated.shape[1]
+        n_classes = self.shape[1]
         normalised = np.divide(calibrated, totals, out=np.full_like(calibrated, 1 / n_classes), where=totals != 0)
-        return normalised.mean(axis=0)
+        return normalised.mean(axis=0)  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -115,12 +122,12 @@ class IntentModel:
         words.analyzer.tokenizer = tokenizer
         self.compiled = CompiledClassifier(self.pipeline)
 
-    def rank(self, text: str) -> list[tuple[str, float]]:
-        """Every intent with its probability, best first."""
+    def rank(self, text: str, limit: int | None = None) -> list[tuple[str, float]]:
+        """The intents (every one, or the `limit` best) with their probabilities, best first."""
         if self.compiled is None:
             self.compiled = CompiledClassifier(self.pipeline)
         probabilities = self.compiled.proba(normalise(text))
-        order = np.argsort(-probabilities)
+        order = np.argsort(-probabilities)[:limit]
         return [(self.labels[i], float(probabilities[i])) for i in order]
 
     def __getstate__(self) -> dict[str, object]:
@@ -195,7 +202,7 @@ class BuiltinNLU:
         command = self._commands.match(text)
         if command is not None:
             return Parse(text, command, 1.0, entities, ((command, 1.0),))
-        ranking = self._model.rank(text)[:10]
+        ranking = self._model.rank(text, limit=10)
         intent, confidence = ranking[0]
         if confidence < self._threshold:
             intent = FALLBACK_INTENT
