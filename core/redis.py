@@ -95,7 +95,10 @@ async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
         embedded = EmbeddedRedis(settings.data_dir)
         await asyncio.to_thread(embedded.start)
         url = embedded.url
-    client = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    # Explicit timeouts: older redis-py versions wait forever by default, so a frozen Redis would hang requests.
+    timeout = settings.redis_timeout_seconds
+    client = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
+                                     socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         try:
             await client.ping()
