@@ -30,7 +30,7 @@ from core.settings import Settings
 from handoff.case_models import Case
 from handoff.tickets import Ticket
 from tests.conftest import Visitor, new_visitor
-from tests.reliability.faults import PrivateRedis
+from tests.reliability.faults import PrivateRedis, TcpProxy
 
 HANG_SECONDS = 20.0  # far above the app's Redis timeout here (1 s): a request slower than this hangs
 ANSWER_SECONDS = 60.0  # a message retried through an outage must be answered within this
@@ -198,3 +198,23 @@ async def test_the_first_request_after_a_redis_restart_is_served(redis_client: T
     private_redis.start()
     reply = await visitor.say("营业执照怎么办", msg_id=uuid.uuid4().hex)
     assert reply["replies"][0]["text"]
+
+
+async def test_a_frozen_redis_answers_503_after_the_timeout_not_a_hang(aiohttp_client: Any, settings: Settings,
+                                                                        private_redis: PrivateRedis) -> None:
+    proxy = TcpProxy("127.0.0.1", private_redis.port)
+    await proxy.start()
+    try:
+        client = await aiohttp_client(create_app(settings.model_copy(update={
+            "redis_url": proxy.url(private_redis.url), "redis_timeout_seconds": 1.0})))
+        visitor = await new_visitor(client)
+        await visitor.say("你好")
+        proxy.stall()  # connections stay open, nothing answers
+        for _ in range(2):
+            resp = await asyncio.wait_for(client.post("/api/v1/messages", json={"text": "你好", "msg_id": "frozen"},
+                                                      headers=visitor.headers), HANG_SECONDS)
+            assert resp.status == 503 and resp.headers["Retry-After"].isdigit(), await resp.text()
+        await proxy.restore()
+        assert (await visitor.say("你好", msg_id="frozen"))["replies"][0]["text"]
+    finally:
+        await proxy.close()
