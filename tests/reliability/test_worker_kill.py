@@ -20,15 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlmodel import col, select
 
 from bot.models import Turn
+from bot.session import RedisSessionStore
+from bot.typedefs import CASES, DB
 from core.clock import SHANGHAI
 from core.db import create_engine, session_factory
 from core.settings import Settings
 from handoff.case_models import Case
 from handoff.tickets import Ticket
 from tests.backends import require_server_database, require_server_redis
+from tests.conftest import Visitor
 from tests.servers import ServerProcess, free_port, yichuang_env
 
 ANSWER_SECONDS = 60.0  # one message, retried through the kill, must be answered within this
@@ -191,3 +197,37 @@ async def test_a_worker_killed_mid_load_loses_and_duplicates_nothing(tmp_path: P
                 assert len(tickets) == (1 if citizen.kind == "ticket" else 0), citizen
     finally:
         await engine.dispose()
+
+
+async def test_a_worker_dying_between_logging_a_turn_and_replying(client: TestClient, visitor: Visitor,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window a SIGKILL can hit but not reliably: the turn is committed to SQL, the session and the
+    dedupe key never reach Redis, the client gets no answer. Its retry must get the logged answer without
+    running the flow again. The session in Redis is then one step behind; the conversation resumes from
+    there, and repeating a step must be harmless (here: confirming again files nothing new).
+    """
+    for text in complaint_script("13912345678")[:-1]:
+        await visitor.say(text)
+    save = RedisSessionStore.save
+
+    async def die_once(self: RedisSessionStore, session: Any) -> None:
+        monkeypatch.setattr(RedisSessionStore, "save", save)
+        raise RedisConnectionError("worker killed")  # as far as the client can tell, the same
+
+    monkeypatch.setattr(RedisSessionStore, "save", die_once)
+    resp = await client.post("/api/v1/messages", json={"text": "确认", "msg_id": "confirm"}, headers=visitor.headers)
+    assert resp.status == 503
+
+    retried = await visitor.say("确认", msg_id="confirm")
+    async with client.app[DB]() as db:
+        turn = (await db.exec(select(Turn).where(Turn.user_id == visitor.user_id, Turn.msg_id == "confirm"))).one()
+    assert retried["replies"] == turn.replies and CASE_NO.search(retried["replies"][0]["text"])
+    metrics = await (await client.get("/metrics")).text()
+    assert 'yichuang_duplicate_messages_total{channel="web"} 1.0' in metrics  # answered from the log
+    assert len(await client.app[CASES].of_user(visitor.user_id)) == 1
+
+    # The session still waits for the confirmation: a second one names the same case and files nothing.
+    case_no = CASE_NO.search(retried["replies"][0]["text"])
+    after = await visitor.say("确认")
+    assert case_no is not None and case_no.group() in after["replies"][0]["text"], after
+    assert len(await client.app[CASES].of_user(visitor.user_id)) == 1
