@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
@@ -103,8 +104,10 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
             await _announce(res.service)
         elif action == "gaps":
             table = Table("次数", "问题", "类型", "最近一次")
+            tz = ZoneInfo(settings.timezone)  # stored in UTC, shown in local time like every other listing
             for gap in await GapLog(res.db).top(args.limit):
-                table.add_row(str(gap.count), gap.example, gap.kind, gap.last_seen.strftime("%Y-%m-%d %H:%M"))
+                seen = gap.last_seen.astimezone(tz)
+                table.add_row(str(gap.count), gap.example, gap.kind, seen.strftime("%Y-%m-%d %H:%M"))
             Console().print(table)
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -20,6 +21,7 @@ from bot.metrics import Metrics
 from bot.session import Session, SessionStore
 from bot.texts import Texts
 from bot.turns import TurnLog
+from core.db import utcnow
 from core.errors import ServiceUnavailable
 from core.keys import Prefix, key
 from core.settings import Settings
@@ -112,8 +114,23 @@ class Engine:
         nlu = Parse(text=turn.text, intent=turn.intent or "", confidence=turn.confidence or 0.0).to_json()
         return TurnResult(tuple(Reply.from_json(r) for r in turn.replies), nlu, turn.flow, duplicate=True)
 
+    async def _session_lost(self, user_id: str) -> bool:
+        """Whether a missing session was lost rather than never started or expired: the user's last turn is
+        younger than the session's idle TTL (every turn renews it) and was in a flow that asks several
+        questions. Redis was wiped or restarted, or a worker died before saving the session.
+        """
+        last = await self._turns.recent(user_id, limit=1)
+        if not last:
+            return False
+        flow = self._flows.get(last[0].flow or "")
+        young = utcnow() - last[0].created_at < timedelta(seconds=self._settings.session_ttl_seconds)
+        return young and flow is not None and flow.keeps_context
+
     async def _process(self, inbound: Inbound) -> TurnResult:
-        session = await self._sessions.load(inbound.user_id) or Session(inbound.user_id, inbound.channel)
+        stored = await self._sessions.load(inbound.user_id)
+        # A conversation cut off half-way gets a short apology rather than a puzzling answer.
+        lost = stored is None and await self._session_lost(inbound.user_id)
+        session = stored or Session(inbound.user_id, inbound.channel)
         text = normalise(inbound.text)
         chosen = resolve_choice(text, session.buttons)
         if chosen is not None:
@@ -126,6 +143,8 @@ class Engine:
             flow_name, replies = "handoff", await self._relay(ctx, ticket)
         else:
             flow_name, replies = await self._route(ctx)
+            if lost:
+                replies.insert(0, Reply(self._texts.get("session_lost")))
         session = ctx.session  # `restart` replaces it
         session.turns += 1
         session.buttons = [b.to_json() for r in replies for b in r.buttons]

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.errors import InvalidInput, PayloadTooLarge, RateLimited, YichuangError
 
@@ -53,12 +53,25 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return error_response(413, "payload_too_large", "请求体过大。")
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), exc.reason, allow)
-    except (RedisConnectionError, RedisTimeoutError, OperationalError, ConnectionError) as exc:
-        log.error("%s %s: backing service unavailable: %s", request.method, request.path, type(exc).__name__)
-        return error_response(503, "service_unavailable", "服务暂时不可用，请稍后再试。", {"Retry-After": "5"})
+    except (RedisConnectionError, RedisTimeoutError, OperationalError, ConnectionError, TimeoutError) as exc:
+        # TimeoutError: asyncpg's command timeout (a frozen database) surfaces unwrapped.
+        return _unavailable(request, exc)
+    except DBAPIError as exc:
+        if exc.connection_invalidated:  # the connection was lost, e.g. the database restarted mid-transaction
+            return _unavailable(request, exc)
+        return _internal_error(request)
     except Exception:
-        log.exception("%s %s failed", request.method, request.path)
-        return error_response(500, "internal_error", "服务器内部错误，请稍后再试。")
+        return _internal_error(request)
+
+
+def _unavailable(request: web.Request, exc: Exception) -> web.Response:
+    log.error("%s %s: backing service unavailable: %s", request.method, request.path, type(exc).__name__)
+    return error_response(503, "service_unavailable", "服务暂时不可用，请稍后再试。", {"Retry-After": "5"})
+
+
+def _internal_error(request: web.Request) -> web.Response:
+    log.exception("%s %s failed", request.method, request.path)  # called while handling the exception
+    return error_response(500, "internal_error", "服务器内部错误，请稍后再试。")
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:

@@ -51,7 +51,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 15}
     else:
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True, pool_recycle=1800)
+        # Without timeouts a frozen server or a dropped network holds every request for the OS's TCP timeout:
+        # asyncpg's connect timeout covers the handshake, command_timeout every statement (and the pre-ping).
+        timeout = settings.database_timeout_seconds
+        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True, pool_recycle=1800, pool_timeout=timeout,
+                      connect_args={"timeout": timeout, "command_timeout": timeout})
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -7,6 +7,8 @@ import logging
 import re
 from datetime import UTC, datetime
 
+from core.clock import SHANGHAI
+
 # 18-digit resident ID (last may be X) and mainland mobile numbers. Look-arounds stop a match inside
 # a longer digit run, so order numbers and timestamps are left alone.
 _ID_CARD = re.compile(r"(?<![0-9])([1-9][0-9]{5})(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])[0-9]{2}[0-9]{3}[0-9Xx](?![0-9])")
@@ -40,10 +42,16 @@ class MaskingFilter(logging.Filter):
 
 
 class MaskedTextFormatter(logging.Formatter):
-    """Plain text lines; tracebacks are masked too, since they may quote citizen input."""
+    """Plain text lines stamped in Asia/Shanghai with the offset written out (not the host's local time,
+    which may be anything); tracebacks are masked too, since they may quote citizen input.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         return mask_personal_data(super().format(record))
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created, SHANGHAI)
+        return moment.strftime(datefmt) if datefmt else moment.isoformat(timespec="milliseconds")
 
 
 class JsonFormatter(logging.Formatter):

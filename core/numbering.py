@@ -24,8 +24,9 @@ async def save_numbered(db_factory: SessionFactory, column: Any, prefix: str,
     for _ in range(ATTEMPTS):
         async with db_factory() as db:
             count = (await db.exec(select(func.count()).where(col(column).startswith(prefix)))).one()
-            result = await build(db, f"{prefix}{int(count) + 1:04d}")
             try:
+                # PostgreSQL refuses the clashing number as soon as `build` flushes, SQLite only at commit.
+                result = await build(db, f"{prefix}{int(count) + 1:04d}")
                 await db.commit()
                 return result
             except IntegrityError:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from core.errors import ConfigError
 from core.settings import Settings
@@ -95,7 +97,13 @@ async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
         embedded = EmbeddedRedis(settings.data_dir)
         await asyncio.to_thread(embedded.start)
         url = embedded.url
-    client = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    # Explicit timeouts: older redis-py versions wait forever by default, so a frozen Redis would hang requests.
+    # One immediate retry on a lost connection: after a Redis restart every pooled connection is dead, and
+    # without it each would fail one request. Timeouts are not retried (the command may have run).
+    timeout = settings.redis_timeout_seconds
+    client = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
+                                     socket_connect_timeout=timeout, socket_timeout=timeout,
+                                     retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
     try:
         try:
             await client.ping()

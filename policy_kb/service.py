@@ -12,6 +12,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
 from core.db import SessionFactory
 from core.keys import Prefix, key
@@ -22,6 +23,7 @@ from policy_kb.store import KbStore, WriteReport
 log = logging.getLogger("policy_kb.service")
 RELOAD_CHANNEL = key(Prefix.KB_EVENTS)
 LISTEN_POLL_SECONDS = 5.0
+LISTEN_RETRY_SECONDS = 1.0  # between reconnection attempts while Redis is down
 
 
 class KbService:
@@ -101,13 +103,26 @@ class KbService:
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            await pubsub.unsubscribe()
+            with contextlib.suppress(RedisError, OSError):  # Redis may be down at shutdown too
+                await pubsub.unsubscribe()
             await pubsub.aclose()
 
     async def _rebuild_on_message(self, pubsub: PubSub) -> None:
+        # Redis restarting must not end the listener: redis-py reconnects and resubscribes on the next read,
+        # and one rebuild on the way back catches up with any announcement made while it was away.
+        missed = False
         while True:
-            if await pubsub.get_message(timeout=LISTEN_POLL_SECONDS) is None:
+            try:
+                message = await pubsub.get_message(timeout=LISTEN_POLL_SECONDS)
+            except (RedisError, OSError) as exc:
+                if not missed:
+                    log.warning("knowledge base reload listener lost Redis (%s); reconnecting", type(exc).__name__)
+                missed = True
+                await asyncio.sleep(LISTEN_RETRY_SECONDS)
                 continue
+            if message is None and not missed:
+                continue
+            missed = False
             try:
                 await self.rebuild()
             except Exception:
