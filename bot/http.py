@@ -18,9 +18,18 @@ log = logging.getLogger("bot.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-               429: "rate_limited"}
+# aiohttp's own errors (no such route, wrong method, ...): the code and a message a citizen can read.
+_HTTP_ERRORS = {
+    400: ("bad_request", "请求格式不正确。"),
+    401: ("unauthorized", "请先登录或获取令牌。"),
+    403: ("forbidden", "您没有权限访问该地址。"),
+    404: ("not_found", "没有找到该地址，请检查链接是否正确。"),
+    405: ("method_not_allowed", "该地址不支持此请求方法。"),
+    413: ("payload_too_large", "请求体过大。"),
+    415: ("unsupported_media_type", "不支持该请求内容类型。"),
+    429: ("rate_limited", "请求过于频繁，请稍后再试。"),
+}
+_HTTP_OTHER = ("http_error", "请求无法处理，请检查后重试。")
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -49,10 +58,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        if exc.status == 413:
-            return error_response(413, "payload_too_large", "请求体过大。")
+        code, message = _HTTP_ERRORS.get(exc.status, _HTTP_OTHER)
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-        return error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), exc.reason, allow)
+        return error_response(exc.status, code, message, allow)
     except (RedisConnectionError, RedisTimeoutError, OperationalError, ConnectionError) as exc:
         log.error("%s %s: backing service unavailable: %s", request.method, request.path, type(exc).__name__)
         return error_response(503, "service_unavailable", "服务暂时不可用，请稍后再试。", {"Retry-After": "5"})

@@ -98,6 +98,16 @@ async def test_unknown_route_and_wrong_method_answer_json(client: TestClient) ->
     await assert_error(await client.delete("/api/v1/sessions"), 405, "method_not_allowed")
 
 
+async def test_router_errors_are_explained_in_chinese(client: TestClient) -> None:
+    """Regression (schemathesis): aiohttp's own 404/405 said "Not Found" / "Method Not Allowed" in English."""
+    missing = await assert_error(await client.get("/api/v1/nothing-here"), 404, "not_found")
+    assert missing["error"]["message"] == "没有找到该地址，请检查链接是否正确。"
+    wrong = await client.put("/", data=b"")
+    body = await assert_error(wrong, 405, "method_not_allowed")
+    assert body["error"]["message"] == "该地址不支持此请求方法。"
+    assert "GET" in wrong.headers["Allow"]
+
+
 async def test_empty_text_gets_a_polite_reply(visitor: Visitor) -> None:
     body = await visitor.say("   ")
     assert "没有输入内容" in body["replies"][0]["text"]
