@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp_sse import sse_response
 
 from bot.api_staff import audit_note, current_staff, require_role
-from bot.http import read_json_object, require_str
+from bot.http import parse_uint, read_json_object, require_str
 from bot.typedefs import CASE_REPORTS, CASES, EVALUATIONS, REDIS
 from core.errors import InvalidInput, NotFound
 from core.keys import Prefix, key
@@ -192,12 +192,13 @@ async def follow_up(request: web.Request) -> web.Response:
     staff = await current_staff(request)
     require_role(staff, *SUPERVISORS)
     raw = request.match_info["evaluation_id"]
-    if not raw.isdigit():
+    evaluation_id = parse_uint(raw)
+    if evaluation_id is None:
         raise NotFound("没有这条待回访的评价。")
     body = await read_json_object(request)
     note = require_str(body, "note", max_chars=2000) or ""
     if not note.strip():
         raise InvalidInput("缺少字段 note。", code="missing_field")
     audit_note(request, target=f"evaluation:{raw}")
-    row = await request.app[EVALUATIONS].mark_followed_up(int(raw), f"staff:{staff.username}", note.strip())
+    row = await request.app[EVALUATIONS].mark_followed_up(evaluation_id, f"staff:{staff.username}", note.strip())
     return web.json_response(row.to_json(), dumps=_dumps)

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.http import Handler, read_json_object, require_str
+from bot.http import Handler, parse_uint, read_json_object, require_str
 from bot.typedefs import RATE_LIMITER, REDIS, SETTINGS, STAFF
 from core.errors import Forbidden, InvalidInput, Unauthorized
 from core.keys import Prefix, key
@@ -227,10 +227,10 @@ def _audit_json(row: StaffAudit) -> dict[str, Any]:
 async def audit_log(request: web.Request) -> web.Response:
     """The newest audit rows (supervisors and admins only)."""
     require_role(await current_staff(request), "supervisor", "admin")
-    raw = request.query.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= AUDIT_MAX_LIMIT:
+    limit = parse_uint(request.query.get("limit", "100"), maximum=AUDIT_MAX_LIMIT)
+    if not limit:
         raise InvalidInput(f"参数 limit 必须是 1–{AUDIT_MAX_LIMIT} 的整数。", code="invalid_limit")
-    rows = await request.app[STAFF].recent_audit(int(raw))
+    rows = await request.app[STAFF].recent_audit(limit)
     return web.json_response({"entries": [_audit_json(r) for r in rows]}, dumps=_dumps)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,11 @@ from core.errors import InvalidInput, PayloadTooLarge, RateLimited, YichuangErro
 log = logging.getLogger("bot.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# The largest row id either database can hold (SQL INTEGER): PostgreSQL refuses a bigger query argument and
+# SQLite overflows, so a bigger number in a URL can only be "not found" or "invalid".
+MAX_ROW_ID = 2**31 - 1
+_ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
 
 # aiohttp's own errors (no such route, wrong method, ...): the code and a message a citizen can read.
 _HTTP_ERRORS = {
@@ -97,3 +103,14 @@ def require_str(body: dict[str, Any], field: str, *, max_chars: int, required: b
     # PostgreSQL text cannot hold NUL; it carries no meaning in a message, so it is dropped.
     return value.replace("\x00", "")
 
+
+def parse_uint(raw: str, *, maximum: int = MAX_ROW_ID) -> int | None:
+    """`raw` as an integer 0..`maximum` written in ASCII digits, or None.
+
+    `str.isdigit()` is not enough for input from a URL: it accepts "²" (which `int()` refuses) and any number
+    of digits (which the database refuses).
+    """
+    if not _ASCII_DIGITS.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if value <= maximum else None
