@@ -5,6 +5,7 @@ Agents see the cases of their windows (the complaint window sees all); superviso
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -130,15 +131,17 @@ async def staff_events(request: web.Request) -> web.StreamResponse:
     pubsub = request.app[REDIS].pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(key(Prefix.STAFF_EVENTS))
     try:
+        # A console tab closed while we waited: the next write fails, and that is the end, not an outage.
         async with sse_response(request) as stream:
-            while stream.is_connected():
-                message = await pubsub.get_message(timeout=SSE_WAIT_SECONDS)
-                if message is None:
-                    await stream.send("", event="ping")
-                    continue
-                event = json.loads(message["data"])
-                if sees_all or staff.can_see_window(event.get("window", "")):
-                    await stream.send(json.dumps(event, ensure_ascii=False), event=event.get("type", "case"))
+            with contextlib.suppress(ConnectionResetError):
+                while stream.is_connected():
+                    message = await pubsub.get_message(timeout=SSE_WAIT_SECONDS)
+                    if message is None:
+                        await stream.send("", event="ping")
+                        continue
+                    event = json.loads(message["data"])
+                    if sees_all or staff.can_see_window(event.get("window", "")):
+                        await stream.send(json.dumps(event, ensure_ascii=False), event=event.get("type", "case"))
     finally:
         await pubsub.unsubscribe()
         await pubsub.aclose()

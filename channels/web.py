@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
@@ -97,13 +98,15 @@ async def events(request: web.Request) -> web.StreamResponse:
     last_event = parse_uint(request.headers.get("Last-Event-ID", ""))
     cursor = last_event if last_event is not None else _cursor(request)
     outbox = request.app[OUTBOX]
+    # Subscribed before reading the backlog, so nothing pushed in between is missed. A client gone while we
+    # waited makes the next write fail: that ends the stream quietly (it is no outage).
     async with outbox.notifications(user_id) as pubsub, sse_response(request) as stream:
-        # Subscribed before reading the backlog, so nothing pushed in between is missed.
-        while stream.is_connected():
-            for row in await outbox.after(user_id, cursor):
-                await stream.send(json.dumps(_message_json(row), ensure_ascii=False), id=str(row.id))
-                cursor = row.id or cursor
-            await pubsub.get_message(timeout=SSE_WAIT_SECONDS)
+        with contextlib.suppress(ConnectionResetError):
+            while stream.is_connected():
+                for row in await outbox.after(user_id, cursor):
+                    await stream.send(json.dumps(_message_json(row), ensure_ascii=False), id=str(row.id))
+                    cursor = row.id or cursor
+                await pubsub.get_message(timeout=SSE_WAIT_SECONDS)
     return stream
 
 
