@@ -14,6 +14,7 @@ import gc
 import os
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -22,6 +23,7 @@ from intents.evaluate import Evaluation, evaluate
 from intents.training import read_nlu_file, read_training_data
 
 TEST_SET = Path(__file__).parent / "data" / "nlu_test.yml"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def row(name: str, result: Evaluation, memory: str, training: str) -> str:
@@ -35,6 +37,8 @@ def main() -> None:
     parser.add_argument("--rasa-url")
     parser.add_argument("--rasa-train-seconds", type=float, help="DIET training time, from `make rasa-model`")
     args = parser.parse_args()
+    if args.rasa_url and urlsplit(args.rasa_url).hostname not in LOOPBACK:
+        parser.error("--rasa-url must be on this machine (127.0.0.1): the bench sends every test utterance")
     train, test = read_training_data(), read_nlu_file(TEST_SET)
     kb = _seed_kb()
     gc.collect()

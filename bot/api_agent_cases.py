@@ -5,6 +5,7 @@ Agents see the cases of their windows (the complaint window sees all); superviso
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -14,7 +15,7 @@ from aiohttp import web
 from aiohttp_sse import sse_response
 
 from bot.api_staff import audit_note, current_staff, require_role
-from bot.http import read_json_object, require_str
+from bot.http import parse_uint, read_json_object, require_str
 from bot.typedefs import CASE_REPORTS, CASES, EVALUATIONS, REDIS
 from core.errors import InvalidInput, NotFound
 from core.keys import Prefix, key
@@ -130,15 +131,17 @@ async def staff_events(request: web.Request) -> web.StreamResponse:
     pubsub = request.app[REDIS].pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(key(Prefix.STAFF_EVENTS))
     try:
+        # A console tab closed while we waited: the next write fails, and that is the end, not an outage.
         async with sse_response(request) as stream:
-            while stream.is_connected():
-                message = await pubsub.get_message(timeout=SSE_WAIT_SECONDS)
-                if message is None:
-                    await stream.send("", event="ping")
-                    continue
-                event = json.loads(message["data"])
-                if sees_all or staff.can_see_window(event.get("window", "")):
-                    await stream.send(json.dumps(event, ensure_ascii=False), event=event.get("type", "case"))
+            with contextlib.suppress(ConnectionResetError):
+                while stream.is_connected():
+                    message = await pubsub.get_message(timeout=SSE_WAIT_SECONDS)
+                    if message is None:
+                        await stream.send("", event="ping")
+                        continue
+                    event = json.loads(message["data"])
+                    if sees_all or staff.can_see_window(event.get("window", "")):
+                        await stream.send(json.dumps(event, ensure_ascii=False), event=event.get("type", "case"))
     finally:
         await pubsub.unsubscribe()
         await pubsub.aclose()
@@ -192,12 +195,13 @@ async def follow_up(request: web.Request) -> web.Response:
     staff = await current_staff(request)
     require_role(staff, *SUPERVISORS)
     raw = request.match_info["evaluation_id"]
-    if not raw.isdigit():
+    evaluation_id = parse_uint(raw)
+    if evaluation_id is None:
         raise NotFound("没有这条待回访的评价。")
     body = await read_json_object(request)
     note = require_str(body, "note", max_chars=2000) or ""
     if not note.strip():
         raise InvalidInput("缺少字段 note。", code="missing_field")
     audit_note(request, target=f"evaluation:{raw}")
-    row = await request.app[EVALUATIONS].mark_followed_up(int(raw), f"staff:{staff.username}", note.strip())
+    row = await request.app[EVALUATIONS].mark_followed_up(evaluation_id, f"staff:{staff.username}", note.strip())
     return web.json_response(row.to_json(), dumps=_dumps)

@@ -10,7 +10,7 @@ import json
 from aiohttp import web
 
 from bot.api_staff import audit_note, current_staff, require_role
-from bot.http import read_json_object
+from bot.http import parse_uint, read_json_object
 from bot.typedefs import GAPS, KB
 from core.errors import InvalidInput
 
@@ -51,13 +51,13 @@ async def reload_kb(request: web.Request) -> web.Response:
 async def kb_gaps(request: web.Request) -> web.Response:
     """Unanswered questions, most frequent first (personal data already masked when they were recorded)."""
     require_role(await current_staff(request), "supervisor", "admin")
-    raw_limit = request.query.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
+    limit = parse_uint(request.query.get("limit", "50"), maximum=500)
+    if not limit:
         raise InvalidInput("limit 须为 1–500 的整数。", code="invalid_query")
     kind = request.query.get("kind") or None
     if kind not in (None, *GAP_KINDS):
         raise InvalidInput("kind 只能是 " + "、".join(GAP_KINDS) + "。", code="invalid_query")
-    rows = await request.app[GAPS].top(int(raw_limit), kind)
+    rows = await request.app[GAPS].top(limit, kind)
     return web.json_response({"gaps": [{"query": g.query, "example": g.example, "kind": g.kind, "count": g.count,
                                         "first_seen": g.first_seen.isoformat(), "last_seen": g.last_seen.isoformat()}
                                        for g in rows]}, dumps=_dumps)

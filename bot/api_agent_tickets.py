@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.api_staff import audit_note, current_staff
-from bot.http import read_json_object, require_str
+from bot.http import parse_uint, read_json_object, require_str
 from bot.typedefs import TICKETS
 from core.errors import InvalidInput, NotFound
 from handoff.staff import StaffMember
@@ -31,10 +31,10 @@ def _windows(staff: StaffMember) -> list[str]:
 
 
 async def _visible(request: web.Request, staff: StaffMember) -> Ticket:
-    raw = request.match_info["ticket_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    ticket_id = parse_uint(request.match_info["ticket_id"])
+    if ticket_id is None:
         raise NotFound("没有找到这个工单。")
-    ticket = await request.app[TICKETS].get(int(raw))
+    ticket = await request.app[TICKETS].get(ticket_id)
     if not staff.can_see_window(ticket.window):
         raise NotFound("没有找到这个工单。")
     return ticket

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.http import parse_uint
 from bot.typedefs import KB
 from core.clock import today_local
 from core.errors import InvalidInput, NotFound
@@ -31,10 +32,10 @@ def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | 
 
 
 def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name, str(default))
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = parse_uint(request.query.get(name, str(default)), maximum=high)
+    if value is None or value < low:
         raise InvalidInput(f"参数 {name} 必须是 {low}–{high} 之间的整数。", code="invalid_parameter")
-    return int(raw)
+    return value
 
 
 def _query(request: web.Request) -> str | None:

@@ -2,8 +2,9 @@
 
 A login sets the cookie `yc_staff` (HttpOnly, SameSite=Strict) holding a random token; Redis keeps
 `{staff_id, csrf}` under the SHA-256 of that token for `staff_session_hours`. Every state-changing request
-must repeat the CSRF token in the `X-CSRF-Token` header. The account is read from SQL on every request, so
-disabling it (or changing its role or windows) takes effect at once.
+must repeat the CSRF token in the `X-CSRF-Token` header, and a browser's `Origin` (sent with every such
+request) must name this host. The account is read from SQL on every request, so disabling it (or changing its
+role or windows) takes effect at once.
 
 Routes under `/api/v1/agent/` call `current_staff(request)` and, where needed, `require_role(...)`.
 """
@@ -18,10 +19,11 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.http import Handler, read_json_object, require_str
+from bot.http import Handler, parse_uint, read_json_object, require_str
 from bot.typedefs import RATE_LIMITER, REDIS, SETTINGS, STAFF
 from core.errors import Forbidden, InvalidInput, Unauthorized
 from core.keys import Prefix, key
@@ -102,14 +104,34 @@ async def _authenticated(request: web.Request) -> tuple[StaffMember, _Session]:
     return staff, session
 
 
+def _check_origin(request: web.Request) -> None:
+    """Forbidden (`csrf_failed`) when a browser says the request comes from a page of another host.
+
+    Browsers send `Origin` with every POST; a client that sends none (curl, the CLI) is judged by the CSRF
+    token alone. Host names are compared, not ports: the sample nginx passes `Host` without the port.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    try:
+        origin_host = urlsplit(origin).hostname or ""
+    except ValueError:  # "http://[" and the like
+        origin_host = ""
+    own_host = urlsplit(f"//{request.host}").hostname or ""
+    if not origin_host or origin_host.lower() != own_host.lower():
+        raise Forbidden("安全校验失败：请求来自其他网站。", code="csrf_failed")
+
+
 async def current_staff(request: web.Request) -> StaffMember:
     """The logged-in staff member of this request.
 
     Unauthorized (401) without a live session or when the account has been disabled; Forbidden (403,
-    code `csrf_failed`) when a POST, PUT, PATCH or DELETE lacks the session's `X-CSRF-Token` header.
+    code `csrf_failed`) when a POST, PUT, PATCH or DELETE lacks the session's `X-CSRF-Token` header or
+    a browser sent it from a page of another host.
     """
     staff, session = await _authenticated(request)
     if request.method in UNSAFE_METHODS:
+        _check_origin(request)
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(errors="replace"), session.csrf.encode()):
             raise Forbidden("安全校验失败，请刷新页面后重试。", code="csrf_failed")
@@ -151,6 +173,7 @@ async def login(request: web.Request) -> web.Response:
     """Check a username and password; on success start a session (cookie) and return the CSRF token."""
     if request.content_type != "application/json":  # a cross-site form cannot send JSON without CORS
         raise InvalidInput("请以 JSON 提交（Content-Type: application/json）。", code="json_required")
+    _check_origin(request)  # nor may another site log this browser into an account of its choosing
     body = await read_json_object(request)
     username = normalise_username(require_str(body, "username", max_chars=64) or "")
     password = require_str(body, "password", max_chars=MAX_PASSWORD_CHARS) or ""
@@ -227,10 +250,10 @@ def _audit_json(row: StaffAudit) -> dict[str, Any]:
 async def audit_log(request: web.Request) -> web.Response:
     """The newest audit rows (supervisors and admins only)."""
     require_role(await current_staff(request), "supervisor", "admin")
-    raw = request.query.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= AUDIT_MAX_LIMIT:
+    limit = parse_uint(request.query.get("limit", "100"), maximum=AUDIT_MAX_LIMIT)
+    if not limit:
         raise InvalidInput(f"参数 limit 必须是 1–{AUDIT_MAX_LIMIT} 的整数。", code="invalid_limit")
-    rows = await request.app[STAFF].recent_audit(int(raw))
+    rows = await request.app[STAFF].recent_audit(limit)
     return web.json_response({"entries": [_audit_json(r) for r in rows]}, dumps=_dumps)
 
 

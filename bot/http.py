@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,9 +19,23 @@ log = logging.getLogger("bot.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-               429: "rate_limited"}
+# The largest row id either database can hold (SQL INTEGER): PostgreSQL refuses a bigger query argument and
+# SQLite overflows, so a bigger number in a URL can only be "not found" or "invalid".
+MAX_ROW_ID = 2**31 - 1
+_ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
+
+# aiohttp's own errors (no such route, wrong method, ...): the code and a message a citizen can read.
+_HTTP_ERRORS = {
+    400: ("bad_request", "请求格式不正确。"),
+    401: ("unauthorized", "请先登录或获取令牌。"),
+    403: ("forbidden", "您没有权限访问该地址。"),
+    404: ("not_found", "没有找到该地址，请检查链接是否正确。"),
+    405: ("method_not_allowed", "该地址不支持此请求方法。"),
+    413: ("payload_too_large", "请求体过大。"),
+    415: ("unsupported_media_type", "不支持该请求内容类型。"),
+    429: ("rate_limited", "请求过于频繁，请稍后再试。"),
+}
+_HTTP_OTHER = ("http_error", "请求无法处理，请检查后重试。")
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -49,10 +64,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        if exc.status == 413:
-            return error_response(413, "payload_too_large", "请求体过大。")
+        code, message = _HTTP_ERRORS.get(exc.status, _HTTP_OTHER)
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-        return error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), exc.reason, allow)
+        return error_response(exc.status, code, message, allow)
     except (RedisConnectionError, RedisTimeoutError, OperationalError, ConnectionError, TimeoutError) as exc:
         # TimeoutError: asyncpg's command timeout (a frozen database) surfaces unwrapped.
         return _unavailable(request, exc)
@@ -102,3 +116,14 @@ def require_str(body: dict[str, Any], field: str, *, max_chars: int, required: b
     # PostgreSQL text cannot hold NUL; it carries no meaning in a message, so it is dropped.
     return value.replace("\x00", "")
 
+
+def parse_uint(raw: str, *, maximum: int = MAX_ROW_ID) -> int | None:
+    """`raw` as an integer 0..`maximum` written in ASCII digits, or None.
+
+    `str.isdigit()` is not enough for input from a URL: it accepts "²" (which `int()` refuses) and any number
+    of digits (which the database refuses).
+    """
+    if not _ASCII_DIGITS.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if value <= maximum else None

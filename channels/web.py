@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
@@ -12,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_sse import sse_response
 
-from bot.http import read_json_object, require_str
+from bot.http import MAX_ROW_ID, parse_uint, read_json_object, require_str
 from bot.messages import Inbound
 from bot.models import OutboundMessage
 from bot.typedefs import DB, ENGINE, OUTBOX, RATE_LIMITER, SETTINGS, TOKENS
@@ -40,10 +41,10 @@ def _bearer_user(request: web.Request, *, allow_query: bool = False) -> str:
 
 
 def _cursor(request: web.Request, name: str = "after") -> int:
-    raw = request.query.get(name, "0")
-    if not raw.isdigit() or len(raw) > 18:
-        raise InvalidInput(f"参数 {name} 必须是非负整数。", code="invalid_cursor")
-    return int(raw)
+    cursor = parse_uint(request.query.get(name, "0"))
+    if cursor is None:
+        raise InvalidInput(f"参数 {name} 必须是 0–{MAX_ROW_ID} 之间的整数。", code="invalid_cursor")
+    return cursor
 
 
 def _message_json(row: OutboundMessage) -> dict[str, Any]:
@@ -94,16 +95,18 @@ async def list_messages(request: web.Request) -> web.Response:
 async def events(request: web.Request) -> web.StreamResponse:
     """The same messages as server-sent events; resumes after `Last-Event-ID` or `?after=`."""
     user_id = _bearer_user(request, allow_query=True)
-    last_event = request.headers.get("Last-Event-ID", "")
-    cursor = int(last_event) if last_event.isdigit() else _cursor(request)
+    last_event = parse_uint(request.headers.get("Last-Event-ID", ""))
+    cursor = last_event if last_event is not None else _cursor(request)
     outbox = request.app[OUTBOX]
+    # Subscribed before reading the backlog, so nothing pushed in between is missed. A client gone while we
+    # waited makes the next write fail: that ends the stream quietly (it is no outage).
     async with outbox.notifications(user_id) as pubsub, sse_response(request) as stream:
-        # Subscribed before reading the backlog, so nothing pushed in between is missed.
-        while stream.is_connected():
-            for row in await outbox.after(user_id, cursor):
-                await stream.send(json.dumps(_message_json(row), ensure_ascii=False), id=str(row.id))
-                cursor = row.id or cursor
-            await pubsub.get_message(timeout=SSE_WAIT_SECONDS)
+        with contextlib.suppress(ConnectionResetError):
+            while stream.is_connected():
+                for row in await outbox.after(user_id, cursor):
+                    await stream.send(json.dumps(_message_json(row), ensure_ascii=False), id=str(row.id))
+                    cursor = row.id or cursor
+                await pubsub.get_message(timeout=SSE_WAIT_SECONDS)
     return stream
 
 

@@ -33,6 +33,7 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.replies import TextReply
 
 from bot.engine import Engine, TurnResult
+from bot.http import parse_uint
 from bot.messages import Inbound, Reply
 from bot.models import OutboundMessage
 from bot.outbox import REDELIVER_AFTER, Outbox
@@ -384,9 +385,10 @@ class WeChatChannel:
         """Refuse (403) a request whose signature is wrong or whose timestamp is stale."""
         token = self._settings.wechat_token or ""
         timestamp, nonce, given = query.get("timestamp", ""), query.get("nonce", ""), query.get(name, "")
-        if not (timestamp.isdigit() and nonce and given) or not signature_ok(given, token, timestamp, nonce, *extra):
+        stamp = parse_uint(timestamp, maximum=2**40)  # unix seconds; "²" passes isdigit() but not int()
+        if stamp is None or not (nonce and given) or not signature_ok(given, token, timestamp, nonce, *extra):
             raise Forbidden("签名校验失败。", code="invalid_signature")
-        if abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
+        if abs(time.time() - stamp) > MAX_CLOCK_SKEW_SECONDS:
             raise Forbidden("请求已过期。", code="stale_request")
 
     def open_body(self, query: Mapping[str, str], raw: bytes) -> tuple[str, bool]:

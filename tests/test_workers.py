@@ -94,10 +94,13 @@ async def test_a_ticket_opened_on_one_process_appears_live_on_a_console_of_anoth
                 async with http.post(f"{a}/api/v1/messages", json={"text": "转人工"}, headers=auth) as resp:
                     assert (await resp.json())["flow"] == "handoff"
                 event: dict[str, object] = {}
-                while event.get("type") != "ticket":
-                    line = (await asyncio.wait_for(stream.content.readline(), 15)).decode()
-                    if line.startswith("data: ") and line[6:].strip():
-                        event = json.loads(line[6:])
+                async with asyncio.timeout(30):  # the whole wait, however many pings and other events come first
+                    while event.get("type") != "ticket":
+                        raw = await stream.content.readline()
+                        assert raw, "the console's event stream ended before the ticket event"
+                        line = raw.decode()
+                        if line.startswith("data: ") and line[6:].strip():
+                            event = json.loads(line[6:])
                 assert (event["kind"], event["status"]) == ("opened", "waiting")
     finally:
         codes = console.stop(), chat.stop()

@@ -9,6 +9,7 @@ from sqlmodel import select
 from bot.models import Turn
 from bot.typedefs import DB
 from tests.conftest import Visitor
+from tests.handoff.test_staff import add_staff, logged_in
 
 
 async def assert_error(resp, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]
@@ -98,6 +99,54 @@ async def test_unknown_route_and_wrong_method_answer_json(client: TestClient) ->
     await assert_error(await client.delete("/api/v1/sessions"), 405, "method_not_allowed")
 
 
+async def test_router_errors_are_explained_in_chinese(client: TestClient) -> None:
+    """Regression (schemathesis): aiohttp's own 404/405 said "Not Found" / "Method Not Allowed" in English."""
+    missing = await assert_error(await client.get("/api/v1/nothing-here"), 404, "not_found")
+    assert missing["error"]["message"] == "没有找到该地址，请检查链接是否正确。"
+    wrong = await client.put("/", data=b"")
+    body = await assert_error(wrong, 405, "method_not_allowed")
+    assert body["error"]["message"] == "该地址不支持此请求方法。"
+    assert "GET" in wrong.headers["Allow"]
+
+
 async def test_empty_text_gets_a_polite_reply(visitor: Visitor) -> None:
     body = await visitor.say("   ")
     assert "没有输入内容" in body["replies"][0]["text"]
+
+
+# Regressions found by schemathesis (tests/reliability/test_schema.py): numbers in URLs that str.isdigit()
+# accepted but int() or the database refused answered 500.
+TOO_BIG = str(2**31)  # one past the largest SQL INTEGER: PostgreSQL refused the query argument, SQLite overflowed
+NOT_ASCII = "²"  # isdigit() is True, int() raises
+
+
+@pytest.mark.parametrize("raw", [TOO_BIG, "3047207913967776169984", NOT_ASCII])
+async def test_odd_numbers_in_the_chat_api_are_refused(client: TestClient, visitor: Visitor, raw: str) -> None:
+    body = await assert_error(await client.get("/api/v1/messages", params={"after": raw}, headers=visitor.headers),
+                              400, "invalid_cursor")
+    assert "2147483647" in body["error"]["message"]
+    resp = await client.get("/api/v1/kb/items", params={"limit": raw})
+    await assert_error(resp, 400, "invalid_parameter")
+    resp = await client.get("/api/v1/calendar/due", params={"start": "2026-11-23", "days": raw})
+    await assert_error(resp, 400, "invalid_parameter")
+
+
+async def test_an_odd_last_event_id_falls_back_to_the_cursor(client: TestClient, visitor: Visitor) -> None:
+    resp = await client.get("/api/v1/events", params={"after": NOT_ASCII},
+                            headers={**visitor.headers, "Last-Event-ID": NOT_ASCII})
+    await assert_error(resp, 400, "invalid_cursor")
+
+
+@pytest.mark.parametrize("raw", [TOO_BIG, "3047207913967776169984", NOT_ASCII])
+async def test_odd_numbers_in_the_agent_api_are_refused(client: TestClient, raw: str) -> None:
+    await add_staff(client, "chief", role="admin", windows=())
+    headers = {"X-CSRF-Token": await logged_in(client, "chief")}
+    resp = await client.post(f"/api/v1/agent/evaluations/{raw}/follow-up", json={"note": "已回访"}, headers=headers)
+    body = await assert_error(resp, 404, "not_found")
+    assert body["error"]["message"] == "没有这条待回访的评价。"
+    for path in (f"/api/v1/agent/tickets/{raw}", f"/api/v1/agent/tickets/{raw}/claim"):
+        resp = await (client.get(path) if path.endswith(raw) else client.post(path, headers=headers))
+        body = await assert_error(resp, 404, "not_found")
+        assert body["error"]["message"] == "没有找到这个工单。"
+    await assert_error(await client.get("/api/v1/agent/audit", params={"limit": raw}), 400, "invalid_limit")
+    await assert_error(await client.get("/api/v1/agent/kb/gaps", params={"limit": raw}), 400, "invalid_query")

@@ -134,8 +134,10 @@ async def test_events_stream_delivers_pushed_messages_live(client: TestClient, v
 
     async def next_event() -> tuple[str, str]:
         event_id = data = ""
-        while True:
-            line = (await resp.content.readline()).decode().rstrip("\r\n")
+        while True:  # bounded by the wait_for below
+            raw = await resp.content.readline()
+            assert raw, "the event stream ended before the event"
+            line = raw.decode().rstrip("\r\n")
             if line.startswith("id:"):
                 event_id = line[3:].strip()
             elif line.startswith("data:"):

@@ -29,6 +29,7 @@ from channels.wechat import (
     WECHAT_OUTBOX,
     WeChatMenu,
     pack,
+    signature,
     split_text,
 )
 from channels.wechat_api import WeChatApi
@@ -119,6 +120,14 @@ async def test_forged_message_signature_is_refused_and_body_not_logged(wx: TestC
     resp = await wx.post("/wechat", params=query, data=text_xml(OPENID, "我的身份证号码秘密", 1).encode())
     assert resp.status == 403
     assert "invalid_signature" in caplog.text and "身份证号码秘密" not in caplog.text
+
+
+async def test_a_signed_timestamp_that_is_no_number_is_refused(wx: TestClient) -> None:
+    """Regression: "²" passed isdigit() and then crashed int() (500) once the signature matched."""
+    query = {"signature": signature(SAMPLE_TOKEN, "²", "1320562132"), "timestamp": "²", "nonce": "1320562132",
+             "echostr": "echo-12345"}
+    resp = await wx.get("/wechat", params=query)
+    assert resp.status == 403 and (await resp.json())["error"]["code"] == "invalid_signature"
 
 
 async def test_stale_timestamp_is_refused(wx: TestClient) -> None:

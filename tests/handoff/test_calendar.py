@@ -72,6 +72,8 @@ async def test_due_api(client: TestClient) -> None:
     assert body == {"start": "2026-11-22", "days": 3, "due_date": "2026-11-25", "due_at": "2026-11-25T17:30:00+08:00",
                     "due_in_words": "11月25日（周三）前", "provisional": False}
     for query in ("start=2026-13-01&days=3", "start=&days=3", "start=2026-11-22&days=-1", "start=2026-11-22&days=x",
-                  "start=2026-11-22&days=400"):
+                  "start=2026-11-22&days=400",
+                  "start=0285-11-26&days=29",  # regression (schemathesis): 200 with due_at "…+08:05:43"
+                  "start=9999-12-31&days=3"):  # ran past date.max
         resp = await client.get(f"/api/v1/calendar/due?{query}")
         assert resp.status == 400 and (await resp.json())["error"]["code"] == "invalid_parameter"

@@ -6,14 +6,20 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 from typing import Any
 
+import aiohttp
+import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
 
-from bot.typedefs import CASES
+from bot.app import create_app
+from bot.typedefs import CASES, STAFF
+from core.settings import Settings
 from tests.conftest import new_visitor
-from tests.handoff.test_staff import add_staff, logged_in
+from tests.handoff.test_staff import PASSWORD, add_staff, logged_in
 
 FORM = {"phone": "13912345678", "happened": "窗口说我租房合同没备案，跑了三趟取不出来",
         "item_name": "公积金租房提取", "wants": "希望尽快提取", "name": "王先生"}
@@ -159,9 +165,50 @@ async def test_the_console_stream_carries_case_changes_of_the_staff_members_wind
                              json={"window": "公积金", "department": "县住房公积金管理中心"})
     assert resp.status == 200
     data = ""
-    while not data:
-        line = (await asyncio.wait_for(stream.content.readline(), 10)).decode()
-        data = line.removeprefix("data: ").strip() if line.startswith("data: ") else ""
+    async with asyncio.timeout(10):  # the whole wait, however many pings come first
+        while not data:
+            raw = await stream.content.readline()
+            assert raw, "the event stream ended before the event"
+            line = raw.decode()
+            data = line.removeprefix("data: ").strip() if line.startswith("data: ") else ""
     event = json.loads(data)
     assert (event["case_no"], event["kind"], event["status"]) == (case_no, "transferred", "transferred")
     stream.close()
+
+
+async def test_a_closed_console_stream_ends_without_an_error_log(settings: Settings, monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """Regression (schemathesis): the ping after a console tab closed raised ConnectionResetError, which the
+    error middleware logged at ERROR as "backing service unavailable". Served as `yichuang serve` serves
+    (web.run_app: a handler is not cancelled when its client goes away; aiohttp's test server would cancel it).
+    """
+    monkeypatch.setattr("bot.api_agent_cases.SSE_WAIT_SECONDS", 0.01)  # ping at once instead of after 15 s
+    finished = asyncio.Event()
+
+    @web.middleware
+    async def note_the_end(request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        finally:
+            if request.path == "/api/v1/agent/events":
+                finished.set()
+
+    app = create_app(settings)
+    app.middlewares.insert(0, note_the_end)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        await app[STAFF].add("liwei", PASSWORD, windows=("公积金",))
+        async with aiohttp.ClientSession(f"http://{host}:{port}", cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post("/api/v1/agent/login", json={"username": "liwei", "password": PASSWORD}) as resp:
+                assert resp.status == 200
+            stream = await http.get("/api/v1/agent/events")
+            assert stream.status == 200
+            stream.close()
+        await asyncio.wait_for(finished.wait(), 10)  # a bound, not a measurement: the loop ends at its next ping
+    finally:
+        await runner.cleanup()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
