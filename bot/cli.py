@@ -6,8 +6,11 @@ import argparse
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.connection
 import signal
 import sys
+import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +24,9 @@ from core.settings import Settings, load_settings
 
 log = logging.getLogger("bot.cli")
 console = Console(stderr=True)
+# A pool replaces a dead worker, unless this many died within the window (a crash loop: a bad setting).
+RESTART_LIMIT = 5
+RESTART_WINDOW_SECONDS = 60.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +91,10 @@ def _worker_main(settings_data: dict[str, Any]) -> None:
 
 
 def _serve_many(settings: Settings) -> None:
+    """Run `settings.workers` worker processes on one port and keep that many running: a worker that dies
+    (killed, out of memory) is replaced. A pool whose workers keep dying at once stops with an error rather
+    than restarting them forever.
+    """
     from core.secrets import resolve_secret
 
     if settings.embedded_database or settings.embedded_redis:
@@ -93,22 +103,50 @@ def _serve_many(settings: Settings) -> None:
     # Decided once here so every worker signs and checks tokens with the same key.
     shared = settings.model_copy(update={"secret_key": resolve_secret(settings), "auto_migrate": False})
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_worker_main, args=(shared.model_dump(),), name=f"yichuang-worker-{i}")
-               for i in range(settings.workers)]
-    for worker in workers:
+
+    def spawn(number: int) -> multiprocessing.process.BaseProcess:
+        worker = context.Process(target=_worker_main, args=(shared.model_dump(),), name=f"yichuang-worker-{number}")
         worker.start()
+        return worker
+
+    workers = {number: spawn(number) for number in range(settings.workers)}
     console.print(f"一窗已启动 {len(workers)} 个进程：http://{settings.host}:{settings.port}/  （Ctrl+C 停止）")
+    stopping = False
 
     def _stop(signum: int, _frame: Any) -> None:
-        for worker in workers:
+        nonlocal stopping
+        stopping = True
+        for worker in workers.values():
             if worker.is_alive():
                 worker.terminate()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    for worker in workers:
-        worker.join()
-    failed = [w.name for w in workers if w.exitcode not in (0, -signal.SIGTERM)]
+    restarts: deque[float] = deque(maxlen=RESTART_LIMIT)
+    crash_loop = False
+    failed: list[str] = []
+    while True:
+        alive = {worker.sentinel: number for number, worker in workers.items() if worker.exitcode is None}
+        if not alive:
+            break
+        for sentinel in multiprocessing.connection.wait(list(alive)):
+            number = alive[sentinel]  # type: ignore[index]
+            dead = workers[number]
+            dead.join()
+            if stopping:
+                if dead.exitcode not in (0, -signal.SIGTERM):
+                    failed.append(dead.name)
+                continue
+            restarts.append(time.monotonic())
+            if len(restarts) == RESTART_LIMIT and restarts[-1] - restarts[0] < RESTART_WINDOW_SECONDS:
+                log.error("workers died %s times in %s s; stopping", RESTART_LIMIT, RESTART_WINDOW_SECONDS)
+                crash_loop = True
+                _stop(signal.SIGTERM, None)
+                continue
+            log.error("%s (pid %s) exited with code %s; starting a new one", dead.name, dead.pid, dead.exitcode)
+            workers[number] = spawn(number)
+    if crash_loop:
+        raise SystemExit("workers kept dying right after start; see the log above")
     if failed:
         raise SystemExit(f"workers stopped with an error: {', '.join(failed)}")
 

@@ -9,8 +9,10 @@ from datetime import datetime
 from pathlib import Path
 
 import aiohttp
+import redis
 
 from core.clock import SHANGHAI
+from core.keys import Prefix, key
 from tests.backends import require_server_database, require_server_redis
 from tests.servers import YICHUANG, ServerProcess, free_port, yichuang_env
 
@@ -18,6 +20,8 @@ from tests.servers import YICHUANG, ServerProcess, free_port, yichuang_env
 async def test_workers_share_the_port_and_the_sessions(tmp_path: Path) -> None:
     env = yichuang_env(YICHUANG_DATA_DIR=str(tmp_path / "data"), YICHUANG_DATABASE_URL=await require_server_database(),
                        YICHUANG_REDIS_URL=require_server_redis())
+    # A leader lock left by a process killed in an earlier run would delay the election checked below.
+    redis.Redis.from_url(env["YICHUANG_REDIS_URL"]).delete(key(Prefix.SLA_LEADER))
     port_a, port_b = free_port(), free_port()
     pool = ServerProcess(["serve", "--workers", "2", "--port", str(port_a)], env, tmp_path, ready_lines=2)
     single = ServerProcess(["serve", "--port", str(port_b)], env, tmp_path)

@@ -13,6 +13,7 @@ import itertools
 import os
 import re
 import signal
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -150,7 +151,10 @@ async def test_a_worker_killed_mid_load_loses_and_duplicates_nothing(tmp_path: P
                        YICHUANG_HOLIDAYS_FILE=str(holidays), YICHUANG_OFFICE_OPENS="00:00",
                        YICHUANG_OFFICE_LUNCH_STARTS="12:00", YICHUANG_OFFICE_LUNCH_ENDS="12:00",
                        YICHUANG_OFFICE_CLOSES="23:59:59", YICHUANG_USER_LOCK_SECONDS="2",
-                       YICHUANG_MESSAGES_PER_USER_MINUTE="10000", YICHUANG_MESSAGES_PER_IP_MINUTE="10000")
+                       YICHUANG_MESSAGES_PER_USER_MINUTE="10000", YICHUANG_MESSAGES_PER_IP_MINUTE="10000",
+                       # No SLA leader: a killed leader's lock would outlive this test by minutes and hold off
+                       # the leader election that tests/test_workers.py checks on the same Redis.
+                       YICHUANG_SLA_ENABLED="false")
     port = free_port()
     pool = ServerProcess(["serve", "--workers", "2", "--port", str(port)], env, tmp_path, ready_lines=2)
     pool.start()
@@ -170,10 +174,16 @@ async def test_a_worker_killed_mid_load_loses_and_duplicates_nothing(tmp_path: P
                 await running
             finally:
                 running.cancel()
-            survivors = await worker_pids(http, base)
+            # The pool replaces the dead worker (start-up takes a few seconds): two workers again, the victim gone.
+            deadline = time.monotonic() + 60
+            while len(survivors := await worker_pids(http, base)) < 2:
+                assert time.monotonic() < deadline, f"no worker replaced the killed one: {survivors}"
+                await asyncio.sleep(0.2)
     finally:
-        pool.stop()
-    assert survivors == pids - {victim}, "the killed worker is gone and the other one serves"
+        code = pool.stop()
+    assert victim not in survivors and pids - {victim} <= survivors, "the other worker went on serving"
+    assert code == 0, pool.output  # a replaced worker is not an error of the pool
+    assert "exited with code -9; starting a new one" in pool.output, pool.output
     assert load.dropped >= 1, "the kill must have hit requests in flight, or this test proved nothing"
     assert set(load.statuses) <= {200, 201, 503}, load.statuses
     assert "Traceback" not in pool.output, pool.output
