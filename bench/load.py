@@ -409,6 +409,8 @@ def main() -> None:
     parser.add_argument("--rasa-parses", type=int, default=3000)
     parser.add_argument("--check", action="store_true", help="run each script once and show the flows")
     parser.add_argument("--profile", type=Path, help="run the server under pyinstrument; session saved here")
+    parser.add_argument("--code", type=Path, help="run the server from this checkout of the app (e.g. an older "
+                        "commit exported with git archive) for before/after comparisons")
     args = parser.parse_args()
     if args.turns <= 0 or args.duration <= 0 or args.users <= 0 or not 1 <= args.clients <= args.users:
         parser.error("--turns, --duration and --users must be positive, 1 ≤ --clients ≤ --users")
@@ -425,9 +427,11 @@ def main() -> None:
     if args.profile:
         args.profile.parent.mkdir(parents=True, exist_ok=True)
         wrap = [sys.executable, str(Path(__file__).parent / "profiled_serve.py"), str(args.profile.resolve())]
-    server = Server(backend, args.workers, wrap=wrap)
+    code_env = {"PYTHONPATH": str(args.code.resolve())} if args.code else None
+    server = Server(backend, args.workers, wrap=wrap, extra_env=code_env)
     started = server.start()
-    print(f"{backend.label}, {args.workers} worker(s) ready in {started:.1f} s; machine {machine()}, "
+    print(f"{backend.label}, {args.workers} worker(s), app from {args.code or 'this checkout'}, ready in "
+          f"{started:.1f} s; machine {machine()}, "
           f"load average {load_average()}; date {time.strftime('%Y-%m-%d %H:%M')}", flush=True)
     try:
         if args.check:
