@@ -233,13 +233,14 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
     return total
 
 
-def open_files(processes: list[psutil.Process]) -> tuple[int, int]:
-    """(open file descriptors, TCP/unix sockets) summed over the processes."""
-    fds = sockets = 0
+def open_files(processes: list[psutil.Process]) -> tuple[int, int, int]:
+    """(open file descriptors, TCP sockets, unix sockets) summed over the processes."""
+    fds = tcp = unix = 0
     for p in processes:
         fds += p.num_fds()
-        sockets += len(p.net_connections(kind="all"))
-    return fds, sockets
+        tcp += len(p.net_connections(kind="tcp"))
+        unix += len(p.net_connections(kind="unix"))
+    return fds, tcp, unix
 
 
 async def backend_connections(backend: Backend) -> tuple[int | None, int | None]:

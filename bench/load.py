@@ -347,12 +347,28 @@ def check(server: Server, scripts: list[Script]) -> None:
     asyncio.run(run())
 
 
+def redis_commands(backend: Backend) -> dict[str, int]:
+    """Calls per command so far on the embedded Redis (INFO commandstats); empty for a shared server."""
+    if backend.kind != "embedded":
+        return {}
+    import redis
+
+    client = redis.Redis(unix_socket_path=str(backend.data_dir / "redis.socket"))
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
+
+
 def soak_probe(server: Server, backend: Backend) -> dict[str, float]:
-    """RSS (sum over workers), fds and sockets of the workers, and backend connections, right now."""
+    """RSS (MiB, sum over workers), fds, TCP sockets (HTTP clients, PostgreSQL, Redis server) and unix sockets
+    (embedded Redis) of the workers, and the connections PostgreSQL and Redis see, right now.
+    """
     workers = server.processes()
-    fds, sockets = open_files(workers)
+    fds, tcp, unix = open_files(workers)
     pg, redis = asyncio.run(backend_connections(backend))
-    probe = {"rss": sum(rss_mb(workers)), "fds": fds, "sockets": sockets}
+    probe = {"rss": round(sum(rss_mb(workers)), 1), "fds": fds, "tcp": tcp, "unix": unix}
     if pg is not None and redis is not None:
         probe |= {"pg": pg, "redis": redis}
     return probe
@@ -444,8 +460,10 @@ def main() -> None:
             drive(server, scripts, users=args.users, clients=1, max_turns=args.warmup, duration=60, rate=None)
         if args.profile:
             server.signal(signal.SIGUSR1)
+        before = redis_commands(backend)
         result = drive(server, scripts, users=args.users, clients=args.clients, max_turns=args.turns,
                        duration=args.duration, rate=None)
+        after = redis_commands(backend)
         if args.profile:
             server.signal(signal.SIGUSR2)
             server.wait_for_output("profile saved to", 60)
@@ -453,6 +471,11 @@ def main() -> None:
         print(f"\n{HEADER}\n{row(backend.label, args.workers, args.users, result)}")
         print(f"\nconversations: {dict(result.conversations)}; worker RSS after: "
               f"{', '.join(f'{r:.0f}' for r in rss)} MB; load average {load_average()}")
+        if after:
+            calls = {name: (count - before.get(name, 0)) / result.turns for name, count in after.items()}
+            busiest = sorted(calls.items(), key=lambda kv: -kv[1])[:8]
+            print(f"embedded Redis commands per turn: {sum(calls.values()):.1f} "
+                  f"({', '.join(f'{name} {n:.1f}' for name, n in busiest)})")
         if result.errors:
             print(f"errors: {dict(result.errors)}")
         if result.off_script:
