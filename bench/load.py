@@ -106,6 +106,7 @@ class ClientResult:
     """What one client process measured."""
 
     latencies_ms: list[float] = field(default_factory=list)
+    by_turn: dict[str, list[float]] = field(default_factory=dict)  # "script #n text" → latencies
     errors: Counter[str] = field(default_factory=Counter)
     off_script: Counter[str] = field(default_factory=Counter)
     conversations: Counter[str] = field(default_factory=Counter)
@@ -163,7 +164,7 @@ async def run_client(plan: ClientPlan, go: Any) -> ClientResult:
                 headers = {"Authorization": f"Bearer {token}"}
                 mobile = phone(rng)
                 result.conversations[script.kind] += 1
-                for turn in script.turns:
+                for position, turn in enumerate(script.turns, 1):
                     if not more():
                         return
                     sent += 1
@@ -179,7 +180,9 @@ async def run_client(plan: ClientPlan, go: Any) -> ClientResult:
                     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                         result.errors[type(exc).__name__] += 1
                         break
-                    result.latencies_ms.append((time.perf_counter() - begin) * 1000)
+                    took = (time.perf_counter() - begin) * 1000
+                    result.latencies_ms.append(took)
+                    result.by_turn.setdefault(f"{script.name} #{position} «{turn.text}»", []).append(took)
                     if status != 200:
                         result.errors[f"HTTP {status}"] += 1
                         break
@@ -208,6 +211,7 @@ class LoadResult:
     turns: int
     elapsed: float
     latencies_ms: list[float]
+    by_turn: dict[str, list[float]]
     errors: Counter[str]
     off_script: Counter[str]
     conversations: Counter[str]
@@ -250,10 +254,12 @@ def drive(server: Server, scripts: list[Script], *, users: int, clients: int, ma
         proc.join(timeout=30)
     server_cpu = cpu_seconds(workers) - cpu_before
     redis_cpu = cpu_seconds([redis] if redis else []) - redis_before
-    merged = LoadResult(0, max(r.elapsed for r in results), [], Counter(), Counter(), Counter(),
+    merged = LoadResult(0, max(r.elapsed for r in results), [], {}, Counter(), Counter(), Counter(),
                         sum(r.cpu_seconds for r in results), server_cpu, redis_cpu, max(r.behind_ms for r in results))
     for r in results:
         merged.latencies_ms += r.latencies_ms
+        for name, values in r.by_turn.items():
+            merged.by_turn.setdefault(name, []).extend(values)
         merged.errors += r.errors
         merged.off_script += r.off_script
         merged.conversations += r.conversations
@@ -423,6 +429,7 @@ def main() -> None:
     parser.add_argument("--catalogue", action="store_true", help="load the Guangdong catalogue first")
     parser.add_argument("--rasa-url", help="also time Rasa's /model/parse on the same texts")
     parser.add_argument("--rasa-parses", type=int, default=3000)
+    parser.add_argument("--by-turn", type=int, default=0, metavar="N", help="show the N slowest script turns (p95)")
     parser.add_argument("--check", action="store_true", help="run each script once and show the flows")
     parser.add_argument("--profile", type=Path, help="run the server under pyinstrument; session saved here")
     parser.add_argument("--code", type=Path, help="run the server from this checkout of the app (e.g. an older "
@@ -471,6 +478,13 @@ def main() -> None:
         print(f"\n{HEADER}\n{row(backend.label, args.workers, args.users, result)}")
         print(f"\nconversations: {dict(result.conversations)}; worker RSS after: "
               f"{', '.join(f'{r:.0f}' for r in rss)} MB; load average {load_average()}")
+        if args.by_turn:
+            print("\n| turn | count | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|")
+            ranked = sorted(result.by_turn.items(), key=lambda kv: -percentile(sorted(kv[1]), .95))
+            for name, values in ranked[:args.by_turn]:
+                values.sort()
+                print(f"| {name} | {len(values)} | {percentile(values, .5):.1f} | {percentile(values, .95):.1f} | "
+                      f"{percentile(values, .99):.1f} |")
         if after:
             calls = {name: (count - before.get(name, 0)) / result.turns for name, count in after.items()}
             busiest = sorted(calls.items(), key=lambda kv: -kv[1])[:8]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import create_engine, session_factory
+from core.db import SessionFactory, create_engine, session_factory
 from core.numbering import save_numbered
 from core.settings import Settings
 from policy_kb.prechecks import Precheck
@@ -30,9 +30,7 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     await engine.dispose()
 
 
-async def test_concurrent_numbering_gives_every_record_its_own_number(engine: AsyncEngine) -> None:
-    db = session_factory(engine)
-
+def numberer(db: SessionFactory) -> Callable[[int], Awaitable[str]]:
     async def one(n: int) -> str:
         async def build(session: AsyncSession, number: str) -> Precheck:
             record = Precheck(number=number, user_id=f"web:u{n}", item_code="X", item_name="X", have=[],
@@ -42,5 +40,18 @@ async def test_concurrent_numbering_gives_every_record_its_own_number(engine: As
 
         return (await save_numbered(db, Precheck.number, "YS20261122-", build)).number
 
+    return one
+
+
+async def test_concurrent_numbering_gives_every_record_its_own_number(engine: AsyncEngine) -> None:
+    one = numberer(session_factory(engine))
     numbers = await asyncio.gather(*(one(n) for n in range(40)))
     assert sorted(numbers) == [f"YS20261122-{i:04d}" for i in range(1, 41)]
+
+
+async def test_two_workers_numbering_at_once_settle_on_distinct_numbers(engine: AsyncEngine) -> None:
+    # Two session factories stand for two worker processes: each carries its own count on, and clashes.
+    first, second = numberer(session_factory(engine)), numberer(session_factory(engine))
+    await first(0)
+    numbers = await asyncio.gather(*(worker(n) for n in range(1, 13) for worker in (first, second)))
+    assert sorted(numbers) == [f"YS20261122-{i:04d}" for i in range(2, 26)]
