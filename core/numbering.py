@@ -49,19 +49,21 @@ async def save_numbered(db_factory: SessionFactory, column: Any, prefix: str,
     number) reads it again. So a record costs one count query per day and process, not one each.
     """
     sequence = _sequence(db_factory, prefix)
+    retry_from = 1
     async with sequence.lock:
         for attempt in range(ATTEMPTS):
             async with db_factory() as db:
+                count = None
                 if sequence.next is None:
                     count = (await db.exec(select(func.count()).where(col(column).startswith(prefix)))).one()
-                    sequence.next = int(count) + 1
-                number = sequence.next
-                result = await build(db, f"{prefix}{number:04d}")
-                try:
+                number = max(int(count) + 1, retry_from) if count is not None else sequence.next or 1
+                try:  # build() may flush: the clash can show there as well as at the commit
+                    result = await build(db, f"{prefix}{number:04d}")
                     await db.commit()
                 except IntegrityError:
                     await db.rollback()
-                    sequence.next = None
+                    # Count again (the other worker's record may not be committed yet: never go back).
+                    sequence.next, retry_from = None, number + 1
                 else:
                     sequence.next = number + 1
                     return result

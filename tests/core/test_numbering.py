@@ -36,6 +36,7 @@ def numberer(db: SessionFactory) -> Callable[[int], Awaitable[str]]:
             record = Precheck(number=number, user_id=f"web:u{n}", item_code="X", item_name="X", have=[],
                               missing=[], decision="complete")
             session.add(record)
+            await session.flush()  # like a ticket's build: a clash can show here, before the commit
             return record
 
         return (await save_numbered(db, Precheck.number, "YS20261122-", build)).number
