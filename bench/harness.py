@@ -8,8 +8,10 @@ command line (defaults: `bench_load` and db 11); both are emptied at the start o
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -69,7 +71,9 @@ class Backend:
 
 def make_backend(kind: str, database_url: str | None, redis_url: str | None, **extra_env: str) -> Backend:
     """A backend with a fresh temporary data dir; the server backend's database and Redis db are emptied."""
-    data_dir = Path(tempfile.mkdtemp(prefix="yichuang-bench-")) / "data"
+    root = Path(tempfile.mkdtemp(prefix="yichuang-bench-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    data_dir = root / "data"
     if kind == "embedded":
         return Backend(kind, data_dir, extra_env=dict(extra_env))
     backend = Backend(kind, data_dir, database_url or DEFAULT_PG, redis_url or DEFAULT_REDIS, dict(extra_env))
@@ -190,6 +194,7 @@ class Server:
         """SIGTERM, then wait (bounded); returns the exit code."""
         if self.proc is None:
             return 0
+        redis = self.redis_process()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
@@ -197,6 +202,9 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait(timeout=10)
+        if redis is not None and redis.is_running():  # the server was killed before it could stop its Redis
+            redis.terminate()
+            redis.wait(timeout=10)
         if self._reader is not None:
             self._reader.join(timeout=10)
         if self.proc.stdout is not None:
