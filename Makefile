@@ -55,5 +55,24 @@ rasa-model: $(STAMP) $(RASA_VENV)/.installed
 rasa: rasa-model
 	cd $(RASA_DIR) && $(RASA_VENV)/bin/rasa run --enable-api -m models/yichuang.tar.gz -i 127.0.0.1 -p $(RASA_PORT)
 
+## Quick benchmarks (about 4 minutes, embedded defaults): load, WeChat safe mode, start-up and memory.
+## PostgreSQL + Redis: make bench BENCH_BACKEND=server [BENCH_WORKERS=2] [BENCH_DATABASE_URL=… BENCH_REDIS_URL=…]
+## With Rasa served by `make rasa`: make bench BENCH_RASA_URL=http://127.0.0.1:5005
+BENCH_BACKEND  ?= embedded
+BENCH_WORKERS  ?= 1
+BENCH_SECONDS  ?= 30
+BENCH_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/bench_load
+BENCH_REDIS_URL    ?= redis://127.0.0.1:6379/11
+BENCH_RASA_URL ?=
+BENCH_SERVER_ARGS := --backend $(BENCH_BACKEND) --workers $(BENCH_WORKERS) \
+                     $(if $(filter server,$(BENCH_BACKEND)),--database-url $(BENCH_DATABASE_URL) --redis-url $(BENCH_REDIS_URL))
+
+bench: $(STAMP)
+	$(BIN)/python bench/load.py $(BENCH_SERVER_ARGS) --duration $(BENCH_SECONDS) \
+	    $(if $(BENCH_RASA_URL),--rasa-url $(BENCH_RASA_URL))
+	$(BIN)/python bench/wechat.py $(BENCH_SERVER_ARGS) --duration $(BENCH_SECONDS)
+	$(BIN)/python bench/memory.py --workers 1 $(if $(filter server,$(BENCH_BACKEND)),2 \
+	    --database-url $(BENCH_DATABASE_URL) --redis-url $(BENCH_REDIS_URL))
+
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import Table, insert
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
 from bot.messages import Inbound, Reply
@@ -14,6 +17,8 @@ from core.logging import mask_id_numbers
 from intents.base import Parse
 
 log = logging.getLogger("bot.turns")
+TURNS: Table = Turn.__table__  # type: ignore[attr-defined]
+WRITTEN = [c.name for c in TURNS.columns if c.name != "id"]
 
 
 class TurnLog:
@@ -21,6 +26,10 @@ class TurnLog:
 
     def __init__(self, db: SessionFactory) -> None:
         self._db = db
+        engine = db.kw.get("bind")
+        if not isinstance(engine, AsyncEngine):
+            raise TypeError("TurnLog needs a session factory bound to an AsyncEngine")
+        self._engine = engine
 
     async def record(self, inbound: Inbound, parse: Parse, flow: str | None, replies: list[Reply]) -> Turn | None:
         """Store the turn. Returns None if this message id was already logged (a duplicate)."""
@@ -34,20 +43,26 @@ class TurnLog:
             flow=flow,
             replies=[r.to_json() for r in replies],
         )
-        async with self._db() as db:
-            db.add(turn)
+        # Core statements on a connection, not the ORM's unit of work: this runs on every turn, and the ORM's
+        # session, flush, identity map and snapshots cost more than the write itself (bench/RESULTS.md, issue 9).
+        values = {name: getattr(turn, name) for name in WRITTEN}
+        async with self._engine.connect() as conn:
             try:
-                await db.commit()
+                result = await conn.execute(insert(TURNS).values(**values))
+                await conn.commit()
             except IntegrityError:
-                await db.rollback()
+                await conn.rollback()
                 log.info("message %s of %s was already processed", inbound.msg_id, inbound.channel)
                 return None
+        turn.id = result.inserted_primary_key[0] if result.inserted_primary_key else None
         return turn
 
     async def find(self, user_id: str, msg_id: str) -> Turn | None:
         """The logged turn of this message id, if it was processed."""
-        async with self._db() as db:
-            return (await db.exec(select(Turn).where(Turn.user_id == user_id, Turn.msg_id == msg_id))).first()
+        query = sa_select(TURNS).where(TURNS.c.user_id == user_id, TURNS.c.msg_id == msg_id)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return Turn(**row._mapping) if row is not None else None
 
     async def recent(self, user_id: str, limit: int = 20) -> list[Turn]:
         """The user's last turns, oldest first."""

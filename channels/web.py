@@ -65,9 +65,9 @@ async def post_message(request: web.Request) -> web.Response:
     user_id = _bearer_user(request)
     settings = request.app[SETTINGS]
     limiter = request.app[RATE_LIMITER]
-    await limiter.hit("messages-user", user_id, settings.messages_per_user_minute, 60, message="发送太频繁了")
-    await limiter.hit("messages-ip", request.remote or "unknown", settings.messages_per_ip_minute, 60,
-                      message="发送太频繁了")
+    await limiter.hit_all([("messages-user", user_id, settings.messages_per_user_minute, 60),
+                           ("messages-ip", request.remote or "unknown", settings.messages_per_ip_minute, 60)],
+                          message="发送太频繁了")
     body = await read_json_object(request)
     text = require_str(body, "text", max_chars=settings.max_text_chars) or ""
     msg_id = require_str(body, "msg_id", max_chars=64, required=False)

@@ -22,7 +22,7 @@ class Prefix(StrEnum):
     SLA_LEADER = "lock:sla-leader"  # the SLA monitor's leader lock across workers; renewed every round
     SLOT_LOCK = "lock:slot"  # held while one appointment slot (window, day, half) is counted and booked; 10 s
     QUEUE = "queue"  # sorted set of waiting ticket ids per window, score = queued time; rebuilt from SQL
-    USER_TICKET = "ticket:user"  # a user's open ticket id; rebuilt from SQL when missing
+    USER_TICKET = "ticket:user"  # a user's open ticket id, or "none" for a while; rebuilt from SQL when missing
     PRESENCE = "presence"  # a staff console's heartbeat: JSON list of windows; expires after 90 s
     STAFF_EVENTS = "events:staff"  # pub/sub channel: a case or ticket changed, for the staff console
     WECHAT_TOKEN = "wechat:token"  # WeChat API access token per AppID; expires 5 min before WeChat's expiry

@@ -7,6 +7,7 @@ creates the counter with the window as its TTL; when the key expires the window 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
@@ -24,6 +25,24 @@ end
 return {count, ttl}
 """
 
+# Several limits in one round trip, in order: the first one over its limit stops the rest (they count nothing),
+# as separate hits would. ARGV: window and limit for each key. Returns {index (1-based) or 0, ttl}.
+_HIT_ALL = """
+for i, k in ipairs(KEYS) do
+  local window, limit = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local count = redis.call('INCR', k)
+  local ttl = redis.call('TTL', k)
+  if ttl < 0 then
+    redis.call('EXPIRE', k, window)
+    ttl = window
+  end
+  if count > limit then
+    return {i, ttl}
+  end
+end
+return {0, 0}
+"""
+
 
 def _wait_in_words(seconds: int) -> str:
     if seconds < 60:
@@ -37,6 +56,7 @@ class RateLimiter:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
         self._hit = redis.register_script(_HIT)
+        self._hit_all = redis.register_script(_HIT_ALL)
 
     @staticmethod
     def _key(name: str, subject: str) -> str:
@@ -53,6 +73,17 @@ class RateLimiter:
         """Count one event; raise `RateLimited` if it is more than `limit` in the current window."""
         count, ttl = await self._hit(keys=[self._key(name, subject)], args=[window_seconds])
         if int(count) > limit:
+            raise self._refuse(ttl, message)
+
+    async def hit_all(self, limits: Sequence[tuple[str, str, int, int]], *, message: str = "操作过于频繁") -> None:
+        """`hit` for each (name, subject, limit, window_seconds) in order, in one round trip; the first one over
+        its limit raises `RateLimited` and the later ones are not counted.
+        """
+        args: list[int] = []
+        for _name, _subject, limit, window_seconds in limits:
+            args += [window_seconds, limit]
+        over, ttl = await self._hit_all(keys=[self._key(name, subject) for name, subject, _, _ in limits], args=args)
+        if int(over):
             raise self._refuse(ttl, message)
 
     async def check(

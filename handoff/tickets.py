@@ -36,6 +36,8 @@ log = logging.getLogger("handoff.tickets")
 RULES_FILE = Path(__file__).parent / "data" / "tickets.yml"
 SENDERS = ("citizen", "staff", "bot", "note", "system")
 MAX_TEXT = 2000
+NO_TICKET = "none"  # under USER_TICKET: SQL was asked and the user has no open ticket
+NO_TICKET_SECONDS = 600
 PRESENCE_SECONDS = 90  # a heartbeat every 30 s keeps a console "online"
 
 
@@ -180,19 +182,28 @@ class TicketService:
         return await self.get(ticket.id or 0), True
 
     async def open_ticket_of(self, user_id: str) -> Ticket | None:
-        """The user's waiting or served ticket, if any (Redis first, SQL when Redis has forgotten)."""
-        raw = await self._redis.get(key(Prefix.USER_TICKET, user_id))
+        """The user's waiting or served ticket, if any (Redis first, SQL when Redis has forgotten).
+
+        Every turn asks this, and almost every user has no ticket: that answer is remembered in Redis too
+        (NO_TICKET, for NO_TICKET_SECONDS), so a turn costs no SQL query. `open()` overwrites the marker.
+        """
+        user_key = key(Prefix.USER_TICKET, user_id)
+        raw = await self._redis.get(user_key)
+        if raw == NO_TICKET:
+            return None
         async with self._db() as db:
             if raw:
                 ticket = await db.get(Ticket, int(raw))
                 if ticket is not None and ticket.status != "closed":
                     return ticket
-                await self._redis.delete(key(Prefix.USER_TICKET, user_id))
+                await self._redis.delete(user_key)
                 return None
             query = select(Ticket).where(Ticket.user_id == user_id, Ticket.status != "closed")
             ticket = (await db.exec(query.order_by(col(Ticket.id).desc()))).first()
         if ticket is not None:
-            await self._redis.set(key(Prefix.USER_TICKET, user_id), str(ticket.id))
+            await self._redis.set(user_key, str(ticket.id))
+        else:  # NX: a ticket opened meanwhile keeps its id
+            await self._redis.set(user_key, NO_TICKET, nx=True, ex=NO_TICKET_SECONDS)
         return ticket
 
     async def of_user(self, user_id: str, limit: int = 5) -> list[Ticket]:

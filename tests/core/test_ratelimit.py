@@ -75,3 +75,15 @@ class TestRateLimiter:
         await limiter.check("login-ip", "dave", limit=1, window_seconds=900)
         await limiter.reset("login-user", "dave")
         await limiter.check("login-user", "dave", limit=1, window_seconds=900)
+
+    async def test_hit_all_stops_at_the_first_limit_over(self, redis_client: aioredis.Redis) -> None:
+        limiter = RateLimiter(redis_client)
+        limits = [("messages-user", "u1", 2, 60), ("messages-ip", "1.2.3.4", 10, 60)]
+        await limiter.hit_all(limits)
+        await limiter.hit_all(limits)
+        with pytest.raises(RateLimited) as caught:
+            await limiter.hit_all(limits, message="发送太频繁了")
+        assert caught.value.message.startswith("发送太频繁了") and 55 <= caught.value.retry_after <= 60
+        # the user's limit refused the third: the address's counter was not charged for it
+        assert await redis_client.get(key(Prefix.RATE, "messages-ip", "1.2.3.4")) == "2"
+        assert 55 <= await redis_client.ttl(key(Prefix.RATE, "messages-user", "u1")) <= 60

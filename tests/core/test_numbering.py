@@ -1,0 +1,58 @@
+"""Daily record numbers when many turns number records at the same moment (found by bench/load.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.db import SessionFactory, create_engine, session_factory
+from core.numbering import save_numbered
+from core.settings import Settings
+from policy_kb.prechecks import Precheck
+from tests.backends import require_server_database
+from tests.conftest import reset_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'n.db'}" if request.param == "sqlite" else await require_server_database()
+    await reset_database(url)
+    engine = create_engine(Settings(database_url=url, data_dir=tmp_path))
+    from bot.migrate import migrate
+
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+def numberer(db: SessionFactory) -> Callable[[int], Awaitable[str]]:
+    async def one(n: int) -> str:
+        async def build(session: AsyncSession, number: str) -> Precheck:
+            record = Precheck(number=number, user_id=f"web:u{n}", item_code="X", item_name="X", have=[],
+                              missing=[], decision="complete")
+            session.add(record)
+            await session.flush()  # like a ticket's build: a clash can show here, before the commit
+            return record
+
+        return (await save_numbered(db, Precheck.number, "YS20261122-", build)).number
+
+    return one
+
+
+async def test_concurrent_numbering_gives_every_record_its_own_number(engine: AsyncEngine) -> None:
+    one = numberer(session_factory(engine))
+    numbers = await asyncio.gather(*(one(n) for n in range(40)))
+    assert sorted(numbers) == [f"YS20261122-{i:04d}" for i in range(1, 41)]
+
+
+async def test_two_workers_numbering_at_once_settle_on_distinct_numbers(engine: AsyncEngine) -> None:
+    # Two session factories stand for two worker processes: each carries its own count on, and clashes.
+    first, second = numberer(session_factory(engine)), numberer(session_factory(engine))
+    await first(0)
+    numbers = await asyncio.gather(*(worker(n) for n in range(1, 13) for worker in (first, second)))
+    assert sorted(numbers) == [f"YS20261122-{i:04d}" for i in range(2, 26)]
