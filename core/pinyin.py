@@ -5,35 +5,45 @@ to toneless syllables lets a name match its homophone typo.
 
 from __future__ import annotations
 
-import threading
+import functools
+import importlib.util
+import json
+import unicodedata
 from collections.abc import Iterable
-
-from pypinyin import Style, lazy_pinyin
+from pathlib import Path
 
 # Each distinct syllable becomes one private-use character, so a folded text keeps one character per
 # Chinese character and string matchers (rapidfuzz) work on it unchanged.
 _FIRST_CODE = 0xE000
 
 
-class PinyinFolder:
-    """Maps each Chinese character to a code for its toneless syllable (the character's default reading);
-    every other character is kept. Learns characters as it meets them.
+@functools.cache
+def _syllable_table() -> dict[int, str]:
+    """Character → its syllable's code, from pypinyin's character dictionary (each character's first, most
+    common reading, without tones). Read from the data file alone: importing pypinyin would also load its
+    phrase dictionary, about 50 MB a process that this does not need.
     """
+    spec = importlib.util.find_spec("pypinyin")  # finds the package without running its __init__
+    assert spec is not None and spec.submodule_search_locations, "pypinyin is a dependency"
+    path = Path(next(iter(spec.submodule_search_locations))) / "pinyin_dict.json"
+    readings: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    codes: dict[str, str] = {}
+    table: dict[int, str] = {}
+    for codepoint, reading in readings.items():
+        first = reading.split(",", 1)[0]
+        toneless = "".join(c for c in unicodedata.normalize("NFD", first) if not unicodedata.combining(c))
+        table[int(codepoint)] = codes.setdefault(toneless, chr(_FIRST_CODE + len(codes)))
+    return table
+
+
+class PinyinFolder:
+    """Maps each Chinese character to a code for its toneless syllable; every other character is kept."""
 
     def __init__(self) -> None:
-        self._syllables: dict[str, str] = {}
-        self._table: dict[int, str] = {}
-        self._lock = threading.Lock()  # a KB may be built in a worker thread while the loop searches
+        self._table = _syllable_table()
 
     def fold(self, text: str) -> str:
         """`text` with every Chinese character replaced by its syllable's code."""
-        unknown = {c for c in text if ord(c) not in self._table and "\u4e00" <= c <= "\u9fff"}
-        if unknown:
-            with self._lock:
-                for char in unknown:
-                    syllable = lazy_pinyin(char, style=Style.NORMAL)[0]
-                    code = self._syllables.setdefault(syllable, chr(_FIRST_CODE + len(self._syllables)))
-                    self._table[ord(char)] = code
         return text.translate(self._table)
 
 

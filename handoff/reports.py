@@ -9,8 +9,6 @@ from collections import Counter
 from datetime import date, datetime, time
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from sqlmodel import col, select
 
 from core.db import SessionFactory
@@ -68,6 +66,10 @@ class CaseReports:
 
     def workbook(self, summary: dict[str, Any], cases: list[Case]) -> bytes:
         """An .xlsx with a summary sheet and one row per case."""
+        # Imported here: openpyxl is ~25 MB a worker, and only this rarely used download needs it.
+        from openpyxl import Workbook
+        from openpyxl.styles import Font
+
         book = Workbook()
         sheet = book.active
         assert sheet is not None

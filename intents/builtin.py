@@ -9,17 +9,15 @@ import logging
 import math
 import os
 import pickle
+import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.svm import LinearSVC
 
 from core.text import Tokenizer, normalise
 from intents.base import FALLBACK_INTENT, Parse
@@ -27,15 +25,20 @@ from intents.commands import CommandMatcher
 from intents.entities import EntityExtractor
 from intents.training import Example
 
+if TYPE_CHECKING:  # scikit-learn is imported only to train: ~100 MB a worker that loads a cached model saves
+    from sklearn.pipeline import Pipeline
+
 log = logging.getLogger("intents.builtin")
-MODEL_VERSION = "2"  # bump when features or estimator change, so cached models are retrained
+MODEL_VERSION = "3"  # bump when features, estimator or the cached form change, so cached models are retrained
+CHAR_NGRAMS = (1, 3)
+_WHITE_SPACES = re.compile(r"\s\s+")
 
 
 class WordAnalyzer:
     """jieba words of a text. The tokenizer is not pickled: it is attached again after loading."""
 
-    def __init__(self, tokenizer: Tokenizer) -> None:
-        self.tokenizer: Tokenizer | None = tokenizer
+    def __init__(self, tokenizer: Tokenizer | None) -> None:
+        self.tokenizer = tokenizer
 
     def __call__(self, text: str) -> list[str]:
         assert self.tokenizer is not None, "attach a tokenizer after unpickling"
@@ -48,97 +51,123 @@ class WordAnalyzer:
         self.tokenizer = None
 
 
-def _pipeline(tokenizer: Tokenizer) -> Pipeline:
+def char_ngrams(text: str) -> list[str]:
+    """Character n-grams within words padded with spaces: scikit-learn's `char_wb` analyzer (lower-cased,
+    CHAR_NGRAMS), rewritten so that running the model does not import scikit-learn (a test checks they agree).
+    """
+    low, high = CHAR_NGRAMS
+    grams: list[str] = []
+    for word in _WHITE_SPACES.sub(" ", text.lower()).split():
+        padded = f" {word} "
+        for n in range(low, high + 1):
+            offset = 0
+            grams.append(padded[offset:offset + n])
+            while offset + n < len(padded):
+                offset += 1
+                grams.append(padded[offset:offset + n])
+            if offset == 0:  # a word shorter than n is counted once
+                break
+    return grams
+
+
+def fit_pipeline(examples: Sequence[Example], tokenizer: Tokenizer) -> Pipeline:
+    """The scikit-learn pipeline (TF-IDF of words and character n-grams → calibrated linear SVM), fitted."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.svm import LinearSVC
+
     features = FeatureUnion([
         ("words", TfidfVectorizer(analyzer=WordAnalyzer(tokenizer), sublinear_tf=True)),
-        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, min_df=1)),
     ])
     classifier = CalibratedClassifierCV(LinearSVC(C=0.5), method="sigmoid", cv=3)
-    return Pipeline([("features", features), ("classifier", classifier)])
-
-
-class CompiledClassifier:
-    """The fitted pipeline as plain arrays: the same probabilities as sklearn's predict_proba, without its
-    per-call input validation (about 20 ms a message with 27 classes × 3 calibrated folds; this is ~0.05 ms).
-    A message has a few dozen features, so they are counted in plain Python and only the product with the
-    weights is a NumPy call: one row gather of a features × (folds·classes) matrix.
-    """
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        union = pipeline.named_steps["features"]
-        self.blocks: list[tuple[Callable[[str], list[str]], dict[str, int], list[float], int]] = []
-        offset = 0
-        for _name, vectorizer in union.transformer_list:
-            self.blocks.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_.tolist(), offset))
-            offset += len(vectorizer.vocabulary_)
-        folds = pipeline.named_steps["classifier"].calibrated_classifiers_
-        weights = np.stack([f.estimator.coef_ for f in folds])  # folds × classes × features
-        self.shape = weights.shape[:2]
-        self.weights = np.ascontiguousarray(weights.transpose(2, 0, 1).reshape(weights.shape[2], -1))
-        self.intercepts = np.stack([f.estimator.intercept_ for f in folds]).reshape(-1)
-        self.slopes = np.array([[c.a_ for c in f.calibrators] for f in folds], dtype=float).reshape(-1)
-        self.offsets = np.array([[c.b_ for c in f.calibrators] for f in folds], dtype=float).reshape(-1)
-
-    def features(self, text: str) -> tuple[list[int], list[float]]:
-        """Column indices and TF-IDF values (sublinear tf, each block L2-normalised) of one text."""
-        columns: list[int] = []
-        values: list[float] = []
-        for analyzer, vocabulary, idf, offset in self.blocks:
-            counts: dict[int, int] = {}
-            for token in analyzer(text):
-                index = vocabulary.get(token)
-                if index is not None:
-                    counts[index] = counts.get(index, 0) + 1
-            if not counts:
-                continue
-            weights = [(1.0 + math.log(n)) * idf[i] for i, n in counts.items()]
-            norm = math.sqrt(sum(w * w for w in weights))
-            columns.extend(i + offset for i in counts)
-            values.extend(w / norm for w in weights)
-        return columns, values
-
-    def proba(self, text: str) -> np.ndarray:
-        """Class probabilities, averaged over the calibrated folds."""
-        columns, values = self.features(text)
-        decision = self.intercepts + (np.asarray(values) @ self.weights[columns] if columns else 0.0)
-        calibrated = (1.0 / (1.0 + np.exp(self.slopes * decision + self.offsets))).reshape(self.shape)
-        totals = calibrated.sum(axis=1, keepdims=True)
-        n_classes = self.shape[1]
-        normalised = np.divide(calibrated, totals, out=np.full_like(calibrated, 1 / n_classes), where=totals != 0)
-        return normalised.mean(axis=0)  # type: ignore[no-any-return]
+    pipeline = Pipeline([("features", features), ("classifier", classifier)])
+    pipeline.fit([normalise(e.text) for e in examples], [e.intent for e in examples])
+    return pipeline
 
 
 @dataclass
 class IntentModel:
-    """A trained classifier and the labels it knows."""
+    """The fitted classifier as plain arrays: the same probabilities as scikit-learn's predict_proba, without
+    its per-call input validation (about 20 ms a message with 27 classes × 3 calibrated folds; this is
+    ~0.05 ms) and without importing it. A message has a few dozen features, so they are counted in plain
+    Python and only the product with the weights is a NumPy call: one row gather of a features ×
+    (folds·classes) matrix. The word analyzer's tokenizer is attached after loading.
+    """
 
-    pipeline: Pipeline
     labels: tuple[str, ...]
-    compiled: CompiledClassifier | None = None
+    vocabularies: tuple[dict[str, int], dict[str, int]]  # words, character n-grams
+    idf: tuple[list[float], list[float]]
+    weights: np.ndarray  # features × (folds·classes)
+    intercepts: np.ndarray  # (folds·classes)
+    slopes: np.ndarray
+    offsets: np.ndarray
+    folds: int
+    words: WordAnalyzer = field(default_factory=lambda: WordAnalyzer(None))
+
+    @classmethod
+    def from_pipeline(cls, pipeline: Pipeline, tokenizer: Tokenizer) -> IntentModel:
+        """Compile a fitted pipeline of `fit_pipeline`."""
+        words, chars = (vectorizer for _name, vectorizer in pipeline.named_steps["features"].transformer_list)
+        folds = pipeline.named_steps["classifier"].calibrated_classifiers_
+        weights = np.stack([f.estimator.coef_ for f in folds])  # folds × classes × features
+        return cls(
+            labels=tuple(str(c) for c in pipeline.classes_),
+            vocabularies=(dict(words.vocabulary_), dict(chars.vocabulary_)),
+            idf=(words.idf_.tolist(), chars.idf_.tolist()),
+            weights=np.ascontiguousarray(weights.transpose(2, 0, 1).reshape(weights.shape[2], -1)),
+            intercepts=np.stack([f.estimator.intercept_ for f in folds]).reshape(-1),
+            slopes=np.array([[c.a_ for c in f.calibrators] for f in folds], dtype=float).reshape(-1),
+            offsets=np.array([[c.b_ for c in f.calibrators] for f in folds], dtype=float).reshape(-1),
+            folds=len(folds),
+            words=WordAnalyzer(tokenizer),
+        )
 
     def attach(self, tokenizer: Tokenizer) -> None:
-        """Give the word analyzer its tokenizer (after loading from the cache) and compile."""
-        words = self.pipeline.named_steps["features"].transformer_list[0][1]
-        words.analyzer.tokenizer = tokenizer
-        self.compiled = CompiledClassifier(self.pipeline)
+        """Give the word analyzer its tokenizer (after loading from the cache)."""
+        self.words = WordAnalyzer(tokenizer)
+
+    def features(self, text: str) -> tuple[list[int], list[float]]:
+        """Column indices and TF-IDF values (sublinear tf, each block L2-normalised) of one normalised text."""
+        columns: list[int] = []
+        values: list[float] = []
+        offset = 0
+        for tokens, vocabulary, idf in zip((self.words(text), char_ngrams(text)), self.vocabularies, self.idf,
+                                           strict=True):
+            counts: dict[int, int] = {}
+            for token in tokens:
+                index = vocabulary.get(token)
+                if index is not None:
+                    counts[index] = counts.get(index, 0) + 1
+            if counts:
+                weights = [(1.0 + math.log(n)) * idf[i] for i, n in counts.items()]
+                norm = math.sqrt(sum(w * w for w in weights))
+                columns.extend(i + offset for i in counts)
+                values.extend(w / norm for w in weights)
+            offset += len(vocabulary)
+        return columns, values
+
+    def proba(self, text: str) -> np.ndarray:
+        """Class probabilities of one normalised text, averaged over the calibrated folds."""
+        columns, values = self.features(text)
+        decision = self.intercepts + (np.asarray(values) @ self.weights[columns] if columns else 0.0)
+        calibrated = (1.0 / (1.0 + np.exp(self.slopes * decision + self.offsets))).reshape(self.folds, -1)
+        totals = calibrated.sum(axis=1, keepdims=True)
+        n_classes = calibrated.shape[1]
+        normalised = np.divide(calibrated, totals, out=np.full_like(calibrated, 1 / n_classes), where=totals != 0)
+        return normalised.mean(axis=0)  # type: ignore[no-any-return]
 
     def rank(self, text: str, limit: int | None = None) -> list[tuple[str, float]]:
         """The intents (every one, or the `limit` best) with their probabilities, best first."""
-        if self.compiled is None:
-            self.compiled = CompiledClassifier(self.pipeline)
-        probabilities = self.compiled.proba(normalise(text))
+        probabilities = self.proba(normalise(text))
         order = np.argsort(-probabilities)[:limit]
         return [(self.labels[i], float(probabilities[i])) for i in order]
-
-    def __getstate__(self) -> dict[str, object]:
-        return {"pipeline": self.pipeline, "labels": self.labels, "compiled": None}
 
 
 def train(examples: Sequence[Example], tokenizer: Tokenizer) -> IntentModel:
     """Fit the classifier on the examples."""
-    pipeline = _pipeline(tokenizer)
-    pipeline.fit([normalise(e.text) for e in examples], [e.intent for e in examples])
-    return IntentModel(pipeline, tuple(str(c) for c in pipeline.classes_))
+    return IntentModel.from_pipeline(fit_pipeline(examples, tokenizer), tokenizer)
 
 
 def fingerprint(examples: Sequence[Example], tokenizer_words: Sequence[str]) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from core.text import normalise
 from core.yamlfile import load_yaml
-from intents.builtin import load_or_train, train
+from intents.builtin import CHAR_NGRAMS, IntentModel, char_ngrams, fit_pipeline, load_or_train, train
 from intents.export import export_rasa_project
 from intents.training import parse_annotated, read_nlu_file, read_training_data
 from policy_kb.kb import KnowledgeBase
@@ -36,13 +36,43 @@ def test_training_data_covers_every_intent_with_30_examples() -> None:
 
 
 def test_compiled_probabilities_equal_sklearn(kb: KnowledgeBase) -> None:
-    model = train(read_training_data(), kb.tokenizer)
-    texts = [normalise(e.text) for e in read_nlu_file(TEST_SET)[:100]]
-    reference = model.pipeline.predict_proba(texts)
-    model.rank("warm up")
-    assert model.compiled is not None
-    ours = np.array([model.compiled.proba(t) for t in texts])
+    pipeline = fit_pipeline(read_training_data(), kb.tokenizer)
+    model = IntentModel.from_pipeline(pipeline, kb.tokenizer)
+    texts = [normalise(e.text) for e in read_nlu_file(TEST_SET)[:100]] + ["", "   ", "ＡＢＣ 1 22 333", "a  b\tc"]
+    reference = pipeline.predict_proba(texts)
+    ours = np.array([model.proba(t) for t in texts])
     assert np.abs(reference - ours).max() < 1e-9
+    assert model.labels == tuple(pipeline.classes_)
+
+
+def test_character_ngrams_equal_sklearn_char_wb() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    sklearn_ngrams = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS).build_analyzer()
+    texts = [e.text for e in read_training_data()] + ["", " ", "a", "ab  cd\n e", "ＡＢ ｃ", "二手房 过户\t要啥"]
+    for text in texts:
+        assert char_ngrams(text) == sklearn_ngrams(text), text
+
+
+def test_running_a_cached_model_does_not_import_sklearn(tmp_path: Path, kb: KnowledgeBase) -> None:
+    import subprocess
+    import sys
+
+    examples = read_training_data()
+    load_or_train(examples, kb.tokenizer, ["甲"], tmp_path)
+    # A fresh interpreter, as a worker starting on a cached model: scikit-learn (~100 MB) stays out.
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from intents.builtin import load_or_train\n"
+        "from intents.training import read_training_data\n"
+        "from core.text import Tokenizer\n"
+        f"model = load_or_train(read_training_data(), Tokenizer(), ['甲'], Path({str(tmp_path)!r}))\n"
+        "assert model.rank('二手房过户要带啥')[0][0] == 'ask_materials', model.rank('二手房过户要带啥')[:3]\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
 
 
 def test_held_out_accuracy_is_at_least_80_percent(kb: KnowledgeBase) -> None:
