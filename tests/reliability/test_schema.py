@@ -101,13 +101,26 @@ class _AppThread:
         return f"http://{host}:{port}"
 
     def stop(self) -> None:
-        """Shut the app down (cleanup contexts run) and end the thread."""
+        """Shut the app down (cleanup contexts run), end what is still running on the loop, end the thread."""
         try:
             self.run(self.runner.cleanup(), timeout=60)
         finally:
+            # As asyncio.run does: a task left pending (a handler whose client gave up) would otherwise be
+            # destroyed with the closed loop, and its `async with` database session could never close.
+            self.run(_cancel_remaining_tasks(), timeout=30)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=30)
             self.loop.close()
+
+
+async def _cancel_remaining_tasks() -> None:
+    """Cancel every other task of the running loop, wait for them, and close its async generators."""
+    current = asyncio.current_task()
+    remaining = [task for task in asyncio.all_tasks() if task is not current]
+    for task in remaining:
+        task.cancel()
+    await asyncio.gather(*remaining, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
 
 
 @pytest.fixture(scope="module")
