@@ -18,7 +18,7 @@ class Prefix(StrEnum):
     KB_SEED_LOCK = "lock:kb-seed"  # held while one worker seeds an empty knowledge base; expires after 120 s
     RATE = "rate"  # fixed-window counter of one limit and subject (core/ratelimit.py); expires with its window
     STAFF_SESSION = "staff:session"  # staff login {staff_id, csrf} by SHA-256 of its cookie; TTL staff_session_hours
-    CASE_FILING = "lock:case-filing"  # held while one complaint (by fingerprint) is checked and filed; 30 s
+    CASE_FILING = "lock:case-filing"  # held while one complaint (by fingerprint) is checked and filed; 10 s
     SLA_LEADER = "lock:sla-leader"  # the SLA monitor's leader lock across workers; renewed every round
     SLOT_LOCK = "lock:slot"  # held while one appointment slot (window, day, half) is counted and booked; 10 s
     QUEUE = "queue"  # sorted set of waiting ticket ids per window, score = queued time; rebuilt from SQL

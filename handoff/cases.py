@@ -9,6 +9,7 @@ a listener (the bot turns it into messages for the citizen and the staff console
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -17,11 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import LockError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import SessionFactory, utcnow
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from core.keys import Prefix, key
 from core.listeners import Listeners
 from core.numbering import save_numbered
@@ -38,6 +40,16 @@ SYSTEM = "system"
 CITIZEN = "citizen"
 MAX_FIELD_CHARS = {"item_name": 200, "where_when": 500, "happened": 2000, "wants": 500, "name": 64}
 
+
+# A filing takes well under a second; a worker that dies holding the lock blocks the same complaint this long.
+FILING_LOCK_SECONDS = 10
+# A second filing of the same complaint waits this long for the first, then gets 503 with Retry-After.
+FILING_WAIT_SECONDS = 5
+
+
+def complaint_fingerprint(phone: str, item_name: str, happened: str) -> str:
+    """What makes two filings the same complaint: the (normalised) phone, matter and account of it."""
+    return hashlib.sha256("|".join((phone, normalise(item_name), normalise(happened))).encode()).hexdigest()
 
 @dataclass(frozen=True)
 class CaseDraft:
@@ -106,13 +118,21 @@ class CaseService:
         when the caller answers the citizen itself (the chat's own reply).
         """
         draft = _checked(draft)
-        fingerprint = hashlib.sha256("|".join((draft.phone, normalise(draft.item_name),
-                                               normalise(draft.happened))).encode()).hexdigest()
-        async with self._redis.lock(key(Prefix.CASE_FILING, fingerprint), timeout=30, blocking_timeout=30):
+        fingerprint = complaint_fingerprint(draft.phone, draft.item_name, draft.happened)
+        lock = self._redis.lock(key(Prefix.CASE_FILING, fingerprint), timeout=FILING_LOCK_SECONDS,
+                                blocking_timeout=FILING_WAIT_SECONDS)
+        if not await lock.acquire():
+            # The same complaint is being filed right now (or its filer died holding the lock): the client
+            # retries, and by then it is filed or the lock has expired.
+            raise ServiceUnavailable("这件反映正在登记，请稍后再试。", code="filing_in_progress")
+        try:
             existing = await self._existing(draft.request_key, fingerprint)
             if existing is not None:
                 return existing, False
             case = await self._insert(draft, fingerprint)
+        finally:
+            with contextlib.suppress(LockError):  # expired during a very slow filing: the case is filed all the same
+                await lock.release()
         await self._announce(case, CaseChange("accepted", citizen=tell_citizen))
         return case, True
 

@@ -15,9 +15,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
 
+import handoff.cases
 from bot.app import create_app
-from bot.typedefs import CASES, STAFF
+from bot.typedefs import CASES, KB, REDIS, STAFF
+from core.keys import Prefix, key
 from core.settings import Settings
+from handoff.cases import complaint_fingerprint
 from tests.conftest import new_visitor
 from tests.handoff.test_staff import PASSWORD, add_staff, logged_in
 
@@ -40,6 +43,26 @@ async def test_form_files_a_case_once(client: TestClient) -> None:
     assert retry.status == 200 and (await retry.json())["case_no"] == filed["case_no"]
     resubmitted = await file_form(client)  # same phone, same account, minutes later, no key
     assert resubmitted.status == 200 and (await resubmitted.json())["case_no"] == filed["case_no"]
+
+
+async def test_the_same_complaint_being_filed_elsewhere_gets_503_then_files_once(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handoff.cases, "FILING_WAIT_SECONDS", 0.2)  # the test need not wait the real 5 s
+    # Another worker is filing this very complaint (or died doing so, holding the lock).
+    matter = client.app[KB].current.best(FORM["item_name"], kinds=["item"])  # the form's matter, as the KB names it
+    assert matter is not None
+    fingerprint = complaint_fingerprint(FORM["phone"], matter.title, FORM["happened"])
+    held = client.app[REDIS].lock(key(Prefix.CASE_FILING, fingerprint), timeout=30)
+    assert await held.acquire()
+    busy = await file_form(client, None, **{"Idempotency-Key": "form-submit-busy"})
+    body = await busy.json()
+    assert busy.status == 503 and body["error"]["code"] == "filing_in_progress", body
+    assert busy.headers["Retry-After"].isdigit() and "稍后再试" in body["error"]["message"]
+    assert await client.app[CASES].search() == []
+    await held.release()
+    retry = await file_form(client, None, **{"Idempotency-Key": "form-submit-busy"})
+    assert retry.status == 201
+    assert len(await client.app[CASES].search()) == 1
 
 
 async def test_bad_forms_get_clear_errors_and_file_nothing(client: TestClient) -> None:
