@@ -36,15 +36,11 @@ def _syllable_table() -> dict[int, str]:
     return table
 
 
-class PinyinFolder:
-    """Maps each Chinese character to a code for its toneless syllable; every other character is kept."""
-
-    def __init__(self) -> None:
-        self._table = _syllable_table()
-
-    def fold(self, text: str) -> str:
-        """`text` with every Chinese character replaced by its syllable's code."""
-        return text.translate(self._table)
+def fold_sounds(text: str) -> str:
+    """`text` with every Chinese character replaced by the code of its toneless syllable; other characters
+    are kept.
+    """
+    return text.translate(_syllable_table())
 
 
 class SoundCorrector:
@@ -52,17 +48,16 @@ class SoundCorrector:
     Only words of two characters or more are corrected: one-character homophones are everywhere.
     """
 
-    def __init__(self, words: Iterable[str], folder: PinyinFolder) -> None:
-        self._folder = folder
+    def __init__(self, words: Iterable[str]) -> None:
         # Words by the folded sound of their first two characters, longest first.
         self._by_start: dict[str, list[tuple[str, str]]] = {}
         for word in sorted({w for w in words if len(w) >= 2}, key=len, reverse=True):
-            sound = folder.fold(word)
+            sound = fold_sounds(word)
             self._by_start.setdefault(sound[:2], []).append((sound, word))
 
     def correct(self, text: str) -> str:
         """`text` with each same-sounding stretch replaced by the known word, scanning left to right."""
-        sound = self._folder.fold(text)
+        sound = fold_sounds(text)
         out, position = [], 0
         while position < len(text):
             for word_sound, word in self._by_start.get(sound[position:position + 2], ()):

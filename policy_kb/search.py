@@ -12,7 +12,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
-from core.pinyin import PinyinFolder, SoundCorrector
+from core.pinyin import SoundCorrector
 from core.text import Synonyms, Tokenizer, normalise
 
 CANDIDATES = 40
@@ -65,8 +65,7 @@ class SearchIndex:
         self._tokenizer = tokenizer
         self._synonyms = synonyms
         self._names = [tuple(dict.fromkeys(normalise(n).replace(" ", "") for n in d.names if n)) for d in self._docs]
-        self._corrector = SoundCorrector([*synonyms.words, *(n for names in self._names for n in names)],
-                                         PinyinFolder())
+        self._corrector = SoundCorrector([*synonyms.words, *(n for names in self._names for n in names)])
         corpus = [tokenizer.terms(synonyms.expand(" ".join(d.names) + " " + d.text)) or ["<empty>"]
                   for d in self._docs]
         self._bm25 = bm25s.BM25()
