@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import multiprocessing
 import os
 import select
 import shutil
@@ -19,8 +20,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import psutil
 
@@ -31,6 +35,8 @@ CATALOGUE = ROOT.parent / "shared" / "data" / "gdzwfw" / "items.jsonl"
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench_load"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
 # Raised for the benchmark only: 32 virtual users share one address, and each sends far more than a person.
+Plan = TypeVar("Plan")
+Result = TypeVar("Result")
 BENCH_LIMITS = {"YICHUANG_MESSAGES_PER_USER_MINUTE": "1000000", "YICHUANG_MESSAGES_PER_IP_MINUTE": "100000000"}
 
 
@@ -294,3 +300,40 @@ def machine() -> str:
 def load_average() -> str:
     """The 1-minute load average: how busy the machine was besides us."""
     return f"{os.getloadavg()[0]:.1f}"
+
+
+def _client_main(run: Callable[[Any, Any], Awaitable[Any]], plan: Any, go: Any, conn: Connection) -> None:
+    conn.send(asyncio.run(run(plan, go)))
+    conn.close()
+
+
+@dataclass
+class ClientPool(Generic[Result]):
+    """Load clients in their own processes (so the client is not the bottleneck), each waiting for `go`."""
+
+    go: Any
+    pipes: list[Connection]
+    procs: list[multiprocessing.process.BaseProcess]
+
+    @classmethod
+    def start(cls, run: Callable[[Plan, Any], Awaitable[Result]], plans: list[Plan], name: str) -> ClientPool[Result]:
+        """One forked process per plan running `run(plan, go)`; they make their sessions, then wait for `go`."""
+        context = multiprocessing.get_context("fork")
+        pool: ClientPool[Result] = cls(context.Event(), [], [])
+        for number, plan in enumerate(plans):
+            parent, child = context.Pipe(duplex=False)
+            proc = context.Process(target=_client_main, args=(run, plan, pool.go, child), name=f"{name}-{number}")
+            proc.start()
+            pool.pipes.append(parent)
+            pool.procs.append(proc)
+        return pool
+
+    def results(self, timeout: float) -> list[Result]:
+        """Every client's result, each waited for at most `timeout` seconds."""
+        results = []
+        for parent, proc in zip(self.pipes, self.procs, strict=True):
+            if not parent.poll(timeout):
+                raise SystemExit("a load client did not finish in time")
+            results.append(parent.recv())
+            proc.join(timeout=30)
+        return results

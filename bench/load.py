@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import random
 import resource
 import signal
@@ -30,7 +29,6 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +37,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (
     Backend,
+    ClientPool,
     Server,
     backend_connections,
     cpu_seconds,
@@ -199,11 +198,6 @@ async def run_client(plan: ClientPlan, go: Any) -> ClientResult:
     return result
 
 
-def _client_process(plan: ClientPlan, go: Any, conn: Connection) -> None:
-    conn.send(asyncio.run(run_client(plan, go)))
-    conn.close()
-
-
 @dataclass
 class LoadResult:
     """The merged results of all clients, with what the server used meanwhile."""
@@ -229,29 +223,16 @@ class LoadResult:
 def drive(server: Server, scripts: list[Script], *, users: int, clients: int, max_turns: int, duration: float,
           rate: float | None, seed: int = 9) -> LoadResult:
     """Run the virtual users in `clients` processes against the server; returns the merged measurements."""
-    context = multiprocessing.get_context("fork")
-    go = context.Event()
     plans = [ClientPlan(i, server.url, scripts, users // clients + (i < users % clients),
                         max_turns // clients + (i < max_turns % clients), duration,
                         rate / clients if rate else None, seed + i) for i in range(clients)]
-    pipes, procs = [], []
-    for plan in plans:
-        parent, child = context.Pipe(duplex=False)
-        proc = context.Process(target=_client_process, args=(plan, go, child), name=f"load-client-{plan.index}")
-        proc.start()
-        pipes.append(parent)
-        procs.append(proc)
+    clients_pool = ClientPool.start(run_client, plans, "load-client")
     workers = server.processes()
     redis = server.redis_process()
     time.sleep(0.5)  # the clients have made their HTTP sessions
     cpu_before, redis_before = cpu_seconds(workers), cpu_seconds([redis] if redis else [])
-    go.set()
-    results: list[ClientResult] = []
-    for parent, proc in zip(pipes, procs, strict=True):
-        if not parent.poll(duration + 120):
-            raise SystemExit("a load client did not finish in time")
-        results.append(parent.recv())
-        proc.join(timeout=30)
+    clients_pool.go.set()
+    results = clients_pool.results(duration + 120)
     server_cpu = cpu_seconds(workers) - cpu_before
     redis_cpu = cpu_seconds([redis] if redis else []) - redis_before
     merged = LoadResult(0, max(r.elapsed for r in results), [], {}, Counter(), Counter(), Counter(),

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import random
 import resource
 import sys
@@ -24,7 +23,6 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,7 @@ from wechatpy.crypto import WeChatCrypto
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import Backend, Server, cpu_seconds, load_average, machine, make_backend, percentile
+from harness import Backend, ClientPool, Server, cpu_seconds, load_average, machine, make_backend, percentile
 from load import Script, load_scripts, phone
 
 from tests.channels.wechat_fake import (
@@ -179,11 +177,6 @@ async def run_client(plan: Plan, go: Any) -> Result:
     return result
 
 
-def _client_process(plan: Plan, go: Any, conn: Connection) -> None:
-    conn.send(asyncio.run(run_client(plan, go)))
-    conn.close()
-
-
 async def turns_per_message(backend: Backend) -> Counter[tuple[str, str]]:
     """How many turns the log holds per WeChat (user_id, msg_id)."""
     from sqlalchemy import text
@@ -224,30 +217,17 @@ def main() -> None:
     started = server.start()
     print(f"{backend.label}, {args.workers} worker(s), WeChat safe mode, ready in {started:.1f} s; machine "
           f"{machine()}, load average {load_average()}; date {time.strftime('%Y-%m-%d %H:%M')}", flush=True)
-    context = multiprocessing.get_context("fork")
-    go = context.Event()
     scripts = load_scripts()
     plans = [Plan(i, server.url, scripts, args.users // args.clients + (i < args.users % args.clients),
                   args.messages // args.clients + (i < args.messages % args.clients), args.duration,
                   args.retry_share, 40 + i) for i in range(args.clients)]
     try:
-        pipes, procs = [], []
-        for plan in plans:
-            parent, child = context.Pipe(duplex=False)
-            proc = context.Process(target=_client_process, args=(plan, go, child))
-            proc.start()
-            pipes.append(parent)
-            procs.append(proc)
+        clients = ClientPool.start(run_client, plans, "wechat-client")
         workers = server.processes()
         time.sleep(0.5)
         cpu_before = cpu_seconds(workers)
-        go.set()
-        results: list[Result] = []
-        for parent, proc in zip(pipes, procs, strict=True):
-            if not parent.poll(args.duration + 120):
-                raise SystemExit("a client did not finish in time")
-            results.append(parent.recv())
-            proc.join(timeout=30)
+        clients.go.set()
+        results = clients.results(args.duration + 120)
         server_cpu = cpu_seconds(workers) - cpu_before
         time.sleep(1.0)  # pushes of the last turns
     finally:
