@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -302,7 +302,7 @@ def load_average() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
-def _client_main(run: Callable[[Any, Any], Awaitable[Any]], plan: Any, go: Any, conn: Connection) -> None:
+def _client_main(run: Callable[[Any, Any], Coroutine[Any, Any, Any]], plan: Any, go: Any, conn: Connection) -> None:
     conn.send(asyncio.run(run(plan, go)))
     conn.close()
 
@@ -316,7 +316,8 @@ class ClientPool(Generic[Result]):
     procs: list[multiprocessing.process.BaseProcess]
 
     @classmethod
-    def start(cls, run: Callable[[Plan, Any], Awaitable[Result]], plans: list[Plan], name: str) -> ClientPool[Result]:
+    def start(cls, run: Callable[[Plan, Any], Coroutine[Any, Any, Result]], plans: list[Plan],
+              name: str) -> ClientPool[Result]:
         """One forked process per plan running `run(plan, go)`; they make their sessions, then wait for `go`."""
         context = multiprocessing.get_context("fork")
         pool: ClientPool[Result] = cls(context.Event(), [], [])

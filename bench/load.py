@@ -368,7 +368,7 @@ def soak(server: Server, backend: Backend, scripts: list[Script], args: argparse
                   duration=warmup, rate=args.rate)
     start = soak_probe(server, backend)
     print(f"after {warmup:.0f} s warm-up: {first.rate:.0f} turns/s, {start}")
-    results = []
+    results: list[LoadResult] = []
     left, slice_seconds = args.duration - warmup, min(120.0, args.duration)
     while left > 0:
         length = min(slice_seconds, left)
