@@ -36,9 +36,9 @@ from bot.meta import routes as meta_routes
 from bot.metrics import Metrics
 from bot.migrate import migrate
 from bot.outbox import Outbox
-from bot.session import RedisSessionStore
 from bot.texts import Texts
 from bot.ticket_notices import TicketNotices
+from bot.turn_state import TurnState
 from bot.turns import TurnLog
 from bot.typedefs import (
     BACKGROUND_TASKS,
@@ -161,8 +161,9 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     texts = Texts.from_yaml()
     app[TURN_LOG] = TurnLog(app[DB])
     app[OUTBOX] = Outbox(app[DB], app[REDIS])
-    engine = Engine(settings=settings, redis=app[REDIS], sessions=RedisSessionStore(app[REDIS],
-                    settings.session_ttl_seconds), nlu=app[NLU_BACKEND], texts=texts,
+    state = TurnState(app[REDIS], lock_seconds=settings.user_lock_seconds,
+                      session_ttl_seconds=settings.session_ttl_seconds, dedupe_ttl_seconds=settings.dedupe_ttl_seconds)
+    engine = Engine(settings=settings, state=state, nlu=app[NLU_BACKEND], texts=texts,
                     turn_log=app[TURN_LOG], metrics=app[METRICS], fallback=FallbackFlow(),
                     services=Services(kb=app[KB], gaps=app[GAPS], prechecks=PrecheckStore(app[DB]),
                                       calendar=app[CALENDAR], deferred_supply_days=settings.deferred_supply_days,
@@ -181,6 +182,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     engine.add_flow(HandoffFlow(engine.window_hint))
     app[ENGINE] = engine
     yield
+    await app[TURN_LOG].close()
 
 
 async def background_tasks_ctx(app: web.Application) -> AsyncIterator[None]:

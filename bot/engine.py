@@ -9,21 +9,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import LockError
-
 from bot.choices import resolve_choice
 from bot.flows.base import Flow, Services, TurnContext
 from bot.flows.feedback import rating_buttons
 from bot.flows.smalltalk import help_menu
 from bot.messages import Inbound, Reply
 from bot.metrics import Metrics
-from bot.session import Session, SessionStore
+from bot.session import Session
 from bot.texts import Texts
+from bot.turn_state import Begun, TurnState
 from bot.turns import TurnLog
 from core.db import utcnow
-from core.errors import ServiceUnavailable
-from core.keys import Prefix, key
 from core.settings import Settings
 from handoff.tickets import Ticket
 from intents.base import NLU, Parse, normalise
@@ -59,11 +55,10 @@ class TurnResult:
 class Engine:
     """Routes messages to flows. Flows are registered on the instance, not in a global registry."""
 
-    def __init__(self, *, settings: Settings, redis: aioredis.Redis, sessions: SessionStore, nlu: NLU,
+    def __init__(self, *, settings: Settings, state: TurnState, nlu: NLU,
                  texts: Texts, turn_log: TurnLog, metrics: Metrics, fallback: Flow, services: Services) -> None:
         self._settings = settings
-        self._redis = redis
-        self._sessions = sessions
+        self._state = state
         self._nlu = nlu
         self._texts = texts
         self._turns = turn_log
@@ -84,29 +79,31 @@ class Engine:
     async def handle(self, inbound: Inbound) -> TurnResult:
         """Process one message exactly once: a retry with the same msg_id gets the first answer."""
         started = time.perf_counter()
-        lock = self._redis.lock(key(Prefix.USER_LOCK, inbound.user_id), timeout=self._settings.user_lock_seconds,
-                                blocking_timeout=self._settings.user_lock_seconds)
-        if not await lock.acquire():
-            raise ServiceUnavailable("上一条消息还在处理中，请稍后再试。", code="busy")
+        begun = await self._state.begin(inbound.user_id, inbound.msg_id)
+        finished = False
         try:
-            cached = await self._cached_result(inbound)
+            cached = await self._cached_result(inbound, begun)
             if cached is not None:
                 self._metrics.duplicates.labels(inbound.channel).inc()
                 return cached
-            result = await self._process(inbound)
+            result, session = await self._process(inbound, begun)
+            if not result.duplicate:
+                if not await self._state.finish(begun, session, json.dumps(result.to_json())):
+                    log.warning("turn of %s outlived its lock", inbound.user_id)
+                finished = True
         finally:
-            try:
-                await lock.release()
-            except LockError:
-                log.warning("turn of %s outlived its lock", inbound.user_id)
+            if not finished:
+                await self._state.release(begun)
         self._metrics.turns.labels(inbound.channel, result.flow or "none").inc()
         self._metrics.turn_seconds.observe(time.perf_counter() - started)
         return result
 
-    async def _cached_result(self, inbound: Inbound) -> TurnResult | None:
-        raw = await self._redis.get(key(Prefix.DEDUPE, inbound.user_id, inbound.msg_id))
-        if raw:
-            return TurnResult.from_json(json.loads(raw), duplicate=True)
+    async def _cached_result(self, inbound: Inbound, begun: Begun) -> TurnResult | None:
+        if begun.answer:
+            return TurnResult.from_json(json.loads(begun.answer), duplicate=True)
+        return await self._logged_result(inbound)
+
+    async def _logged_result(self, inbound: Inbound) -> TurnResult | None:
         # Redis may have been wiped: the SQL turn log is the system of record.
         turn = await self._turns.find(inbound.user_id, inbound.msg_id)
         if turn is None:
@@ -119,15 +116,15 @@ class Engine:
         younger than the session's idle TTL (every turn renews it) and was in a flow that asks several
         questions. Redis was wiped or restarted, or a worker died before saving the session.
         """
-        last = await self._turns.recent(user_id, limit=1)
-        if not last:
+        last = await self._turns.last_of(user_id)
+        if last is None:
             return False
-        flow = self._flows.get(last[0].flow or "")
-        young = utcnow() - last[0].created_at < timedelta(seconds=self._settings.session_ttl_seconds)
+        flow = self._flows.get(last[0] or "")
+        young = utcnow() - last[1] < timedelta(seconds=self._settings.session_ttl_seconds)
         return young and flow is not None and flow.keeps_context
 
-    async def _process(self, inbound: Inbound) -> TurnResult:
-        stored = await self._sessions.load(inbound.user_id)
+    async def _process(self, inbound: Inbound, begun: Begun) -> tuple[TurnResult, Session]:
+        stored = begun.session
         # A conversation cut off half-way gets a short apology rather than a puzzling answer.
         lost = stored is None and await self._session_lost(inbound.user_id)
         session = stored or Session(inbound.user_id, inbound.channel)
@@ -138,7 +135,7 @@ class Engine:
         parse = await self._nlu.parse(text) if text else Parse(text="", intent="empty", confidence=1.0)
         ctx = TurnContext(inbound=inbound, text=text, parse=parse, session=session, texts=self._texts,
                           services=self._services, previous_flow=session.flow)
-        ticket = await self._services.tickets.open_ticket_of(inbound.user_id)
+        ticket = await self._services.tickets.open_ticket_of(inbound.user_id, begun.ticket_marker)
         if ticket is not None:
             flow_name, replies = "handoff", await self._relay(ctx, ticket)
         else:
@@ -151,12 +148,8 @@ class Engine:
         result = TurnResult(tuple(replies), parse.to_json(), flow_name)
         if await self._turns.record(inbound, parse, flow_name, replies) is None:
             # Another worker logged this message id first (possible only if Redis lost the dedupe key).
-            cached = await self._cached_result(inbound)
-            return cached or result
-        await self._sessions.save(session)
-        await self._redis.set(key(Prefix.DEDUPE, inbound.user_id, inbound.msg_id), json.dumps(result.to_json()),
-                              ex=self._settings.dedupe_ttl_seconds)
-        return result
+            return (await self._logged_result(inbound)) or result, session
+        return result, session
 
     async def _route(self, ctx: TurnContext) -> tuple[str, list[Reply]]:
         intent = ctx.parse.intent

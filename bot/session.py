@@ -1,15 +1,11 @@
-"""Chat sessions: short-lived conversation state, kept in Redis with an idle TTL."""
+"""Chat sessions: short-lived conversation state, kept in Redis with an idle TTL (bot/turn_state.py)."""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, cast
-
-import redis.asyncio as aioredis
-
-from core.keys import Prefix, key
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -41,7 +37,9 @@ class Session:
 
     def to_json(self) -> str:
         """Serialise for storage."""
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        # Not dataclasses.asdict: it deep-copies the slots first, for nothing (json only reads them).
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str) -> Session:
@@ -49,40 +47,3 @@ class Session:
         data = json.loads(raw)
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-class SessionStore(Protocol):
-    """Loads and saves sessions. Every implementation must pass tests/bot/test_session_store.py."""
-
-    async def load(self, user_id: str) -> Session | None:
-        """The stored session, or None if there is none or it expired."""
-        ...
-
-    async def save(self, session: Session) -> None:
-        """Store the session and restart its idle timer."""
-        ...
-
-    async def delete(self, user_id: str) -> None:
-        """Forget the session."""
-        ...
-
-
-class RedisSessionStore:
-    """Sessions as JSON strings under `yc:session:<user_id>`, expiring after `ttl_seconds` idle."""
-
-    def __init__(self, redis: aioredis.Redis, ttl_seconds: int) -> None:
-        self._redis = redis
-        self._ttl = ttl_seconds
-
-    async def load(self, user_id: str) -> Session | None:
-        """The stored session, or None if there is none or it expired."""
-        raw = await self._redis.get(key(Prefix.SESSION, user_id))
-        return Session.from_json(cast(str, raw)) if raw else None  # decode_responses=True
-
-    async def save(self, session: Session) -> None:
-        """Store the session and restart its idle timer."""
-        await self._redis.set(key(Prefix.SESSION, session.user_id), session.to_json(), ex=self._ttl)
-
-    async def delete(self, user_id: str) -> None:
-        """Forget the session."""
-        await self._redis.delete(key(Prefix.SESSION, user_id))

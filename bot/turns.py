@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
 from bot.messages import Inbound, Reply
 from bot.models import Turn
-from core.db import SessionFactory
+from core.db import SessionFactory, utcnow
 from core.logging import mask_id_numbers
 from intents.base import Parse
 
 log = logging.getLogger("bot.turns")
 TURNS: Table = Turn.__table__  # type: ignore[attr-defined]
-WRITTEN = [c.name for c in TURNS.columns if c.name != "id"]
+MAX_BATCH = 200  # turns in one INSERT; far below SQLite's 32,766 bound parameters
 
 
 class TurnLog:
-    """Writes turns; a second write of the same (user, msg_id) is refused and the first one returned."""
+    """Writes turns; a second write of the same (user, msg_id) is refused and the first one returned.
+
+    Writes are group-committed: the turns that arrive while one transaction is being written go into the
+    next one, a single multi-row INSERT and one commit. Each caller still waits for its own row to be
+    committed, so nothing is answered before it is logged; under load a commit carries many turns instead
+    of each turn paying its own (on SQLite, also its own turn at the single writer's lock).
+    """
 
     def __init__(self, db: SessionFactory) -> None:
         self._db = db
@@ -30,39 +40,80 @@ class TurnLog:
         if not isinstance(engine, AsyncEngine):
             raise TypeError("TurnLog needs a session factory bound to an AsyncEngine")
         self._engine = engine
+        # Every turn looks its message id up: one statement, needing no transaction. On PostgreSQL autocommit
+        # saves the BEGIN and ROLLBACK round trips around it; SQLite begins none for a SELECT anyway.
+        postgresql = engine.dialect.name == "postgresql"
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if postgresql else engine
+        dialect_insert = postgresql_insert if postgresql else sqlite_insert
+        # ON CONFLICT DO NOTHING: a row already logged (another worker, Redis wiped) is left out of RETURNING,
+        # so the rest of the batch still commits.
+        self._insert = (dialect_insert(TURNS).on_conflict_do_nothing()
+                        .returning(TURNS.c.id, TURNS.c.user_id, TURNS.c.msg_id))
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[int | None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
-    async def record(self, inbound: Inbound, parse: Parse, flow: str | None, replies: list[Reply]) -> Turn | None:
-        """Store the turn. Returns None if this message id was already logged (a duplicate)."""
-        turn = Turn(
-            channel=inbound.channel,
-            user_id=inbound.user_id,
-            msg_id=inbound.msg_id,
-            text=mask_id_numbers(inbound.text).replace("\x00", ""),  # 身份证号 never in clear; PostgreSQL refuses NUL
-            intent=parse.intent,
-            confidence=parse.confidence,
-            flow=flow,
-            replies=[r.to_json() for r in replies],
-        )
-        # Core statements on a connection, not the ORM's unit of work: this runs on every turn, and the ORM's
-        # session, flush, identity map and snapshots cost more than the write itself (bench/RESULTS.md, issue 9).
-        values = {name: getattr(turn, name) for name in WRITTEN}
-        async with self._engine.connect() as conn:
+    async def record(self, inbound: Inbound, parse: Parse, flow: str | None, replies: list[Reply]) -> int | None:
+        """Store the turn and return its id, or None if this message id was already logged (a duplicate)."""
+        # A plain row, not a Turn: validating a model per turn cost more than writing it (issue 9).
+        values = {
+            "channel": inbound.channel,
+            "user_id": inbound.user_id,
+            "msg_id": inbound.msg_id,
+            # 身份证号 never in clear; PostgreSQL refuses NUL
+            "text": mask_id_numbers(inbound.text).replace("\x00", ""),
+            "intent": parse.intent,
+            "confidence": parse.confidence,
+            "flow": flow,
+            "replies": [r.to_json() for r in replies],
+            "created_at": utcnow(),
+        }
+        written: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((values, written))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending(), name="turn-log-writer")
+        turn_id = await written
+        if turn_id is None:
+            log.info("message %s of %s was already processed", inbound.msg_id, inbound.channel)
+        return turn_id
+
+    async def close(self) -> None:
+        """Wait for the turns being written (at shutdown)."""
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
-                result = await conn.execute(insert(TURNS).values(**values))
-                await conn.commit()
-            except IntegrityError:
-                await conn.rollback()
-                log.info("message %s of %s was already processed", inbound.msg_id, inbound.channel)
-                return None
-        turn.id = result.inserted_primary_key[0] if result.inserted_primary_key else None
-        return turn
+                # Core statements on a connection, not the ORM's unit of work: the ORM's session, flush, identity
+                # map and snapshots cost more than the write itself (bench/RESULTS.md, issue 9).
+                async with self._engine.connect() as conn:
+                    rows = (await conn.execute(self._insert, [values for values, _ in batch])).all()
+                    await conn.commit()
+            except Exception as exc:  # every waiting turn fails with it (a 503 for a database outage)
+                for _, written in batch:
+                    if not written.done():
+                        written.set_exception(exc)
+                continue
+            ids = {(row.user_id, row.msg_id): row.id for row in rows}
+            for values, written in batch:
+                if not written.done():  # its request may have been cancelled meanwhile
+                    written.set_result(ids.pop((values["user_id"], values["msg_id"]), None))
 
     async def find(self, user_id: str, msg_id: str) -> Turn | None:
         """The logged turn of this message id, if it was processed."""
         query = sa_select(TURNS).where(TURNS.c.user_id == user_id, TURNS.c.msg_id == msg_id)
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             row = (await conn.execute(query)).first()
         return Turn(**row._mapping) if row is not None else None
+
+    async def last_of(self, user_id: str) -> tuple[str | None, datetime] | None:
+        """The flow and time of the user's last turn, if any (asked for every user without a session)."""
+        query = (sa_select(TURNS.c.flow, TURNS.c.created_at).where(TURNS.c.user_id == user_id)
+                 .order_by(TURNS.c.id.desc()).limit(1))
+        async with self._reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (row.flow, row.created_at) if row is not None else None
 
     async def recent(self, user_id: str, limit: int = 20) -> list[Turn]:
         """The user's last turns, oldest first."""

@@ -41,6 +41,13 @@ NO_TICKET_SECONDS = 600
 PRESENCE_SECONDS = 90  # a heartbeat every 30 s keeps a console "online"
 
 
+class Unread:
+    """The type of UNREAD: no marker was passed, read it from Redis."""
+
+
+UNREAD = Unread()
+
+
 class CannedReply(BaseModel):
     """A ready answer staff can send with one click."""
 
@@ -181,14 +188,16 @@ class TicketService:
         await self.auto_assign(window)
         return await self.get(ticket.id or 0), True
 
-    async def open_ticket_of(self, user_id: str) -> Ticket | None:
+    async def open_ticket_of(self, user_id: str, marker: str | Unread | None = UNREAD) -> Ticket | None:
         """The user's waiting or served ticket, if any (Redis first, SQL when Redis has forgotten).
 
         Every turn asks this, and almost every user has no ticket: that answer is remembered in Redis too
         (NO_TICKET, for NO_TICKET_SECONDS), so a turn costs no SQL query. `open()` overwrites the marker.
+        `marker` is the value of the user's USER_TICKET key when the caller has read it already (the engine
+        reads it with the rest of a turn's state).
         """
         user_key = key(Prefix.USER_TICKET, user_id)
-        raw = await self._redis.get(user_key)
+        raw = await self._redis.get(user_key) if isinstance(marker, Unread) else marker
         if raw == NO_TICKET:
             return None
         async with self._db() as db:
@@ -198,8 +207,10 @@ class TicketService:
                     return ticket
                 await self._redis.delete(user_key)
                 return None
-            query = select(Ticket).where(Ticket.user_id == user_id, Ticket.status != "closed")
-            ticket = (await db.exec(query.order_by(col(Ticket.id).desc()))).first()
+            # The id first: almost every user has none, and loading no model is cheaper (asked on first turns).
+            query = select(Ticket.id).where(Ticket.user_id == user_id, Ticket.status != "closed")
+            ticket_id = (await db.exec(query.order_by(col(Ticket.id).desc()).limit(1))).first()
+            ticket = await db.get(Ticket, ticket_id) if ticket_id is not None else None
         if ticket is not None:
             await self._redis.set(user_key, str(ticket.id))
         else:  # NX: a ticket opened meanwhile keeps its id

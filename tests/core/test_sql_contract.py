@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -44,13 +45,47 @@ class TestSqlContract:
     async def test_turn_log_refuses_a_second_write_of_the_same_message(self, engine: AsyncEngine) -> None:
         log = TurnLog(session_factory(engine))
         parse = Parse(text="你好", intent="greet", confidence=1.0)
+        assert await log.last_of("web:u1") is None
         first = await log.record(inbound("m1"), parse, "smalltalk", [Reply("您好")])
-        assert first is not None and first.id is not None
+        assert first is not None
         assert await log.record(inbound("m1"), parse, "smalltalk", [Reply("又一次")]) is None
         found = await log.find("web:u1", "m1")
         assert found is not None and found.replies == [{"text": "您好", "buttons": [], "card": None}]
         assert await log.find("web:u1", "m2") is None
-        assert [t.msg_id for t in await log.recent("web:u1")] == ["m1"]
+        assert [(t.id, t.msg_id) for t in await log.recent("web:u1")] == [(first, "m1")]
+        await log.record(inbound("m2"), parse, "policy", [Reply("政策")])
+        last = await log.last_of("web:u1")
+        assert last is not None and last[0] == "policy" and last[1].tzinfo is not None
+
+    async def test_turns_written_together_commit_together_and_a_logged_one_is_refused(
+            self, engine: AsyncEngine) -> None:
+        log = TurnLog(session_factory(engine))
+        parse = Parse(text="你好", intent="greet", confidence=1.0)
+        await log.record(inbound("m0"), parse, "smalltalk", [Reply("您好")])
+        # 50 users at once (one group commit after the first), one of them retrying a logged message id.
+        many = [Inbound(channel="web", user_id=f"web:g{i}", text=f"第{i}句", msg_id="x") for i in range(50)]
+        results = await asyncio.gather(*(log.record(m, parse, "smalltalk", [Reply(m.text)]) for m in many),
+                                       log.record(inbound("m0"), parse, "smalltalk", [Reply("重试")]))
+        assert results[-1] is None
+        assert all(isinstance(t, int) for t in results[:-1])
+        assert len(set(results[:-1])) == 50
+        for m in many:
+            found = await log.find(m.user_id, "x")
+            assert found is not None and found.text == m.text and found.replies[0]["text"] == m.text
+        assert (await log.find("web:u1", "m0")).replies[0]["text"] == "您好"  # type: ignore[union-attr]
+
+    async def test_a_failed_group_commit_fails_every_turn_in_it_and_the_next_one_works(
+            self, engine: AsyncEngine) -> None:
+        log = TurnLog(session_factory(engine))
+        parse = Parse(text="你好", intent="greet", confidence=1.0)
+        too_long = Inbound(channel="web" * 10, user_id="web:bad", text="x", msg_id="m")  # channel: 16 chars at most
+        ok = Inbound(channel="web", user_id="web:ok", text="x", msg_id="m")
+        results = await asyncio.gather(log.record(too_long, parse, None, []), log.record(ok, parse, None, []),
+                                       return_exceptions=True)
+        if engine.dialect.name == "postgresql":  # SQLite does not enforce VARCHAR lengths
+            assert all(isinstance(r, Exception) for r in results)
+            assert await log.find("web:ok", "m") is None  # nothing half-written
+        assert await log.record(Inbound(channel="web", user_id="web:ok", text="y", msg_id="n"), parse, None, [])
 
     async def test_timestamps_come_back_in_utc(self, engine: AsyncEngine) -> None:
         db = session_factory(engine)

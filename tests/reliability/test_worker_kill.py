@@ -27,7 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlmodel import col, select
 
 from bot.models import Turn
-from bot.session import RedisSessionStore
+from bot.turn_state import TurnState
 from bot.typedefs import CASES, DB
 from core.clock import SHANGHAI
 from core.db import create_engine, session_factory
@@ -218,13 +218,13 @@ async def test_a_worker_dying_between_logging_a_turn_and_replying(client: TestCl
     """
     for text in complaint_script("13912345678")[:-1]:
         await visitor.say(text)
-    save = RedisSessionStore.save
+    finish = TurnState.finish
 
-    async def die_once(self: RedisSessionStore, session: Any) -> None:
-        monkeypatch.setattr(RedisSessionStore, "save", save)
+    async def die_once(self: TurnState, begun: Any, session: Any, answer: str) -> bool:
+        monkeypatch.setattr(TurnState, "finish", finish)
         raise RedisConnectionError("worker killed")  # as far as the client can tell, the same
 
-    monkeypatch.setattr(RedisSessionStore, "save", die_once)
+    monkeypatch.setattr(TurnState, "finish", die_once)
     resp = await client.post("/api/v1/messages", json={"text": "确认", "msg_id": "confirm"}, headers=visitor.headers)
     assert resp.status == 503
 

@@ -1,0 +1,125 @@
+"""A turn's Redis state (lock, de-duplication, session, ticket marker): run against the embedded and the server
+Redis. The conversations through the HTTP API (tests/channels, tests/reliability) use it on every turn; these
+pin down what they cannot see: TTLs, the lock's hand-over and sessions written by an older version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.session import Session
+from bot.turn_state import TurnState
+from core.errors import ServiceUnavailable
+from core.keys import Prefix, key
+from core.redis import EmbeddedRedis
+from tests.backends import require_server_redis
+
+SESSION_TTL = 1800
+DEDUPE_TTL = 3600
+LOCK_SECONDS = 0.3
+
+
+@pytest.fixture(params=["embedded", "server"])
+async def redis_client(request: pytest.FixtureRequest) -> AsyncIterator[aioredis.Redis]:
+    if request.param == "embedded":
+        embedded: EmbeddedRedis = request.getfixturevalue("embedded_redis")
+        url = embedded.url
+    else:
+        url = require_server_redis()
+    client = aioredis.Redis.from_url(url, decode_responses=True)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture
+def state(redis_client: aioredis.Redis) -> TurnState:
+    return TurnState(redis_client, lock_seconds=LOCK_SECONDS, session_ttl_seconds=SESSION_TTL,
+                     dedupe_ttl_seconds=DEDUPE_TTL)
+
+
+async def test_a_new_user_has_no_session_answer_or_ticket(state: TurnState) -> None:
+    begun = await state.begin("web:nobody", "m1")
+    assert (begun.session, begun.answer, begun.ticket_marker) == (None, None, None)
+
+
+async def test_what_a_turn_stores_the_next_turn_reads(state: TurnState, redis_client: aioredis.Redis) -> None:
+    session = Session("web:a", "web", flow="guide", misses=1, turns=3,
+                      slots={"guide": {"item": "存量房转移登记", "have": [1, 2, 3]}},
+                      buttons=[{"title": "材料清单", "payload": "材料"}])
+    await redis_client.set(key(Prefix.USER_TICKET, "web:a"), "none")
+    assert await state.finish(await state.begin("web:a", "m1"), session, '{"replies": []}')
+
+    again = await state.begin("web:a", "m1")  # a retry of the same message id
+    assert again.session == session and again.answer == '{"replies": []}' and again.ticket_marker == "none"
+    await state.release(again)
+    nxt = await state.begin("web:a", "m2")
+    assert nxt.session == session and nxt.answer is None
+
+
+async def test_finishing_sets_and_renews_the_ttls(state: TurnState, redis_client: aioredis.Redis) -> None:
+    await state.finish(await state.begin("web:a", "m1"), Session("web:a", "web"), "{}")
+    name = key(Prefix.SESSION, "web:a")
+    await redis_client.expire(name, 5)
+    await state.finish(await state.begin("web:a", "m2"), Session("web:a", "web", turns=1), "{}")
+    assert SESSION_TTL - 5 <= await redis_client.ttl(name) <= SESSION_TTL
+    assert DEDUPE_TTL - 5 <= await redis_client.ttl(key(Prefix.DEDUPE, "web:a", "m2")) <= DEDUPE_TTL
+
+
+async def test_an_expired_session_is_gone(state: TurnState, redis_client: aioredis.Redis) -> None:
+    await state.finish(await state.begin("web:a", "m1"), Session("web:a", "web"), "{}")
+    await redis_client.pexpire(key(Prefix.SESSION, "web:a"), 1)
+    # PEXPIRE 1 ms: instead of sleeping, ask Redis until the key is reported gone (bounded).
+    for _ in range(1000):
+        if not await redis_client.exists(key(Prefix.SESSION, "web:a")):
+            break
+    assert (await state.begin("web:a", "m2")).session is None
+
+
+async def test_sessions_of_other_versions_still_load(state: TurnState, redis_client: aioredis.Redis) -> None:
+    await redis_client.set(key(Prefix.SESSION, "web:a"), '{"user_id":"web:a","channel":"web","old_field":1}')
+    session = (await state.begin("web:a", "m1")).session
+    assert session is not None and session.user_id == "web:a" and session.flow is None
+
+
+async def test_a_second_turn_waits_for_the_first(state: TurnState) -> None:
+    first = await state.begin("web:a", "m1")
+    second = asyncio.create_task(state.begin("web:a", "m2"))
+    await asyncio.sleep(0.1)
+    assert not second.done()
+    await state.finish(first, Session("web:a", "web", turns=1), "{}")
+    begun = await asyncio.wait_for(second, 1)
+    assert begun.session is not None and begun.session.turns == 1  # it read what the first one stored
+
+
+async def test_other_users_do_not_wait(state: TurnState) -> None:
+    await state.begin("web:a", "m1")
+    assert (await asyncio.wait_for(state.begin("web:b", "m1"), 0.2)).session is None
+
+
+async def test_a_turn_stuck_past_the_lock_gives_busy_then_the_lock_expires(state: TurnState,
+                                                                            redis_client: aioredis.Redis) -> None:
+    patient = TurnState(redis_client, lock_seconds=5, session_ttl_seconds=SESSION_TTL, dedupe_ttl_seconds=DEDUPE_TTL)
+    stuck = await patient.begin("web:a", "m1")
+    with pytest.raises(ServiceUnavailable) as refused:
+        await state.begin("web:a", "m2")  # waits its own lock's lifetime (0.3 s), the stuck turn holds 5 s
+    assert refused.value.code == "busy"
+    await redis_client.pexpire(key(Prefix.USER_LOCK, "web:a"), 1)  # the stuck turn's lock runs out
+    later = await patient.begin("web:a", "m3")
+    # The stuck turn finishing late stores its answer but must not release the lock of the turn now running.
+    assert not await patient.finish(stuck, Session("web:a", "web"), "{}")
+    with pytest.raises(ServiceUnavailable):
+        await state.begin("web:a", "m4")
+    await patient.release(later)
+    assert (await state.begin("web:a", "m4")).session is not None
+
+
+async def test_release_stores_nothing(state: TurnState) -> None:
+    await state.release(await state.begin("web:a", "m1"))
+    begun = await state.begin("web:a", "m1")
+    assert begun.answer is None and begun.session is None
