@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,6 +19,7 @@ from core.settings import Settings
 log = logging.getLogger("core.db")
 
 SessionFactory = async_sessionmaker[AsyncSession]
+IDLE_PING_SECONDS = 10.0  # a pooled PostgreSQL connection idle this long is tested before use
 
 
 def utcnow() -> datetime:
@@ -53,13 +56,44 @@ def create_engine(settings: Settings) -> AsyncEngine:
     else:
         # Without timeouts a frozen server or a dropped network holds every request for the OS's TCP timeout:
         # asyncpg's connect timeout covers the handshake, command_timeout every statement (and the pre-ping).
+        # Pre-ping only idle connections (see _ping_idle_connections), not SQLAlchemy's pool_pre_ping.
         timeout = settings.database_timeout_seconds
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True, pool_recycle=1800, pool_timeout=timeout,
+        # A pool smaller than the concurrent requests churns: each connection past it is opened (TCP, TLS
+        # negotiation, authentication) and closed again per request, a fifth of a turn's CPU under load.
+        kwargs.update(pool_size=settings.database_pool_size, max_overflow=5, pool_recycle=1800, pool_timeout=timeout,
                       connect_args={"timeout": timeout, "command_timeout": timeout})
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        _ping_idle_connections(engine)
     return engine
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """Test a pooled connection before use only if it sat idle for IDLE_PING_SECONDS.
+
+    SQLAlchemy's pool_pre_ping tests every checkout, and with asyncpg a ping is three round trips (BEGIN, a
+    query, ROLLBACK): under load that was a fifth of a turn's SQL time (issue 9). A connection in steady use
+    has just proved itself; one idle for a while may have been cut by a database restart nobody saw. A
+    connection that dies in use anyway fails its request with 503, and SQLAlchemy then invalidates the pool.
+    """
+    dialect = engine.sync_engine.dialect
+
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool discards it and checks out another (or connects anew)
+            raise DisconnectionError(f"idle connection is dead: {exc}") from exc
+
+    event.listen(engine.sync_engine, "checkin", checked_in)
+    event.listen(engine.sync_engine, "checkout", checked_out)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

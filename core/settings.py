@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     database_timeout_seconds: float = Field(
         10.0, gt=0, description="Longest wait for PostgreSQL to accept a connection or answer one statement; "
                                 "past it the request fails with 503 instead of hanging on a dead server.")
+    database_pool_size: int = Field(
+        20, ge=1, le=200, description="PostgreSQL connections each worker keeps open (5 more are opened at peaks and "
+                                      "closed again); workers × (this + 5) must stay under the server's "
+                                      "max_connections.")
     redis_timeout_seconds: float = Field(
         5.0, gt=0, description="Longest wait for Redis to accept a connection or answer one command.")
     secret_key: str | None = Field(

@@ -19,6 +19,7 @@ from sqlalchemy import event, func
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import col, select
 
+import core.db
 from bot.app import create_app
 from bot.migrate import migrate
 from bot.models import Turn
@@ -133,6 +134,19 @@ async def test_a_database_restart_mid_filing_leaves_no_half_case_and_service_res
     finally:
         await direct.dispose()
     assert proxy.connections > 1, "the app must have reconnected through the proxy"
+
+
+async def test_a_database_restarted_while_the_app_was_idle_costs_no_request(
+        pg_client: TestClient, proxy: TcpProxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    visitor = await new_visitor(pg_client)
+    assert (await visitor.say("你好"))["replies"]  # the pool now holds live connections
+    before = proxy.connections
+    monkeypatch.setattr(core.db, "IDLE_PING_SECONDS", 0.0)  # instead of waiting 10 s idle
+    proxy.cut()  # a restart while nobody asked anything: every pooled connection is dead
+    await proxy.restore()
+    reply = await visitor.say("营业执照怎么办")  # the dead connections are found before use, not by a 503
+    assert reply["replies"][0]["text"] and (await pg_client.get("/healthz")).status == 200
+    assert proxy.connections > before
 
 
 async def test_a_frozen_database_answers_503_after_the_timeout_not_a_hang(pg_client: TestClient,
