@@ -151,12 +151,26 @@ class SearchIndex:
         common = process.cdist(cores, names, scorer=LCSseq.similarity, dtype=np.int32).astype(float)
         name_len = np.array([len(n) for n in names], dtype=float)
         core_len = np.array([len(c) for c in cores], dtype=float)[:, None]
-        similarity = np.maximum(common / name_len, 0.8 * common / core_len)
+        of_name = common / name_len
+        of_question = 0.8 * common / core_len
+        # The question read inside a longer name: its characters must sit there as words, not one by one
+        # (学车报名 in 科学中心活动报名 shares 学 and 报名; 护照 in 普通护照签发 is a word of it).
+        for row, column in zip(*np.nonzero(of_question > of_name)):
+            of_question[row, column] *= _bigrams_inside(cores[row], names[column])
+        similarity = np.maximum(of_name, of_question)
         similarity[common < np.minimum(2, name_len)] = 0.0
         best_per_name = similarity.max(axis=0)
         named = np.zeros(len(docs))
         np.maximum.at(named, owner, best_per_name)
         return named
+
+
+def _bigrams_inside(question: str, name: str) -> float:
+    """The share of the question's character pairs that occur in the name (1.0 for one character)."""
+    pairs = {question[i:i + 2] for i in range(len(question) - 1)}
+    if not pairs:
+        return 1.0
+    return sum(pair in name for pair in pairs) / len(pairs)
 
 
 class NameMatcher:
@@ -191,7 +205,10 @@ class NameMatcher:
         if common < min(2, len(name)):
             return 0.0
         covered_name = common / len(name)
-        covered_question = common / len(core)
         # A long official name asked about by a short question ("护照" → 普通护照签发): the question is
-        # fully inside the name, which is good evidence but weaker than naming the whole thing.
-        return max(covered_name, 0.8 * covered_question)
+        # fully inside the name, which is good evidence but weaker than naming the whole thing, and only
+        # as good as its words are found there whole (_bigrams_inside).
+        covered_question = 0.8 * common / len(core)
+        if covered_question > covered_name:
+            covered_question *= _bigrams_inside(core, name)
+        return max(covered_name, covered_question)
