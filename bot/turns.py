@@ -7,7 +7,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -22,6 +22,10 @@ from intents.base import Parse
 
 log = logging.getLogger("bot.turns")
 TURNS: Table = Turn.__table__  # type: ignore[attr-defined]
+# Built once: these run on every turn, and building a statement costs more than executing it.
+_FIND = sa_select(TURNS).where(TURNS.c.user_id == bindparam("user_id"), TURNS.c.msg_id == bindparam("msg_id"))
+_LAST_OF = (sa_select(TURNS.c.flow, TURNS.c.created_at).where(TURNS.c.user_id == bindparam("user_id"))
+            .order_by(TURNS.c.id.desc()).limit(1))
 MAX_BATCH = 200  # turns in one INSERT; far below SQLite's 32,766 bound parameters
 
 
@@ -102,17 +106,14 @@ class TurnLog:
 
     async def find(self, user_id: str, msg_id: str) -> Turn | None:
         """The logged turn of this message id, if it was processed."""
-        query = sa_select(TURNS).where(TURNS.c.user_id == user_id, TURNS.c.msg_id == msg_id)
         async with self._reader.connect() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(_FIND, {"user_id": user_id, "msg_id": msg_id})).first()
         return Turn(**row._mapping) if row is not None else None
 
     async def last_of(self, user_id: str) -> tuple[str | None, datetime] | None:
         """The flow and time of the user's last turn, if any (asked for every user without a session)."""
-        query = (sa_select(TURNS.c.flow, TURNS.c.created_at).where(TURNS.c.user_id == user_id)
-                 .order_by(TURNS.c.id.desc()).limit(1))
         async with self._reader.connect() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(_LAST_OF, {"user_id": user_id})).first()
         return (row.flow, row.created_at) if row is not None else None
 
     async def recent(self, user_id: str, limit: int = 20) -> list[Turn]:
