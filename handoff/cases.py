@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import LockError
+from sqlalchemy import case as sql_case
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -250,10 +251,16 @@ class CaseService:
         async with self._db() as db:
             return list((await db.exec(query.order_by(col(Case.id).desc()).limit(limit))).all())
 
-    async def open_cases(self) -> list[Case]:
-        """Every case not yet resolved, for the SLA monitor."""
+    async def lights_to_change(self, now: datetime) -> list[Case]:
+        """The open, running cases whose stored light is not what `light()` says at `now`, for the SLA monitor.
+
+        The comparison runs in SQL: the monitor asks every minute, and loading every open case to compare it
+        in Python held the event loop for seconds once thousands were open (issue 9's soak).
+        """
+        expected = sql_case((col(Case.due_at) <= now, "red"), (col(Case.warn_at) <= now, "yellow"), else_="green")
+        query = (select(Case).where(col(Case.status).in_(OPEN_STATUSES), col(Case.paused_since).is_(None),
+                                    col(Case.light) != expected).order_by(col(Case.id)))
         async with self._db() as db:
-            query = select(Case).where(col(Case.status).in_(OPEN_STATUSES))
             return list((await db.exec(query)).all())
 
     async def resolved_unrated(self) -> list[Case]:

@@ -47,9 +47,9 @@ class SlaMonitor:
         now = self._cases.now()
         yellow: list[str] = []
         red: list[str] = []
-        for case in await self._cases.open_cases():
+        for case in await self._cases.lights_to_change(now):
             light = self._cases.light(case, now)
-            if light != case.light:
+            if light != case.light:  # still so: staff may have changed the case since the query
                 await self._cases.update_light(case, light)
                 if light == "red":
                     red.append(case.case_no)

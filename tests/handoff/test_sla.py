@@ -58,3 +58,26 @@ async def test_only_one_worker_leads_and_another_takes_over(client: TestClient, 
     await first.step_down()
     assert await second.lead()
     assert not await first.lead()
+
+
+async def test_a_sweep_reads_only_the_cases_whose_light_must_change(client: TestClient, clock: FrozenClock) -> None:
+    """Asked every minute with thousands of cases open: the comparison is made in SQL, and what it returns is
+    exactly what light() would change (a paused case keeps its light; a longer deadline turns it green again).
+    """
+    service = make_service(client, clock)
+    monitor = SlaMonitor(service, client.app[REDIS])
+    clock.set(2026, 11, 23, 10)  # Monday
+    cases = [(await service.file(draft(phone=f"139 1234 56{n:02d}")))[0] for n in range(6)]
+    clock.set(2026, 11, 24, 10)
+    assert await service.lights_to_change(service.now()) == []  # all still green
+    await service.pause(cases[0].case_no, "staff:li", reason="请补交租房合同")
+    clock.set(2026, 11, 30, 10)  # past every deadline
+    late = [c.case_no for c in await service.lights_to_change(service.now())]
+    assert late == [c.case_no for c in cases[1:]]  # the paused one keeps its clock stopped
+    assert set((await monitor.sweep()).red) == set(late)
+    assert await service.lights_to_change(service.now()) == []
+    await service.reclassify(cases[1].case_no, "staff:li", category=cases[1].category, complexity="complex",
+                             reason="需多部门会商")  # 7 working days from acceptance: not late any more
+    assert [c.case_no for c in await service.lights_to_change(service.now())] == [cases[1].case_no]
+    await monitor.sweep()
+    assert (await service.get(cases[1].case_no)).light == "green"
