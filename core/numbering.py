@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import SessionFactory
 
 T = TypeVar("T")
 ATTEMPTS = 8
+NEWEST = 20  # records read to find the last number: more than workers can number at once
 RETRY_PAUSE_SECONDS = 0.005  # times the attempt number, with jitter: workers that clashed spread out
 
 
@@ -41,22 +42,35 @@ def _sequence(db_factory: SessionFactory, prefix: str) -> _Sequence:
     return _sequences.setdefault(db_factory, {}).setdefault(prefix, _Sequence())
 
 
+async def _last_number(db: AsyncSession, column: Any, prefix: str) -> int:
+    """The highest number under `prefix` among the newest records (by primary key).
+
+    Not a count of the prefix: LIKE 'prefix%' cannot use PostgreSQL's index under a non-C collation, so the
+    count read the whole table, and two workers numbering at once count after every clash: the soak of issue 9
+    slowed as the tables grew. The newest rows are found walking the primary key backwards, and today's are
+    the newest; numbers given out of order by concurrent workers are all among them.
+    """
+    primary_key = next(iter(column.table.primary_key.columns))
+    query = select(column).where(col(column).startswith(prefix)).order_by(primary_key.desc()).limit(NEWEST)
+    numbers = (await db.exec(query)).all()
+    return max((int(number[len(prefix):]) for number in numbers if number[len(prefix):].isdigit()), default=0)
+
+
 async def save_numbered(db_factory: SessionFactory, column: Any, prefix: str,
                         build: Callable[[AsyncSession, str], Awaitable[T]]) -> T:
     """Run `build(db, number)` with the next free number under `prefix` and commit; retry on a clash.
 
-    The day's count is read from SQL once, then carried on in this process; a clash (another worker took the
-    number) reads it again. So a record costs one count query per day and process, not one each.
+    The last number is read from SQL once, then carried on in this process; a clash (another worker took the
+    number) reads it again.
     """
     sequence = _sequence(db_factory, prefix)
     retry_from = 1
     async with sequence.lock:
         for attempt in range(ATTEMPTS):
             async with db_factory() as db:
-                count = None
+                number = sequence.next or 1
                 if sequence.next is None:
-                    count = (await db.exec(select(func.count()).where(col(column).startswith(prefix)))).one()
-                number = max(int(count) + 1, retry_from) if count is not None else sequence.next or 1
+                    number = max(await _last_number(db, column, prefix) + 1, retry_from)
                 try:  # build() may flush: the clash can show there as well as at the commit
                     result = await build(db, f"{prefix}{number:04d}")
                     await db.commit()

@@ -30,7 +30,7 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     await engine.dispose()
 
 
-def numberer(db: SessionFactory) -> Callable[[int], Awaitable[str]]:
+def numberer(db: SessionFactory, prefix: str = "YS20261122-") -> Callable[[int], Awaitable[str]]:
     async def one(n: int) -> str:
         async def build(session: AsyncSession, number: str) -> Precheck:
             record = Precheck(number=number, user_id=f"web:u{n}", item_code="X", item_name="X", have=[],
@@ -39,7 +39,7 @@ def numberer(db: SessionFactory) -> Callable[[int], Awaitable[str]]:
             await session.flush()  # like a ticket's build: a clash can show here, before the commit
             return record
 
-        return (await save_numbered(db, Precheck.number, "YS20261122-", build)).number
+        return (await save_numbered(db, Precheck.number, prefix, build)).number
 
     return one
 
@@ -56,3 +56,13 @@ async def test_two_workers_numbering_at_once_settle_on_distinct_numbers(engine: 
     await first(0)
     numbers = await asyncio.gather(*(worker(n) for n in range(1, 13) for worker in (first, second)))
     assert sorted(numbers) == [f"YS20261122-{i:04d}" for i in range(2, 26)]
+
+
+async def test_a_restarted_worker_carries_on_from_the_last_number_of_its_prefix(engine: AsyncEngine) -> None:
+    yesterday, today = numberer(session_factory(engine), "YS20261121-"), numberer(session_factory(engine))
+    for n in range(30):
+        await today(n)
+    await yesterday(99)  # newer by id, another prefix: not counted
+    restarted = numberer(session_factory(engine))  # a new process: nothing carried on in memory
+    assert await restarted(100) == "YS20261122-0031"
+    assert await numberer(session_factory(engine), "YS20261123-")(101) == "YS20261123-0001"  # a new day
