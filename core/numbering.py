@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import SessionFactory
@@ -43,17 +43,18 @@ def _sequence(db_factory: SessionFactory, prefix: str) -> _Sequence:
 
 
 async def _last_number(db: AsyncSession, column: Any, prefix: str) -> int:
-    """The highest number under `prefix` among the newest records (by primary key).
+    """The highest number under `prefix` among the newest records of the table (by primary key).
 
-    Not a count of the prefix: LIKE 'prefix%' cannot use PostgreSQL's index under a non-C collation, so the
-    count read the whole table, and two workers numbering at once count after every clash: the soak of issue 9
-    slowed as the tables grew. The newest rows are found walking the primary key backwards, and today's are
-    the newest; numbers given out of order by concurrent workers are all among them.
+    Not a count of the prefix, nor a LIKE: PostgreSQL cannot use the column's index for LIKE 'prefix%' under a
+    non-C collation and read the whole table, again after every clash between two workers: in issue 9's soak
+    the server fell behind as the tables grew. Each table numbers under one prefix a day, so today's records
+    are the newest ones (none among them: today has none yet), and numbers given out of order by concurrent
+    workers are all among the newest.
     """
     primary_key = next(iter(column.table.primary_key.columns))
-    query = select(column).where(col(column).startswith(prefix)).order_by(primary_key.desc()).limit(NEWEST)
-    numbers = (await db.exec(query)).all()
-    return max((int(number[len(prefix):]) for number in numbers if number[len(prefix):].isdigit()), default=0)
+    numbers = (await db.exec(select(column).order_by(primary_key.desc()).limit(NEWEST))).all()
+    return max((int(number[len(prefix):]) for number in numbers
+                if number.startswith(prefix) and number[len(prefix):].isdigit()), default=0)
 
 
 async def save_numbered(db_factory: SessionFactory, column: Any, prefix: str,
