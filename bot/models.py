@@ -17,11 +17,14 @@ class Turn(SQLModel, table=True):
     """
 
     __tablename__ = "turn"
-    __table_args__ = (UniqueConstraint("user_id", "msg_id", name="uq_turn_user_msg"),)
+    # (user_id, id), not user_id alone: "a user's latest …" (ORDER BY id DESC LIMIT) must not walk the whole
+    # table backwards by primary key, which PostgreSQL chose for users with no rows at all (issue 9's soak).
+    __table_args__ = (UniqueConstraint("user_id", "msg_id", name="uq_turn_user_msg"),
+                      Index("ix_turn_user_latest", "user_id", "id"))
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
-    user_id: str = Field(max_length=128, index=True)
+    user_id: str = Field(max_length=128)
     msg_id: str = Field(max_length=128)
     text: str = Field(sa_column=Column(Text, nullable=False))
     intent: str | None = Field(default=None, max_length=64)
@@ -39,10 +42,11 @@ class OutboundMessage(SQLModel, table=True):
     """
 
     __tablename__ = "outbound_message"
-    __table_args__ = (Index("ix_outbound_message_undelivered", "delivered_at", "created_at"),)
+    __table_args__ = (Index("ix_outbound_message_undelivered", "delivered_at", "created_at"),
+                      Index("ix_outbound_message_user_latest", "user_id", "id"))
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: str = Field(max_length=128, index=True)
+    user_id: str = Field(max_length=128)
     source: str = Field(max_length=32, description="who sent it: staff, case, system")
     reply: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

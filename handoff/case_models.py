@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, Text, event
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text, event
 from sqlalchemy.orm import Mapper
 from sqlmodel import Field, SQLModel
 
@@ -27,11 +27,14 @@ class Case(SQLModel, table=True):
     """
 
     __tablename__ = "case"
+    # (user_id, id), not user_id alone: "a user's latest …" (ORDER BY id DESC LIMIT) must not walk the whole
+    # table backwards by primary key, which PostgreSQL chose for users with no rows at all (issue 9's soak).
+    __table_args__ = (Index("ix_case_user_latest", "user_id", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     case_no: str = Field(max_length=32, unique=True)
     channel: str = Field(max_length=16)
-    user_id: str | None = Field(default=None, max_length=128, index=True)
+    user_id: str | None = Field(default=None, max_length=128)
     phone: str = Field(max_length=20, index=True)
     name: str | None = Field(default=None, max_length=64)
     item_code: str | None = Field(default=None, max_length=64)

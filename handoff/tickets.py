@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Protocol
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import JSON, Column, ForeignKey, Integer, Text, func, update
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text, func, update
 from sqlmodel import Field, SQLModel, col, select
 
 from core.clock import SHANGHAI
@@ -73,10 +73,13 @@ class Ticket(SQLModel, table=True):
     """One request for a person: waiting in a window's queue, being served, or closed."""
 
     __tablename__ = "ticket"
+    # (user_id, id), not user_id alone: "a user's latest …" (ORDER BY id DESC LIMIT) must not walk the whole
+    # table backwards by primary key, which PostgreSQL chose for users with no rows at all (issue 9's soak).
+    __table_args__ = (Index("ix_ticket_user_latest", "user_id", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=32, unique=True)
-    user_id: str = Field(max_length=128, index=True)
+    user_id: str = Field(max_length=128)
     channel: str = Field(max_length=16)
     window: str = Field(max_length=32, index=True)
     status: str = Field(default="waiting", max_length=16, index=True)
