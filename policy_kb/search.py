@@ -155,8 +155,11 @@ class SearchIndex:
         of_question = 0.8 * common / core_len
         # The question read inside a longer name: its characters must sit there as words, not one by one
         # (学车报名 in 科学中心活动报名 shares 学 and 报名; 护照 in 普通护照签发 is a word of it).
-        for row, column in zip(*np.nonzero(of_question > of_name)):
-            of_question[row, column] *= _bigrams_inside(cores[row], names[column])
+        pairs = [_pairs(core) for core in cores]
+        for row, column in zip(*np.nonzero(of_question > of_name), strict=True):
+            if pairs[row]:
+                name = names[column]
+                of_question[row, column] *= sum(pair in name for pair in pairs[row]) / len(pairs[row])
         similarity = np.maximum(of_name, of_question)
         similarity[common < np.minimum(2, name_len)] = 0.0
         best_per_name = similarity.max(axis=0)
@@ -165,9 +168,14 @@ class SearchIndex:
         return named
 
 
+def _pairs(text: str) -> tuple[str, ...]:
+    """The distinct pairs of neighbouring characters."""
+    return tuple({text[i:i + 2] for i in range(len(text) - 1)})
+
+
 def _bigrams_inside(question: str, name: str) -> float:
     """The share of the question's character pairs that occur in the name (1.0 for one character)."""
-    pairs = {question[i:i + 2] for i in range(len(question) - 1)}
+    pairs = _pairs(question)
     if not pairs:
         return 1.0
     return sum(pair in name for pair in pairs) / len(pairs)
