@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlmodel import SQLModel
@@ -27,7 +28,7 @@ from bot.migrate import migrate
 from core.db import create_engine
 from core.redis import EmbeddedRedis
 from core.settings import Settings
-from tests.backends import SUITE_DATABASE_URL, SUITE_REDIS_URL, unavailable
+from tests.backends import SUITE_DATABASE_URL, SUITE_REDIS_URL, require_server_redis, unavailable
 
 TEST_SECRET = "test-secret-" + "x" * 40
 
@@ -39,6 +40,21 @@ def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedde
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(params=["embedded", "server"])
+async def each_redis(request: pytest.FixtureRequest) -> AsyncIterator[aioredis.Redis]:
+    """An empty db on the embedded Redis, then on the server Redis: for contract tests that run on both."""
+    if request.param == "embedded":
+        embedded: EmbeddedRedis = request.getfixturevalue("embedded_redis")
+        url = embedded.url
+    else:
+        url = require_server_redis()
+    client = aioredis.Redis.from_url(url, decode_responses=True)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")

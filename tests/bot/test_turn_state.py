@@ -6,7 +6,6 @@ pin down what they cannot see: TTLs, the lock's hand-over and sessions written b
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,26 +14,15 @@ from bot.session import Session
 from bot.turn_state import TurnState
 from core.errors import ServiceUnavailable
 from core.keys import Prefix, key
-from core.redis import EmbeddedRedis
-from tests.backends import require_server_redis
 
 SESSION_TTL = 1800
 DEDUPE_TTL = 3600
 LOCK_SECONDS = 0.3
 
 
-@pytest.fixture(params=["embedded", "server"])
-async def redis_client(request: pytest.FixtureRequest) -> AsyncIterator[aioredis.Redis]:
-    if request.param == "embedded":
-        embedded: EmbeddedRedis = request.getfixturevalue("embedded_redis")
-        url = embedded.url
-    else:
-        url = require_server_redis()
-    client = aioredis.Redis.from_url(url, decode_responses=True)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
+@pytest.fixture
+def redis_client(each_redis: aioredis.Redis) -> aioredis.Redis:
+    return each_redis
 
 
 @pytest.fixture

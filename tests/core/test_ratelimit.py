@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 import redis.asyncio as aioredis
 
 from core.errors import RateLimited
 from core.keys import Prefix, key
 from core.ratelimit import RateLimiter
-from core.redis import EmbeddedRedis
-from tests.backends import require_server_redis
 
 
-@pytest.fixture(params=["embedded", "server"])
-async def redis_client(request: pytest.FixtureRequest) -> AsyncIterator[aioredis.Redis]:
-    if request.param == "embedded":
-        embedded: EmbeddedRedis = request.getfixturevalue("embedded_redis")
-        url = embedded.url
-    else:
-        url = require_server_redis()
-    client = aioredis.Redis.from_url(url, decode_responses=True)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
+@pytest.fixture
+def redis_client(each_redis: aioredis.Redis) -> aioredis.Redis:
+    return each_redis
 
 
 class TestRateLimiter:
