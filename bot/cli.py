@@ -73,7 +73,7 @@ def _migrate_with_progress(settings: Settings) -> None:
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop where it is installed (not on Windows): the same asyncio API, a quarter less CPU per request."""
+    """uvloop where it is installed (not on Windows): the same asyncio API, less CPU per request."""
     try:
         import uvloop
     except ImportError:
