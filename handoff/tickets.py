@@ -168,8 +168,11 @@ class TicketService:
         """
         if window not in ALL_WINDOWS:
             raise InvalidInput(f"没有“{window}”这个窗口。", code="unknown_window")
-        existing = await self.open_ticket_of(user_id)
+        # SQL, not the Redis marker: a worker that died between committing a ticket and setting the marker left
+        # "none" there, and the citizen's retry of 转人工 would queue a second ticket (found by test_worker_kill).
+        existing = await self._open_ticket_in_sql(user_id)
         if existing is not None:
+            await self._redis.set(key(Prefix.USER_TICKET, user_id), str(existing.id))
             return existing, False
         now = self._clock()
 
@@ -203,22 +206,26 @@ class TicketService:
         raw = await self._redis.get(user_key) if isinstance(marker, Unread) else marker
         if raw == NO_TICKET:
             return None
-        async with self._db() as db:
-            if raw:
+        if raw:
+            async with self._db() as db:
                 ticket = await db.get(Ticket, int(raw))
-                if ticket is not None and ticket.status != "closed":
-                    return ticket
-                await self._redis.delete(user_key)
-                return None
-            # The id first: almost every user has none, and loading no model is cheaper (asked on first turns).
-            query = select(Ticket.id).where(Ticket.user_id == user_id, Ticket.status != "closed")
-            ticket_id = (await db.exec(query.order_by(col(Ticket.id).desc()).limit(1))).first()
-            ticket = await db.get(Ticket, ticket_id) if ticket_id is not None else None
+            if ticket is not None and ticket.status != "closed":
+                return ticket
+            await self._redis.delete(user_key)
+            return None
+        ticket = await self._open_ticket_in_sql(user_id)
         if ticket is not None:
             await self._redis.set(user_key, str(ticket.id))
         else:  # NX: a ticket opened meanwhile keeps its id
             await self._redis.set(user_key, NO_TICKET, nx=True, ex=NO_TICKET_SECONDS)
         return ticket
+
+    async def _open_ticket_in_sql(self, user_id: str) -> Ticket | None:
+        async with self._db() as db:
+            # The id first: almost every user has none, and loading no model is cheaper (asked on first turns).
+            query = select(Ticket.id).where(Ticket.user_id == user_id, Ticket.status != "closed")
+            ticket_id = (await db.exec(query.order_by(col(Ticket.id).desc()).limit(1))).first()
+            return await db.get(Ticket, ticket_id) if ticket_id is not None else None
 
     async def of_user(self, user_id: str, limit: int = 5) -> list[Ticket]:
         """A citizen's latest tickets, newest first."""

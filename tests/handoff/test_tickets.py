@@ -16,7 +16,9 @@ from bot.app import create_app
 from bot.typedefs import EVALUATIONS, REDIS, TICKETS
 from core.clock import today_local
 from core.errors import Conflict
+from core.keys import Prefix, key
 from core.settings import Settings
+from handoff.tickets import NO_TICKET
 from tests.conftest import Visitor, new_visitor
 from tests.handoff.test_staff import add_staff, logged_in
 
@@ -181,6 +183,24 @@ async def test_queues_come_back_after_redis_is_wiped(open_client: TestClient) ->
     assert (await service.queues(["综合"]))[0]["waiting"] == 3
     ticket = (await service.find(windows=None, status="waiting"))[2]
     assert await service.position(ticket) == 3
+
+
+async def test_a_retried_request_for_a_person_never_queues_a_second_ticket(open_client: TestClient) -> None:
+    """A worker died after committing the ticket and before recording it in Redis: the marker still says
+    "no ticket" (from the turn before), and the citizen's retry of 转人工 must get the same ticket back.
+    """
+    visitor = await new_visitor(open_client)
+    await visitor.say("营业执照怎么办")  # the marker now says "none" for this user
+    await visitor.say("转人工", msg_id="handoff")
+    service = open_client.app[TICKETS]
+    [ticket] = await service.of_user(visitor.user_id)
+    redis: aioredis.Redis = open_client.app[REDIS]
+    await redis.set(key(Prefix.USER_TICKET, visitor.user_id), NO_TICKET)  # what the dead worker left
+    again, created = await service.open(user_id=visitor.user_id, channel="web", window="综合", reason="request",
+                                        summary="转人工", context={}, history=[])
+    assert (again.id, created) == (ticket.id, False)
+    assert [t.id for t in await service.of_user(visitor.user_id)] == [ticket.id]
+    assert await service.open_ticket_of(visitor.user_id) is not None  # the marker is repaired
 
 
 async def test_auto_assignment_hands_tickets_to_the_least_busy_online_staff(aiohttp_client: Any, settings: Settings,

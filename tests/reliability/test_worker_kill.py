@@ -159,8 +159,9 @@ async def test_a_worker_killed_mid_load_loses_and_duplicates_nothing(tmp_path: P
     pool = ServerProcess(["serve", "--workers", "2", "--port", str(port)], env, tmp_path, ready_lines=2)
     pool.start()
     base = f"http://127.0.0.1:{port}"
-    citizens = [Citizen(kind, f"139{uuid.uuid4().int % 10**8:08d}")
-                for kind in ("complaint", "ticket", "chat", "complaint", "ticket", "chat")]
+    # Enough citizens that the victim has requests in flight whenever it is killed (with six, a turn became
+    # quick enough that the kill now and then found both workers idle between requests).
+    citizens = [Citizen(kind, f"139{uuid.uuid4().int % 10**8:08d}") for kind in ("complaint", "ticket", "chat") * 4]
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
             pids = await worker_pids(http, base)
