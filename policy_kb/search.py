@@ -157,9 +157,7 @@ class SearchIndex:
         # (学车报名 in 科学中心活动报名 shares 学 and 报名; 护照 in 普通护照签发 is a word of it).
         pairs = [_pairs(core) for core in cores]
         for row, column in zip(*np.nonzero(of_question > of_name), strict=True):
-            if pairs[row]:
-                name = names[column]
-                of_question[row, column] *= sum(pair in name for pair in pairs[row]) / len(pairs[row])
+            of_question[row, column] *= _share_found(pairs[row], names[column])
         similarity = np.maximum(of_name, of_question)
         similarity[common < np.minimum(2, name_len)] = 0.0
         best_per_name = similarity.max(axis=0)
@@ -173,9 +171,8 @@ def _pairs(text: str) -> tuple[str, ...]:
     return tuple({text[i:i + 2] for i in range(len(text) - 1)})
 
 
-def _bigrams_inside(question: str, name: str) -> float:
-    """The share of the question's character pairs that occur in the name (1.0 for one character)."""
-    pairs = _pairs(question)
+def _share_found(pairs: tuple[str, ...], name: str) -> float:
+    """The share of a question's character pairs (`_pairs`) that occur in the name (1.0 when it has none)."""
     if not pairs:
         return 1.0
     return sum(pair in name for pair in pairs) / len(pairs)
@@ -215,8 +212,8 @@ class NameMatcher:
         covered_name = common / len(name)
         # A long official name asked about by a short question ("护照" → 普通护照签发): the question is
         # fully inside the name, which is good evidence but weaker than naming the whole thing, and only
-        # as good as its words are found there whole (_bigrams_inside).
+        # as good as its words are found there whole (_share_found).
         covered_question = 0.8 * common / len(core)
         if covered_question > covered_name:
-            covered_question *= _bigrams_inside(core, name)
+            covered_question *= _share_found(_pairs(core), name)
         return max(covered_name, covered_question)
