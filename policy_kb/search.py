@@ -16,6 +16,9 @@ from core.pinyin import SoundCorrector
 from core.text import Synonyms, Tokenizer, normalise
 
 CANDIDATES = 40
+# ... and as many again by their names alone: a record the question names (股东变更登记 → 企业变更登记) can
+# rank low on the whole text when a large catalogue has many short names sharing its common word (变更).
+NAME_CANDIDATES = 20
 # A hit below this is "no confident answer": better to ask than to name the wrong item.
 CONFIDENT = 0.55
 BUNDLE_WITHOUT_CUE = 0.95
@@ -71,6 +74,9 @@ class SearchIndex:
         self._bm25 = bm25s.BM25()
         if self._docs:
             self._bm25.index(corpus, show_progress=False)
+        self._names_bm25 = bm25s.BM25()
+        if self._docs:
+            self._names_bm25.index([_characters(names) or ["<empty>"] for names in self._names], show_progress=False)
         self._kinds = {kind: np.array([d.kind == kind for d in self._docs], dtype=bool)
                        for kind in {d.kind for d in self._docs}}
         self._weights = np.array([d.weight for d in self._docs], dtype=np.float32)
@@ -112,12 +118,14 @@ class SearchIndex:
         if facets:
             mask &= np.array([all(d.facets.get(k) == v for k, v in facets.items()) for d in self._docs])
         scores = np.where(mask & (scores > 0), scores, 0)
-        count = int(np.count_nonzero(scores))
-        if count == 0:
+        if not np.any(scores):
             return []
-        top = np.argpartition(-scores, min(CANDIDATES, count) - 1)[:min(CANDIDATES, count)]
-        best_bm25 = float(scores[top].max())
         cores = [c for c in dict.fromkeys(self._matcher.core(v) for v in self._synonyms.variants(norm)) if c]
+        # Candidates: the best on the whole text, and among the records matched at all, the best by name alone.
+        name_terms = _characters(cores)
+        by_name = self._names_bm25.get_scores(name_terms) if name_terms else np.zeros_like(scores)
+        top = np.union1d(_best(scores, CANDIDATES), _best(np.where(scores > 0, by_name, 0), NAME_CANDIDATES))
+        best_bm25 = float(scores[top].max())
         # A bundle answers a question about several services; otherwise the single item wins a tie.
         several = self._matcher.asks_for_several(norm)
         bundle_factor = 1.0 if several else BUNDLE_WITHOUT_CUE
@@ -164,6 +172,23 @@ class SearchIndex:
         named = np.zeros(len(docs))
         np.maximum.at(named, owner, best_per_name)
         return named
+
+
+def _best(scores: np.ndarray, count: int) -> np.ndarray:
+    """The positions of the (at most) `count` highest positive scores, in no order."""
+    count = min(count, int(np.count_nonzero(scores)))
+    if count == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.argpartition(-scores, count - 1)[:count]
+
+
+def _characters(names: Sequence[str]) -> list[str]:
+    """The names' characters and pairs of neighbouring characters: terms for matching names alone."""
+    terms: list[str] = []
+    for name in names:
+        terms.extend(name)
+        terms.extend(name[i:i + 2] for i in range(len(name) - 1))
+    return terms
 
 
 def _pairs(text: str) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from core.text import normalise
+from policy_kb.content import KbContent
 from policy_kb.kb import KnowledgeBase
 from policy_kb.loader import load_vocabulary, load_yaml_dir
 from policy_kb.search import NameMatcher
@@ -41,3 +42,18 @@ def test_name_similarity_definition() -> None:
     # ... but not one whose characters are strewn over it: 学 and 报名 of 科学中心活动报名 (1 of its 3 pairs),
     # which leaves the name's own coverage, 3 of 8 (it was 0.8 × 3/4 = 0.6, a confident answer)
     assert NameMatcher.similarity("学车报名", "科学中心活动报名") == pytest.approx(3 / 8)
+
+
+def test_a_named_record_is_found_among_many_short_names_sharing_its_common_word() -> None:
+    """A big imported catalogue holds many short names with 变更 in them, which outrank 企业变更登记 on the
+    whole text; the question still names that record best, so it must still be a candidate and win."""
+    seed = load_yaml_dir()
+    template = next(item for item in seed.items if item.code != "QY-0008")
+    crowd = [template.model_copy(update={"code": f"CAT-{n:03d}", "name": f"{word}变更", "aliases": []})
+             for n, word in enumerate(f"{a}{b}" for a in "水电气网路桥港站" for b in "证照牌号表卡码")]
+    kb = KnowledgeBase.build(KbContent(items=[*seed.items, *crowd], bundles=seed.bundles, policies=seed.policies,
+                                       material_aliases=seed.material_aliases), load_vocabulary())
+
+    best = kb.search("股东变更登记要多久", limit=3)[0]
+
+    assert (best.kind, best.key, best.confident) == ("item", "QY-0008", True)
