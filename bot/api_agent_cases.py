@@ -12,10 +12,10 @@ from datetime import date
 from typing import Any
 
 from aiohttp import web
-from aiohttp_sse import sse_response
 
 from bot.api_staff import audit_note, current_staff, require_role
 from bot.http import parse_uint, read_json_object, require_str
+from bot.streams import LIVE_STREAMS
 from bot.typedefs import CASE_REPORTS, CASES, EVALUATIONS, REDIS
 from core.errors import InvalidInput, NotFound
 from core.keys import Prefix, key
@@ -128,14 +128,18 @@ async def staff_events(request: web.Request) -> web.StreamResponse:
     staff = await current_staff(request)
     service = request.app[CASES]
     sees_all = _sees_all(staff, service)
+    streams = request.app[LIVE_STREAMS]
     pubsub = request.app[REDIS].pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(key(Prefix.STAFF_EVENTS))
     try:
         # A console tab closed while we waited: the next write fails, and that is the end, not an outage.
-        async with sse_response(request) as stream:
+        # A shutdown ends the stream too; the console reconnects to a worker still running.
+        async with streams.open(request) as stream:
             with contextlib.suppress(ConnectionResetError):
-                while stream.is_connected():
-                    message = await pubsub.get_message(timeout=SSE_WAIT_SECONDS)
+                while stream.is_connected() and not streams.closing:
+                    message = await streams.idle(pubsub.get_message(timeout=SSE_WAIT_SECONDS))
+                    if streams.closing:
+                        break
                     if message is None:
                         await stream.send("", event="ping")
                         continue

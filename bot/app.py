@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot import console
+from bot import console, streams
 from bot.api_agent_cases import routes as agent_case_routes
 from bot.api_agent_kb import routes as agent_kb_routes
 from bot.api_agent_tickets import routes as agent_ticket_routes
@@ -235,6 +235,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(agent_case_routes)
     app.router.add_routes(agent_ticket_routes)
     app.router.add_routes(agent_kb_routes)
+    streams.setup(app)
     web_channel.setup(app)
     wechat_channel.setup(app)
     miniprogram.setup(app)

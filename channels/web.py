@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from aiohttp_sse import sse_response
 
 from bot.http import MAX_ROW_ID, parse_uint, read_json_object, require_str
 from bot.messages import Inbound
 from bot.models import OutboundMessage
+from bot.streams import LIVE_STREAMS
 from bot.typedefs import DB, ENGINE, OUTBOX, RATE_LIMITER, SETTINGS, TOKENS
 from core.errors import InvalidInput, Unauthorized
 from policy_kb.prechecks import PrecheckStore
@@ -98,15 +98,17 @@ async def events(request: web.Request) -> web.StreamResponse:
     last_event = parse_uint(request.headers.get("Last-Event-ID", ""))
     cursor = last_event if last_event is not None else _cursor(request)
     outbox = request.app[OUTBOX]
+    streams = request.app[LIVE_STREAMS]
     # Subscribed before reading the backlog, so nothing pushed in between is missed. A client gone while we
-    # waited makes the next write fail: that ends the stream quietly (it is no outage).
-    async with outbox.notifications(user_id) as pubsub, sse_response(request) as stream:
+    # waited makes the next write fail: that ends the stream quietly (it is no outage). So does a shutdown:
+    # the browser reconnects, with Last-Event-ID, to a worker still running.
+    async with outbox.notifications(user_id) as pubsub, streams.open(request) as stream:
         with contextlib.suppress(ConnectionResetError):
-            while stream.is_connected():
+            while stream.is_connected() and not streams.closing:
                 for row in await outbox.after(user_id, cursor):
                     await stream.send(json.dumps(_message_json(row), ensure_ascii=False), id=str(row.id))
                     cursor = row.id or cursor
-                await pubsub.get_message(timeout=SSE_WAIT_SECONDS)
+                await streams.idle(pubsub.get_message(timeout=SSE_WAIT_SECONDS))
     return stream
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio as aioredis
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlmodel import SQLModel
@@ -128,6 +130,28 @@ async def settings(tmp_path: Path, database_url: str, redis_url: str, models_dir
 async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
     """An HTTP client talking to a fully built app (same factory as production)."""
     return await aiohttp_client(create_app(settings))
+
+
+@contextlib.asynccontextmanager
+async def served(app: web.Application) -> AsyncIterator[str]:
+    """The app on a free port of 127.0.0.1, run as `yichuang serve` runs it, until the block ends (then shut
+    down and cleaned up); yields its base URL. Unlike aiohttp's test server, it does not cancel a handler
+    whose client went away: the handler runs on, as in production.
+    """
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def tasks_left_running() -> list[asyncio.Task[Any]]:
+    """The tasks of the running loop other than the current one (none once a served app has shut down)."""
+    return [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
 
 
 class Visitor:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from typing import Any
 
+import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
@@ -13,7 +17,7 @@ from bot.messages import Reply
 from bot.models import Turn
 from bot.typedefs import DB, OUTBOX, REDIS, TOKENS
 from core.settings import Settings
-from tests.conftest import Visitor, new_visitor
+from tests.conftest import Visitor, new_visitor, served, tasks_left_running
 
 
 async def test_greeting_shows_the_help_menu(visitor: Visitor) -> None:
@@ -145,9 +149,6 @@ async def test_events_stream_delivers_pushed_messages_live(client: TestClient, v
             elif line == "" and data:
                 return event_id, data
 
-    import asyncio
-    import json
-
     event_id, data = await asyncio.wait_for(next_event(), 5)
     assert event_id == str(early[0]) and json.loads(data)["text"] == "早先的消息"
     live = await outbox.push(visitor.user_id, [Reply("工作人员回复：请补充租房合同。")], "staff")
@@ -155,6 +156,24 @@ async def test_events_stream_delivers_pushed_messages_live(client: TestClient, v
     assert event_id == str(live[0])
     assert json.loads(data)["text"] == "工作人员回复：请补充租房合同。"
     resp.close()
+
+
+async def test_shutdown_ends_a_stream_whose_reader_has_gone(settings: Settings, monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """The server notices a reader gone only at its next write; shutdown must neither wait for that nor leave
+    the stream running on after the database and Redis are closed."""
+    monkeypatch.setattr("channels.web.SSE_WAIT_SECONDS", 60.0)  # its next write: a minute away
+    loop = asyncio.get_running_loop()
+    async with served(create_app(settings)) as url:
+        async with aiohttp.ClientSession(url) as http:
+            session = await http.post("/api/v1/sessions")
+            token = (await session.json())["token"]
+            async with http.get("/api/v1/events", params={"token": token}) as stream:
+                assert stream.status == 200
+        reader_gone = loop.time()
+
+    assert loop.time() - reader_gone < 30  # a bound, not a measurement: it took the minute before
+    assert tasks_left_running() == []
 
 
 async def test_events_need_a_valid_token(client: TestClient) -> None:

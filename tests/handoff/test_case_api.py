@@ -21,7 +21,7 @@ from bot.typedefs import CASES, KB, REDIS, STAFF
 from core.keys import Prefix, key
 from core.settings import Settings
 from handoff.cases import complaint_fingerprint
-from tests.conftest import new_visitor
+from tests.conftest import new_visitor, served, tasks_left_running
 from tests.handoff.test_staff import PASSWORD, add_staff, logged_in
 
 FORM = {"phone": "13912345678", "happened": "窗口说我租房合同没备案，跑了三趟取不出来",
@@ -218,20 +218,33 @@ async def test_a_closed_console_stream_ends_without_an_error_log(settings: Setti
 
     app = create_app(settings)
     app.middlewares.insert(0, note_the_end)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
+    async with served(app) as url:
         await app[STAFF].add("liwei", PASSWORD, windows=("公积金",))
-        async with aiohttp.ClientSession(f"http://{host}:{port}", cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             async with http.post("/api/v1/agent/login", json={"username": "liwei", "password": PASSWORD}) as resp:
                 assert resp.status == 200
             stream = await http.get("/api/v1/agent/events")
             assert stream.status == 200
             stream.close()
         await asyncio.wait_for(finished.wait(), 10)  # a bound, not a measurement: the loop ends at its next ping
-    finally:
-        await runner.cleanup()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+async def test_shutdown_ends_a_console_stream_whose_tab_was_closed(settings: Settings,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server notices a closed tab only at its next ping; shutdown must neither wait for that nor leave the
+    stream running on after the database and Redis are closed."""
+    monkeypatch.setattr("bot.api_agent_cases.SSE_WAIT_SECONDS", 60.0)  # its next ping: a minute away
+    loop = asyncio.get_running_loop()
+    app = create_app(settings)
+    async with served(app) as url:
+        await app[STAFF].add("liwei", PASSWORD, windows=("公积金",))
+        async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post("/api/v1/agent/login", json={"username": "liwei", "password": PASSWORD}) as resp:
+                assert resp.status == 200
+            async with http.get("/api/v1/agent/events") as stream:
+                assert stream.status == 200
+        tab_closed = loop.time()
+
+    assert loop.time() - tab_closed < 30  # a bound, not a measurement: it took the minute before
+    assert tasks_left_running() == []
