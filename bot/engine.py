@@ -155,14 +155,17 @@ class Engine:
         intent = ctx.parse.intent
         if not ctx.text:
             return "smalltalk", [Reply(self._texts.get("empty_message"))]
-        # "取消预约 YY…" names a record: it is about that record, not a command to leave the conversation.
-        if intent in GLOBAL_INTENTS and not any(e.entity == "case_no" for e in ctx.parse.entities):
-            ctx.session.misses = 0
-            return "smalltalk", self._global(ctx, intent)
-        active = self._flows.get(ctx.session.flow or "")
-        if intent in OVERRIDING_INTENTS:
-            active = None
-        flow = active if active is not None and active.wants(ctx) else self._by_intent.get(intent)
+        # A button payload of a flow's own goes to it, before the NLU's reading of it counts.
+        flow = next((f for f in self._flows.values() if f.owns(ctx)), None)
+        if flow is None:
+            # "取消预约 YY…" names a record: it is about that record, not a command to leave the conversation.
+            if intent in GLOBAL_INTENTS and not any(e.entity == "case_no" for e in ctx.parse.entities):
+                ctx.session.misses = 0
+                return "smalltalk", self._global(ctx, intent)
+            active = self._flows.get(ctx.session.flow or "")
+            if intent in OVERRIDING_INTENTS:
+                active = None
+            flow = active if active is not None and active.wants(ctx) else self._by_intent.get(intent)
         if flow is None:
             flow = next((f for f in self._flows.values() if f is not self._fallback and f.claims(ctx)), None)
         if flow is None:

@@ -101,6 +101,11 @@ class Flow(ABC):
         """Whether this flow takes a message no flow's intent matched (e.g. a bare item name)."""
         return False
 
+    def owns(self, ctx: TurnContext) -> bool:
+        """Whether the message is one of this flow's own button payloads, which it takes whatever the NLU made
+        of it: a payload is exact, while its record number's digits can sway the classifier."""
+        return False
+
     @abstractmethod
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Answer the turn. Return replies; set `ctx.session.flow = None` via end_flow() when done."""

@@ -34,8 +34,8 @@ class FeedbackFlow(Flow):
         """The comment after a rating, or another rating button."""
         return "pending" in ctx.session.slots_of(self.name) or bool(RATING.match(ctx.text))
 
-    def claims(self, ctx: TurnContext) -> bool:
-        """A rating button pressed whatever flow was active."""
+    def owns(self, ctx: TurnContext) -> bool:
+        """A rating button, pressed whatever flow was active and whatever the NLU made of it."""
         return bool(RATING.match(ctx.text))
 
     async def handle(self, ctx: TurnContext) -> list[Reply]:

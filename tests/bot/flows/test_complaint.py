@@ -115,6 +115,16 @@ async def test_progress_lists_own_cases_and_shows_history(client: TestClient, vi
     assert right["replies"][0]["text"].startswith(f"【{case_no}】")
 
 
+async def test_a_rating_button_is_a_rating_whatever_its_number_looks_like(visitor: Visitor) -> None:
+    """A button's payload is exact; the digits of its case number must not send it elsewhere. (The classifier
+    read "评价 BBC20261123-… 2" as a progress query on 23 November, when every new case number had those
+    digits, which its progress examples have too.)"""
+    for case_no in ("BBC20261123-0008", "BBC20261122-0003", "GD20270101-0001"):
+        pressed = await visitor.say(f"评价 {case_no} 2")
+        assert pressed["flow"] == "feedback", (case_no, pressed)
+        assert pressed["replies"][0]["text"] == "这个案件已经评价过，或还没有办结，暂时不能评价。"
+
+
 async def test_resolution_is_pushed_and_rated_in_the_same_chat(client: TestClient, visitor: Visitor) -> None:
     filed = await file_the_example(visitor)
     case_no = filed["replies"][0]["buttons"][0]["payload"]
