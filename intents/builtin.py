@@ -19,19 +19,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.text import Tokenizer, normalise
+from core.text import Tokenizer, fold_width, normalise
 from intents.base import FALLBACK_INTENT, Parse
 from intents.commands import CommandMatcher
-from intents.entities import EntityExtractor
+from intents.entities import RECORD_NUMBER, EntityExtractor
 from intents.training import Example
 
 if TYPE_CHECKING:  # scikit-learn is imported only to train: ~100 MB a worker that loads a cached model saves
     from sklearn.pipeline import Pipeline
 
 log = logging.getLogger("intents.builtin")
-MODEL_VERSION = "3"  # bump when features, estimator or the cached form change, so cached models are retrained
+MODEL_VERSION = "4"  # bump when features, estimator or the cached form change, so cached models are retrained
 CHAR_NGRAMS = (1, 3)
 _WHITE_SPACES = re.compile(r"\s\s+")
+# A record number (BBC20261123-0001) is read as the word 编号: its digits say nothing of the intent, yet as
+# character n-grams they matched whichever examples had the same date in them.
+RECORD_PLACEHOLDER = " 编号 "
 
 
 class WordAnalyzer:
@@ -70,6 +73,11 @@ def char_ngrams(text: str) -> list[str]:
     return grams
 
 
+def classifier_text(text: str) -> str:
+    """What the classifier reads of a message: the normalised text with record numbers replaced."""
+    return normalise(RECORD_NUMBER.sub(RECORD_PLACEHOLDER, fold_width(text)))
+
+
 def fit_pipeline(examples: Sequence[Example], tokenizer: Tokenizer) -> Pipeline:
     """The scikit-learn pipeline (TF-IDF of words and character n-grams → calibrated linear SVM), fitted."""
     from sklearn.calibration import CalibratedClassifierCV
@@ -83,7 +91,7 @@ def fit_pipeline(examples: Sequence[Example], tokenizer: Tokenizer) -> Pipeline:
     ])
     classifier = CalibratedClassifierCV(LinearSVC(C=0.5), method="sigmoid", cv=3)
     pipeline = Pipeline([("features", features), ("classifier", classifier)])
-    pipeline.fit([normalise(e.text) for e in examples], [e.intent for e in examples])
+    pipeline.fit([classifier_text(e.text) for e in examples], [e.intent for e in examples])
     return pipeline
 
 
@@ -160,7 +168,7 @@ class IntentModel:
 
     def rank(self, text: str, limit: int | None = None) -> list[tuple[str, float]]:
         """The intents (every one, or the `limit` best) with their probabilities, best first."""
-        probabilities = self.proba(normalise(text))
+        probabilities = self.proba(classifier_text(text))
         order = np.argsort(-probabilities)[:limit]
         return [(self.labels[i], float(probabilities[i])) for i in order]
 

@@ -22,7 +22,7 @@ from intents.base import Entity
 GAZETTEER_FILE = Path(__file__).parent / "data" / "gazetteer.yml"
 FUZZY_CANDIDATES = 20
 _PHONE = re.compile(r"(?<![0-9])1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?![0-9])")
-_CASE_NO = re.compile(r"(?<![A-Za-z])(?:BBC|YS|YY|GD)[0-9]{8}-[0-9]{4}(?![0-9])", re.IGNORECASE)
+RECORD_NUMBER = re.compile(r"(?<![A-Za-z])(?:BBC|YS|YY|GD)[0-9]{8}-[0-9]{4}(?![0-9])", re.IGNORECASE)
 _ID_CARD = re.compile(
     r"(?<![0-9])[1-9][0-9]{5}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9])"
 )
@@ -110,7 +110,7 @@ class EntityExtractor:
             add("id_number", mask_id_numbers(match.group()), match.start(), match.end(), "regex")
         for match in _PHONE.finditer(text):
             add("phone", re.sub(r"[ -]", "", match.group()), match.start(), match.end(), "regex")
-        for match in _CASE_NO.finditer(text):
+        for match in RECORD_NUMBER.finditer(text):
             add("case_no", match.group().upper(), match.start(), match.end(), "regex")
         for pattern in _DATE_PATTERNS:
             for match in pattern.finditer(text):

@@ -116,3 +116,15 @@ def test_rasa_export_has_examples_lookups_and_synonyms(tmp_path: Path, kb: Knowl
     assert "- 二手房过户\n" in synonyms["存量房转移登记"]
     assert sum(e.count("- ") for e in (b["examples"] for b in intents)) == len(read_training_data())
     assert (tmp_path / "domain.yml").exists() and (tmp_path / "jieba_userdict" / "kb.txt").exists()
+
+
+def test_a_record_numbers_digits_do_not_sway_the_intent(kb: KnowledgeBase) -> None:
+    """On 23 November every new case number had 20261123 in it, as a progress example does, and a rating
+    button's "评价 BBC20261123-0001 2" was read as a progress query."""
+    model = train(read_training_data(), kb.tokenizer)
+    for template, intent in (("评价 {} 2", "evaluate"), ("我要给{}这件事打个差评", "evaluate"),
+                             ("{}？？", "ask_progress"), ("查一下{}的进度", "ask_progress")):
+        readings = {tuple(model.rank(template.format(number))) for number in
+                    ("BBC20261123-0001", "BBC20261122-0003", "gd20270101-0042", "ＢＢＣ２０２６１１２３－０００１")}
+        assert len(readings) == 1, template  # the same probabilities whatever the number
+        assert readings.pop()[0][0] == intent, template
