@@ -72,10 +72,9 @@ class SearchIndex:
         corpus = [tokenizer.terms(synonyms.expand(" ".join(d.names) + " " + d.text)) or ["<empty>"]
                   for d in self._docs]
         self._bm25 = bm25s.BM25()
-        if self._docs:
-            self._bm25.index(corpus, show_progress=False)
         self._names_bm25 = bm25s.BM25()
         if self._docs:
+            self._bm25.index(corpus, show_progress=False)
             self._names_bm25.index([_characters(names) or ["<empty>"] for names in self._names], show_progress=False)
         self._kinds = {kind: np.array([d.kind == kind for d in self._docs], dtype=bool)
                        for kind in {d.kind for d in self._docs}}

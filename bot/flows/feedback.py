@@ -31,8 +31,8 @@ class FeedbackFlow(Flow):
     intents = frozenset({"evaluate"})
 
     def wants(self, ctx: TurnContext) -> bool:
-        """The comment after a rating, or another rating button."""
-        return "pending" in ctx.session.slots_of(self.name) or bool(RATING.match(ctx.text))
+        """The comment after a rating (another rating button it `owns`)."""
+        return "pending" in ctx.session.slots_of(self.name)
 
     def owns(self, ctx: TurnContext) -> bool:
         """A rating button, pressed whatever flow was active and whatever the NLU made of it."""
