@@ -17,37 +17,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+TABLES = ('case', 'outbound_message', 'ticket', 'turn')
+
+
 def upgrade() -> None:
-    with op.batch_alter_table('case', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_case_user_id'))
-        batch_op.create_index('ix_case_user_latest', ['user_id', 'id'], unique=False)
-
-    with op.batch_alter_table('outbound_message', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_outbound_message_user_id'))
-        batch_op.create_index('ix_outbound_message_user_latest', ['user_id', 'id'], unique=False)
-
-    with op.batch_alter_table('ticket', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_ticket_user_id'))
-        batch_op.create_index('ix_ticket_user_latest', ['user_id', 'id'], unique=False)
-
-    with op.batch_alter_table('turn', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_turn_user_id'))
-        batch_op.create_index('ix_turn_user_latest', ['user_id', 'id'], unique=False)
+    for table in TABLES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(batch_op.f(f'ix_{table}_user_id'))
+            batch_op.create_index(f'ix_{table}_user_latest', ['user_id', 'id'], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('turn', schema=None) as batch_op:
-        batch_op.drop_index('ix_turn_user_latest')
-        batch_op.create_index(batch_op.f('ix_turn_user_id'), ['user_id'], unique=False)
-
-    with op.batch_alter_table('ticket', schema=None) as batch_op:
-        batch_op.drop_index('ix_ticket_user_latest')
-        batch_op.create_index(batch_op.f('ix_ticket_user_id'), ['user_id'], unique=False)
-
-    with op.batch_alter_table('outbound_message', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbound_message_user_latest')
-        batch_op.create_index(batch_op.f('ix_outbound_message_user_id'), ['user_id'], unique=False)
-
-    with op.batch_alter_table('case', schema=None) as batch_op:
-        batch_op.drop_index('ix_case_user_latest')
-        batch_op.create_index(batch_op.f('ix_case_user_id'), ['user_id'], unique=False)
+    for table in reversed(TABLES):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(f'ix_{table}_user_latest')
+            batch_op.create_index(batch_op.f(f'ix_{table}_user_id'), ['user_id'], unique=False)
