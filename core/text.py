@@ -8,7 +8,7 @@ import functools
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import jieba
 
@@ -76,21 +76,38 @@ class Tokenizer:
 class Synonyms:
     """Groups of words that mean the same here (房产证 = 不动产权证书). Expanding a text appends the other
     members of every group it mentions, so both sides of a match meet on common terms.
+
+    Broader terms (上位词) work one way only: a question naming a country (去泰国玩) is also read as asking
+    about 出国, but a question about 出国 is not read as one about 泰国.
     """
 
-    def __init__(self, groups: Iterable[Iterable[str]]) -> None:
+    def __init__(self, groups: Iterable[Iterable[str]], broader: Mapping[str, Iterable[str]] | None = None) -> None:
         self._groups = [tuple(dict.fromkeys(normalise(w) for w in g if w)) for g in groups]
         self._groups = [g for g in self._groups if len(g) > 1]
+        # Longest narrower word first, so 日本国 is not read as 日本 + 国.
+        pairs = {normalise(n): normalise(b) for b, narrower in (broader or {}).items() for n in narrower if n and b}
+        self._broader = sorted(((n, b) for n, b in pairs.items() if n != b), key=lambda p: len(p[0]), reverse=True)
 
     @property
     def words(self) -> set[str]:
-        """Every word of every group (for the tokenizer's user dictionary)."""
-        return {w for g in self._groups for w in g}
+        """Every word of every group and every broader and narrower term (for the tokenizer's user dictionary)."""
+        return {w for g in self._groups for w in g} | {w for pair in self._broader for w in pair}
+
+    def generalise(self, text: str) -> str:
+        """The text with each narrower term replaced by its broader one (去泰国玩 → 去出国玩)."""
+        norm = normalise(text)
+        for narrower, broader in self._broader:
+            if narrower in norm:
+                norm = norm.replace(narrower, broader)
+        return norm
 
     def variants(self, text: str, limit: int = 8) -> list[str]:
-        """The text and versions of it with one mentioned synonym replaced in place by another member."""
+        """The text, the text with its narrower terms generalised, and versions of the text with one
+        mentioned synonym replaced in place by another member. The generalised text is an inference, so
+        it is not rewritten by synonyms again: 日本签证 reads as 出国签证, never as 护照签证.
+        """
         norm = normalise(text)
-        out = [norm]
+        out = list(dict.fromkeys([norm, self.generalise(norm)]))
         for group in self._groups:
             for member in group:
                 if member in norm:
@@ -101,7 +118,9 @@ class Synonyms:
         return out[:limit]
 
     def expand(self, text: str) -> str:
-        """The text followed by the synonyms of what it mentions."""
+        """The text followed by the broader terms and the synonyms of what it mentions."""
         norm = normalise(text)
-        extra = [w for g in self._groups if any(v in norm for v in g) for w in g if w not in norm]
+        general = self.generalise(norm)
+        extra = [w for g in self._groups if any(v in norm or v in general for v in g) for w in g if w not in norm]
+        extra = list(dict.fromkeys([*(b for n, b in self._broader if n in norm and b not in norm), *extra]))
         return norm if not extra else norm + " " + " ".join(extra)

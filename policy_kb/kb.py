@@ -45,7 +45,7 @@ class KnowledgeBase:
     def build(cls, content: KbContent, vocabulary: Vocabulary | None = None) -> KnowledgeBase:
         """Build the tokenizer (with the KB's words as its dictionary) and the index."""
         vocabulary = vocabulary or Vocabulary()
-        synonyms = Synonyms(vocabulary.synonym_groups)
+        synonyms = Synonyms(vocabulary.synonym_groups, dict(vocabulary.broader_terms))
         words = set(synonyms.words)
         for item in content.items:
             words.update((item.name, *item.aliases))

@@ -82,16 +82,19 @@ class Vocabulary:
     """The words search needs besides the records: synonym groups, question fillers and bundle cues."""
 
     synonym_groups: tuple[tuple[str, ...], ...] = ()
+    broader_terms: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (出国, (泰国, 日本, ...)): one way only
     fillers: tuple[str, ...] = ()
     bundle_cues: tuple[str, ...] = ()
 
 
 def load_vocabulary(directory: Path = DATA_DIR) -> Vocabulary:
-    """synonyms.yml (`groups`) and fillers.yml (`fillers`, `bundle_cues`); missing files mean none."""
+    """synonyms.yml (`groups`, `broader`) and fillers.yml (`fillers`, `bundle_cues`); missing files mean none."""
     synonyms = load_yaml(directory / "synonyms.yml") if (directory / "synonyms.yml").exists() else {}
     fillers = load_yaml(directory / "fillers.yml") if (directory / "fillers.yml").exists() else {}
     return Vocabulary(
         synonym_groups=tuple(tuple(map(str, g)) for g in (synonyms or {}).get("groups", [])),
+        broader_terms=tuple((str(broad), tuple(map(str, narrower)))
+                            for broad, narrower in ((synonyms or {}).get("broader") or {}).items()),
         fillers=tuple(map(str, (fillers or {}).get("fillers", []))),
         bundle_cues=tuple(map(str, (fillers or {}).get("bundle_cues", []))),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -57,3 +59,27 @@ def test_a_named_record_is_found_among_many_short_names_sharing_its_common_word(
     best = kb.search("股东变更登记要多久", limit=3)[0]
 
     assert (best.kind, best.key, best.confident) == ("item", "QY-0008", True)
+
+
+def test_a_country_is_read_as_going_abroad_one_way_only() -> None:
+    """A citizen names the country (去新加坡); the service is named for going abroad (出国 → 普通护照)."""
+    kb = KnowledgeBase.build(load_yaml_dir(), load_vocabulary())
+
+    assert kb.search("下周去新加坡 要办什么证件", limit=3)[0].key == "CRJ-0001"
+    # ... among the choices offered, even beside another reading (带孩子 → the newborn bundle)
+    assert "CRJ-0001" in [h.key for h in kb.search("带孩子去澳大利亚玩要准备啥证", limit=3)]
+    # The inference is not chained with synonyms (日本签证 → 出国签证, never → 护照签证): a visa is not a
+    # passport, so the passport is offered but not answered as if asked for.
+    visa = kb.search("日本签证在哪办", limit=3)
+    assert visa[0].key == "CRJ-0001" and not visa[0].confident
+    # Names that merely contain a country's characters stay as written.
+    assert kb.index._synonyms.generalise("内蒙古 朝鲜族 美国") == "内蒙古 朝鲜族 出国"
+    assert "美国" not in kb.index._synonyms.expand("出国旅游")
+
+
+def test_broader_terms_load_from_the_synonyms_file(tmp_path: Path) -> None:
+    (tmp_path / "synonyms.yml").write_text("groups: []\nbroader:\n  出国: [泰国, 日本]\n", encoding="utf-8")
+
+    vocabulary = load_vocabulary(tmp_path)
+
+    assert vocabulary.broader_terms == (("出国", ("泰国", "日本")),)

@@ -76,3 +76,11 @@ async def test_help_in_the_middle_does_not_lose_the_item(visitor: Visitor) -> No
     assert menu["flow"] == "smalltalk"
     back = await visitor.say("收费吗")
     assert "【存量房转移登记】收费" in back["replies"][0]["text"]
+
+
+async def test_a_trip_abroad_named_by_its_country_is_offered_the_passport(visitor: Visitor) -> None:
+    reply = await visitor.say("下周去新加坡 要办什么证件")
+    buttons = [b["title"] for b in reply["replies"][0]["buttons"]]
+    assert buttons[0].startswith("普通护照签发"), reply
+    answer = await visitor.say("1")
+    assert answer["replies"][0]["text"].startswith("【普通护照签发")
