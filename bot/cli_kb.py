@@ -99,7 +99,8 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
             with console.status("正在导出…"):
                 content = await res.service.store.load()
                 export_xlsx(content, args.file)
-            console.print(f"已导出到 {args.file}：事项 {len(content.items)} 项，政策 {len(content.policies)} 条。")
+            console.print(f"已导出到 {args.file}：事项 {len(content.items)} 项，一件事 {len(content.bundles)} 项，"
+                          f"政策 {len(content.policies)} 条。")
         elif action == "reload":
             await _announce(res.service)
         elif action == "gaps":

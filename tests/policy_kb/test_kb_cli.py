@@ -24,6 +24,7 @@ async def test_load_export_edit_import(tmp_path: Path, database_url: str, redis_
     path = tmp_path / "kb.xlsx"
     exported = run(tmp_path, "export", str(path), database_url=database_url, redis_url=redis_url)
     assert exported.returncode == 0 and path.exists(), exported.stderr
+    assert "事项57项，一件事3项，政策52条" in "".join(exported.stderr.split())  # rich wraps long lines
     book = openpyxl.load_workbook(path)
     sheet = book["事项"]
     header = [c.value for c in sheet[1]]
