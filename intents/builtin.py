@@ -10,7 +10,9 @@ import math
 import os
 import pickle
 import re
+import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -190,30 +192,81 @@ def fingerprint(examples: Sequence[Example], tokenizer_words: Sequence[str]) -> 
 
 def load_or_train(examples: Sequence[Example], tokenizer: Tokenizer, tokenizer_words: Sequence[str],
                   cache_dir: Path | None) -> IntentModel:
-    """The cached model for exactly this data, or a newly trained one (then cached)."""
+    """The cached model for exactly this data, or a newly trained one (then cached).
+
+    With a cache, training runs in a forked child where the platform has fork (Linux): scikit-learn (~85 MB)
+    is imported there only, so a server's first start holds no more memory than its restarts.
+    """
     key = fingerprint(examples, tokenizer_words)
     path = cache_dir / f"nlu-{key}.pkl" if cache_dir is not None else None
     if path is not None and path.exists():
-        try:
-            with path.open("rb") as handle:
-                model: IntentModel = pickle.load(handle)
-            model.attach(tokenizer)
-            log.info("NLU model loaded from %s", path.name)
+        model = _load(path, tokenizer)
+        if model is not None:
             return model
-        except Exception:
-            log.warning("NLU cache %s is unreadable; retraining", path.name)
+        log.warning("NLU cache %s is unreadable; retraining", path.name)
     started = time.perf_counter()
+    if path is not None and FORK_TO_TRAIN:
+        code = _train_in_child(examples, tokenizer, path)
+        trained = _load(path, tokenizer) if code == 0 else None
+        if trained is not None:
+            log.info("NLU model trained on %s examples in %.1f s", len(examples), time.perf_counter() - started)
+            return trained
+        log.warning("NLU training in a child process failed (exit code %s); training here", code)
     model = train(examples, tokenizer)
     log.info("NLU model trained on %s examples in %.1f s", len(examples), time.perf_counter() - started)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for old in path.parent.glob("nlu-*.pkl"):
-            old.unlink(missing_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # per process: workers training at once must not share it
-        with tmp.open("wb") as handle:
-            pickle.dump(model, handle)
-        tmp.replace(path)  # atomic: a concurrent reader sees the old file or the whole new one
+        _save(model, path)
     return model
+
+
+# fork, not spawn: the child inherits the tokenizer and training data instead of loading them again. Not on
+# macOS, where forking a process that has started system frameworks is unsafe, nor where there is no fork.
+FORK_TO_TRAIN = sys.platform == "linux"
+
+
+def _train_in_child(examples: Sequence[Example], tokenizer: Tokenizer, path: Path) -> int:
+    """Train and save the model in a forked child; its exit code (0: the file is written).
+
+    A bare fork with os._exit, not multiprocessing: the child must run none of the server's exit handlers
+    (an asyncio thread pool's, the embedded Redis's), which multiprocessing's process bootstrap does run.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child: coverage does not follow it
+        code = 1
+        try:
+            _save(train(examples, tokenizer), path)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _load(path: Path, tokenizer: Tokenizer) -> IntentModel | None:
+    """The cached model, or None when the file cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            model: IntentModel = pickle.load(handle)
+    except Exception:
+        return None
+    model.attach(tokenizer)
+    log.info("NLU model loaded from %s", path.name)
+    return model
+
+
+def _save(model: IntentModel, path: Path) -> None:
+    """Write the model as the only cached one, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for old in path.parent.glob("nlu-*.pkl"):
+        old.unlink(missing_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # per process: workers training at once must not share it
+    with tmp.open("wb") as handle:
+        pickle.dump(model, handle)
+    tmp.replace(path)  # atomic: a concurrent reader sees the old file or the whole new one
 
 
 class BuiltinNLU:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +57,6 @@ def test_character_ngrams_equal_sklearn_char_wb() -> None:
 
 
 def test_running_a_cached_model_does_not_import_sklearn(tmp_path: Path, kb: KnowledgeBase) -> None:
-    import subprocess
-    import sys
-
     examples = read_training_data()
     load_or_train(examples, kb.tokenizer, ["甲"], tmp_path)
     # A fresh interpreter, as a worker starting on a cached model: scikit-learn (~100 MB) stays out.
@@ -73,6 +72,25 @@ def test_running_a_cached_model_does_not_import_sklearn(tmp_path: Path, kb: Know
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", result.stdout
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="training runs in a forked child on Linux only")
+def test_a_first_start_trains_without_importing_sklearn_into_the_server(tmp_path: Path) -> None:
+    # A fresh interpreter with an empty model cache, as a new install's first `yichuang serve`.
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from intents.builtin import load_or_train\n"
+        "from intents.training import read_training_data\n"
+        "from core.text import Tokenizer\n"
+        f"model = load_or_train(read_training_data(), Tokenizer(), ['甲'], Path({str(tmp_path)!r}))\n"
+        "assert model.rank('二手房过户要带啥')[0][0] == 'ask_materials', model.rank('二手房过户要带啥')[:3]\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
+    assert len(list(tmp_path.glob("nlu-*.pkl"))) == 1  # and the next start loads it
 
 
 def test_held_out_accuracy_is_at_least_80_percent(kb: KnowledgeBase) -> None:
