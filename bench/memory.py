@@ -24,13 +24,17 @@ from load import drive, load_scripts
 
 
 def measure(workers: int, catalogue: bool, turns: int, database_url: str | None, redis_url: str | None) -> str:
-    """One table row: cold and warm start-up, RSS per worker at ready and after the turns."""
+    """One table row: cold and warm start-up, RSS per worker at the first start's ready, at a restart's ready
+    and after the turns."""
     backend = make_backend("embedded" if workers == 1 else "server", database_url, redis_url)
     if catalogue:
         load_catalogue(backend)
     cold = Server(backend, workers)
     cold_seconds = cold.start()
-    cold.stop()
+    try:
+        first = rss_mb(cold.processes())
+    finally:
+        cold.stop()
     server = Server(backend, workers)
     warm_seconds = server.start()
     try:
@@ -43,7 +47,7 @@ def measure(workers: int, catalogue: bool, turns: int, database_url: str | None,
         server.stop()
     kb = "seed + 2,262 Guangdong items" if catalogue else "seed only (57 items)"
     return (f"| {backend.label} | {workers} | {kb} | {cold_seconds:.1f} | {warm_seconds:.1f} | "
-            f"{' / '.join(f'{r:.0f}' for r in ready)} | {' / '.join(f'{r:.0f}' for r in after)} | {redis_mb} |")
+            f"{' / '.join(f'{r:.0f}' for r in first)} | {' / '.join(f'{r:.0f}' for r in ready)} | {' / '.join(f'{r:.0f}' for r in after)} | {redis_mb} |")
 
 
 def main() -> None:
@@ -54,8 +58,8 @@ def main() -> None:
     parser.add_argument("--redis-url")
     args = parser.parse_args()
     print(f"machine {machine()}, load average {load_average()}, date {time.strftime('%Y-%m-%d %H:%M')}\n")
-    print("| backend | workers | knowledge base | start-up cold s | start-up warm s | RSS at ready MB | "
-          f"RSS after {args.turns} turns MB | embedded Redis MB |\n|---|---|---|---|---|---|---|---|", flush=True)
+    print("| backend | workers | knowledge base | start-up cold s | start-up warm s | RSS at first ready MB | "
+          f"RSS at ready MB | RSS after {args.turns} turns MB | embedded Redis MB |\n|---|---|---|---|---|---|---|---|---|", flush=True)
     for workers in args.workers:
         for catalogue in (False, True):
             print(measure(workers, catalogue, args.turns, args.database_url, args.redis_url), flush=True)
