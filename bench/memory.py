@@ -47,7 +47,11 @@ def measure(workers: int, catalogue: bool, turns: int, database_url: str | None,
         server.stop()
     kb = "seed + 2,262 Guangdong items" if catalogue else "seed only (57 items)"
     return (f"| {backend.label} | {workers} | {kb} | {cold_seconds:.1f} | {warm_seconds:.1f} | "
-            f"{' / '.join(f'{r:.0f}' for r in first)} | {' / '.join(f'{r:.0f}' for r in ready)} | {' / '.join(f'{r:.0f}' for r in after)} | {redis_mb} |")
+            f"{_per_worker(first)} | {_per_worker(ready)} | {_per_worker(after)} | {redis_mb} |")
+
+
+def _per_worker(rss: list[float]) -> str:
+    return " / ".join(f"{r:.0f}" for r in rss)
 
 
 def main() -> None:
@@ -59,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine {machine()}, load average {load_average()}, date {time.strftime('%Y-%m-%d %H:%M')}\n")
     print("| backend | workers | knowledge base | start-up cold s | start-up warm s | RSS at first ready MB | "
-          f"RSS at ready MB | RSS after {args.turns} turns MB | embedded Redis MB |\n|---|---|---|---|---|---|---|---|---|", flush=True)
+          f"RSS at ready MB | RSS after {args.turns} turns MB | embedded Redis MB |\n" + "|---" * 9 + "|", flush=True)
     for workers in args.workers:
         for catalogue in (False, True):
             print(measure(workers, catalogue, args.turns, args.database_url, args.redis_url), flush=True)
