@@ -84,7 +84,7 @@ class Synonyms:
     def __init__(self, groups: Iterable[Iterable[str]], broader: Mapping[str, Iterable[str]] | None = None) -> None:
         self._groups = [tuple(dict.fromkeys(normalise(w) for w in g if w)) for g in groups]
         self._groups = [g for g in self._groups if len(g) > 1]
-        # Longest narrower word first, so 日本国 is not read as 日本 + 国.
+        # Longest narrower word first, so 印度尼西亚 is replaced whole, not as 印度 + 尼西亚.
         pairs = {normalise(n): normalise(b) for b, narrower in (broader or {}).items() for n in narrower if n and b}
         self._broader = sorted(((n, b) for n, b in pairs.items() if n != b), key=lambda p: len(p[0]), reverse=True)
 

@@ -194,7 +194,7 @@ def load_or_train(examples: Sequence[Example], tokenizer: Tokenizer, tokenizer_w
                   cache_dir: Path | None) -> IntentModel:
     """The cached model for exactly this data, or a newly trained one (then cached).
 
-    With a cache, training runs in a forked child where the platform has fork (Linux): scikit-learn (~85 MB)
+    With a cache, training runs in a forked child where the platform has fork (Linux): scikit-learn (~80 MB)
     is imported there only, so a server's first start holds no more memory than its restarts.
     """
     key = fingerprint(examples, tokenizer_words)
