@@ -200,22 +200,23 @@ def load_or_train(examples: Sequence[Example], tokenizer: Tokenizer, tokenizer_w
     key = fingerprint(examples, tokenizer_words)
     path = cache_dir / f"nlu-{key}.pkl" if cache_dir is not None else None
     if path is not None and path.exists():
-        model = _load(path, tokenizer)
-        if model is not None:
-            return model
+        cached = _load(path, tokenizer)
+        if cached is not None:
+            log.info("NLU model loaded from %s", path.name)
+            return cached
         log.warning("NLU cache %s is unreadable; retraining", path.name)
     started = time.perf_counter()
+    model = None
     if path is not None and FORK_TO_TRAIN:
         code = _train_in_child(examples, tokenizer, path)
-        trained = _load(path, tokenizer) if code == 0 else None
-        if trained is not None:
-            log.info("NLU model trained on %s examples in %.1f s", len(examples), time.perf_counter() - started)
-            return trained
-        log.warning("NLU training in a child process failed (exit code %s); training here", code)
-    model = train(examples, tokenizer)
+        model = _load(path, tokenizer) if code == 0 else None
+        if model is None:
+            log.warning("NLU training in a child process failed (exit code %s); training here", code)
+    if model is None:
+        model = train(examples, tokenizer)
+        if path is not None:
+            _save(model, path)
     log.info("NLU model trained on %s examples in %.1f s", len(examples), time.perf_counter() - started)
-    if path is not None:
-        _save(model, path)
     return model
 
 
@@ -254,7 +255,6 @@ def _load(path: Path, tokenizer: Tokenizer) -> IntentModel | None:
     except Exception:
         return None
     model.attach(tokenizer)
-    log.info("NLU model loaded from %s", path.name)
     return model
 
 
