@@ -4,9 +4,11 @@ reports, follow-ups), all over HTTP."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -199,6 +201,16 @@ async def test_the_console_stream_carries_case_changes_of_the_staff_members_wind
     stream.close()
 
 
+@contextlib.asynccontextmanager
+async def console_browser(app: web.Application, url: str) -> AsyncIterator[aiohttp.ClientSession]:
+    """A browser logged in to the console of an app `served` at `url`, as liwei of the 公积金 window."""
+    await app[STAFF].add("liwei", PASSWORD, windows=("公积金",))
+    async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.post("/api/v1/agent/login", json={"username": "liwei", "password": PASSWORD}) as resp:
+            assert resp.status == 200
+        yield http
+
+
 async def test_a_closed_console_stream_ends_without_an_error_log(settings: Settings, monkeypatch: pytest.MonkeyPatch,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     """Regression (schemathesis): the ping after a console tab closed raised ConnectionResetError, which the
@@ -219,10 +231,7 @@ async def test_a_closed_console_stream_ends_without_an_error_log(settings: Setti
     app = create_app(settings)
     app.middlewares.insert(0, note_the_end)
     async with served(app) as url:
-        await app[STAFF].add("liwei", PASSWORD, windows=("公积金",))
-        async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            async with http.post("/api/v1/agent/login", json={"username": "liwei", "password": PASSWORD}) as resp:
-                assert resp.status == 200
+        async with console_browser(app, url) as http:
             stream = await http.get("/api/v1/agent/events")
             assert stream.status == 200
             stream.close()
@@ -238,12 +247,8 @@ async def test_shutdown_ends_a_console_stream_whose_tab_was_closed(settings: Set
     loop = asyncio.get_running_loop()
     app = create_app(settings)
     async with served(app) as url:
-        await app[STAFF].add("liwei", PASSWORD, windows=("公积金",))
-        async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            async with http.post("/api/v1/agent/login", json={"username": "liwei", "password": PASSWORD}) as resp:
-                assert resp.status == 200
-            async with http.get("/api/v1/agent/events") as stream:
-                assert stream.status == 200
+        async with console_browser(app, url) as http, http.get("/api/v1/agent/events") as stream:
+            assert stream.status == 200
         tab_closed = loop.time()
 
     assert loop.time() - tab_closed < 30  # a bound, not a measurement: it took the minute before
