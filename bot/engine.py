@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,7 +19,7 @@ from bot.metrics import Metrics
 from bot.session import Session
 from bot.texts import Texts
 from bot.turn_state import Begun, TurnState
-from bot.turns import TurnLog
+from bot.turns import LastTurn, TurnLog
 from core.db import utcnow
 from core.settings import Settings
 from handoff.tickets import Ticket
@@ -80,53 +81,66 @@ class Engine:
         """Process one message exactly once: a retry with the same msg_id gets the first answer."""
         started = time.perf_counter()
         begun = await self._state.begin(inbound.user_id, inbound.msg_id)
+        last_turn = LastTurn(self._turns, inbound.user_id)
         finished = False
+        keep_horizon: int | None = None  # given back on release: only by a turn that logged nothing new
         try:
-            cached = await self._cached_result(inbound, begun)
-            if cached is not None:
+            if begun.answer:
+                keep_horizon = begun.horizon
                 self._metrics.duplicates.labels(inbound.channel).inc()
-                return cached
-            result, session = await self._process(inbound, begun)
+                return TurnResult.from_json(json.loads(begun.answer), duplicate=True)
+            horizon = begun.horizon
+            if horizon is None or horizon > time.time():
+                # Redis may have been wiped, or a worker died mid-turn: the SQL turn log is the system of record.
+                logged = await self._logged_result(inbound)
+                if horizon is None:
+                    horizon = await self._horizon_after(last_turn)
+                if logged is not None:
+                    keep_horizon = horizon
+                    self._metrics.duplicates.labels(inbound.channel).inc()
+                    return logged
+            result, session = await self._process(inbound, begun, last_turn)
             if not result.duplicate:
-                if not await self._state.finish(begun, session, json.dumps(result.to_json())):
+                if not await self._state.finish(begun, session, json.dumps(result.to_json()), horizon):
                     log.warning("turn of %s outlived its lock", inbound.user_id)
                 finished = True
         finally:
             if not finished:
-                await self._state.release(begun)
+                await self._state.release(begun, keep_horizon)
         self._metrics.turns.labels(inbound.channel, result.flow or "none").inc()
         self._metrics.turn_seconds.observe(time.perf_counter() - started)
         return result
 
-    async def _cached_result(self, inbound: Inbound, begun: Begun) -> TurnResult | None:
-        if begun.answer:
-            return TurnResult.from_json(json.loads(begun.answer), duplicate=True)
-        return await self._logged_result(inbound)
+    async def _horizon_after(self, last_turn: LastTurn) -> int:
+        """A new dedupe horizon: when the retry window of the user's last logged message ends (0 if none)."""
+        last = await last_turn.get()
+        if last is None:
+            return 0
+        return math.ceil(last[1].timestamp()) + self._state.dedupe_ttl_seconds
 
     async def _logged_result(self, inbound: Inbound) -> TurnResult | None:
-        # Redis may have been wiped: the SQL turn log is the system of record.
         turn = await self._turns.find(inbound.user_id, inbound.msg_id)
         if turn is None:
             return None
         nlu = Parse(text=turn.text, intent=turn.intent or "", confidence=turn.confidence or 0.0).to_json()
         return TurnResult(tuple(Reply.from_json(r) for r in turn.replies), nlu, turn.flow, duplicate=True)
 
-    async def _session_lost(self, user_id: str) -> bool:
+    async def _session_lost(self, last_turn: LastTurn) -> bool:
         """Whether a missing session was lost rather than never started or expired: the user's last turn is
         younger than the session's idle TTL (every turn renews it) and was in a flow that asks several
         questions. Redis was wiped or restarted, or a worker died before saving the session.
         """
-        last = await self._turns.last_of(user_id)
+        last = await last_turn.get()
         if last is None:
             return False
         flow = self._flows.get(last[0] or "")
         young = utcnow() - last[1] < timedelta(seconds=self._settings.session_ttl_seconds)
         return young and flow is not None and flow.keeps_context
 
-    async def _process(self, inbound: Inbound, begun: Begun) -> tuple[TurnResult, Session]:
+    async def _process(self, inbound: Inbound, begun: Begun, last_turn: LastTurn) -> tuple[TurnResult, Session]:
         stored = begun.session
         # A conversation cut off half-way gets a short apology rather than a puzzling answer.
-        lost = stored is None and await self._session_lost(inbound.user_id)
+        lost = stored is None and await self._session_lost(last_turn)
         session = stored or Session(inbound.user_id, inbound.channel)
         text = normalise(inbound.text)
         chosen = resolve_choice(text, session.buttons)

@@ -3,6 +3,13 @@ user's open-ticket marker, read in one round trip when a turn begins and written
 
 Separate commands cost eight round trips a turn, a fifth of a turn's CPU (bench/RESULTS.md, issue 9). Each
 script runs atomically in Redis, so nothing another worker does can fall between the lock and the reads.
+
+The user's dedupe horizon (a Unix time) lets most turns skip the SQL turn log: once it has passed, a message
+with no dedupe entry is new. A finishing turn sets its message's entry and the horizon together; a beginning
+turn takes the horizon away until it finishes. So while the horizon is in Redis, each earlier message of the
+user has its entry or was logged so long before the horizon that its retry window is over, and wiping Redis
+takes the horizon with it. A worker dying mid-turn leaves none: the next turn asks SQL, and its horizon is
+the time of the last logged message plus the dedupe TTL.
 """
 
 from __future__ import annotations
@@ -19,30 +26,41 @@ from bot.session import Session
 from core.errors import ServiceUnavailable
 from core.keys import Prefix, key
 
-# Take the lock; if it is ours, read the rest. KEYS: lock, dedupe, session, ticket marker. ARGV: token, lock ms.
-# A missing key reads as Lua false, which Redis returns as nil.
+# Take the lock; if it is ours, read the rest and take the horizon away. KEYS: lock, dedupe, session, ticket
+# marker, horizon. ARGV: token, lock ms. A missing key reads as Lua false, which Redis returns as nil.
 _BEGIN = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return false
 end
-return {redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4])}
+local horizon = redis.call('GET', KEYS[5])
+if horizon then
+  redis.call('DEL', KEYS[5])
+end
+return {redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4]), horizon}
 """
 
-# Remember the answer and the session, then let go of the lock if it is still ours (a turn that outlived its
-# lock must not release the next turn's). KEYS: lock, dedupe, session. ARGV: token, answer, dedupe ttl,
-# session, session ttl. Returns 1 if the lock was still held.
+# Remember the answer and the session, then, if the lock is still ours, set the horizon and let go of the lock
+# (a turn that outlived its lock must not release the next turn's, nor vouch for it with a horizon).
+# KEYS: lock, dedupe, session, horizon. ARGV: token, answer, dedupe ttl, session, session ttl, horizon.
+# Returns 1 if the lock was still held.
 _FINISH = """
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5])
 if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[3])
   redis.call('DEL', KEYS[1])
   return 1
 end
 return 0
 """
 
+# Let go of the lock if it is ours, putting a horizon back if one is given. KEYS: lock, horizon. ARGV: token,
+# horizon or '', its ttl.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if ARGV[2] ~= '' then
+    redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+  end
   return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -61,6 +79,7 @@ class Begun:
     answer: str | None  # the JSON answer of this message id if it was processed already
     session: Session | None  # None: no session (never started, expired, or lost)
     ticket_marker: str | None  # the raw USER_TICKET value (handoff/tickets.py reads it)
+    horizon: int | None  # the user's dedupe horizon (Unix seconds); None: unknown, ask the SQL turn log
 
 
 class TurnState:
@@ -75,6 +94,11 @@ class TurnState:
         self._finish = redis.register_script(_FINISH)
         self._release = redis.register_script(_RELEASE)
 
+    @property
+    def dedupe_ttl_seconds(self) -> int:
+        """How long a message's dedupe entry lives: its retry window, as far as the horizon is concerned."""
+        return self._dedupe_ttl
+
     @staticmethod
     def _keys(user_id: str, msg_id: str) -> list[str]:
         return [key(Prefix.USER_LOCK, user_id), key(Prefix.DEDUPE, user_id, msg_id), key(Prefix.SESSION, user_id)]
@@ -82,28 +106,43 @@ class TurnState:
     async def begin(self, user_id: str, msg_id: str) -> Begun:
         """Take the user's lock (waiting at most the lock's lifetime for the turn before) and read the state.
 
-        Raises `ServiceUnavailable` (503, code `busy`) if the previous turn still holds the lock by then.
+        The user's horizon is taken away until `finish` (or `release`) gives one back. Raises
+        `ServiceUnavailable` (503, code `busy`) if the previous turn still holds the lock by then.
         """
         token = secrets.token_hex(8)
-        keys = [*self._keys(user_id, msg_id), key(Prefix.USER_TICKET, user_id)]
+        keys = [*self._keys(user_id, msg_id), key(Prefix.USER_TICKET, user_id), key(Prefix.DEDUPE_HORIZON, user_id)]
         give_up = time.monotonic() + self._lock_ms / 1000
         while True:
             read = await self._begin(keys=keys, args=[token, self._lock_ms])
             if read:
-                answer, session, marker = cast(list[str | None], read)
-                return Begun(user_id, msg_id, token, answer, Session.from_json(session) if session else None, marker)
+                answer, session, marker, horizon = cast(list[str | None], read)
+                return Begun(user_id, msg_id, token, answer, Session.from_json(session) if session else None, marker,
+                             _horizon(horizon))
             if time.monotonic() >= give_up:
                 raise ServiceUnavailable("上一条消息还在处理中，请稍后再试。", code="busy")
             await asyncio.sleep(LOCK_POLL_SECONDS)
 
-    async def finish(self, begun: Begun, session: Session, answer: str) -> bool:
-        """Store the answer (for retries of this message id) and the session (renewing its idle TTL), and
-        release the lock. Returns False if the turn outlived its lock (another turn may have started).
+    async def finish(self, begun: Begun, session: Session, answer: str, horizon: int) -> bool:
+        """Store the answer (for retries of this message id) and the session (renewing its idle TTL), and if
+        the lock is still ours, the user's horizon, and release the lock. Returns False if the turn outlived
+        its lock (another turn may have started).
         """
-        done = await self._finish(keys=self._keys(begun.user_id, begun.msg_id),
-                                  args=[begun.token, answer, self._dedupe_ttl, session.to_json(), self._session_ttl])
+        keys = [*self._keys(begun.user_id, begun.msg_id), key(Prefix.DEDUPE_HORIZON, begun.user_id)]
+        done = await self._finish(keys=keys, args=[begun.token, answer, self._dedupe_ttl, session.to_json(),
+                                                   self._session_ttl, horizon])
         return bool(done)
 
-    async def release(self, begun: Begun) -> None:
-        """Release the lock without storing anything (the turn failed or was a duplicate)."""
-        await self._release(keys=[key(Prefix.USER_LOCK, begun.user_id)], args=[begun.token])
+    async def release(self, begun: Begun, horizon: int | None = None) -> None:
+        """Release the lock without storing the turn (it failed or was a duplicate). Give `horizon` back only
+        when the turn logged nothing new; without it the user's next turn asks the SQL turn log.
+        """
+        await self._release(keys=[key(Prefix.USER_LOCK, begun.user_id), key(Prefix.DEDUPE_HORIZON, begun.user_id)],
+                            args=[begun.token, "" if horizon is None else horizon, self._dedupe_ttl])
+
+
+def _horizon(raw: str | None) -> int | None:
+    # Anything but an integer (a value written by hand) counts as no horizon: the SQL turn log is asked.
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None

@@ -123,3 +123,20 @@ class TurnLog:
                 select(Turn).where(Turn.user_id == user_id).order_by(Turn.id.desc()).limit(limit)  # type: ignore[union-attr]
             )).all()
         return list(reversed(rows))
+
+
+class LastTurn:
+    """The flow and time of one user's last logged turn, read from SQL at most once per turn (if at all)."""
+
+    def __init__(self, turns: TurnLog, user_id: str) -> None:
+        self._turns = turns
+        self._user_id = user_id
+        self._read = False
+        self._last: tuple[str | None, datetime] | None = None
+
+    async def get(self) -> tuple[str | None, datetime] | None:
+        """The last turn's (flow, created_at), or None if the user has none."""
+        if not self._read:
+            self._last = await self._turns.last_of(self._user_id)
+            self._read = True
+        return self._last

@@ -12,6 +12,9 @@ class Prefix(StrEnum):
 
     SESSION = "session"  # JSON chat session of one user; idle TTL (settings.session_ttl_seconds)
     DEDUPE = "dedupe"  # result of one processed message id; TTL settings.dedupe_ttl_seconds
+    # Until when (Unix seconds) a retry of one of the user's messages may find no dedupe entry although the message
+    # was logged, so that the SQL turn log must be asked (bot/turn_state.py); TTL settings.dedupe_ttl_seconds
+    DEDUPE_HORIZON = "dedupe-horizon"
     USER_LOCK = "lock:user"  # per-user turn lock; expires after settings.user_lock_seconds
     USER_EVENTS = "events:user"  # pub/sub channel: something was pushed to this user
     KB_EVENTS = "events:kb"  # pub/sub channel: the knowledge base changed, every worker rebuilds

@@ -31,9 +31,9 @@ def state(redis_client: aioredis.Redis) -> TurnState:
                      dedupe_ttl_seconds=DEDUPE_TTL)
 
 
-async def test_a_new_user_has_no_session_answer_or_ticket(state: TurnState) -> None:
+async def test_a_new_user_has_no_session_answer_ticket_or_horizon(state: TurnState) -> None:
     begun = await state.begin("web:nobody", "m1")
-    assert (begun.session, begun.answer, begun.ticket_marker) == (None, None, None)
+    assert (begun.session, begun.answer, begun.ticket_marker, begun.horizon) == (None, None, None, None)
 
 
 async def test_what_a_turn_stores_the_next_turn_reads(state: TurnState, redis_client: aioredis.Redis) -> None:
@@ -41,7 +41,7 @@ async def test_what_a_turn_stores_the_next_turn_reads(state: TurnState, redis_cl
                       slots={"guide": {"item": "存量房转移登记", "have": [1, 2, 3]}},
                       buttons=[{"title": "材料清单", "payload": "材料"}])
     await redis_client.set(key(Prefix.USER_TICKET, "web:a"), "none")
-    assert await state.finish(await state.begin("web:a", "m1"), session, '{"replies": []}')
+    assert await state.finish(await state.begin("web:a", "m1"), session, '{"replies": []}', 0)
 
     again = await state.begin("web:a", "m1")  # a retry of the same message id
     assert again.session == session and again.answer == '{"replies": []}' and again.ticket_marker == "none"
@@ -51,16 +51,16 @@ async def test_what_a_turn_stores_the_next_turn_reads(state: TurnState, redis_cl
 
 
 async def test_finishing_sets_and_renews_the_ttls(state: TurnState, redis_client: aioredis.Redis) -> None:
-    await state.finish(await state.begin("web:a", "m1"), Session("web:a", "web"), "{}")
+    await state.finish(await state.begin("web:a", "m1"), Session("web:a", "web"), "{}", 0)
     name = key(Prefix.SESSION, "web:a")
     await redis_client.expire(name, 5)
-    await state.finish(await state.begin("web:a", "m2"), Session("web:a", "web", turns=1), "{}")
+    await state.finish(await state.begin("web:a", "m2"), Session("web:a", "web", turns=1), "{}", 0)
     assert SESSION_TTL - 5 <= await redis_client.ttl(name) <= SESSION_TTL
     assert DEDUPE_TTL - 5 <= await redis_client.ttl(key(Prefix.DEDUPE, "web:a", "m2")) <= DEDUPE_TTL
 
 
 async def test_an_expired_session_is_gone(state: TurnState, redis_client: aioredis.Redis) -> None:
-    await state.finish(await state.begin("web:a", "m1"), Session("web:a", "web"), "{}")
+    await state.finish(await state.begin("web:a", "m1"), Session("web:a", "web"), "{}", 0)
     await redis_client.pexpire(key(Prefix.SESSION, "web:a"), 1)
     # PEXPIRE 1 ms: instead of sleeping, ask Redis until the key is reported gone (bounded).
     for _ in range(1000):
@@ -80,7 +80,7 @@ async def test_a_second_turn_waits_for_the_first(state: TurnState) -> None:
     second = asyncio.create_task(state.begin("web:a", "m2"))
     await asyncio.sleep(0.1)
     assert not second.done()
-    await state.finish(first, Session("web:a", "web", turns=1), "{}")
+    await state.finish(first, Session("web:a", "web", turns=1), "{}", 0)
     begun = await asyncio.wait_for(second, 1)
     assert begun.session is not None and begun.session.turns == 1  # it read what the first one stored
 
@@ -100,7 +100,7 @@ async def test_a_turn_stuck_past_the_lock_gives_busy_then_the_lock_expires(state
     await redis_client.pexpire(key(Prefix.USER_LOCK, "web:a"), 1)  # the stuck turn's lock runs out
     later = await patient.begin("web:a", "m3")
     # The stuck turn finishing late stores its answer but must not release the lock of the turn now running.
-    assert not await patient.finish(stuck, Session("web:a", "web"), "{}")
+    assert not await patient.finish(stuck, Session("web:a", "web"), "{}", 0)
     with pytest.raises(ServiceUnavailable):
         await state.begin("web:a", "m4")
     await patient.release(later)
@@ -111,3 +111,48 @@ async def test_release_stores_nothing(state: TurnState) -> None:
     await state.release(await state.begin("web:a", "m1"))
     begun = await state.begin("web:a", "m1")
     assert begun.answer is None and begun.session is None
+
+
+async def test_the_horizon_is_away_while_a_turn_runs(state: TurnState, redis_client: aioredis.Redis) -> None:
+    """A turn that never finishes (its worker died) must leave no horizon: the next turn then asks SQL."""
+    await state.finish(await state.begin("web:a", "m1"), Session("web:a", "web"), "{}", 1_700_000_000)
+    second = await state.begin("web:a", "m2")
+    assert second.horizon == 1_700_000_000
+    assert not await redis_client.exists(key(Prefix.DEDUPE_HORIZON, "web:a"))
+    await redis_client.pexpire(key(Prefix.USER_LOCK, "web:a"), 1)  # the worker died: its lock runs out
+    for _ in range(1000):
+        if not await redis_client.exists(key(Prefix.USER_LOCK, "web:a")):
+            break
+    assert (await state.begin("web:a", "m3")).horizon is None
+
+
+async def test_finishing_sets_the_horizon_for_the_dedupe_ttl(state: TurnState, redis_client: aioredis.Redis) -> None:
+    await state.finish(await state.begin("web:a", "m1"), Session("web:a", "web"), "{}", 1_700_000_000)
+    assert DEDUPE_TTL - 5 <= await redis_client.ttl(key(Prefix.DEDUPE_HORIZON, "web:a")) <= DEDUPE_TTL
+    assert (await state.begin("web:a", "m2")).horizon == 1_700_000_000
+
+
+async def test_a_turn_that_outlived_its_lock_sets_no_horizon(state: TurnState, redis_client: aioredis.Redis) -> None:
+    patient = TurnState(redis_client, lock_seconds=5, session_ttl_seconds=SESSION_TTL, dedupe_ttl_seconds=DEDUPE_TTL)
+    stuck = await patient.begin("web:a", "m1")
+    await redis_client.pexpire(key(Prefix.USER_LOCK, "web:a"), 1)
+    later = await patient.begin("web:a", "m2")  # running: it may yet die after logging its message
+    assert not await patient.finish(stuck, Session("web:a", "web"), "{}", 5)
+    assert not await redis_client.exists(key(Prefix.DEDUPE_HORIZON, "web:a"))
+    await patient.finish(later, Session("web:a", "web"), "{}", 7)
+    assert (await state.begin("web:a", "m3")).horizon == 7
+
+
+async def test_release_gives_back_only_the_horizon_it_is_given(state: TurnState) -> None:
+    await state.finish(await state.begin("web:a", "m1"), Session("web:a", "web"), "{}", 42)
+    duplicate = await state.begin("web:a", "m1")
+    await state.release(duplicate, duplicate.horizon)  # a retry answered from Redis changed nothing
+    failed = await state.begin("web:a", "m2")
+    assert failed.horizon == 42
+    await state.release(failed)  # a turn that failed may have logged its message
+    assert (await state.begin("web:a", "m3")).horizon is None
+
+
+async def test_a_horizon_written_by_hand_counts_as_none(state: TurnState, redis_client: aioredis.Redis) -> None:
+    await redis_client.set(key(Prefix.DEDUPE_HORIZON, "web:a"), "soon")
+    assert (await state.begin("web:a", "m1")).horizon is None

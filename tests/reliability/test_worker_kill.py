@@ -221,7 +221,7 @@ async def test_a_worker_dying_between_logging_a_turn_and_replying(client: TestCl
         await visitor.say(text)
     finish = TurnState.finish
 
-    async def die_once(self: TurnState, begun: Any, session: Any, answer: str) -> bool:
+    async def die_once(self: TurnState, begun: Any, session: Any, answer: str, horizon: int) -> bool:
         monkeypatch.setattr(TurnState, "finish", finish)
         raise RedisConnectionError("worker killed")  # as far as the client can tell, the same
 
@@ -242,3 +242,32 @@ async def test_a_worker_dying_between_logging_a_turn_and_replying(client: TestCl
     after = await visitor.say("确认")
     assert case_no is not None and case_no.group() in after["replies"][0]["text"], after
     assert len(await client.app[CASES].of_user(visitor.user_id)) == 1
+
+
+async def test_a_retry_after_the_next_message_still_finds_the_logged_turn(client: TestClient, visitor: Visitor,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """As above, but the citizen sends something else before the retry arrives. That turn finds no dedupe
+    horizon (the dying turn took it away) and must set one that still sends the retry to the SQL turn log:
+    otherwise the confirmation would run again and file a second case.
+    """
+    for text in complaint_script("13912345679")[:-1]:
+        await visitor.say(text)
+    finish = TurnState.finish
+
+    async def die_once(self: TurnState, begun: Any, session: Any, answer: str, horizon: int) -> bool:
+        monkeypatch.setattr(TurnState, "finish", finish)
+        raise RedisConnectionError("worker killed")
+
+    monkeypatch.setattr(TurnState, "finish", die_once)
+    resp = await client.post("/api/v1/messages", json={"text": "确认", "msg_id": "confirm"}, headers=visitor.headers)
+    assert resp.status == 503
+    await visitor.say("你好", msg_id="hello")
+    await visitor.say("谢谢", msg_id="thanks")  # its horizon came from Redis, set by the turn before
+
+    retried = await visitor.say("确认", msg_id="confirm")
+    case_no = CASE_NO.search(retried["replies"][0]["text"])
+    assert case_no is not None, retried
+    metrics = await (await client.get("/metrics")).text()
+    assert 'yichuang_duplicate_messages_total{channel="web"} 1.0' in metrics  # answered from the log, not run
+    cases = await client.app[CASES].of_user(visitor.user_id)
+    assert [c.case_no for c in cases] == [case_no.group()]
