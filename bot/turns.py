@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from bot.messages import Inbound, Reply
 from bot.models import Turn
-from core.db import SessionFactory, utcnow
+from core.db import SessionFactory, single_statement_engine, utcnow
 from core.logging import mask_id_numbers
 from intents.base import Parse
 
@@ -44,10 +44,8 @@ class TurnLog:
         if not isinstance(engine, AsyncEngine):
             raise TypeError("TurnLog needs a session factory bound to an AsyncEngine")
         self._engine = engine
-        # Every turn looks its message id up: one statement, needing no transaction. On PostgreSQL autocommit
-        # saves the BEGIN and ROLLBACK round trips around it; SQLite begins none for a SELECT anyway.
+        self._reader = single_statement_engine(db)  # lookups are one statement each
         postgresql = engine.dialect.name == "postgresql"
-        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if postgresql else engine
         dialect_insert = postgresql_insert if postgresql else sqlite_insert
         # ON CONFLICT DO NOTHING: a row already logged (another worker, Redis wiped) is left out of RETURNING,
         # so the rest of the batch still commits.

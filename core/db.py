@@ -105,6 +105,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def single_statement_engine(db: SessionFactory) -> AsyncEngine:
+    """The engine behind `db`, for a lone SELECT that needs no transaction: on PostgreSQL in autocommit, which
+    saves the BEGIN and ROLLBACK round trips around it (SQLite begins none for a SELECT anyway).
+    """
+    engine = db.kw.get("bind")
+    if not isinstance(engine, AsyncEngine):
+        raise TypeError("the session factory is not bound to an AsyncEngine")
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 def session_factory(engine: AsyncEngine) -> SessionFactory:
     """A factory of SQLModel async sessions that keep objects usable after commit."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)

@@ -19,11 +19,12 @@ from typing import Any, ClassVar, Protocol
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text, func, update
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Table, Text, bindparam, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Field, SQLModel, col, select
 
 from core.clock import SHANGHAI
-from core.db import SessionFactory, UTCDateTime, utcnow
+from core.db import SessionFactory, UTCDateTime, single_statement_engine, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.keys import Prefix, key
 from core.listeners import Listeners
@@ -141,12 +142,20 @@ class TicketListener(Protocol):
         ...
 
 
+_TICKETS: Table = Ticket.__table__  # type: ignore[attr-defined]
+# Built once: every user's first turn asks it, and building a statement costs more than executing it.
+_OPEN_TICKET_ID = (sa_select(_TICKETS.c.id)
+                   .where(_TICKETS.c.user_id == bindparam("user_id"), _TICKETS.c.status != "closed")
+                   .order_by(_TICKETS.c.id.desc()).limit(1))
+
+
 class TicketService:
     """Opens, queues, claims, relays and closes tickets."""
 
     def __init__(self, db: SessionFactory, redis: aioredis.Redis, rules: TicketRules, *,
                  clock: Callable[[], datetime] = utcnow, auto_assign_capacity: int = 0) -> None:
         self._db = db
+        self._reader = single_statement_engine(db)
         # 0: staff pick tickets themselves (FIFO); N: a new ticket goes straight to the least busy staff
         # member online at its window who serves fewer than N.
         self._auto_capacity = auto_assign_capacity
@@ -221,11 +230,13 @@ class TicketService:
         return ticket
 
     async def _open_ticket_in_sql(self, user_id: str) -> Ticket | None:
+        # The id first, as one statement outside a transaction: almost every user has none (asked on first turns).
+        async with self._reader.connect() as conn:
+            ticket_id = (await conn.execute(_OPEN_TICKET_ID, {"user_id": user_id})).scalar()
+        if ticket_id is None:
+            return None
         async with self._db() as db:
-            # The id first: almost every user has none, and loading no model is cheaper (asked on first turns).
-            query = select(Ticket.id).where(Ticket.user_id == user_id, Ticket.status != "closed")
-            ticket_id = (await db.exec(query.order_by(col(Ticket.id).desc()).limit(1))).first()
-            return await db.get(Ticket, ticket_id) if ticket_id is not None else None
+            return await db.get(Ticket, ticket_id)
 
     async def of_user(self, user_id: str, limit: int = 5) -> list[Ticket]:
         """A citizen's latest tickets, newest first."""
