@@ -1,55 +1,60 @@
 """Daily record numbers (YS20261122-0007, BBC20261122-0003): the prefix names the kind and the day, the
-sequence counts that day's records. Within one process, numbering under a prefix is taken one at a time
-(concurrent turns would otherwise all read the same count and clash) and carried on from the last number
-given; two workers numbering at once are settled by the unique constraint: the loser rolls back, counts
-again, waits a moment and takes the next number.
+sequence counts that day's records.
+
+The last number given under each prefix is a row of `record_counter`. Taking a number updates that row in the
+transaction that saves the record, so the row stays locked until the record is committed: workers numbering
+at once queue on it and each gets the next number. Numbers are not carried in memory and guessed: in issue
+9's soak, two saturated workers doing that clashed on the same number until one gave up (HTTP 500). The first
+number of a day starts after the newest records of the table, so records numbered before the counter existed
+(or by hand) are not numbered again; a clash with such a record moves the counter past it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sqlalchemy import Table, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import SessionFactory
 
 T = TypeVar("T")
-ATTEMPTS = 8
-NEWEST = 20  # records read to find the last number: more than workers can number at once
-RETRY_PAUSE_SECONDS = 0.005  # times the attempt number, with jitter: workers that clashed spread out
+ATTEMPTS = 5  # a clash needs a record numbered outside the counter; each one moves the counter past it
+NEWEST = 20  # records read to find the last number of a day: more than workers can number at once
 
 
-@dataclass
-class _Sequence:
-    """Numbering state of one prefix in this process: taken one at a time; `next` is known after a success."""
+class RecordCounter(SQLModel, table=True):
+    """The last number given under one prefix (one row per kind of record and day)."""
 
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    next: int | None = None
+    __tablename__ = "record_counter"
 
-
-# Per session factory (one per app, so tests' apps never share state), per prefix.
-_sequences: weakref.WeakKeyDictionary[SessionFactory, dict[str, _Sequence]] = weakref.WeakKeyDictionary()
+    prefix: str = Field(primary_key=True, max_length=32)
+    last: int
 
 
-def _sequence(db_factory: SessionFactory, prefix: str) -> _Sequence:
-    return _sequences.setdefault(db_factory, {}).setdefault(prefix, _Sequence())
+COUNTERS: Table = RecordCounter.__table__  # type: ignore[attr-defined]
+
+# One waiter per prefix and process on the counter row, instead of one pooled connection per waiting turn.
+_locks: weakref.WeakKeyDictionary[SessionFactory, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
+
+
+def _lock(db_factory: SessionFactory, prefix: str) -> asyncio.Lock:
+    return _locks.setdefault(db_factory, {}).setdefault(prefix, asyncio.Lock())
 
 
 async def _last_number(db: AsyncSession, column: Any, prefix: str) -> int:
     """The highest number under `prefix` among the newest records of the table (by primary key).
 
     Not a count of the prefix, nor a LIKE: PostgreSQL cannot use the column's index for LIKE 'prefix%' under a
-    non-C collation and read the whole table, again after every clash between two workers: in issue 9's soak
-    the server fell behind as the tables grew. Each table numbers under one prefix a day, so today's records
-    are the newest ones (none among them: today has none yet), and numbers given out of order by concurrent
-    workers are all among the newest.
+    non-C collation and reads the whole table. Each table numbers under one prefix a day, so today's records
+    are the newest ones (none among them: today has none yet).
     """
     primary_key = next(iter(column.table.primary_key.columns))
     numbers = (await db.exec(select(column).order_by(primary_key.desc()).limit(NEWEST))).all()
@@ -57,30 +62,41 @@ async def _last_number(db: AsyncSession, column: Any, prefix: str) -> int:
                 if number.startswith(prefix) and number[len(prefix):].isdigit()), default=0)
 
 
+async def _take(db: AsyncSession, column: Any, prefix: str, at_least: int) -> int:
+    """The next number under `prefix` (at least `at_least`), counted in `db`'s transaction."""
+    row = COUNTERS.c.prefix == prefix
+    if at_least > 1:  # after a clash
+        await db.exec(update(COUNTERS).where(row, COUNTERS.c.last < at_least - 1)  # type: ignore[call-overload]
+                      .values(last=at_least - 1))
+    taken = (await db.exec(update(COUNTERS).where(row)  # type: ignore[call-overload]
+                           .values(last=COUNTERS.c.last + 1).returning(COUNTERS.c.last))).scalar()
+    if taken is not None:
+        return int(taken)
+    # The day's first record: two workers may get here at once, and the second one's insert counts on.
+    dialect_insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    start = max(await _last_number(db, column, prefix) + 1, at_least)
+    first = (dialect_insert(COUNTERS).values(prefix=prefix, last=start)
+             .on_conflict_do_update(index_elements=["prefix"], set_={"last": COUNTERS.c.last + 1})
+             .returning(COUNTERS.c.last))
+    return int((await db.exec(first)).scalar_one())  # type: ignore[call-overload]
+
+
 async def save_numbered(db_factory: SessionFactory, column: Any, prefix: str,
                         build: Callable[[AsyncSession, str], Awaitable[T]]) -> T:
-    """Run `build(db, number)` with the next free number under `prefix` and commit; retry on a clash.
-
-    The last number is read from SQL once, then carried on in this process; a clash (another worker took the
-    number) reads it again.
-    """
-    sequence = _sequence(db_factory, prefix)
-    retry_from = 1
-    async with sequence.lock:
-        for attempt in range(ATTEMPTS):
+    """Run `build(db, number)` with the next number under `prefix` and commit both together."""
+    at_least = 1
+    async with _lock(db_factory, prefix):
+        for _attempt in range(ATTEMPTS):
             async with db_factory() as db:
-                number = sequence.next or 1
-                if sequence.next is None:
-                    number = max(await _last_number(db, column, prefix) + 1, retry_from)
-                try:  # build() may flush: the clash can show there as well as at the commit
+                number = await _take(db, column, prefix, at_least)
+                try:  # build() may flush: a clash can show there as well as at the commit
                     result = await build(db, f"{prefix}{number:04d}")
                     await db.commit()
                 except IntegrityError:
                     await db.rollback()
-                    # Count again (the other worker's record may not be committed yet: never go back).
-                    sequence.next, retry_from = None, number + 1
+                    # A record numbered outside the counter holds this number: go past the newest ones.
+                    async with db_factory() as fresh:
+                        at_least = max(await _last_number(fresh, column, prefix), number) + 1
                 else:
-                    sequence.next = number + 1
                     return result
-            await asyncio.sleep(RETRY_PAUSE_SECONDS * (attempt + 1) * random.random())
     raise RuntimeError(f"could not number a record under {prefix}")

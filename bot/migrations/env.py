@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import core.numbering  # noqa: F401
 import handoff.appointments
 import handoff.case_models
 import handoff.evaluations

@@ -30,13 +30,15 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     await engine.dispose()
 
 
-def numberer(db: SessionFactory, prefix: str = "YS20261122-") -> Callable[[int], Awaitable[str]]:
+def numberer(db: SessionFactory, prefix: str = "YS20261122-", *,
+             busy_seconds: float = 0.0) -> Callable[[int], Awaitable[str]]:
     async def one(n: int) -> str:
         async def build(session: AsyncSession, number: str) -> Precheck:
             record = Precheck(number=number, user_id=f"web:u{n}", item_code="X", item_name="X", have=[],
                               missing=[], decision="complete")
             session.add(record)
             await session.flush()  # like a ticket's build: a clash can show here, before the commit
+            await asyncio.sleep(busy_seconds)  # a saturated server: the transaction stays open a while
             return record
 
         return (await save_numbered(db, Precheck.number, prefix, build)).number
@@ -66,3 +68,25 @@ async def test_a_restarted_worker_carries_on_from_the_last_number_of_its_prefix(
     restarted = numberer(session_factory(engine))  # a new process: nothing carried on in memory
     assert await restarted(100) == "YS20261122-0031"
     assert await numberer(session_factory(engine), "YS20261123-")(101) == "YS20261123-0001"  # a new day
+
+
+async def test_two_saturated_workers_both_keep_numbering(engine: AsyncEngine) -> None:
+    """Issue 9's soak: two busy workers each carried their own count on and clashed; one lost every retry and
+    the citizen got HTTP 500. With the counter row they queue instead, and no number is skipped.
+    """
+    first = numberer(session_factory(engine), busy_seconds=0.02)
+    second = numberer(session_factory(engine), busy_seconds=0.02)
+    numbers = await asyncio.gather(*(worker(n) for n in range(30) for worker in (first, second)))
+    assert sorted(numbers) == [f"YS20261122-{i:04d}" for i in range(1, 61)]
+
+
+async def test_a_record_numbered_outside_the_counter_is_stepped_over(engine: AsyncEngine) -> None:
+    db = session_factory(engine)
+    one = numberer(db)
+    assert await one(0) == "YS20261122-0001"
+    async with db() as session:  # by an older version during a rolling upgrade, or by hand
+        session.add(Precheck(number="YS20261122-0002", user_id="web:x", item_code="X", item_name="X", have=[],
+                             missing=[], decision="complete"))
+        await session.commit()
+    assert await one(1) == "YS20261122-0003"
+    assert await one(2) == "YS20261122-0004"
