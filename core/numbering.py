@@ -95,8 +95,7 @@ async def save_numbered(db_factory: SessionFactory, column: Any, prefix: str,
                 except IntegrityError:
                     await db.rollback()
                     # A record numbered outside the counter holds this number: go past the newest ones.
-                    async with db_factory() as fresh:
-                        at_least = max(await _last_number(fresh, column, prefix), number) + 1
+                    at_least = max(await _last_number(db, column, prefix), number) + 1
                 else:
                     return result
     raise RuntimeError(f"could not number a record under {prefix}")
