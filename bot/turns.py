@@ -9,14 +9,12 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
 from bot.messages import Inbound, Reply
 from bot.models import Turn
-from core.db import SessionFactory, single_statement_engine, utcnow
+from core.db import SessionFactory, single_statement_engine, upsert_insert, utcnow
 from core.logging import mask_id_numbers
 from intents.base import Parse
 
@@ -45,11 +43,9 @@ class TurnLog:
             raise TypeError("TurnLog needs a session factory bound to an AsyncEngine")
         self._engine = engine
         self._reader = single_statement_engine(db)  # lookups are one statement each
-        postgresql = engine.dialect.name == "postgresql"
-        dialect_insert = postgresql_insert if postgresql else sqlite_insert
         # ON CONFLICT DO NOTHING: a row already logged (another worker, Redis wiped) is left out of RETURNING,
         # so the rest of the batch still commits.
-        self._insert = (dialect_insert(TURNS).on_conflict_do_nothing()
+        self._insert = (upsert_insert(engine.dialect, TURNS).on_conflict_do_nothing()
                         .returning(TURNS.c.id, TURNS.c.user_id, TURNS.c.msg_id))
         self._pending: list[tuple[dict[str, Any], asyncio.Future[int | None]]] = []
         self._writer: asyncio.Task[None] | None = None

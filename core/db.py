@@ -7,7 +7,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, Table, event
+from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -115,6 +119,13 @@ def single_statement_engine(db: SessionFactory) -> AsyncEngine:
     if engine.dialect.name == "postgresql":
         return engine.execution_options(isolation_level="AUTOCOMMIT")
     return engine
+
+
+def upsert_insert(dialect: Dialect, table: Table) -> PostgresqlInsert | SqliteInsert:
+    """An INSERT into `table` that can take ON CONFLICT clauses, in `dialect`'s own flavour (both backends
+    spell them the same way).
+    """
+    return postgresql_insert(table) if dialect.name == "postgresql" else sqlite_insert(table)
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

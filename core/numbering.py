@@ -17,13 +17,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import SessionFactory
+from core.db import SessionFactory, upsert_insert
 
 T = TypeVar("T")
 ATTEMPTS = 5  # a clash needs a record numbered outside the counter; each one moves the counter past it
@@ -73,9 +71,8 @@ async def _take(db: AsyncSession, column: Any, prefix: str, at_least: int) -> in
     if taken is not None:
         return int(taken)
     # The day's first record: two workers may get here at once, and the second one's insert counts on.
-    dialect_insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
     start = max(await _last_number(db, column, prefix) + 1, at_least)
-    first = (dialect_insert(COUNTERS).values(prefix=prefix, last=start)
+    first = (upsert_insert(db.get_bind().dialect, COUNTERS).values(prefix=prefix, last=start)
              .on_conflict_do_update(index_elements=["prefix"], set_={"last": COUNTERS.c.last + 1})
              .returning(COUNTERS.c.last))
     return int((await db.exec(first)).scalar_one())  # type: ignore[call-overload]
