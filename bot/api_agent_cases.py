@@ -16,9 +16,10 @@ from aiohttp import web
 from bot.api_staff import audit_note, current_staff, require_role
 from bot.http import parse_uint, read_json_object, require_str
 from bot.streams import LIVE_STREAMS
-from bot.typedefs import CASE_REPORTS, CASES, EVALUATIONS, REDIS
+from bot.typedefs import CASE_REPORTS, CASES, EVALUATIONS, PUBSUB
 from core.errors import InvalidInput, NotFound
 from core.keys import Prefix, key
+from core.pubsub import MissedMessages
 from handoff.calendar import date_in_words
 from handoff.case_models import Case
 from handoff.cases import CaseService
@@ -129,26 +130,21 @@ async def staff_events(request: web.Request) -> web.StreamResponse:
     service = request.app[CASES]
     sees_all = _sees_all(staff, service)
     streams = request.app[LIVE_STREAMS]
-    pubsub = request.app[REDIS].pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(key(Prefix.STAFF_EVENTS))
-    try:
-        # A console tab closed while we waited: the next write fails, and that is the end, not an outage.
-        # A shutdown ends the stream too; the console reconnects to a worker still running.
-        async with streams.open(request) as stream:
-            with contextlib.suppress(ConnectionResetError):
-                while stream.is_connected() and not streams.closing:
-                    message = await streams.idle(pubsub.get_message(timeout=SSE_WAIT_SECONDS))
-                    if streams.closing:
-                        break
-                    if message is None:
-                        await stream.send("", event="ping")
-                        continue
-                    event = json.loads(message["data"])
-                    if sees_all or staff.can_see_window(event.get("window", "")):
-                        await stream.send(json.dumps(event, ensure_ascii=False), event=event.get("type", "case"))
-    finally:
-        await pubsub.unsubscribe()
-        await pubsub.aclose()
+    # A console tab closed while we waited: the next write fails, and that is the end, not an outage.
+    # A shutdown ends the stream too, and so do missed events (Redis was away): the console reconnects, to a
+    # worker still running, and reloads what it shows.
+    async with request.app[PUBSUB].listen(key(Prefix.STAFF_EVENTS)) as inbox, streams.open(request) as stream:
+        with contextlib.suppress(ConnectionResetError, MissedMessages):
+            while stream.is_connected() and not streams.closing:
+                data = await streams.idle(inbox.get(SSE_WAIT_SECONDS))
+                if streams.closing:
+                    break
+                if data is None:
+                    await stream.send("", event="ping")
+                    continue
+                event = json.loads(data)
+                if sees_all or staff.can_see_window(event.get("window", "")):
+                    await stream.send(json.dumps(event, ensure_ascii=False), event=event.get("type", "case"))
     return stream
 
 

@@ -55,6 +55,7 @@ from bot.typedefs import (
     METRICS,
     NLU_BACKEND,
     OUTBOX,
+    PUBSUB,
     RATE_LIMITER,
     REDIS,
     SETTINGS,
@@ -68,6 +69,7 @@ from channels import miniprogram
 from channels import web as web_channel
 from channels import wechat as wechat_channel
 from core.db import create_engine, session_factory
+from core.pubsub import Subscriber
 from core.ratelimit import RateLimiter
 from core.redis import open_redis
 from core.secrets import resolve_secret
@@ -112,6 +114,14 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def pubsub_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The worker's one Redis pub/sub connection, shared by its event streams and the KB reload listener."""
+    subscriber = Subscriber(app[REDIS], subscribe_timeout=app[SETTINGS].redis_timeout_seconds)
+    async with subscriber.running():
+        app[PUBSUB] = subscriber
+        yield
+
+
 async def staff_ctx(app: web.Application) -> AsyncIterator[None]:
     """Staff accounts (SQL) and the rate limiter (Redis) the agent API's login uses."""
     app[STAFF] = StaffService(app[DB])
@@ -138,7 +148,7 @@ async def kb_ctx(app: web.Application) -> AsyncIterator[None]:
     await service.start()
     app[KB] = service
     app[GAPS] = GapLog(app[DB])
-    async with service.reload_listener():
+    async with service.reload_listener(app[PUBSUB]):
         yield
 
 
@@ -160,7 +170,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     texts = Texts.from_yaml()
     app[TURN_LOG] = TurnLog(app[DB])
-    app[OUTBOX] = Outbox(app[DB], app[REDIS])
+    app[OUTBOX] = Outbox(app[DB], app[REDIS], app[PUBSUB])
     state = TurnState(app[REDIS], lock_seconds=settings.user_lock_seconds,
                       session_ttl_seconds=settings.session_ttl_seconds, dedupe_ttl_seconds=settings.dedupe_ttl_seconds)
     engine = Engine(settings=settings, state=state, nlu=app[NLU_BACKEND], texts=texts,
@@ -224,7 +234,7 @@ def create_app(settings: Settings) -> web.Application:
     hours = OfficeHours(settings.office_opens, settings.office_lunch_starts, settings.office_lunch_ends,
                         settings.office_closes)
     app[CALENDAR] = WorkCalendar.from_file(settings.holiday_overrides, hours)
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, staff_ctx, cases_ctx, http_client_ctx, kb_ctx, nlu_ctx,
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, pubsub_ctx, staff_ctx, cases_ctx, http_client_ctx, kb_ctx, nlu_ctx,
                            engine_ctx, sla_ctx, background_tasks_ctx])
     app.router.add_routes(meta_routes)
     app.router.add_routes(kb_routes)

@@ -23,6 +23,7 @@ from bot.models import OutboundMessage
 from core.db import SessionFactory, utcnow
 from core.keys import Prefix, key
 from core.listeners import Listeners
+from core.pubsub import Inbox, Subscriber
 
 log = logging.getLogger("bot.outbox")
 
@@ -50,9 +51,10 @@ class OutboxListener(Protocol):
 class Outbox:
     """Push and read back a user's outbound messages; the message id is the read cursor."""
 
-    def __init__(self, db: SessionFactory, redis: aioredis.Redis) -> None:
+    def __init__(self, db: SessionFactory, redis: aioredis.Redis, subscriber: Subscriber) -> None:
         self._db = db
         self._redis = redis
+        self._subscriber = subscriber
         self._listeners: Listeners[OutboxListener] = Listeners(log)
 
     def add_listener(self, listener: OutboxListener) -> None:
@@ -125,12 +127,7 @@ class Outbox:
             return list((await db.exec(query)).all())
 
     @contextlib.asynccontextmanager
-    async def notifications(self, user_id: str) -> AsyncIterator[aioredis.client.PubSub]:
-        """Subscribe to the user's push notifications for the duration of the block."""
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(key(Prefix.USER_EVENTS, user_id))
-        try:
-            yield pubsub
-        finally:
-            await pubsub.unsubscribe()
-            await pubsub.aclose()
+    async def notifications(self, user_id: str) -> AsyncIterator[Inbox]:
+        """The user's push notifications (each the newest message id) for the duration of the block."""
+        async with self._subscriber.listen(key(Prefix.USER_EVENTS, user_id)) as inbox:
+            yield inbox

@@ -14,6 +14,7 @@ from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.turns import TurnLog
 from core.db import SessionFactory
+from core.pubsub import Subscriber
 from core.ratelimit import RateLimiter
 from core.settings import Settings
 from core.tokens import TokenSigner
@@ -32,6 +33,7 @@ SETTINGS = web.AppKey("settings", Settings)
 DB_ENGINE = web.AppKey("db_engine", AsyncEngine)
 DB = web.AppKey("db", SessionFactory)
 REDIS = web.AppKey("redis", aioredis.Redis)
+PUBSUB = web.AppKey("pubsub", Subscriber)
 METRICS = web.AppKey("metrics", Metrics)
 ENGINE = web.AppKey("engine", Engine)
 TURN_LOG = web.AppKey("turn_log", TurnLog)

@@ -18,6 +18,7 @@ from bot.models import OutboundMessage
 from bot.streams import LIVE_STREAMS
 from bot.typedefs import DB, ENGINE, OUTBOX, RATE_LIMITER, SETTINGS, TOKENS
 from core.errors import InvalidInput, Unauthorized
+from core.pubsub import MissedMessages
 from policy_kb.prechecks import PrecheckStore
 
 CHANNEL = "web"
@@ -102,13 +103,15 @@ async def events(request: web.Request) -> web.StreamResponse:
     # Subscribed before reading the backlog, so nothing pushed in between is missed. A client gone while we
     # waited makes the next write fail: that ends the stream quietly (it is no outage). So does a shutdown:
     # the browser reconnects, with Last-Event-ID, to a worker still running.
-    async with outbox.notifications(user_id) as pubsub, streams.open(request) as stream:
+    async with outbox.notifications(user_id) as inbox, streams.open(request) as stream:
         with contextlib.suppress(ConnectionResetError):
             while stream.is_connected() and not streams.closing:
                 for row in await outbox.after(user_id, cursor):
                     await stream.send(json.dumps(_message_json(row), ensure_ascii=False), id=str(row.id))
                     cursor = row.id or cursor
-                await streams.idle(pubsub.get_message(timeout=SSE_WAIT_SECONDS))
+                # Woken by a push, or by missed pushes (Redis was away): either way the loop reads SQL again.
+                with contextlib.suppress(MissedMessages):
+                    await streams.idle(inbox.get(SSE_WAIT_SECONDS))
     return stream
 
 

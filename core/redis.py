@@ -100,10 +100,14 @@ async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     # Explicit timeouts: older redis-py versions wait forever by default, so a frozen Redis would hang requests.
     # One immediate retry on a lost connection: after a Redis restart every pooled connection is dead, and
     # without it each would fail one request. Timeouts are not retried (the command may have run).
+    # A bounded pool: past redis_pool_size busy connections a command waits for one to come free, up to the
+    # same timeout, and then fails like an unreachable Redis (503), instead of opening ever more connections.
     timeout = settings.redis_timeout_seconds
-    client = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
-                                     socket_connect_timeout=timeout, socket_timeout=timeout,
-                                     retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=settings.redis_pool_size, timeout=timeout, decode_responses=True,
+        health_check_interval=30, socket_connect_timeout=timeout, socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
+    client = aioredis.Redis.from_pool(pool)
     try:
         try:
             await client.ping()

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
                                       "max_connections.")
     redis_timeout_seconds: float = Field(
         5.0, gt=0, description="Longest wait for Redis to accept a connection or answer one command.")
+    redis_pool_size: int = Field(
+        50, ge=2, le=1000, description="Redis connections each worker may open, its one pub/sub connection "
+                                       "included; a command waits up to redis_timeout_seconds for a free one, then "
+                                       "the request answers 503. Workers × this must stay under Redis's maxclients.")
     secret_key: str | None = Field(
         None, min_length=32, description="HMAC key for visitor tokens. Empty: generated once into data_dir."
     )

@@ -11,19 +11,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import redis.asyncio as aioredis
-from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
 
 from core.db import SessionFactory
 from core.keys import Prefix, key
+from core.pubsub import Inbox, MissedMessages, Subscriber
 from policy_kb.kb import KnowledgeBase
 from policy_kb.loader import DATA_DIR, YAML_ORIGIN_PREFIX, load_vocabulary, load_yaml_dir
 from policy_kb.store import KbStore, WriteReport
 
 log = logging.getLogger("policy_kb.service")
 RELOAD_CHANNEL = key(Prefix.KB_EVENTS)
-LISTEN_POLL_SECONDS = 5.0
-LISTEN_RETRY_SECONDS = 1.0  # between reconnection attempts while Redis is down
 
 
 class KbService:
@@ -88,41 +85,25 @@ class KbService:
         return int(await self._redis.publish(RELOAD_CHANNEL, "reload"))
 
     @contextlib.asynccontextmanager
-    async def reload_listener(self) -> AsyncIterator[None]:
+    async def reload_listener(self, subscriber: Subscriber) -> AsyncIterator[None]:
         """Rebuild whenever a reload is announced, for the duration of the block.
 
-        The subscription is made before the block starts, so an announcement made right after start-up
-        is not missed, and a cancel can only arrive in the read loop (redis-py swallowed a cancel that
-        arrived during subscribe(), which hung shutdown; tests/policy_kb/test_service.py guards this).
+        The subscription is confirmed before the block starts, so an announcement made right after start-up
+        is not missed.
         """
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(RELOAD_CHANNEL)
-        task = asyncio.create_task(self._rebuild_on_message(pubsub), name="kb-reload-listener")
-        try:
-            yield
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            with contextlib.suppress(RedisError, OSError):  # Redis may be down at shutdown too
-                await pubsub.unsubscribe()
-            await pubsub.aclose()
-
-    async def _rebuild_on_message(self, pubsub: PubSub) -> None:
-        # Redis restarting must not end the listener: redis-py reconnects and resubscribes on the next read,
-        # and one rebuild on the way back catches up with any announcement made while it was away.
-        missed = False
-        while True:
+        async with subscriber.listen(RELOAD_CHANNEL) as inbox:
+            task = asyncio.create_task(self._rebuild_on_message(inbox), name="kb-reload-listener")
             try:
-                message = await pubsub.get_message(timeout=LISTEN_POLL_SECONDS)
-            except (RedisError, OSError) as exc:
-                if not missed:
-                    log.warning("knowledge base reload listener lost Redis (%s); reconnecting", type(exc).__name__)
-                missed = True
-                await asyncio.sleep(LISTEN_RETRY_SECONDS)
-                continue
-            if message is None and not missed:
-                continue
-            missed = False
+                yield
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    async def _rebuild_on_message(self, inbox: Inbox) -> None:
+        # Announcements missed while Redis was away are caught up with by one rebuild on its return.
+        while True:
+            with contextlib.suppress(MissedMessages):
+                await inbox.get()
             try:
                 await self.rebuild()
             except Exception:

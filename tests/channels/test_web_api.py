@@ -247,3 +247,38 @@ async def test_a_first_miss_near_a_kb_record_suggests_it(visitor: Visitor) -> No
     assert titles and all("登记" in t for t in titles)  # 不动产 items, not noise
     chosen = await visitor.say("1")
     assert chosen["flow"] == "guide" and chosen["replies"][0]["text"].startswith(f"【{titles[0]}】")
+
+
+async def next_data(stream: aiohttp.ClientResponse) -> dict[str, Any]:
+    """The JSON of the next server-sent event with data on `stream` (bound it with a timeout)."""
+    while True:
+        raw = await stream.content.readline()
+        assert raw, "the event stream ended before the event"
+        line = raw.decode()
+        if line.startswith("data:") and line[5:].strip():
+            return dict(json.loads(line[5:]))
+
+
+async def test_open_event_streams_share_the_workers_one_redis_connection(client: TestClient) -> None:
+    """Each open chat tab and console held a Redis pub/sub connection of its own, so a worker's connections
+    grew with its streams and its pool could not be bounded."""
+    from tests.handoff.test_staff import add_staff, logged_in
+
+    redis = client.app[REDIS]
+    before = len(await redis.client_list(_type="pubsub"))
+    visitors = [await new_visitor(client) for _ in range(6)]
+    streams = [await client.get("/api/v1/events", params={"token": v.token}) for v in visitors]
+    await add_staff(client, "liwei", role="supervisor")
+    await logged_in(client, "liwei")
+    consoles = [await client.get("/api/v1/agent/events") for _ in range(2)]
+    try:
+        assert all(s.status == 200 for s in streams + consoles)
+        assert len(await redis.client_list(_type="pubsub")) == before
+        for v in visitors:
+            await client.app[OUTBOX].push(v.user_id, [Reply(f"给 {v.user_id} 的回复")], "staff")
+        async with asyncio.timeout(10):
+            for v, stream in zip(visitors, streams, strict=True):
+                assert (await next_data(stream))["text"] == f"给 {v.user_id} 的回复"  # each their own, no other
+    finally:
+        for s in streams + consoles:
+            s.close()

@@ -104,8 +104,10 @@ class TestSqlContract:
                                                                embedded_redis: EmbeddedRedis) -> None:
         import redis.asyncio as aioredis
 
+        from core.pubsub import Subscriber
+
         client = aioredis.Redis.from_url(embedded_redis.url, decode_responses=True)
-        outbox = Outbox(session_factory(engine), client)
+        outbox = Outbox(session_factory(engine), client, Subscriber(client))
         a = await outbox.push("web:u1", [Reply("一"), Reply("二")], "staff")
         await outbox.push("web:u2", [Reply("别人")], "staff")
         b = await outbox.push("web:u1", [Reply("三")], "case")

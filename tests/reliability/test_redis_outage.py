@@ -9,6 +9,7 @@ the test kills and starts again (empty: no persistence) or flushes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -17,14 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.app import create_app
+from bot.messages import Reply
 from bot.models import Turn
 from bot.texts import Texts
-from bot.typedefs import DB, KB, TICKETS
+from bot.typedefs import DB, KB, OUTBOX, TICKETS
 from core.clock import SHANGHAI
 from core.settings import Settings
 from handoff.case_models import Case
@@ -218,3 +221,50 @@ async def test_a_frozen_redis_answers_503_after_the_timeout_not_a_hang(aiohttp_c
         assert (await visitor.say("你好", msg_id="frozen"))["replies"][0]["text"]
     finally:
         await proxy.close()
+
+
+async def test_open_event_streams_carry_on_after_a_redis_restart(redis_client: TestClient,
+                                                                 private_redis: PrivateRedis) -> None:
+    """The worker's one pub/sub connection comes back by itself: a chat tab left open hears a staff reply pushed
+    after the restart, and a console stream ends so the console reconnects and reloads what it missed."""
+    from tests.channels.test_web_api import next_data
+    from tests.handoff.test_staff import add_staff, logged_in
+
+    client = redis_client
+    visitor = await new_visitor(client)
+    chat = await client.get("/api/v1/events", params={"token": visitor.token})
+    await add_staff(client, "liwei", role="supervisor")
+    await logged_in(client, "liwei")
+    console = await client.get("/api/v1/agent/events")
+    assert chat.status == 200 and console.status == 200
+
+    private_redis.kill()
+    private_redis.start()
+    async with asyncio.timeout(ANSWER_SECONDS):
+        while await console.content.readline():  # pings, until the server ends the stream
+            pass
+        await client.app[OUTBOX].push(visitor.user_id, [Reply("请补充身份证复印件。")], "staff")
+        assert (await next_data(chat))["text"] == "请补充身份证复印件。"
+        await logged_in(client, "liwei")  # staff logins lived in the Redis that restarted empty
+        console = await client.get("/api/v1/agent/events")
+        assert console.status == 200
+    chat.close()
+    console.close()
+
+
+async def test_a_worker_opens_no_more_redis_connections_than_its_pool(aiohttp_client: Any, settings: Settings,
+                                                                      private_redis: PrivateRedis) -> None:
+    """Connections stay within YICHUANG_REDIS_POOL_SIZE however many turns and streams run at once; past it a
+    command waits for a free connection instead of failing."""
+    client = await aiohttp_client(create_app(settings.model_copy(update={
+        "redis_url": private_redis.url, "redis_pool_size": 4, "messages_per_user_minute": 10_000})))
+    visitors = [await new_visitor(client) for _ in range(12)]
+    streams = [await client.get("/api/v1/events", params={"token": v.token}) for v in visitors[:4]]
+    load = Load(client, visitors, rounds=3)
+    await load.run()
+    assert load.statuses == Counter({200: 12 * 3})
+    with contextlib.closing(redis.Redis(port=private_redis.port)) as probe:
+        clients = [c for c in probe.client_list() if c["id"] != str(probe.client_id())]
+    assert 0 < len(clients) <= 4
+    for s in streams:
+        s.close()
