@@ -9,6 +9,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
@@ -88,6 +89,50 @@ class EmbeddedRedis:
         log.info("stopped embedded Redis")
 
 
+class BoundedConnectionPool(aioredis.ConnectionPool):
+    """A connection pool that lends at most `limit` connections at once; past that a command waits for one to come
+    back, up to `wait_seconds`, and then fails with ConnectionError like an unreachable Redis (503).
+
+    redis-py's BlockingConnectionPool does the same, but enters a condition and a timeout on every command even
+    when a connection is free: 15–35 µs more per command here (32 tasks, GET), where this one costs what the
+    unbounded pool does.
+    """
+
+    def __init__(self, *, limit: int, wait_seconds: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.limit = limit
+        self._wait_seconds = wait_seconds
+        self._slots = asyncio.Semaphore(limit)
+        self._lent: set[object] = set()  # connections handed out by get_connection, each holding a slot
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        """A connected connection, once one of the `limit` slots is free."""
+        if self._slots.locked():
+            try:
+                async with asyncio.timeout(self._wait_seconds):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise redis.ConnectionError(f"No connection available: all {self.limit} are busy") from None
+        else:
+            await self._slots.acquire()  # free: returns at once
+        try:
+            connection = await super().get_connection()
+        except BaseException:
+            self._slots.release()
+            raise
+        self._lent.add(connection)
+        return connection
+
+    async def release(self, connection: Any) -> None:
+        """Take a connection back and free its slot."""
+        await super().release(connection)
+        # The base class also releases a connection it could not make ready, before get_connection lent it:
+        # that one holds no slot (get_connection frees it).
+        if connection in self._lent:
+            self._lent.discard(connection)
+            self._slots.release()
+
+
 @contextlib.asynccontextmanager
 async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     """Yield a connected async Redis client; start and stop the embedded server when no URL is set."""
@@ -103,8 +148,8 @@ async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     # A bounded pool: past redis_pool_size busy connections a command waits for one to come free, up to the
     # same timeout, and then fails like an unreachable Redis (503), instead of opening ever more connections.
     timeout = settings.redis_timeout_seconds
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=settings.redis_pool_size, timeout=timeout, decode_responses=True,
+    pool = BoundedConnectionPool.from_url(
+        url, limit=settings.redis_pool_size, wait_seconds=timeout, decode_responses=True,
         health_check_interval=30, socket_connect_timeout=timeout, socket_timeout=timeout,
         retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
     client = aioredis.Redis.from_pool(pool)
