@@ -56,6 +56,12 @@ class ComplaintFlow(Flow):
             return await self._confirmation(ctx, draft)
         asking = slots.pop("asking", None)
         if asking is not None:
+            if asking != "phone" and (phone := normalise_phone(ctx.inbound.text)) is not None:
+                # A bare phone number answers none of the other questions (it would be filed as the matter or
+                # the name): keep it as the contact number, so it is not asked for again, and ask once more.
+                draft["phone"] = phone
+                noted = Reply(ctx.texts.get("complaint_phone_noted", phone=mask_phone(phone)))
+                return [noted, *self._ask(ctx, asking)]
             problem = self._take(ctx, draft, asking)
             if problem is not None:
                 slots["asking"] = asking

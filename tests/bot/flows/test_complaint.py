@@ -161,6 +161,28 @@ async def test_a_complaint_that_names_no_matter_asks_for_it(client: TestClient, 
     assert back["replies"][0]["text"].startswith("请确认") and which["flow"] == "complaint"
 
 
+async def test_a_phone_number_given_for_the_matter_is_kept_as_the_phone(client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("办不成事反映")
+    ask_item = await visitor.say("窗口说我材料不全，让我回去再准备")
+    assert "您当时想办理什么事" in ask_item["replies"][0]["text"]
+    noted = await visitor.say("139 1234 5678")
+    texts = [reply["text"] for reply in noted["replies"]]
+    assert noted["flow"] == "complaint" and texts[0] == "好的，电话 139****5678 已记下。"
+    assert "您当时想办理什么事" in texts[1]  # asked again, not filed as the matter
+    await visitor.say("社保卡补办")
+    await visitor.say("跳过")  # where and when
+    await visitor.say("跳过")  # what they want
+    summary = await visitor.say("13800001111")  # a number given for the name is kept as the phone too
+    assert summary["replies"][0]["text"] == "好的，电话 138****1111 已记下。"
+    summary = await visitor.say("跳过")  # the name; the phone is not asked for again
+    text = summary["replies"][0]["text"]
+    assert text.startswith("请确认：") and "事项：社会保障卡申领、补换" in text and "电话：138****1111" in text
+    filed = await visitor.say("确认")
+    case_no = filed["replies"][0]["text"].split("编号 ")[1].split("。")[0]
+    case = await client.app[CASES].get(case_no)
+    assert (case.phone, case.name, case.item_name) == ("13800001111", None, "社会保障卡申领、补换")
+
+
 async def test_help_in_the_middle_of_a_complaint_then_carry_on(client: TestClient, visitor: Visitor) -> None:
     await visitor.say("我都跑了三趟了，公积金还是取不出来")
     await visitor.say("说租房合同没备案")
