@@ -84,6 +84,9 @@ class Subscriber:
         self._pubsub = redis.pubsub()
         self._inboxes: dict[str, set[Inbox]] = {}
         self._confirmed: dict[str, asyncio.Future[None]] = {}  # channel → its SUBSCRIBE, until Redis confirms it
+        # SUBSCRIBEs sent per channel and not yet confirmed: a confirmation settles the newest one only when it is
+        # the last outstanding (a channel dropped and listened to again at once has two in flight).
+        self._unconfirmed: dict[str, int] = {}
         self._changing = asyncio.Lock()  # SUBSCRIBE and UNSUBSCRIBE go out one at a time
         self._subscribed_once = asyncio.Event()  # the reader may only read once the connection exists
         self._subscribe_timeout = subscribe_timeout
@@ -115,9 +118,12 @@ class Subscriber:
             if len(listeners) == 1:
                 confirmed = asyncio.get_running_loop().create_future()
                 self._confirmed[channel] = confirmed
+                self._unconfirmed[channel] = self._unconfirmed.get(channel, 0) + 1
                 try:
                     await self._pubsub.subscribe(channel)
                 except BaseException:
+                    # Perhaps never sent: count it out, or the channel's next listener would wait for nothing.
+                    self._count_confirmation(channel)
                     self._forget(channel, inbox)
                     raise
                 if not self._subscribed_once.is_set():
@@ -162,12 +168,22 @@ class Subscriber:
             confirmed.cancel()
         return True
 
+    def _count_confirmation(self, channel: str) -> bool:
+        """Count one SUBSCRIBE of `channel` as confirmed; True when none is left outstanding."""
+        outstanding = self._unconfirmed.pop(channel, 0) - 1
+        if outstanding > 0:
+            self._unconfirmed[channel] = outstanding
+            return False
+        return True
+
     async def _reconnected(self, connection: object) -> None:
         """The connection was made again: redis-py has subscribed again, but what was published meanwhile is
         gone, so every listener must catch up.
         """
         self.reconnects += 1
         log.info("pub/sub connection to Redis made again; listeners catch up")
+        # What was in flight on the old connection is gone; each channel still waiting is subscribed once now.
+        self._unconfirmed = {channel: 1 for channel in self._confirmed}
         for listeners in self._inboxes.values():
             for inbox in listeners:
                 inbox.mark_missed()
@@ -191,9 +207,10 @@ class Subscriber:
     async def _dispatch(self, message: dict[str, object]) -> None:
         kind, channel, data = message.get("type"), str(message.get("channel")), message.get("data")
         if kind == "subscribe":
-            confirmed = self._confirmed.pop(channel, None)
-            if confirmed is not None and not confirmed.done():
-                confirmed.set_result(None)
+            if self._count_confirmation(channel):
+                confirmed = self._confirmed.pop(channel, None)
+                if confirmed is not None and not confirmed.done():
+                    confirmed.set_result(None)
         elif kind == "message":
             listeners = self._inboxes.get(channel)
             if listeners:

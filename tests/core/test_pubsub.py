@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -103,3 +105,52 @@ async def test_after_its_connection_is_killed_listeners_catch_up_and_hear_again(
         assert await numsub(each_redis, name) == 1  # subscribed again
         await each_redis.publish(name, "回来了")
         assert await inbox.get(WAIT) == "回来了"
+
+
+async def test_a_late_confirmation_for_a_dropped_listener_does_not_release_the_next_one(
+        each_redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A listener leaves before Redis confirmed its SUBSCRIBE and another listens to the channel at once: the
+    first confirmation belongs to the SUBSCRIBE that the UNSUBSCRIBE undid, so it must not tell the second that
+    it is subscribed (a message published then would be lost). The reader is not started: the test hands each
+    reply of Redis to the subscriber itself, in order.
+    """
+    name = channel()
+    subscriber = Subscriber(each_redis)
+    sent: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+    subscribe = subscriber._pubsub.subscribe
+
+    async def subscribe_and_tell(*channels: Any) -> None:
+        await subscribe(*channels)
+        sent.put_nowait(channels)
+
+    monkeypatch.setattr(subscriber._pubsub, "subscribe", subscribe_and_tell)
+    released = asyncio.Event()
+
+    async def listener() -> None:
+        async with subscriber.listen(name):
+            released.set()
+            await asyncio.Event().wait()  # until cancelled
+
+    async def next_reply(kind: str) -> None:
+        reply = await subscriber._pubsub.get_message(timeout=WAIT)
+        assert reply is not None and reply["type"] == kind, reply
+        await subscriber._dispatch(reply)
+
+    first = asyncio.create_task(listener())
+    await sent.get()
+    first.cancel()  # leaves before the confirmation: the subscriber sends UNSUBSCRIBE
+    await asyncio.gather(first, return_exceptions=True)
+    second = asyncio.create_task(listener())
+    try:
+        await sent.get()
+        await next_reply("subscribe")  # the first listener's, late
+        with pytest.raises(TimeoutError):  # so the second listener is still waiting
+            await asyncio.wait_for(released.wait(), 0.2)
+        await next_reply("unsubscribe")
+        await next_reply("subscribe")  # its own
+        await asyncio.wait_for(released.wait(), WAIT)
+        assert await numsub(each_redis, name) == 1
+    finally:
+        second.cancel()
+        await asyncio.gather(second, return_exceptions=True)
+        await subscriber._pubsub.aclose()

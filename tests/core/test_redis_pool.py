@@ -15,7 +15,7 @@ from tests.reliability.faults import free_port
 
 
 @pytest.fixture
-async def name() -> str:
+def name() -> str:
     """A client name of this test's pool alone, to count its connections on a shared server."""
     return f"test-pool-{uuid.uuid4().hex[:12]}"
 
