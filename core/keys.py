@@ -27,6 +27,7 @@ class Prefix(StrEnum):
     QUEUE = "queue"  # sorted set of waiting ticket ids per window, score = queued time; rebuilt from SQL
     USER_TICKET = "ticket:user"  # a user's open ticket id, or "none" for a while; rebuilt from SQL when missing
     PRESENCE = "presence"  # a staff console's heartbeat: JSON list of windows; expires after 90 s
+    WINDOW_PRESENCE = "online"  # sorted set per window: staff with a console open there, score = heartbeat expiry
     STAFF_EVENTS = "events:staff"  # pub/sub channel: a case or ticket changed, for the staff console
     WECHAT_TOKEN = "wechat:token"  # WeChat API access token per AppID; expires 5 min before WeChat's expiry
     WECHAT_TOKEN_LOCK = "lock:wechat-token"  # held while one worker fetches a new access token; 30 s

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -408,16 +409,30 @@ class TicketService:
 
     async def heartbeat(self, staff: str, windows: list[str]) -> None:
         """A console is open: the staff member counts as online for their windows."""
-        await self._redis.set(key(Prefix.PRESENCE, staff), json.dumps(windows), ex=PRESENCE_SECONDS)
+        expires = time.time() + PRESENCE_SECONDS
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(key(Prefix.PRESENCE, staff), json.dumps(windows), ex=PRESENCE_SECONDS)
+            for window in windows:
+                # Each window's own index: finding who is online used to SCAN every key in Redis (sessions and
+                # dedupe entries included), a cost that grew with the number of citizens, on every 转人工.
+                pipe.zadd(key(Prefix.WINDOW_PRESENCE, window), {staff: expires})
+                pipe.expire(key(Prefix.WINDOW_PRESENCE, window), PRESENCE_SECONDS)
+            await pipe.execute()
 
     async def online_staff(self, window: str) -> list[str]:
-        """Who has a console open for this window."""
-        names = []
-        async for raw_key in self._redis.scan_iter(match=key(Prefix.PRESENCE, "*"), count=200):
-            windows = await self._redis.get(raw_key)
-            if windows and window in json.loads(windows):
-                names.append(str(raw_key).rsplit(":", 1)[-1])
-        return names
+        """Who has a console open for this window, by name."""
+        index = key(Prefix.WINDOW_PRESENCE, window)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(index, "-inf", time.time())
+            pipe.zrange(index, 0, -1)
+            _, candidates = await pipe.execute()
+        if not candidates:
+            return []
+        # The index may still name someone whose console closed or who changed windows since: their own
+        # heartbeat key has the last word.
+        latest = await self._redis.mget([key(Prefix.PRESENCE, name) for name in candidates])
+        return sorted(name for name, windows in zip(candidates, latest, strict=True)
+                      if windows and window in json.loads(windows))
 
     async def requeue_abandoned(self) -> list[int]:
         """Served tickets whose staff member's console has gone quiet go back to the queue."""

@@ -175,6 +175,26 @@ async def test_a_silent_console_gives_the_ticket_back(open_client: TestClient) -
     assert any("回到队列" in m["text"] for m in await pushed(visitor))
 
 
+async def test_who_is_online_follows_each_console_s_latest_heartbeat_without_scanning_redis(
+        open_client: TestClient) -> None:
+    service = open_client.app[TICKETS]
+    redis: aioredis.Redis = open_client.app[REDIS]
+    # Many citizens' sessions and dedupe entries: finding the staff online must not walk through them.
+    await redis.mset({f"yc:session:web:visitor{n}": "{}" for n in range(3000)})
+    await service.heartbeat("wang", ["综合"])
+    await service.heartbeat("zhou", ["社保"])
+    await redis.config_resetstat()
+    assert await service.online_staff("综合") == ["wang"]
+    await service.heartbeat("zhou", ["综合", "社保"])  # took on a second window
+    assert await service.online_staff("综合") == ["wang", "zhou"]
+    await service.heartbeat("wang", ["社保"])  # moved to another window
+    assert await service.online_staff("综合") == ["zhou"]
+    assert await service.online_staff("社保") == ["wang", "zhou"]
+    await redis.delete("yc:presence:zhou")  # the console closed 90 s ago
+    assert await service.online_staff("综合") == []
+    assert "cmdstat_scan" not in await redis.info("commandstats")
+
+
 async def test_queues_come_back_after_redis_is_wiped(open_client: TestClient) -> None:
     for _ in range(3):
         await (await new_visitor(open_client)).say("转人工")
