@@ -10,7 +10,8 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from core.redis import BoundedConnectionPool
+from core.redis import BoundedConnectionPool, open_redis
+from core.settings import Settings
 from tests.reliability.faults import free_port
 
 
@@ -74,5 +75,34 @@ async def test_failed_connects_give_their_slot_back(name: str) -> None:
             with pytest.raises(redis.ConnectionError) as failure:
                 await client.ping()
             assert "busy" not in str(failure.value)
+    finally:
+        await client.aclose()
+
+
+async def test_connections_the_server_closed_are_replaced_without_an_error(settings: Settings, name: str,
+                                                                          probe: aioredis.Redis) -> None:
+    """The pool lends a connection without first probing its socket: one that Redis closed while it sat in the
+    pool (a restart, an idle timeout) fails its command, which the app's client retries on a new connection."""
+    async with open_redis(settings.model_copy(update={"redis_pool_size": 4})) as client:
+        await client.client_setname(name)
+        assert await asyncio.gather(*(client.set(f"{name}:{n}", n) for n in range(4))) == [True] * 4
+        killed = [c["id"] for c in await probe.client_list() if c.get("name") == name]
+        for connection_id in killed:
+            await probe.client_kill_filter(_id=connection_id)
+        assert await asyncio.gather(*(client.get(f"{name}:{n}") for n in range(4))) == ["0", "1", "2", "3"]
+
+
+async def test_a_cancelled_command_leaves_no_reply_behind_for_the_next_one(redis_url: str, name: str,
+                                                                          probe: aioredis.Redis) -> None:
+    """A request cancelled while its command waits (the client went away) must not hand the late reply to the
+    next command on that connection: redis-py disconnects it, and the pool connects it afresh."""
+    client = pooled(redis_url, name, limit=1, wait_seconds=5)
+    try:
+        await client.set(f"{name}:key", "right")
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(client.blpop([f"{name}:list"], timeout=3), 0.2)
+        await probe.rpush(f"{name}:list", "late")  # what the cancelled BLPOP would have received
+        assert await client.get(f"{name}:key") == "right"  # the same single slot, not the BLPOP's reply
+        assert await probe.lrange(f"{name}:list", 0, -1) == ["late"]  # and nothing popped it
     finally:
         await client.aclose()
