@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.messages import Inbound, Reply
+from bot.migrate import HEAD_REVISION, alembic_config, migrate, schema_revision
 from bot.models import Turn
 from bot.outbox import Outbox
 from bot.turns import TurnLog
@@ -41,6 +43,35 @@ class TestSqlContract:
         async with engine.connect() as conn:
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert {"turn", "outbound_message", "alembic_version"} <= tables
+
+    async def test_a_start_on_a_current_schema_skips_alembic_and_an_older_one_is_upgraded(
+            self, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+        from alembic import command
+        from alembic.script import ScriptDirectory
+
+        assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
+        assert await schema_revision(engine) == HEAD_REVISION
+
+        def no_alembic(*_args: object) -> None:
+            raise AssertionError("Alembic ran on a schema that was already current")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(command, "upgrade", no_alembic)
+            await migrate(engine)  # what every restart does
+
+        def downgrade(connection: Connection) -> None:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0009")
+
+        async with engine.begin() as conn:
+            await conn.run_sync(downgrade)
+        assert await schema_revision(engine) == "0009"
+        await migrate(engine)  # an upgrade to a release with a new migration
+        assert await schema_revision(engine) == HEAD_REVISION
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert "record_counter" in tables  # made by the migration after 0009
 
     async def test_turn_log_refuses_a_second_write_of_the_same_message(self, engine: AsyncEngine) -> None:
         log = TurnLog(session_factory(engine))
