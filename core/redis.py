@@ -107,8 +107,7 @@ class BoundedConnectionPool(aioredis.ConnectionPool):
         super().__init__(**kwargs)
         self.limit = limit
         self._wait_seconds = wait_seconds
-        self._slots = asyncio.Semaphore(limit)
-        self._lent: set[object] = set()  # connections handed out by get_connection, each holding a slot
+        self._slots = asyncio.Semaphore(limit)  # each connection in _in_use_connections holds one
 
     async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         """A connected connection, once one of the `limit` slots is free."""
@@ -122,11 +121,11 @@ class BoundedConnectionPool(aioredis.ConnectionPool):
             await self._slots.acquire()  # free: returns at once
         # No await from the pop to the bookkeeping: no other task can see the lists half-updated.
         try:
-            connection = self._available_connections.pop()
-        except IndexError:
-            connection = self.make_connection()
+            connection = self._available_connections.pop() if self._available_connections else self.make_connection()
+        except BaseException:
+            self._slots.release()
+            raise
         self._in_use_connections.add(connection)
-        self._lent.add(connection)
         if not connection.is_connected:
             try:
                 await connection.connect()
@@ -137,12 +136,12 @@ class BoundedConnectionPool(aioredis.ConnectionPool):
 
     async def release(self, connection: Any) -> None:
         """Take a connection back and free its slot."""
-        self._in_use_connections.discard(connection)
-        if connection.should_reconnect():
-            await connection.disconnect()
-        self._available_connections.append(connection)
-        if connection in self._lent:
-            self._lent.discard(connection)
+        self._in_use_connections.remove(connection)  # KeyError for one not lent, as in redis-py's pool
+        try:
+            if connection.should_reconnect():
+                await connection.disconnect()
+        finally:
+            self._available_connections.append(connection)
             self._slots.release()
 
 
