@@ -5,7 +5,9 @@
 
 Each round times the same GETs, `--tasks` coroutines at once, through redis-py's unbounded ConnectionPool, its
 BlockingConnectionPool and the app's BoundedConnectionPool (core/redis.py), all allowed 50 connections.
-The per-command difference is what a bound adds to each of a turn's Redis calls.
+The per-command difference is what a bound adds to each of a turn's Redis calls. A second table gives the
+process CPU per turn of a turn's own three calls (the message limits, TurnState.begin and finish), `--tasks`
+users at once, each with its own messages. Both on uvloop, as the server runs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ import asyncio
 import time
 
 import redis.asyncio as aioredis
+import uvloop
 
+from bot.session import Session
+from bot.turn_state import TurnState
+from core.ratelimit import RateLimiter
 from core.redis import BoundedConnectionPool
 
 LIMIT = 50
@@ -47,6 +53,28 @@ async def microseconds_per_get(kind: str, url: str, tasks: int, commands: int) -
         await client.aclose()
 
 
+async def cpu_microseconds_per_turn(kind: str, url: str, users: int, turns: int) -> float:
+    """Process CPU per turn of the limits, begin and finish calls through a pool of `kind`."""
+    client = aioredis.Redis.from_pool(make_pool(kind, url))
+    state = TurnState(client, lock_seconds=10, session_ttl_seconds=600, dedupe_ttl_seconds=600)
+    limiter = RateLimiter(client)
+    try:
+        await client.ping()
+
+        async def user(number: int) -> None:
+            user_id = f"bench:redis-pool:{kind}:{number}"
+            for turn in range(turns):
+                await limiter.hit_all([("bench-user", user_id, 10**9, 60), ("bench-ip", "127.0.0.1", 10**9, 60)])
+                begun = await state.begin(user_id, f"m{turn}")
+                await state.finish(begun, begun.session or Session(user_id, "web"), '{"replies": []}', 0)
+
+        started = time.process_time()
+        await asyncio.gather(*(user(n) for n in range(users)))
+        return (time.process_time() - started) / (users * turns) * 1e6
+    finally:
+        await client.aclose()
+
+
 def main() -> None:
     """Print a table: µs per GET for each pool and round."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,8 +87,15 @@ def main() -> None:
     print("| round | " + " | ".join(f"{k} µs/GET" for k in kinds) + " |")
     print("|---" * (len(kinds) + 1) + "|")
     for round_no in range(1, args.rounds + 1):
-        cells = [asyncio.run(microseconds_per_get(k, args.redis_url, args.tasks, args.commands)) for k in kinds]
+        cells = [uvloop.run(microseconds_per_get(k, args.redis_url, args.tasks, args.commands)) for k in kinds]
         print(f"| {round_no} | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
+    print()
+    print("| round | " + " | ".join(f"{k} CPU µs/turn" for k in kinds) + " |")
+    print("|---" * (len(kinds) + 1) + "|")
+    for round_no in range(1, args.rounds + 1):
+        cells = [uvloop.run(cpu_microseconds_per_turn(k, args.redis_url, args.tasks, args.commands // 10))
+                 for k in kinds]
+        print(f"| {round_no} | " + " | ".join(f"{c:.0f}" for c in cells) + " |")
 
 
 if __name__ == "__main__":
