@@ -84,11 +84,12 @@ async def test_connections_the_server_closed_are_replaced_without_an_error(setti
     """The pool lends a connection without first probing its socket: one that Redis closed while it sat in the
     pool (a restart, an idle timeout) fails its command, which the app's client retries on a new connection."""
     async with open_redis(settings.model_copy(update={"redis_pool_size": 4})) as client:
-        await client.client_setname(name)
         assert await asyncio.gather(*(client.set(f"{name}:{n}", n) for n in range(4))) == [True] * 4
-        killed = [c["id"] for c in await probe.client_list() if c.get("name") == name]
-        for connection_id in killed:
-            await probe.client_kill_filter(_id=connection_id)
+        # Four commands at once take the pool's four connections, one each.
+        connection_ids = set(await asyncio.gather(*(client.client_id() for _ in range(4))))
+        assert len(connection_ids) == 4
+        for connection_id in connection_ids:
+            await probe.client_kill_filter(_id=str(connection_id))
         assert await asyncio.gather(*(client.get(f"{name}:{n}") for n in range(4))) == ["0", "1", "2", "3"]
 
 
