@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Table, Text, bindparam, func, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Field, SQLModel, col, select
 
 from core.clock import SHANGHAI
@@ -145,9 +146,10 @@ class TicketListener(Protocol):
 
 _TICKETS: Table = Ticket.__table__  # type: ignore[attr-defined]
 # Built once: every user's first turn asks it, and building a statement costs more than executing it.
-_OPEN_TICKET_ID = (sa_select(_TICKETS.c.id)
+_OPEN_TICKET_OF = (sa_select(_TICKETS)
                    .where(_TICKETS.c.user_id == bindparam("user_id"), _TICKETS.c.status != "closed")
                    .order_by(_TICKETS.c.id.desc()).limit(1))
+_TICKET_BY_ID = sa_select(_TICKETS).where(_TICKETS.c.id == bindparam("ticket_id"))
 
 
 class TicketService:
@@ -217,8 +219,7 @@ class TicketService:
         if raw == NO_TICKET:
             return None
         if raw:
-            async with self._db() as db:
-                ticket = await db.get(Ticket, int(raw))
+            ticket = await self._ticket_by_id(int(raw))
             if ticket is not None and ticket.status != "closed":
                 return ticket
             await self._redis.delete(user_key)
@@ -231,13 +232,22 @@ class TicketService:
         return ticket
 
     async def _open_ticket_in_sql(self, user_id: str) -> Ticket | None:
-        # The id first, as one statement outside a transaction: almost every user has none (asked on first turns).
+        # Asked on every user's first turn, and almost every user has none.
+        return await self._read_ticket(_OPEN_TICKET_OF, {"user_id": user_id})
+
+    async def _ticket_by_id(self, ticket_id: int) -> Ticket | None:
+        # Asked on every turn of a citizen with an open ticket, and by each action in the console.
+        return await self._read_ticket(_TICKET_BY_ID, {"ticket_id": ticket_id})
+
+    async def _read_ticket(self, statement: Any, params: dict[str, Any]) -> Ticket | None:
+        # One statement outside a transaction, not an ORM session (BEGIN, SELECT, ROLLBACK).
         async with self._reader.connect() as conn:
-            ticket_id = (await conn.execute(_OPEN_TICKET_ID, {"user_id": user_id})).scalar()
-        if ticket_id is None:
+            row = (await conn.execute(statement, params)).first()
+        if row is None:
             return None
-        async with self._db() as db:
-            return await db.get(Ticket, ticket_id)
+        ticket = Ticket(**row._mapping)
+        make_transient_to_detached(ticket)  # a stored row: a session it is added to would update it, not insert it
+        return ticket
 
     async def of_user(self, user_id: str, limit: int = 5) -> list[Ticket]:
         """A citizen's latest tickets, newest first."""
@@ -292,8 +302,7 @@ class TicketService:
 
     async def get(self, ticket_id: int) -> Ticket:
         """The ticket, or NotFound."""
-        async with self._db() as db:
-            ticket = await db.get(Ticket, ticket_id)
+        ticket = await self._ticket_by_id(ticket_id)
         if ticket is None:
             raise NotFound("没有找到这个工单。")
         return ticket
