@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
 from bot.app import create_app
-from bot.typedefs import EVALUATIONS, REDIS, TICKETS
+from bot.typedefs import DB, EVALUATIONS, REDIS, TICKETS
 from core.clock import today_local
 from core.errors import Conflict
 from core.keys import Prefix, key
@@ -193,6 +193,22 @@ async def test_who_is_online_follows_each_console_s_latest_heartbeat_without_sca
     await redis.delete("yc:presence:zhou")  # the console closed 90 s ago
     assert await service.online_staff("综合") == []
     assert "cmdstat_scan" not in await redis.info("commandstats")
+
+
+async def test_a_ticket_read_outside_a_session_is_saved_as_the_same_row(open_client: TestClient) -> None:
+    """Tickets are read with one statement, not through an ORM session: one later added to a session must still
+    update its row, never insert a copy."""
+    visitor = await new_visitor(open_client)
+    await visitor.say("转人工")
+    service = open_client.app[TICKETS]
+    [waiting] = await service.find(windows=None)
+    ticket = await service.get(waiting.id or 0)
+    ticket.summary = "改过的摘要"
+    async with open_client.app[DB]() as db:
+        db.add(ticket)
+        await db.commit()
+    [again] = await service.find(windows=None)
+    assert (again.id, again.number, again.summary) == (waiting.id, waiting.number, "改过的摘要")
 
 
 async def test_queues_come_back_after_redis_is_wiped(open_client: TestClient) -> None:
