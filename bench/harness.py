@@ -225,7 +225,10 @@ def _is_worker(proc: psutil.Process, *, pool: bool) -> bool:
         return False
     if "redis-server" in cmdline or "resource_tracker" in cmdline:
         return False
-    if pool:
+    if pool:  # forked from the pool's fork server (which shares their command line), or spawned (older code)
+        if "multiprocessing.forkserver" in cmdline:
+            parent = proc.parent()
+            return parent is not None and "multiprocessing.forkserver" in " ".join(parent.cmdline())
         return "multiprocessing" in cmdline and "spawn_main" in cmdline
     return "yichuang" in cmdline or "profiled_serve" in cmdline
 

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.forkserver
 import signal
 import sys
 import time
@@ -93,10 +94,24 @@ def _serve_one(settings: Settings, *, reuse_port: bool = False) -> None:
 
 
 def _worker_main(settings_data: dict[str, Any]) -> None:
-    """Entry point of one worker process (spawned, so it imports everything afresh)."""
+    """Entry point of one worker process, forked from the pool's fork server (see `_worker_context`)."""
     settings = Settings(**settings_data)
     setup_logging(settings.log_level, settings.log_json)
     _serve_one(settings, reuse_port=True)
+
+
+def _worker_context() -> multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext:
+    """How the pool starts workers: forked from a fork server that imported the app once (`bot.worker_preload`),
+    so neither the first workers nor a replacement for a dead one import it again. The fork server is a clean
+    process started before any event loop, thread or connection exists; forking the pool's own process would
+    copy whatever it holds. Where there is no fork server (Windows), each worker is spawned and imports afresh.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover - Windows
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["bot.worker_preload"])
+    multiprocessing.forkserver.ensure_running()  # starts its imports now; they overlap the schema check
+    return context
 
 
 def _serve_many(settings: Settings) -> None:
@@ -109,9 +124,10 @@ def _serve_many(settings: Settings) -> None:
     if settings.embedded_database or settings.embedded_redis:
         raise ConfigError("--workers > 1 needs YICHUANG_DATABASE_URL and YICHUANG_REDIS_URL: the embedded "
                           "SQLite and Redis serve a single process")
+    context = _worker_context()
+    _migrate_with_progress(settings)
     # Decided once here so every worker signs and checks tokens with the same key.
     shared = settings.model_copy(update={"secret_key": resolve_secret(settings), "auto_migrate": False})
-    context = multiprocessing.get_context("spawn")
 
     def spawn(number: int) -> multiprocessing.process.BaseProcess:
         worker = context.Process(target=_worker_main, args=(shared.model_dump(),), name=f"yichuang-worker-{number}")
@@ -182,8 +198,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             asyncio.run(run_shell(settings))
         elif args.command == "serve":
             if settings.workers > 1:
-                if not (settings.embedded_database or settings.embedded_redis):
-                    _migrate_with_progress(settings)
                 _serve_many(settings)
             else:
                 if settings.auto_migrate:

@@ -41,8 +41,10 @@ def char_bigrams(text: str) -> list[str]:
 
 
 @functools.cache
-def _base_dictionary() -> tuple[dict[str, int], int]:
-    """jieba's main dictionary, loaded once per process (it takes about a second)."""
+def base_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's main dictionary, loaded once per process (it takes about a second); a worker pool loads it once
+    for all its workers (`bot.worker_preload`).
+    """
     base = jieba.Tokenizer()
     base.initialize()
     return base.FREQ, base.total
@@ -53,7 +55,7 @@ class Tokenizer:
 
     def __init__(self, user_words: Iterable[str] = ()) -> None:
         self._jieba = jieba.Tokenizer()
-        freq, total = _base_dictionary()
+        freq, total = base_dictionary()
         # A copy of the shared dictionary: each KB snapshot adds its own words without touching the others.
         self._jieba.FREQ, self._jieba.total, self._jieba.initialized = dict(freq), total, True
         for word in {w.strip() for w in user_words if w and w.strip()}:

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import aiohttp
+import psutil
 import redis
 
 from core.clock import SHANGHAI
@@ -36,6 +37,9 @@ async def test_workers_share_the_port_and_the_sessions(tmp_path: Path) -> None:
                 async with http.get(f"{a}/healthz") as resp:
                     pids.add((await resp.json())["worker"])
             assert len(pids) == 2, "both workers of the pool must answer on the shared port"
+            # Forked from the fork server that loaded the app once, not each importing it anew.
+            parents = {" ".join(psutil.Process(pid).parent().cmdline()) for pid in pids}
+            assert len(parents) == 1 and "multiprocessing.forkserver" in parents.pop()
             # Three processes, one SLA monitor sweeping: never more than one holds the leader lock, and
             # once the first rounds have run (right after start-up) exactly one does.
             leaders: dict[int, bool] = {}

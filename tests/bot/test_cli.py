@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pexpect
@@ -30,6 +31,21 @@ def test_several_workers_refuse_the_embedded_storage(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "YICHUANG_DATABASE_URL" in result.stderr and "YICHUANG_REDIS_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_worker_pools_preload_loads_the_app_and_starts_nothing() -> None:
+    """`serve --workers N` forks every worker from a fork server that imported `bot.worker_preload`. A thread
+    or an open file made while importing it would be copied half-alive into each worker (a fork keeps only the
+    forking thread), so the preload must make none, and it must leave jieba's dictionary loaded to be shared.
+    """
+    code = ("import os, threading; before = set(os.listdir('/proc/self/fd')); import bot.worker_preload; "
+            "from core.text import base_dictionary; "
+            "print(threading.active_count(), len(set(os.listdir('/proc/self/fd')) - before), "
+            "base_dictionary.cache_info().currsize)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    threads, new_files, dictionaries = result.stdout.split()
+    assert (threads, new_files, dictionaries) == ("1", "0", "1")
 
 
 def test_shell_chats_with_numbered_choices(tmp_path: Path, database_url: str, redis_url: str) -> None:
