@@ -37,7 +37,8 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
 # Raised for the benchmark only: 32 virtual users share one address, and each sends far more than a person.
 Plan = TypeVar("Plan")
 Result = TypeVar("Result")
-BENCH_LIMITS = {"YICHUANG_MESSAGES_PER_USER_MINUTE": "1000000", "YICHUANG_MESSAGES_PER_IP_MINUTE": "100000000"}
+BENCH_LIMITS = {"YICHUANG_MESSAGES_PER_USER_MINUTE": "1000000", "YICHUANG_MESSAGES_PER_IP_MINUTE": "100000000",
+                "YICHUANG_SESSIONS_PER_IP_MINUTE": "100000000"}
 
 
 def free_port() -> int:

@@ -77,6 +77,12 @@ class Engine:
             self._by_intent[intent] = flow
         self._flows[flow.name] = flow
 
+    async def welcome(self, user_id: str, channel: str) -> None:
+        """A user id was made just now (a new web visitor): its first turn can skip the SQL look-ups that
+        guard against a Redis that lost a known user's state.
+        """
+        await self._state.welcome(user_id, channel)
+
     async def handle(self, inbound: Inbound) -> TurnResult:
         """Process one message exactly once: a retry with the same msg_id gets the first answer."""
         started = time.perf_counter()

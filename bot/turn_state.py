@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from bot.session import Session
 from core.errors import ServiceUnavailable
 from core.keys import Prefix, key
+from handoff.tickets import NO_TICKET, NO_TICKET_SECONDS
 
 # Take the lock; if it is ours, read the rest and take the horizon away. KEYS: lock, dedupe, session, ticket
 # marker, horizon. ARGV: token, lock ms. A missing key reads as Lua false, which Redis returns as nil.
@@ -67,6 +68,8 @@ return 0
 """
 
 LOCK_POLL_SECONDS = 0.05
+# How long a new visitor's "nothing logged, no ticket" lasts before the first message (`TurnState.welcome`).
+WELCOME_SECONDS = NO_TICKET_SECONDS
 
 
 @dataclass
@@ -90,6 +93,7 @@ class TurnState:
         self._lock_ms = max(int(lock_seconds * 1000), 1)
         self._session_ttl = session_ttl_seconds
         self._dedupe_ttl = dedupe_ttl_seconds
+        self._redis = redis
         self._begin = redis.register_script(_BEGIN)
         self._finish = redis.register_script(_FINISH)
         self._release = redis.register_script(_RELEASE)
@@ -131,6 +135,18 @@ class TurnState:
         done = await self._finish(keys=keys, args=[begun.token, answer, self._dedupe_ttl, session.to_json(),
                                                    self._session_ttl, horizon])
         return bool(done)
+
+    async def welcome(self, user_id: str, channel: str) -> None:
+        """Record that a user id made just now (a new web visitor) has no logged message, no open ticket and an
+        empty session, so its first turn asks SQL none of the three (was it logged already, has the user a
+        ticket, was a conversation cut off). Each key is set only if absent; the horizon and the ticket marker
+        live WELCOME_SECONDS: a first message later than that asks SQL as before.
+        """
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(key(Prefix.SESSION, user_id), Session(user_id, channel).to_json(), nx=True, ex=self._session_ttl)
+            pipe.set(key(Prefix.DEDUPE_HORIZON, user_id), 0, nx=True, ex=WELCOME_SECONDS)
+            pipe.set(key(Prefix.USER_TICKET, user_id), NO_TICKET, nx=True, ex=WELCOME_SECONDS)
+            await pipe.execute()
 
     async def release(self, begun: Begun, horizon: int | None = None) -> None:
         """Release the lock without storing the turn (it failed or was a duplicate). Give `horizon` back only

@@ -54,9 +54,14 @@ def _message_json(row: OutboundMessage) -> dict[str, Any]:
 
 @routes.post("/api/v1/sessions")
 async def create_session(request: web.Request) -> web.Response:
-    """Issue an anonymous visitor token."""
+    """Issue an anonymous visitor token. Each new visitor leaves a few short-lived keys in Redis
+    (`Engine.welcome`), so an address may open only so many sessions a minute.
+    """
+    await request.app[RATE_LIMITER].hit("sessions-ip", request.remote or "unknown",
+                                        request.app[SETTINGS].sessions_per_ip_minute, 60, message="新建会话太频繁了")
     user_id = f"{CHANNEL}:{secrets.token_hex(12)}"
     token, expires = request.app[TOKENS].issue(user_id)
+    await request.app[ENGINE].welcome(user_id, CHANNEL)
     return web.json_response({"token": token, "user_id": user_id, "expires_at": expires}, status=201)
 
 

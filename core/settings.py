@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     messages_per_user_minute: int = Field(60, ge=1, description="Chat messages one user may send per minute.")
     messages_per_ip_minute: int = Field(600, ge=1, description="Chat messages one client address may send per "
                                                              "minute (many users share an office's address).")
+    sessions_per_ip_minute: int = Field(600, ge=1, description="Web chat sessions one client address may open "
+                                                             "per minute (each leaves a few keys in Redis).")
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     nlu: Literal["builtin", "rasa"] = Field("builtin", description="builtin, or rasa (needs YICHUANG_RASA_URL)")
     rasa_url: str | None = Field(None, description="Rasa server, e.g. http://127.0.0.1:5005")
