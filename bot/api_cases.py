@@ -7,7 +7,7 @@ import re
 
 from aiohttp import web
 
-from bot.http import read_json_object, require_str
+from bot.http import client_address, read_json_object, require_str
 from bot.typedefs import CASES, KB, RATE_LIMITER, TOKENS
 from core.errors import InvalidInput, NotFound
 from handoff.calendar import date_in_words
@@ -77,7 +77,7 @@ async def get_case(request: web.Request) -> web.Response:
     if not phone:
         raise InvalidInput("请在 phone 参数中提供提交时留的手机号。", code="missing_field")
     limiter = request.app[RATE_LIMITER]
-    ip = request.remote or "unknown"
+    ip = client_address(request)
     await limiter.check("case-lookup-ip", ip, LOOKUP_LIMIT_PER_IP, LOOKUP_WINDOW_SECONDS, message="查询次数过多")
     await limiter.check("case-lookup-no", case_no, LOOKUP_LIMIT_PER_CASE, LOOKUP_WINDOW_SECONDS,
                         message="查询次数过多")

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.http import Handler, parse_uint, read_json_object, require_str
+from bot.http import Handler, client_address, parse_uint, read_json_object, require_str
 from bot.typedefs import RATE_LIMITER, REDIS, SETTINGS, STAFF
 from core.errors import Forbidden, InvalidInput, Unauthorized
 from core.keys import Prefix, key
@@ -154,16 +154,6 @@ def audit_note(request: web.Request, *, target: str | None = None, **detail: Any
     note.detail.update(detail)
 
 
-def _client_ip(request: web.Request) -> str:
-    if request.app[SETTINGS].trust_forwarded_for:
-        # The last entry is the one our own proxy appended (nginx: $proxy_add_x_forwarded_for); earlier ones are
-        # whatever the client sent.
-        forwarded = request.headers.get("X-Forwarded-For", "").rsplit(",", 1)[-1].strip()
-        if forwarded:
-            return forwarded[:64]
-    return request.remote or "unknown"
-
-
 def _staff_response(staff: StaffMember, session: _Session) -> web.Response:
     return web.json_response({"staff": staff.to_json(), "csrf_token": session.csrf}, dumps=_dumps)
 
@@ -180,7 +170,7 @@ async def login(request: web.Request) -> web.Response:
     note = request.get(_AUDIT)
     if note is not None:
         note.username = username
-    limiter, ip = request.app[RATE_LIMITER], _client_ip(request)
+    limiter, ip = request.app[RATE_LIMITER], client_address(request)
     limits = (("login-ip", ip, LOGIN_LIMIT_PER_IP), ("login-user", username, LOGIN_LIMIT_PER_USER))
     for name, subject, limit in limits:  # before the password check: a limited caller learns nothing
         await limiter.check(name, subject, limit, LOGIN_WINDOW_SECONDS, message=LOGIN_LIMITED)
@@ -274,7 +264,7 @@ async def _record(request: web.Request, note: _AuditNote, status: int) -> None:
             action=_action(request),
             target=target,
             status=status,
-            ip=_client_ip(request),
+            ip=client_address(request),
             detail=note.detail,
         )
     except Exception:  # the response stands; a lost audit row must be loud in the logs

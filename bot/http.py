@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from bot.typedefs import SETTINGS
 from core.errors import InvalidInput, PayloadTooLarge, RateLimited, YichuangError
 
 log = logging.getLogger("bot.http")
@@ -86,6 +87,18 @@ def _unavailable(request: web.Request, exc: Exception) -> web.Response:
 def _internal_error(request: web.Request) -> web.Response:
     log.exception("%s %s failed", request.method, request.path)  # called while handling the exception
     return error_response(500, "internal_error", "服务器内部错误，请稍后再试。")
+
+
+def client_address(request: web.Request) -> str:
+    """The address a per-address limit counts: the peer, or behind a trusted proxy (YICHUANG_TRUST_FORWARDED_FOR)
+    the last X-Forwarded-For entry, the one that proxy appended (nginx: $proxy_add_x_forwarded_for); earlier
+    entries are whatever the client sent. Without it, everyone behind the proxy would share one address.
+    """
+    if request.app[SETTINGS].trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "").rsplit(",", 1)[-1].strip()
+        if forwarded:
+            return forwarded[:64]
+    return request.remote or "unknown"
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:

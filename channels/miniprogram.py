@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
-from bot.http import read_json_object, require_str
+from bot.http import client_address, read_json_object, require_str
 from bot.messages import Reply
 from bot.texts import Texts
 from bot.typedefs import HTTP_CLIENT, OUTBOX, RATE_LIMITER, REDIS, SETTINGS, TOKENS
@@ -44,7 +44,7 @@ async def login(request: web.Request) -> web.Response:
     if not (settings.mp_app_id and settings.mp_app_secret):
         raise NotFound("小程序渠道未启用。", code="channel_disabled")
     # Each login costs a call to WeChat's API: one address may log in LOGINS_PER_IP_MINUTE times a minute.
-    await request.app[RATE_LIMITER].hit("mp-login-ip", request.remote or "unknown", LOGINS_PER_IP_MINUTE, 60,
+    await request.app[RATE_LIMITER].hit("mp-login-ip", client_address(request), LOGINS_PER_IP_MINUTE, 60,
                                         message="登录太频繁了")
     body = await read_json_object(request)
     code = require_str(body, "code", max_chars=128) or ""

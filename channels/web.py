@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.http import MAX_ROW_ID, parse_uint, read_json_object, require_str
+from bot.http import MAX_ROW_ID, client_address, parse_uint, read_json_object, require_str
 from bot.messages import Inbound
 from bot.models import OutboundMessage
 from bot.streams import LIVE_STREAMS
@@ -57,7 +57,7 @@ async def create_session(request: web.Request) -> web.Response:
     """Issue an anonymous visitor token. Each new visitor leaves a few short-lived keys in Redis
     (`Engine.welcome`), so an address may open only so many sessions a minute.
     """
-    await request.app[RATE_LIMITER].hit("sessions-ip", request.remote or "unknown",
+    await request.app[RATE_LIMITER].hit("sessions-ip", client_address(request),
                                         request.app[SETTINGS].sessions_per_ip_minute, 60, message="新建会话太频繁了")
     user_id = f"{CHANNEL}:{secrets.token_hex(12)}"
     token, expires = request.app[TOKENS].issue(user_id)
@@ -72,7 +72,7 @@ async def post_message(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     limiter = request.app[RATE_LIMITER]
     await limiter.hit_all([("messages-user", user_id, settings.messages_per_user_minute, 60),
-                           ("messages-ip", request.remote or "unknown", settings.messages_per_ip_minute, 60)],
+                           ("messages-ip", client_address(request), settings.messages_per_ip_minute, 60)],
                           message="发送太频繁了")
     body = await read_json_object(request)
     text = require_str(body, "text", max_chars=settings.max_text_chars) or ""

@@ -33,7 +33,7 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.replies import TextReply
 
 from bot.engine import Engine, TurnResult
-from bot.http import parse_uint
+from bot.http import client_address, parse_uint
 from bot.messages import Inbound, Reply
 from bot.models import OutboundMessage
 from bot.outbox import REDELIVER_AFTER, Outbox
@@ -582,7 +582,7 @@ def _channel(request: web.Request) -> WeChatChannel:
 
 def _refused(request: web.Request, exc: YichuangError) -> None:
     """Log a refused request: who and why, never the body."""
-    log.warning("WeChat request refused (%s) from %s", exc.code, request.remote)
+    log.warning("WeChat request refused (%s) from %s", exc.code, client_address(request))
 
 
 @routes.get("/wechat")

@@ -82,8 +82,8 @@ class Settings(BaseSettings):
     sla_interval_seconds: float = Field(60.0, ge=1, description="How often the SLA monitor's leader sweeps cases.")
     staff_session_hours: int = Field(10, ge=1, le=24 * 7, description="A staff login lasts this long (one shift).")
     cookie_secure: bool = Field(False, description="Send the staff cookie over HTTPS only; turn on behind HTTPS.")
-    trust_forwarded_for: bool = Field(False, description="Take the client address for login limits and the audit "
-                                      "from the last X-Forwarded-For entry; only behind a proxy that sets it.")
+    trust_forwarded_for: bool = Field(False, description="Take the client address for per-address limits and the "
+                                      "audit from the last X-Forwarded-For entry; only behind a proxy that sets it.")
     wechat_token: str | None = Field(None, pattern=r"^[A-Za-z0-9]{3,32}$", description="WeChat official account: "
                                      "the server Token. Empty: the /wechat routes answer 404.")
     wechat_app_id: str | None = Field(None, description="WeChat official account AppID (needed with wechat_token).")

@@ -166,3 +166,38 @@ async def test_many_visitors_from_one_address_share_its_limit(aiohttp_client: An
     error = await error_of(resp, 429)
     assert error["code"] == "rate_limited" and "太频繁" in error["message"]
     assert 0 < int(resp.headers["Retry-After"]) <= 60
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_address_has_its_own_limits(aiohttp_client: Any,
+                                                                              settings: Settings) -> None:
+    """Behind nginx every request comes from the proxy's address: counted by it, the whole service would share
+    one address's message, session, case-lookup and login limits. With YICHUANG_TRUST_FORWARDED_FOR the last
+    X-Forwarded-For entry (the one the proxy appended) is counted; an entry the client wrote itself is not.
+    """
+    limits = {"messages_per_ip_minute": 2, "sessions_per_ip_minute": 3, "trust_forwarded_for": True}
+    client = await aiohttp_client(create_app(settings.model_copy(update=limits)))
+
+    async def say(visitor: Visitor, address: str) -> int:
+        headers = {**visitor.headers, "X-Forwarded-For": address}
+        return (await client.post("/api/v1/messages", json={"text": "你好"}, headers=headers)).status
+
+    visitors = [await new_visitor(client) for _ in range(3)]
+    assert [await say(v, "203.0.113.7") for v in visitors] == [200, 200, 429]
+    # Another citizen behind the same proxy is not slowed down; writing the blocked address first does not help.
+    assert await say(visitors[2], "203.0.113.8") == 200
+    assert await say(visitors[2], "203.0.113.7, 203.0.113.8") == 200
+    assert await say(visitors[2], "203.0.113.8, 203.0.113.7") == 429
+    sessions = [(await client.post("/api/v1/sessions", headers={"X-Forwarded-For": "198.51.100.9"})).status
+                for _ in range(4)]
+    assert sessions == [201, 201, 201, 429]  # the three visitors above came from the test client's own address
+
+
+async def test_a_forwarded_address_is_ignored_unless_the_proxy_is_trusted(aiohttp_client: Any,
+                                                                         settings: Settings) -> None:
+    client = await aiohttp_client(create_app(settings.model_copy(update={"messages_per_ip_minute": 2})))
+    statuses = []
+    for n in range(3):
+        visitor = await new_visitor(client)
+        headers = {**visitor.headers, "X-Forwarded-For": f"203.0.113.{n}"}  # a client pretending to be three
+        statuses.append((await client.post("/api/v1/messages", json={"text": "你好"}, headers=headers)).status)
+    assert statuses == [200, 200, 429]
