@@ -82,22 +82,46 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def _serve_one(settings: Settings, *, reuse_port: bool = False) -> None:
+def _serve_one(settings: Settings, *, reuse_port: bool = False, pool_worker: bool = False) -> None:
     from aiohttp import web
 
     from bot.app import create_app
 
     url = f"http://{settings.host}:{settings.port}/"
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, reuse_port=reuse_port, loop=_event_loop(),
+    app = create_app(settings)
+    if pool_worker:
+        app.on_startup.insert(0, _stop_on_first_sigterm)
+    web.run_app(app, host=settings.host, port=settings.port, reuse_port=reuse_port, loop=_event_loop(),
                 print=lambda _msg: console.print(f"一窗已启动：{url}  （Ctrl+C 停止）"),
-                access_log=None)
+                access_log=None, handle_signals=not pool_worker)
+
+
+async def _stop_on_first_sigterm(_app: Any) -> None:
+    """A pool worker's SIGTERM stops it gracefully, as aiohttp's own handler does; unlike that handler, another
+    SIGTERM while it stops (the pool's and a service manager's, both sent to the worker) is ignored instead of
+    breaking off the shutdown half-way. Installed as the app starts, on the running loop, where aiohttp installs
+    its own (before that, SIGTERM ends the process at once).
+    """
+    from aiohttp import web
+
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        loop.add_signal_handler(signal.SIGTERM, lambda: None)  # replaces this handler: stopping already
+        raise web.GracefulExit()
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
 
 
 def _worker_main(settings_data: dict[str, Any]) -> None:
     """Entry point of one worker process, forked from the pool's fork server (see `_worker_context`)."""
+    # Only the pool stops a worker, with one SIGTERM. Ctrl+C in a terminal signals the pool's whole process
+    # group; a worker that took that SIGINT too was stopped twice, and the second signal, landing in the middle
+    # of its shutdown, ended it with exit code 1 ("workers stopped with an error").
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = Settings(**settings_data)
     setup_logging(settings.log_level, settings.log_json)
-    _serve_one(settings, reuse_port=True)
+    _serve_one(settings, reuse_port=True, pool_worker=True)
 
 
 def _worker_context() -> multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext:
@@ -160,7 +184,7 @@ def _serve_many(settings: Settings) -> None:
             dead.join()
             if stopping:
                 if dead.exitcode not in (0, -signal.SIGTERM):
-                    failed.append(dead.name)
+                    failed.append(f"{dead.name} (exit code {dead.exitcode})")
                 continue
             restarts.append(time.monotonic())
             if len(restarts) == RESTART_LIMIT and restarts[-1] - restarts[0] < RESTART_WINDOW_SECONDS:
@@ -170,6 +194,8 @@ def _serve_many(settings: Settings) -> None:
                 continue
             log.error("%s (pid %s) exited with code %s; starting a new one", dead.name, dead.pid, dead.exitcode)
             workers[number] = spawn(number)
+            if stopping:  # a SIGTERM came while it was being started, when `_stop` could not see it yet
+                workers[number].terminate()
     if crash_loop:
         raise SystemExit("workers kept dying right after start; see the log above")
     if failed:

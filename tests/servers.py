@@ -33,16 +33,20 @@ def yichuang_env(**values: str) -> dict[str, str]:
 class ServerProcess:
     """`yichuang serve ...` in the background; `start()` returns once every worker said it is ready."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, ready_lines: int = 1) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, ready_lines: int = 1, *,
+                 own_session: bool = False) -> None:
         self.args, self.env, self.cwd, self.ready_lines = args, env, cwd, ready_lines
+        self.own_session = own_session  # its own process group, as a command started in a terminal has
         self.output = ""
         self.proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
+        self._output_grew = threading.Condition()
 
     def start(self, timeout: float = 60) -> None:
         """Start and wait (bounded) until `ready_lines` workers have printed the ready line."""
         self.proc = subprocess.Popen([YICHUANG, *self.args], env=self.env, cwd=self.cwd,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=self.own_session)
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
         while self.output.count(READY) < self.ready_lines:
@@ -61,14 +65,29 @@ class ServerProcess:
     def _drain(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         while chunk := os.read(self.proc.stdout.fileno(), 65536):
-            self.output += chunk.decode(errors="replace")
+            with self._output_grew:
+                self.output += chunk.decode(errors="replace")
+                self._output_grew.notify_all()
 
-    def stop(self) -> int:
-        """SIGTERM, then wait (bounded); returns the exit code."""
+    def wait_for_output(self, text: str, timeout: float) -> None:
+        """Wait (bounded) until the server has printed `text` (after `start`)."""
+        with self._output_grew:
+            if not self._output_grew.wait_for(lambda: text in self.output, timeout):
+                raise AssertionError(f"the server did not print {text!r} in {timeout:.0f} s:\n{self.output}")
+
+    def interrupt(self) -> int:
+        """Ctrl+C in the terminal: SIGINT to the whole process group (needs `own_session`), then as `stop`."""
+        assert self.proc is not None and self.own_session
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        return self.stop(signum=None)
+
+    def stop(self, signum: signal.Signals | None = signal.SIGTERM) -> int:
+        """Send `signum` (SIGTERM), then wait (bounded); returns the exit code."""
         if self.proc is None:
             return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        if signum is not None and self.proc.poll() is None:
+            self.proc.send_signal(signum)
         try:
             code = self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

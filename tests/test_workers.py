@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ import redis
 from core.clock import SHANGHAI
 from core.keys import Prefix, key
 from tests.backends import require_server_database, require_server_redis
+from tests.reliability.test_worker_kill import worker_pids
 from tests.servers import YICHUANG, ServerProcess, free_port, yichuang_env
 
 
@@ -72,6 +74,50 @@ async def test_workers_share_the_port_and_the_sessions(tmp_path: Path) -> None:
         codes = single.stop(), pool.stop()
     assert codes == (0, 0), pool.output + single.output
     assert "Traceback" not in pool.output + single.output
+
+
+async def test_ctrl_c_stops_the_pool_and_every_worker_cleanly(tmp_path: Path) -> None:
+    """A terminal's Ctrl+C signals the whole foreground process group. The pool then stops each worker once; a
+    worker that took the terminal's SIGINT as well was stopped twice and exited with an error.
+    """
+    env = yichuang_env(YICHUANG_DATA_DIR=str(tmp_path / "data"), YICHUANG_DATABASE_URL=await require_server_database(),
+                       YICHUANG_REDIS_URL=require_server_redis(), YICHUANG_SLA_ENABLED="false")
+    pool = ServerProcess(["serve", "--workers", "2", "--port", str(free_port())], env, tmp_path, ready_lines=2,
+                         own_session=True)
+    pool.start()
+    assert pool.proc is not None
+    family = psutil.Process(pool.proc.pid).children(recursive=True)  # the fork server and the two workers
+    code = pool.interrupt()
+    _gone, alive = psutil.wait_procs(family, timeout=30)
+    assert code == 0 and "error" not in pool.output, pool.output
+    assert alive == [], "every process of the pool ends with it"
+    assert "Traceback" not in pool.output
+
+
+async def test_a_worker_stopped_twice_still_stops_cleanly(tmp_path: Path) -> None:
+    """The pool and a service manager (systemd signals every process of the service) may both send a worker
+    SIGTERM. The second one, arriving while the worker shuts down, must not break the shutdown off (that ended
+    the worker with exit code 1, the same race as a terminal's Ctrl+C above, only reliably so).
+    """
+    env = yichuang_env(YICHUANG_DATA_DIR=str(tmp_path / "data"), YICHUANG_DATABASE_URL=await require_server_database(),
+                       YICHUANG_REDIS_URL=require_server_redis(), YICHUANG_SLA_ENABLED="false")
+    port = free_port()
+    pool = ServerProcess(["serve", "--workers", "2", "--port", str(port)], env, tmp_path, ready_lines=2)
+    pool.start()
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+            pids = await worker_pids(http, f"http://127.0.0.1:{port}")
+        assert len(pids) == 2, pids
+        victim = psutil.Process(min(pids))
+        victim.send_signal(signal.SIGTERM)
+        victim.send_signal(signal.SIGTERM)
+        victim.wait(timeout=30)
+        # The pool replaces a worker it did not stop, and says how the old one ended.
+        pool.wait_for_output("; starting a new one", timeout=30)
+    finally:
+        code = pool.stop()
+    assert f"(pid {victim.pid}) exited with code 0;" in pool.output, pool.output
+    assert code == 0 and "Traceback" not in pool.output, pool.output
 
 
 async def test_a_ticket_opened_on_one_process_appears_live_on_a_console_of_another(tmp_path: Path) -> None:
