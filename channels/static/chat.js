@@ -9,6 +9,20 @@
   const CURSOR_KEY = "yichuang.cursor";
   let events = null;
 
+  // A message the service wrote for the citizen (Chinese, from the JSON error body). Anything else that goes
+  // wrong (no network, a proxy's HTML error page) is shown as a plain Chinese sentence, never the browser's
+  // own English text.
+  class ServiceError extends Error {}
+
+  async function serviceError(res, fallback) {
+    const body = await res.json().catch(() => ({}));
+    return new ServiceError(body.error && body.error.message ? body.error.message : fallback);
+  }
+
+  function errorText(err, fallback) {
+    return err instanceof ServiceError ? err.message : fallback;
+  }
+
   function add(kind, text, buttons, from) {
     const item = document.createElement("li");
     item.className = `msg msg--${kind}`;
@@ -37,7 +51,7 @@
 
   async function newToken() {
     const res = await fetch("/api/v1/sessions", { method: "POST" });
-    if (!res.ok) throw new Error("无法连接服务");
+    if (!res.ok) throw await serviceError(res, "无法连接服务，请稍后刷新重试。");
     const body = await res.json();
     localStorage.setItem(TOKEN_KEY, body.token);
     localStorage.setItem(CURSOR_KEY, "0");
@@ -60,9 +74,8 @@
       listen();
       return post(text, true);
     }
-    const body = await res.json();
-    if (!res.ok) throw new Error(body.error ? body.error.message : "发送失败");
-    return body;
+    if (!res.ok) throw await serviceError(res, "发送失败，请稍后再试。");
+    return res.json();
   }
 
   // `shown` is what the user sees as their own bubble; null sends silently (the greeting on load).
@@ -75,7 +88,7 @@
       const body = await post(text, false);
       for (const r of body.replies) add("bot", r.text, r.buttons);
     } catch (err) {
-      add("error", err.message || "网络异常，请稍后再试。");
+      add("error", errorText(err, "网络异常，请稍后再试。"));
     } finally {
       sendButton.disabled = false;
       input.focus();
@@ -101,5 +114,5 @@
   });
   document.getElementById("restart").addEventListener("click", () => send("重新开始"));
 
-  listen().then(() => send("你好", null)).catch(() => add("error", "无法连接服务，请稍后刷新重试。"));
+  listen().then(() => send("你好", null)).catch((err) => add("error", errorText(err, "无法连接服务，请稍后刷新重试。")));
 })();

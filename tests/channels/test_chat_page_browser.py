@@ -71,3 +71,28 @@ async def test_citizen_chats_in_the_browser(aiohttp_server: Any, settings: Setti
 
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "chat_page.png"), full_page=True)
+
+
+async def test_the_page_tells_the_citizen_what_went_wrong_in_chinese(aiohttp_server: Any, settings: Settings,
+                                                                      browser_page: Any) -> None:
+    """The service's own message when it refuses (an address opening too many sessions), and a plain Chinese
+    sentence when the network fails, never the browser's English ("Failed to fetch").
+    """
+    server = await aiohttp_server(create_app(settings.model_copy(update={"sessions_per_ip_minute": 1})))
+    page = browser_page
+    await page.goto(str(server.make_url("/")))
+    await page.locator(".msg--bot").first.wait_for()  # the one session this address may open this minute
+
+    await page.route("**/api/v1/messages", lambda route: route.abort())
+    await page.fill("#text", "你好")
+    await page.press("#text", "Enter")
+    offline = page.locator(".msg--error").first
+    await offline.wait_for()
+    assert await offline.inner_text() == "网络异常，请稍后再试。"
+
+    second = await page.context.browser.new_page(locale="zh-CN")  # a new visitor: no token yet
+    await second.goto(str(server.make_url("/")))
+    refused = second.locator(".msg--error").first
+    await refused.wait_for()
+    assert "新建会话太频繁了" in await refused.inner_text() and "后再试" in await refused.inner_text()
+    await second.close()
