@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import aiohttp
+
 READY = "一窗已启动：http"
 YICHUANG = str(Path(sys.executable).parent / "yichuang")
 
@@ -100,3 +102,14 @@ class ServerProcess:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         return code
+
+
+async def worker_pids(http: aiohttp.ClientSession, base: str) -> set[int]:
+    """The pool's worker pids, from /healthz over new connections (the kernel spreads them)."""
+    pids: set[int] = set()
+    for _ in range(60):
+        async with http.get(f"{base}/healthz") as resp:
+            pids.add((await resp.json())["worker"])
+        if len(pids) == 2:
+            break
+    return pids

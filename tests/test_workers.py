@@ -16,8 +16,7 @@ import redis
 from core.clock import SHANGHAI
 from core.keys import Prefix, key
 from tests.backends import require_server_database, require_server_redis
-from tests.reliability.test_worker_kill import worker_pids
-from tests.servers import YICHUANG, ServerProcess, free_port, yichuang_env
+from tests.servers import YICHUANG, ServerProcess, free_port, worker_pids, yichuang_env
 
 
 async def test_workers_share_the_port_and_the_sessions(tmp_path: Path) -> None:
@@ -34,10 +33,7 @@ async def test_workers_share_the_port_and_the_sessions(tmp_path: Path) -> None:
         a, b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
         # A new connection per request, so the kernel spreads them over the pool's workers.
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
-            pids = set()
-            for _ in range(40):
-                async with http.get(f"{a}/healthz") as resp:
-                    pids.add((await resp.json())["worker"])
+            pids = await worker_pids(http, a)
             assert len(pids) == 2, "both workers of the pool must answer on the shared port"
             # Forked from the fork server that loaded the app once, not each importing it anew.
             parents = {" ".join(psutil.Process(pid).parent().cmdline()) for pid in pids}

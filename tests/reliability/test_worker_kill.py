@@ -36,7 +36,7 @@ from handoff.case_models import Case
 from handoff.tickets import Ticket
 from tests.backends import require_server_database, require_server_redis
 from tests.conftest import Visitor
-from tests.servers import ServerProcess, free_port, yichuang_env
+from tests.servers import ServerProcess, free_port, worker_pids, yichuang_env
 
 ANSWER_SECONDS = 60.0  # one message, retried through the kill, must be answered within this
 REQUEST_SECONDS = 20.0  # one attempt; the surviving worker answers far sooner
@@ -128,17 +128,6 @@ class Load:
                 status, case = await self.until_answered("POST", "/api/v1/cases", json=form, headers=key)
                 assert status in (200, 201), case
                 citizen.form_case = case["case_no"]
-
-
-async def worker_pids(http: aiohttp.ClientSession, base: str) -> set[int]:
-    """The pool's worker pids, from /healthz over new connections (the kernel spreads them)."""
-    pids: set[int] = set()
-    for _ in range(60):
-        async with http.get(f"{base}/healthz") as resp:
-            pids.add((await resp.json())["worker"])
-        if len(pids) == 2:
-            break
-    return pids
 
 
 async def test_a_worker_killed_mid_load_loses_and_duplicates_nothing(tmp_path: Path, models_dir: Path) -> None:
