@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Table
 from sqlmodel import Field, SQLModel, col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import SessionFactory, UTCDateTime, utcnow
 from core.errors import NotFound
-from core.numbering import save_numbered
+from core.numbering import insert_numbered
 from policy_kb.schema import Material, ServiceItem
 
 Decision = Literal["complete", "deferrable", "incomplete"]
@@ -49,6 +48,9 @@ class Precheck(SQLModel, table=True):
                 "have": self.have, "missing": self.missing, "decision": self.decision,
                 "supply_by": self.supply_by.isoformat() if self.supply_by else None,
                 "created_at": self.created_at.isoformat(), "attachments": list(self.attachments or [])}
+
+
+PRECHECKS: Table = Precheck.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,13 @@ class PrecheckStore:
         missing = [{"name": m.name, "notes": m.notes, "deferrable": m.deferrable, "required": m.required}
                    for m in (*assessment.missing_main, *assessment.missing_deferrable, *assessment.missing_optional)]
 
-        async def build(db: AsyncSession, number: str) -> Precheck:
-            record = Precheck(number=number, user_id=user_id, item_code=item.code, item_name=item.name,
-                              have=sorted(have), missing=missing, decision=assessment.decision, supply_by=supply_by)
-            db.add(record)
-            return record
-
-        return await save_numbered(self._db, Precheck.number, f"YS{today:%Y%m%d}-", build)
+        # A Core insert, not the ORM: this runs in a conversation's turn, and building and flushing a model cost
+        # more than the statements (issue 9). Every column is given, so no model default runs.
+        values = {"user_id": user_id, "item_code": item.code, "item_name": item.name, "have": sorted(have),
+                  "missing": missing, "decision": assessment.decision, "supply_by": supply_by,
+                  "created_at": utcnow(), "attachments": []}
+        row = await insert_numbered(self._db, PRECHECKS, "number", f"YS{today:%Y%m%d}-", values)
+        return Precheck(**row)
 
     async def get_for_owner(self, number: str, user_id: str) -> Precheck:
         """The pre-check if it belongs to this user; NotFound otherwise (unknown and foreign look the same)."""

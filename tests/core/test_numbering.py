@@ -7,32 +7,63 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import SessionFactory, create_engine, session_factory
-from core.numbering import save_numbered
+from core.db import SessionFactory, create_engine, session_factory, utcnow
+from core.numbering import COUNTERS, insert_numbered, save_numbered
 from core.settings import Settings
-from policy_kb.prechecks import Precheck
+from policy_kb.prechecks import PRECHECKS, Precheck
 from tests.backends import require_server_database
 from tests.conftest import reset_database
+
+
+async def migrated_engine(url: str, data_dir: Path) -> AsyncEngine:
+    from bot.migrate import migrate
+
+    await reset_database(url)
+    engine = create_engine(Settings(database_url=url, data_dir=data_dir))
+    await migrate(engine)
+    return engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'n.db'}" if request.param == "sqlite" else await require_server_database()
-    await reset_database(url)
-    engine = create_engine(Settings(database_url=url, data_dir=tmp_path))
-    from bot.migrate import migrate
-
-    await migrate(engine)
+    engine = await migrated_engine(url, tmp_path)
     yield engine
     await engine.dispose()
 
 
-def numberer(db: SessionFactory, prefix: str = "YS20261122-", *,
+@pytest.fixture
+async def postgresql_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = await migrated_engine(await require_server_database(), tmp_path)
+    yield engine
+    await engine.dispose()
+
+
+# The two ways of numbering a record: the ORM one (cases, tickets) and the Core one of 预审 (one statement
+# on PostgreSQL). Every test runs with both.
+NUMBERING_PATHS = ("orm", "core")
+
+
+@pytest.fixture(params=NUMBERING_PATHS)
+def path(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def numberer(db: SessionFactory, prefix: str = "YS20261122-", *, path: str = "orm",
              busy_seconds: float = 0.0) -> Callable[[int], Awaitable[str]]:
+    async def core(n: int) -> str:
+        values = {"user_id": f"web:u{n}", "item_code": "X", "item_name": "X", "have": [], "missing": [],
+                  "decision": "complete", "supply_by": None, "created_at": utcnow(), "attachments": []}
+        return str((await insert_numbered(db, PRECHECKS, "number", prefix, values))["number"])
+
     async def one(n: int) -> str:
+        if path == "core":
+            return await core(n)  # one statement: no transaction to keep open while busy
+
         async def build(session: AsyncSession, number: str) -> Precheck:
             record = Precheck(number=number, user_id=f"web:u{n}", item_code="X", item_name="X", have=[],
                               missing=[], decision="complete")
@@ -46,43 +77,44 @@ def numberer(db: SessionFactory, prefix: str = "YS20261122-", *,
     return one
 
 
-async def test_concurrent_numbering_gives_every_record_its_own_number(engine: AsyncEngine) -> None:
-    one = numberer(session_factory(engine))
+async def test_concurrent_numbering_gives_every_record_its_own_number(engine: AsyncEngine, path: str) -> None:
+    one = numberer(session_factory(engine), path=path)
     numbers = await asyncio.gather(*(one(n) for n in range(40)))
     assert sorted(numbers) == [f"YS20261122-{i:04d}" for i in range(1, 41)]
 
 
-async def test_two_workers_numbering_at_once_settle_on_distinct_numbers(engine: AsyncEngine) -> None:
+async def test_two_workers_numbering_at_once_settle_on_distinct_numbers(engine: AsyncEngine, path: str) -> None:
     # Two session factories stand for two worker processes: each carries its own count on, and clashes.
-    first, second = numberer(session_factory(engine)), numberer(session_factory(engine))
+    first, second = numberer(session_factory(engine), path=path), numberer(session_factory(engine), path="orm")
     await first(0)
     numbers = await asyncio.gather(*(worker(n) for n in range(1, 13) for worker in (first, second)))
     assert sorted(numbers) == [f"YS20261122-{i:04d}" for i in range(2, 26)]
 
 
-async def test_a_restarted_worker_carries_on_from_the_last_number_of_its_prefix(engine: AsyncEngine) -> None:
-    yesterday, today = numberer(session_factory(engine), "YS20261121-"), numberer(session_factory(engine))
+async def test_a_restarted_worker_carries_on_from_the_last_number_of_its_prefix(engine: AsyncEngine, path: str) -> None:
+    yesterday = numberer(session_factory(engine), "YS20261121-", path=path)
+    today = numberer(session_factory(engine), path=path)
     for n in range(30):
         await today(n)
     await yesterday(99)  # newer by id, another prefix: not counted
-    restarted = numberer(session_factory(engine))  # a new process: nothing carried on in memory
+    restarted = numberer(session_factory(engine), path=path)  # a new process: nothing carried on in memory
     assert await restarted(100) == "YS20261122-0031"
-    assert await numberer(session_factory(engine), "YS20261123-")(101) == "YS20261123-0001"  # a new day
+    assert await numberer(session_factory(engine), "YS20261123-", path=path)(101) == "YS20261123-0001"  # a new day
 
 
-async def test_two_saturated_workers_both_keep_numbering(engine: AsyncEngine) -> None:
+async def test_two_saturated_workers_both_keep_numbering(engine: AsyncEngine, path: str) -> None:
     """Issue 9's soak: two busy workers each carried their own count on and clashed; one lost every retry and
     the citizen got HTTP 500. With the counter row they queue instead, and no number is skipped.
     """
-    first = numberer(session_factory(engine), busy_seconds=0.02)
+    first = numberer(session_factory(engine), path=path, busy_seconds=0.02)
     second = numberer(session_factory(engine), busy_seconds=0.02)
     numbers = await asyncio.gather(*(worker(n) for n in range(30) for worker in (first, second)))
     assert sorted(numbers) == [f"YS20261122-{i:04d}" for i in range(1, 61)]
 
 
-async def test_a_record_numbered_outside_the_counter_is_stepped_over(engine: AsyncEngine) -> None:
+async def test_a_record_numbered_outside_the_counter_is_stepped_over(engine: AsyncEngine, path: str) -> None:
     db = session_factory(engine)
-    one = numberer(db)
+    one = numberer(db, path=path)
     assert await one(0) == "YS20261122-0001"
     async with db() as session:  # by an older version during a rolling upgrade, or by hand
         session.add(Precheck(number="YS20261122-0002", user_id="web:x", item_code="X", item_name="X", have=[],
@@ -90,3 +122,27 @@ async def test_a_record_numbered_outside_the_counter_is_stepped_over(engine: Asy
         await session.commit()
     assert await one(1) == "YS20261122-0003"
     assert await one(2) == "YS20261122-0004"
+
+
+async def test_numbers_past_9999_keep_every_digit(engine: AsyncEngine, path: str) -> None:
+    db = session_factory(engine)
+    one = numberer(db, path=path)
+    assert await one(0) == "YS20261122-0001"
+    async with db() as session:  # a very busy day
+        await session.exec(update(COUNTERS).where(COUNTERS.c.prefix == "YS20261122-").values(last=9998))  # type: ignore[call-overload]
+        await session.commit()
+    assert [await one(n) for n in (1, 2)] == ["YS20261122-9999", "YS20261122-10000"]
+
+
+async def test_a_precheck_on_postgresql_is_numbered_and_stored_by_one_statement(postgresql_engine: AsyncEngine) -> None:
+    """The 预审 of a conversation's turn: one round trip, not BEGIN, UPDATE, INSERT and COMMIT (issue 9). (SQLite
+    cannot update in a WITH clause: there it takes the transaction path.)
+    """
+    engine = postgresql_engine
+    one = numberer(session_factory(engine), path="core")
+    await one(0)  # the day's first record makes the counter row
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_args: statements.append(statement))
+    assert await one(1) == "YS20261122-0002"
+    assert len(statements) == 1 and statements[0].startswith("WITH taken AS")
