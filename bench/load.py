@@ -361,6 +361,16 @@ def soak_probe(server: Server, backend: Backend) -> dict[str, float]:
     return probe
 
 
+def print_slowest_turns(by_turn: dict[str, list[float]], count: int) -> None:
+    """The `count` script turns with the highest p95 latency, as a table."""
+    print("\n| turn | count | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|")
+    ranked = sorted(by_turn.items(), key=lambda kv: -percentile(sorted(kv[1]), .95))
+    for name, values in ranked[:count]:
+        values = sorted(values)
+        print(f"| {name} | {len(values)} | {percentile(values, .5):.1f} | {percentile(values, .95):.1f} | "
+              f"{percentile(values, .99):.1f} |")
+
+
 def soak(server: Server, backend: Backend, scripts: list[Script], args: argparse.Namespace) -> None:
     """Fixed arrival rate for the duration, in slices; resources probed after a warm-up slice and at the end."""
     warmup = min(30.0, args.duration / 10)
@@ -393,6 +403,12 @@ def soak(server: Server, backend: Backend, scripts: list[Script], args: argparse
         after = end[name]
         growth = f"{(after - before) / before:+.1%}" if before else f"{after - before:+.0f}"
         print(f"| {name} | {before:.0f} | {after:.0f} | {growth} |")
+    if args.by_turn:
+        by_turn: dict[str, list[float]] = {}
+        for result in results:
+            for name, values in result.by_turn.items():
+                by_turn.setdefault(name, []).extend(values)
+        print_slowest_turns(by_turn, args.by_turn)
 
 
 def main() -> None:
@@ -460,12 +476,7 @@ def main() -> None:
         print(f"\nconversations: {dict(result.conversations)}; worker RSS after: "
               f"{', '.join(f'{r:.0f}' for r in rss)} MB; load average {load_average()}")
         if args.by_turn:
-            print("\n| turn | count | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|")
-            ranked = sorted(result.by_turn.items(), key=lambda kv: -percentile(sorted(kv[1]), .95))
-            for name, values in ranked[:args.by_turn]:
-                values.sort()
-                print(f"| {name} | {len(values)} | {percentile(values, .5):.1f} | {percentile(values, .95):.1f} | "
-                      f"{percentile(values, .99):.1f} |")
+            print_slowest_turns(result.by_turn, args.by_turn)
         if after:
             calls = {name: (count - before.get(name, 0)) / result.turns for name, count in after.items()}
             busiest = sorted(calls.items(), key=lambda kv: -kv[1])[:8]
