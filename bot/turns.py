@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from bot.messages import Inbound, Reply
 from bot.models import Turn
-from core.db import SessionFactory, single_statement_engine, upsert_insert, utcnow
+from core.db import SessionFactory, read_sessions, single_statement_engine, upsert_insert, utcnow
 from core.logging import mask_id_numbers
 from intents.base import Parse
 
@@ -38,6 +38,7 @@ class TurnLog:
 
     def __init__(self, db: SessionFactory) -> None:
         self._db = db
+        self._read = read_sessions(db)  # reads without BEGIN/ROLLBACK round trips
         engine = db.kw.get("bind")
         if not isinstance(engine, AsyncEngine):
             raise TypeError("TurnLog needs a session factory bound to an AsyncEngine")
@@ -112,7 +113,7 @@ class TurnLog:
 
     async def recent(self, user_id: str, limit: int = 20) -> list[Turn]:
         """The user's last turns, oldest first."""
-        async with self._db() as db:
+        async with self._read() as db:
             rows = (await db.exec(
                 select(Turn).where(Turn.user_id == user_id).order_by(Turn.id.desc()).limit(limit)  # type: ignore[union-attr]
             )).all()

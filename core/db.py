@@ -121,6 +121,14 @@ def single_statement_engine(db: SessionFactory) -> AsyncEngine:
     return engine
 
 
+def read_sessions(db: SessionFactory) -> SessionFactory:
+    """Sessions like `db`'s for reads that change nothing: on PostgreSQL in autocommit, so a read costs its
+    SELECTs and not the BEGIN and ROLLBACK round trips around them (issue 9: a handoff turn made six of them).
+    Each SELECT sees the data committed when it runs; use `db` itself where reads must agree or lead to a write.
+    """
+    return session_factory(single_statement_engine(db))
+
+
 def upsert_insert(dialect: Dialect, table: Table) -> PostgresqlInsert | SqliteInsert:
     """An INSERT into `table` that can take ON CONFLICT clauses, in `dialect`'s own flavour (both backends
     spell them the same way).

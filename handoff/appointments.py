@@ -17,7 +17,7 @@ from sqlmodel import Field as SqlField
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import SessionFactory, UTCDateTime, utcnow
+from core.db import SessionFactory, UTCDateTime, read_sessions, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.keys import Prefix, key
 from core.numbering import save_numbered
@@ -97,6 +97,7 @@ class AppointmentBook:
     def __init__(self, db: SessionFactory, redis: aioredis.Redis, calendar: WorkCalendar,
                  rules: AppointmentRules) -> None:
         self._db = db
+        self._read = read_sessions(db)  # reads without BEGIN/ROLLBACK round trips
         self._redis = redis
         self.calendar = calendar
         self.rules = rules
@@ -112,7 +113,7 @@ class AppointmentBook:
     async def slots(self, window: str, day: date) -> list[Slot]:
         """Both half-days of `day` at `window` with the places left."""
         capacity = self.rules.capacity_of(window)
-        async with self._db() as db:
+        async with self._read() as db:
             return [Slot(day, half, capacity - await self._taken(db, window, day, half)) for half in ("am", "pm")]
 
     async def _taken(self, db: AsyncSession, window: str, day: date, half: str) -> int:
@@ -155,7 +156,7 @@ class AppointmentBook:
 
     async def of_user(self, user_id: str, today: date, limit: int = 5) -> list[Appointment]:
         """The user's upcoming bookings, soonest first."""
-        async with self._db() as db:
+        async with self._read() as db:
             query = (select(Appointment).where(Appointment.user_id == user_id, Appointment.status == "booked",
                                                col(Appointment.day) >= today)
                      .order_by(col(Appointment.day), col(Appointment.half)).limit(limit))

@@ -23,7 +23,7 @@ from sqlalchemy import case as sql_case
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import SessionFactory, utcnow
+from core.db import SessionFactory, read_sessions, utcnow
 from core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from core.keys import Prefix, key
 from core.listeners import Listeners
@@ -95,6 +95,7 @@ class CaseService:
                  evaluations: EvaluationStore, *, duplicate_minutes: int = 30,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self._db = db
+        self._read = read_sessions(db)  # reads without BEGIN/ROLLBACK round trips
         self._evaluations = evaluations
         self._redis = redis
         self.calendar = calendar
@@ -138,7 +139,7 @@ class CaseService:
         return case, True
 
     async def _existing(self, request_key: str | None, fingerprint: str) -> Case | None:
-        async with self._db() as db:
+        async with self._read() as db:
             if request_key:
                 found = (await db.exec(select(Case).where(Case.request_key == request_key))).first()
                 if found is not None:
@@ -201,7 +202,7 @@ class CaseService:
 
     async def get(self, case_no: str) -> Case:
         """The case with this number, or NotFound."""
-        async with self._db() as db:
+        async with self._read() as db:
             case = (await db.exec(select(Case).where(Case.case_no == case_no.upper()))).first()
         if case is None:
             raise NotFound("没有找到这个案件编号。")
@@ -220,7 +221,7 @@ class CaseService:
 
     async def events(self, case: Case, *, public_only: bool) -> list[CaseEvent]:
         """The case's history, oldest first."""
-        async with self._db() as db:
+        async with self._read() as db:
             query = select(CaseEvent).where(CaseEvent.case_id == case.id)
             if public_only:
                 query = query.where(col(CaseEvent.public).is_(True))
@@ -228,7 +229,7 @@ class CaseService:
 
     async def of_user(self, user_id: str, limit: int = 10) -> list[Case]:
         """A chat user's own cases, newest first."""
-        async with self._db() as db:
+        async with self._read() as db:
             query = select(Case).where(Case.user_id == user_id).order_by(col(Case.id).desc()).limit(limit)
             return list((await db.exec(query)).all())
 
@@ -248,7 +249,7 @@ class CaseService:
             like = f"%{text}%"
             query = query.where(col(Case.case_no).ilike(like) | col(Case.item_name).ilike(like)
                                 | col(Case.happened).ilike(like) | col(Case.department).ilike(like))
-        async with self._db() as db:
+        async with self._read() as db:
             return list((await db.exec(query.order_by(col(Case.id).desc()).limit(limit))).all())
 
     async def lights_to_change(self, now: datetime) -> list[Case]:
@@ -260,12 +261,12 @@ class CaseService:
         expected = sql_case((col(Case.due_at) <= now, "red"), (col(Case.warn_at) <= now, "yellow"), else_="green")
         query = (select(Case).where(col(Case.status).in_(OPEN_STATUSES), col(Case.paused_since).is_(None),
                                     col(Case.light) != expected).order_by(col(Case.id)))
-        async with self._db() as db:
+        async with self._read() as db:
             return list((await db.exec(query)).all())
 
     async def resolved_unrated(self) -> list[Case]:
         """Resolved cases waiting for the citizen's rating."""
-        async with self._db() as db:
+        async with self._read() as db:
             return list((await db.exec(select(Case).where(Case.status == "resolved"))).all())
 
     # ---- staff actions ------------------------------------------------------------------------------

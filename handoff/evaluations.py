@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel, col, select
 
-from core.db import SessionFactory, UTCDateTime, utcnow
+from core.db import SessionFactory, UTCDateTime, read_sessions, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
@@ -50,6 +50,7 @@ class EvaluationStore:
 
     def __init__(self, db: SessionFactory) -> None:
         self._db = db
+        self._read = read_sessions(db)  # reads without BEGIN/ROLLBACK round trips
 
     async def add(self, *, service: str, ref: str, user_id: str | None, window: str, rating: int,
                   comment: str = "") -> Evaluation:
@@ -71,7 +72,7 @@ class EvaluationStore:
         query = select(Evaluation).where(col(Evaluation.follow_up).is_(True))
         if pending_only:
             query = query.where(col(Evaluation.followed_up_at).is_(None))
-        async with self._db() as db:
+        async with self._read() as db:
             return list((await db.exec(query.order_by(col(Evaluation.id).desc()).limit(limit))).all())
 
     async def mark_followed_up(self, evaluation_id: int, actor: str, note: str) -> Evaluation:
@@ -90,6 +91,6 @@ class EvaluationStore:
         """Ratings of these services by ref."""
         if not refs:
             return {}
-        async with self._db() as db:
+        async with self._read() as db:
             query = select(Evaluation).where(Evaluation.service == service, col(Evaluation.ref).in_(refs))
             return {row.ref: row for row in (await db.exec(query)).all()}

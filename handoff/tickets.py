@@ -16,17 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Table, Text, bindparam, func, update
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Table, Text, bindparam, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Field, SQLModel, col, select
 
 from core.clock import SHANGHAI
-from core.db import SessionFactory, UTCDateTime, single_statement_engine, utcnow
+from core.db import SessionFactory, UTCDateTime, read_sessions, single_statement_engine, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.keys import Prefix, key
 from core.listeners import Listeners
@@ -150,6 +150,23 @@ _OPEN_TICKET_OF = (sa_select(_TICKETS)
                    .where(_TICKETS.c.user_id == bindparam("user_id"), _TICKETS.c.status != "closed")
                    .order_by(_TICKETS.c.id.desc()).limit(1))
 _TICKET_BY_ID = sa_select(_TICKETS).where(_TICKETS.c.id == bindparam("ticket_id"))
+# Closing decides and writes in one statement: of two closes at once (a citizen's 取消, a staff member's 结束)
+# exactly one gets the row back.
+_CLOSE = (update(_TICKETS).where(_TICKETS.c.id == bindparam("ticket_id"), _TICKETS.c.status != "closed")
+          .values(status="closed", closed_at=bindparam("closing_at"), closed_by=bindparam("closing_actor"))
+          .returning(*_TICKETS.c))
+_MESSAGES: Table = TicketMessage.__table__  # type: ignore[attr-defined]
+_ADD_MESSAGE = insert(_MESSAGES).returning(*_MESSAGES.c)
+
+
+StoredModel = TypeVar("StoredModel", bound=SQLModel)
+
+
+def _stored(model: type[StoredModel], values: Any) -> StoredModel:
+    """A model object for a row read or written by a Core statement."""
+    record = model(**values)
+    make_transient_to_detached(record)  # a stored row: a session it is added to would update it, not insert it
+    return record
 
 
 class TicketService:
@@ -158,6 +175,7 @@ class TicketService:
     def __init__(self, db: SessionFactory, redis: aioredis.Redis, rules: TicketRules, *,
                  clock: Callable[[], datetime] = utcnow, auto_assign_capacity: int = 0) -> None:
         self._db = db
+        self._read = read_sessions(db)  # reads without BEGIN/ROLLBACK round trips
         self._reader = single_statement_engine(db)
         # 0: staff pick tickets themselves (FIFO); N: a new ticket goes straight to the least busy staff
         # member online at its window who serves fewer than N.
@@ -243,15 +261,11 @@ class TicketService:
         # One statement outside a transaction, not an ORM session (BEGIN, SELECT, ROLLBACK).
         async with self._reader.connect() as conn:
             row = (await conn.execute(statement, params)).first()
-        if row is None:
-            return None
-        ticket = Ticket(**row._mapping)
-        make_transient_to_detached(ticket)  # a stored row: a session it is added to would update it, not insert it
-        return ticket
+        return None if row is None else _stored(Ticket, row._mapping)
 
     async def of_user(self, user_id: str, limit: int = 5) -> list[Ticket]:
         """A citizen's latest tickets, newest first."""
-        async with self._db() as db:
+        async with self._read() as db:
             query = select(Ticket).where(Ticket.user_id == user_id).order_by(col(Ticket.id).desc()).limit(limit)
             return list((await db.exec(query)).all())
 
@@ -274,7 +288,7 @@ class TicketService:
 
     async def wait_minutes(self, ticket: Ticket, position: int) -> int:
         """Estimated wait: position × recent average service time ÷ staff online at the window."""
-        async with self._db() as db:
+        async with self._read() as db:
             query = (select(Ticket).where(Ticket.window == ticket.window, col(Ticket.closed_at).is_not(None),
                                           col(Ticket.claimed_at).is_not(None))
                      .order_by(col(Ticket.id).desc()).limit(20))
@@ -309,7 +323,7 @@ class TicketService:
 
     async def messages(self, ticket: Ticket, *, include_notes: bool = True) -> list[TicketMessage]:
         """The ticket's conversation, oldest first."""
-        async with self._db() as db:
+        async with self._read() as db:
             query = select(TicketMessage).where(TicketMessage.ticket_id == ticket.id)
             if not include_notes:
                 query = query.where(TicketMessage.sender != "note")
@@ -328,7 +342,7 @@ class TicketService:
         if staff:
             query = query.where(Ticket.staff == staff)
         order = col(Ticket.queued_at) if status == "waiting" else col(Ticket.id).desc()
-        async with self._db() as db:
+        async with self._read() as db:
             return list((await db.exec(query.order_by(order).limit(limit))).all())
 
     async def queues(self, windows: list[str]) -> list[dict[str, Any]]:
@@ -339,7 +353,7 @@ class TicketService:
         for window in windows:
             waiting = int(await self._redis.zcard(key(Prefix.QUEUE, window)))
             first = await self._redis.zrange(key(Prefix.QUEUE, window), 0, 0, withscores=True)
-            async with self._db() as db:
+            async with self._read() as db:
                 serving = int((await db.exec(select(func.count()).where(Ticket.window == window,
                                                                         Ticket.status == "serving"))).one())
             result.append({"window": window, "waiting": waiting, "serving": serving,
@@ -445,7 +459,7 @@ class TicketService:
 
     async def requeue_abandoned(self) -> list[int]:
         """Served tickets whose staff member's console has gone quiet go back to the queue."""
-        async with self._db() as db:
+        async with self._read() as db:
             serving = list((await db.exec(select(Ticket).where(Ticket.status == "serving"))).all())
         back = []
         for ticket in serving:
@@ -465,7 +479,7 @@ class TicketService:
         staff = await self.online_staff(window)
         if not staff:
             return assigned
-        async with self._db() as db:
+        async with self._read() as db:
             rows = (await db.exec(select(Ticket.staff, func.count()).where(col(Ticket.staff).in_(staff),
                                                                           Ticket.status == "serving")
                                   .group_by(Ticket.staff))).all()
@@ -491,17 +505,16 @@ class TicketService:
         return ticket
 
     async def _close(self, ticket_id: int, actor: str, *, note: str, kind: str) -> Ticket:
-        now = self._clock()
-        async with self._db() as db:
-            ticket = await db.get(Ticket, ticket_id)
-            if ticket is None:
+        # One statement in autocommit: not a session's BEGIN, SELECT, UPDATE, COMMIT and reload.
+        params = {"ticket_id": ticket_id, "closing_at": self._clock(), "closing_actor": actor}
+        async with self._reader.connect() as conn:
+            row = (await conn.execute(_CLOSE, params)).first()
+            await conn.commit()  # SQLite has begun a transaction (PostgreSQL, in autocommit, has not)
+        if row is None:
+            if await self._ticket_by_id(ticket_id) is None:
                 raise NotFound("没有找到这个工单。")
-            if ticket.status == "closed":
-                raise Conflict("工单已结束。", code="ticket_closed")
-            ticket.status, ticket.closed_at, ticket.closed_by = "closed", now, actor
-            db.add(ticket)
-            await db.commit()
-            await db.refresh(ticket)
+            raise Conflict("工单已结束。", code="ticket_closed")
+        ticket = _stored(Ticket, row._mapping)
         await self._redis.zrem(key(Prefix.QUEUE, ticket.window), str(ticket_id))
         await self._redis.delete(key(Prefix.USER_TICKET, ticket.user_id))
         line = "市民结束了服务" if kind == "left" else f"{actor} 结束服务" + (f"：{note}" if note else "")
@@ -512,13 +525,12 @@ class TicketService:
 
     async def _add_message(self, ticket: Ticket, sender: str, text: str, staff: str | None = None) -> TicketMessage:
         assert ticket.id is not None and sender in SENDERS
-        message = TicketMessage(ticket_id=ticket.id, sender=sender, text=text[:MAX_TEXT], staff=staff,
-                                created_at=self._clock())
-        async with self._db() as db:
-            db.add(message)
-            await db.commit()
-            await db.refresh(message)
-        return message
+        values = {"ticket_id": ticket.id, "sender": sender, "text": text[:MAX_TEXT], "staff": staff,
+                  "created_at": self._clock()}
+        async with self._reader.connect() as conn:  # one INSERT … RETURNING in autocommit
+            row = (await conn.execute(_ADD_MESSAGE, values)).one()
+            await conn.commit()
+        return _stored(TicketMessage, row._mapping)
 
     async def _enqueue(self, ticket: Ticket) -> None:
         await self._ensure_queues()
@@ -528,7 +540,7 @@ class TicketService:
         """Rebuild every window's queue from SQL once after Redis lost them (a flush, a new server)."""
         if not await self._redis.set(key(Prefix.QUEUE, "_built"), "1", nx=True):
             return
-        async with self._db() as db:
+        async with self._read() as db:
             waiting = (await db.exec(select(Ticket).where(Ticket.status == "waiting"))).all()
         by_window: dict[str, dict[str, float]] = {}
         for ticket in waiting:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import JSON, Column, Table
 from sqlmodel import Field, SQLModel, col, select
 
-from core.db import SessionFactory, UTCDateTime, utcnow
+from core.db import SessionFactory, UTCDateTime, read_sessions, utcnow
 from core.errors import NotFound
 from core.numbering import insert_numbered
 from policy_kb.schema import Material, ServiceItem
@@ -84,6 +84,7 @@ class PrecheckStore:
 
     def __init__(self, db: SessionFactory) -> None:
         self._db = db
+        self._read = read_sessions(db)  # reads without BEGIN/ROLLBACK round trips
 
     async def save(self, user_id: str, item: ServiceItem, have: set[int], assessment: Assessment,
                    supply_by: date | None, today: date) -> Precheck:
@@ -101,7 +102,7 @@ class PrecheckStore:
 
     async def get_for_owner(self, number: str, user_id: str) -> Precheck:
         """The pre-check if it belongs to this user; NotFound otherwise (unknown and foreign look the same)."""
-        async with self._db() as db:
+        async with self._read() as db:
             record = (await db.exec(select(Precheck).where(Precheck.number == number))).first()
         if record is None or record.user_id != user_id:
             raise NotFound("没有找到这个预审单号。")
@@ -109,7 +110,7 @@ class PrecheckStore:
 
     async def latest_since(self, user_id: str, since: datetime) -> Precheck | None:
         """The user's newest pre-check made at or after `since`, if any."""
-        async with self._db() as db:
+        async with self._read() as db:
             query = (select(Precheck).where(Precheck.user_id == user_id, col(Precheck.created_at) >= since)
                      .order_by(col(Precheck.id).desc()).limit(1))
             return (await db.exec(query)).first()
@@ -131,6 +132,6 @@ class PrecheckStore:
 
     async def of_user(self, user_id: str, limit: int = 10) -> list[Precheck]:
         """The user's latest pre-checks."""
-        async with self._db() as db:
+        async with self._read() as db:
             query = select(Precheck).where(Precheck.user_id == user_id).order_by(col(Precheck.id).desc()).limit(limit)
             return list((await db.exec(query)).all())

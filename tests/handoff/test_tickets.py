@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from bot.app import create_app
 from bot.typedefs import DB, EVALUATIONS, REDIS, TICKETS
 from core.clock import today_local
-from core.errors import Conflict
+from core.errors import Conflict, NotFound
 from core.keys import Prefix, key
 from core.settings import Settings
 from handoff.tickets import NO_TICKET
@@ -94,7 +94,8 @@ async def test_handoff_end_to_end(open_client: TestClient) -> None:
     texts = [m["text"] for m in await pushed(first)]
     assert "请带身份证和旧护照。" in texts and "老年人，耐心" not in texts
     detail = await (await client.get(f"/api/v1/agent/tickets/{ticket_id}")).json()
-    assert ("citizen", "请问要带什么材料") in [(m["sender"], m["text"]) for m in detail["messages"]]
+    kept = [(m["sender"], m["text"]) for m in detail["messages"]]
+    assert ("citizen", "请问要带什么材料") in kept and ("staff", "请带身份证和旧护照。") in kept
 
     closed = await client.post(f"/api/v1/agent/tickets/{ticket_id}/close", json={}, headers=headers)
     assert closed.status == 200
@@ -124,6 +125,23 @@ async def test_two_staff_claiming_at_once_one_wins(open_client: TestClient) -> N
                                    return_exceptions=True)
     assert sum(isinstance(r, Conflict) for r in results) == 1
     assert (await service.get(ticket.id or 0)).staff in ("a", "b")
+
+
+async def test_a_citizen_leaving_as_staff_close_ends_the_ticket_once(open_client: TestClient) -> None:
+    visitor = await new_visitor(open_client)
+    await visitor.say("转人工")
+    service = open_client.app[TICKETS]
+    ticket = (await service.find(windows=None, status="waiting"))[0]
+    await service.claim(ticket.id or 0, "zhao")
+    results = await asyncio.gather(service.citizen_leaves(ticket), service.close(ticket.id or 0, "zhao"),
+                                   return_exceptions=True)
+    assert sum(isinstance(r, Conflict) for r in results) == 1
+    closed = await service.get(ticket.id or 0)
+    assert closed.status == "closed" and closed.closed_by in ("citizen", "zhao")
+    endings = [m.text for m in await service.messages(closed) if m.sender == "system" and "结束" in m.text]
+    assert len(endings) == 1
+    with pytest.raises(NotFound):
+        await service.close(999_999, "zhao")
 
 
 async def test_transfer_keeps_history_and_other_windows_cannot_see(open_client: TestClient) -> None:
