@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import redis.asyncio as aioredis
+from sqlalchemy import Table, insert
 from sqlmodel import col, or_, select, update
 
 from bot.messages import Reply
 from bot.models import OutboundMessage
-from core.db import SessionFactory, utcnow
+from core.db import SessionFactory, read_sessions, single_statement_engine, utcnow
 from core.keys import Prefix, key
 from core.listeners import Listeners
 from core.pubsub import Inbox, Subscriber
@@ -32,6 +33,9 @@ REDELIVER_AFTER = timedelta(seconds=60)
 # ... and gives up on it after this long: WeChat's customer-service window is 48 hours.
 REDELIVER_WITHIN = timedelta(hours=48)
 REDELIVER_BATCH = 500
+_OUTBOUND: Table = OutboundMessage.__table__  # type: ignore[attr-defined]
+# One INSERT … RETURNING for all of a push's replies, ids in the order of the replies.
+_PUSH = insert(_OUTBOUND).returning(_OUTBOUND.c.id, sort_by_parameter_order=True)
 
 
 class OutboxListener(Protocol):
@@ -53,6 +57,8 @@ class Outbox:
 
     def __init__(self, db: SessionFactory, redis: aioredis.Redis, subscriber: Subscriber) -> None:
         self._db = db
+        self._read = read_sessions(db)
+        self._single = single_statement_engine(db)  # one statement, no BEGIN/COMMIT round trips (PostgreSQL)
         self._redis = redis
         self._subscriber = subscriber
         self._listeners: Listeners[OutboxListener] = Listeners(log)
@@ -63,11 +69,14 @@ class Outbox:
 
     async def push(self, user_id: str, replies: Sequence[Reply], source: str) -> list[int]:
         """Store the replies for the user and notify listeners. Returns the new message ids."""
-        rows = [OutboundMessage(user_id=user_id, source=source, reply=r.to_json()) for r in replies]
-        async with self._db() as db:
-            db.add_all(rows)
-            await db.commit()
-        ids = [row.id for row in rows if row.id is not None]
+        now = utcnow()
+        rows = [{"user_id": user_id, "source": source, "reply": r.to_json(), "created_at": now, "delivered_at": None}
+                for r in replies]
+        ids: list[int] = []
+        if rows:
+            async with self._single.connect() as conn:
+                ids = [int(row.id) for row in await conn.execute(_PUSH, rows)]
+                await conn.commit()  # SQLite has begun a transaction (PostgreSQL, in autocommit, has not)
         if ids:
             await self._redis.publish(key(Prefix.USER_EVENTS, user_id), str(ids[-1]))
         # The message is stored: a listener's failure must not fail the push.
@@ -79,11 +88,11 @@ class Outbox:
         """Record that rows `ids` reached their channel (a row marked already keeps its first time)."""
         if not ids:
             return
-        async with self._db() as db:
-            await db.exec(update(OutboundMessage)  # type: ignore[call-overload]
-                          .where(col(OutboundMessage.id).in_(list(ids)), col(OutboundMessage.delivered_at).is_(None))
-                          .values(delivered_at=at or utcnow()))
-            await db.commit()
+        async with self._single.connect() as conn:
+            undelivered = col(OutboundMessage.delivered_at).is_(None)
+            await conn.execute(update(OutboundMessage).where(col(OutboundMessage.id).in_(list(ids)), undelivered)
+                               .values(delivered_at=at or utcnow()))
+            await conn.commit()
 
     async def undelivered(self, channels: Collection[str], *, now: datetime | None = None,
                           min_age: timedelta = REDELIVER_AFTER, max_age: timedelta = REDELIVER_WITHIN,
@@ -94,7 +103,7 @@ class Outbox:
         if not channels:
             return []
         now = now or utcnow()
-        async with self._db() as db:
+        async with self._read() as db:
             query = (select(OutboundMessage)
                      .where(col(OutboundMessage.delivered_at).is_(None),
                             col(OutboundMessage.created_at) <= now - min_age,
@@ -120,7 +129,7 @@ class Outbox:
 
     async def after(self, user_id: str, cursor: int, limit: int = 100) -> list[OutboundMessage]:
         """The user's messages with an id greater than `cursor`, oldest first."""
-        async with self._db() as db:
+        async with self._read() as db:
             query = (select(OutboundMessage)
                      .where(OutboundMessage.user_id == user_id, OutboundMessage.id > cursor)  # type: ignore[operator]
                      .order_by(OutboundMessage.id).limit(limit))  # type: ignore[arg-type]
