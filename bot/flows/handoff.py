@@ -6,6 +6,7 @@ While a ticket is open the engine relays the citizen's messages to it (see Engin
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from bot.flows.base import Flow, TurnContext
@@ -36,10 +37,15 @@ class HandoffFlow(Flow):
         slots = ctx.slots
         texts = ctx.texts
         calendar = ctx.services.calendar
-        window = slots.get("window") or self._window_hint(ctx) or await self._case_window(ctx) or DEFAULT_WINDOW
+        open_cases: list[str] | None = None  # read once, when first needed
+        window = slots.get("window") or self._window_hint(ctx)
+        if not window:
+            open_cases = await self._open_cases(ctx)
+            # Someone with a 办不成事 case still open who asks for a person gets the complaint window.
+            window = ctx.services.cases.rules.routing.complaint_window if open_cases else DEFAULT_WINDOW
         if slots.pop("leaving_message", False):
             ctx.session.end_flow()
-            ticket = await self._open(ctx, window, "message", ctx.inbound.text.strip())
+            ticket = await self._open(ctx, window, "message", ctx.inbound.text.strip(), open_cases)
             back = calendar.next_opening(now_local(calendar.tz))
             return [Reply(texts.get("handoff_message_left", number=ticket.number, window=window,
                                     when=f"{date_in_words(back.date())}{_half(back.hour)}"))]
@@ -52,24 +58,27 @@ class HandoffFlow(Flow):
                                     reopens=f"{hours.lunch_ends:%H:%M}", closes=f"{hours.closes:%H:%M}",
                                     when=f"{date_in_words(opening.date())}{_half(opening.hour)}"))]
         ctx.session.end_flow()
-        ticket = await self._open(ctx, window, "request", "")
+        ticket = await self._open(ctx, window, "request", "", open_cases)
         return [Reply(await queue_text(ctx, ticket))]
 
-    async def _case_window(self, ctx: TurnContext) -> str | None:
-        """Someone with a 办不成事 case still open who asks for a person gets the complaint window."""
-        cases = [c for c in await ctx.services.cases.of_user(ctx.inbound.user_id, limit=3) if c.is_open]
-        return ctx.services.cases.rules.routing.complaint_window if cases else None
+    async def _open_cases(self, ctx: TurnContext) -> list[str]:
+        """The numbers of the user's 办不成事 cases still open."""
+        return [c.case_no for c in await ctx.services.cases.of_user(ctx.inbound.user_id, limit=3) if c.is_open]
 
-    async def _open(self, ctx: TurnContext, window: str, reason: str, summary: str) -> Ticket:
+    async def _open(self, ctx: TurnContext, window: str, reason: str, summary: str,
+                    open_cases: list[str] | None) -> Ticket:
         history: list[tuple[str, str]] = []
-        turns = await ctx.services.turns.recent(ctx.inbound.user_id, limit=HISTORY_TURNS)
+        recent = ctx.services.turns.recent(ctx.inbound.user_id, limit=HISTORY_TURNS)
+        if open_cases is None:  # both reads at once
+            turns, open_cases = await asyncio.gather(recent, self._open_cases(ctx))
+        else:
+            turns = await recent
         for turn in turns:
             history.append(("citizen", turn.text))
             history += [("bot", r.get("text", "")) for r in turn.replies if r.get("text")]
         # What the NLU made of the conversation, for the person taking over.
         context: dict[str, object] = {"intents": [t.intent for t in turns if t.intent],
                                       "flows": [t.flow for t in turns if t.flow]}
-        open_cases = [c.case_no for c in await ctx.services.cases.of_user(ctx.inbound.user_id, limit=3) if c.is_open]
         if open_cases:
             context["cases"] = open_cases  # the staff member sees which 办不成事 cases this person has open
         ticket, _created = await ctx.services.tickets.open(

@@ -4,6 +4,7 @@ history. A case filed from another channel is shown after the phone it was filed
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 
 from bot.flows.base import Flow, TurnContext
@@ -67,10 +68,12 @@ class ProgressFlow(Flow):
     async def _list(self, ctx: TurnContext) -> list[Reply]:
         texts = ctx.texts
         user_id = ctx.inbound.user_id
-        own_cases = await ctx.services.cases.of_user(user_id, limit=LISTED)
-        prechecks = await ctx.services.prechecks.of_user(user_id, limit=LISTED)
-        bookings = await ctx.services.appointments.of_user(user_id, today_local(), limit=LISTED)
-        tickets = await ctx.services.tickets.of_user(user_id, limit=3)
+        # Four independent reads at once: the reply waits for one round trip, not four in a row.
+        own_cases, prechecks, bookings, tickets = await asyncio.gather(
+            ctx.services.cases.of_user(user_id, limit=LISTED),
+            ctx.services.prechecks.of_user(user_id, limit=LISTED),
+            ctx.services.appointments.of_user(user_id, today_local(), limit=LISTED),
+            ctx.services.tickets.of_user(user_id, limit=3))
         if not own_cases and not prechecks and not bookings and not tickets:
             return [Reply(texts.get("progress_none"))]
         names = ctx.services.cases.rules.status_names
