@@ -59,6 +59,10 @@ class WorkCalendar:
         self.hours = hours or OfficeHours()
         self.tz = tz
         self._warned: set[int] = set()
+        # Answers remembered: chinese_calendar validates its argument on every call, and a complaint's deadlines
+        # ask about each day up to 7 working days ahead (a tenth of the 确认 turn's CPU). The data never changes.
+        self._workdays: dict[date, bool] = {}
+        self._known_years: dict[int, bool] = {}
 
     @classmethod
     def from_file(cls, path: Path | None, hours: OfficeHours | None = None) -> WorkCalendar:
@@ -80,16 +84,26 @@ class WorkCalendar:
         """Whether official data (package or override) covers this day's year."""
         if day.year in self._override_years:
             return True
-        try:
-            chinese_calendar.is_workday(day)
-            return True
-        except NotImplementedError:
-            return False
+        known = self._known_years.get(day.year)
+        if known is None:
+            try:
+                chinese_calendar.is_workday(day)
+                known = True
+            except NotImplementedError:
+                known = False
+            self._known_years[day.year] = known
+        return known
 
     def is_workday(self, day: date) -> bool:
         """Whether windows are open on this day."""
         if day in self._overrides:
             return self._overrides[day]
+        answer = self._workdays.get(day)
+        if answer is None:
+            answer = self._workdays[day] = self._looked_up(day)
+        return answer
+
+    def _looked_up(self, day: date) -> bool:
         try:
             return bool(chinese_calendar.is_workday(day))
         except NotImplementedError:
