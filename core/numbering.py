@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Insert, String, Table, bindparam, cast, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -50,15 +50,12 @@ def _lock(db_factory: SessionFactory, prefix: str) -> asyncio.Lock:
     return _locks.setdefault(db_factory, {}).setdefault(prefix, asyncio.Lock())
 
 
-# An ORM session or a Core connection: the counter's statements are Core statements either way.
-Executor = AsyncSession | AsyncConnection
+async def _run(db: AsyncSession, statement: Any) -> Any:
+    """A Core statement in the session's transaction, its result as SQLAlchemy returns it."""
+    return await db.exec(statement)
 
 
-async def _run(db: Executor, statement: Any) -> Any:
-    return await (db.exec(statement) if isinstance(db, AsyncSession) else db.execute(statement))
-
-
-async def _last_number(db: Executor, column: Any, prefix: str) -> int:
+async def _last_number(db: AsyncSession, column: Any, prefix: str) -> int:
     """The highest number under `prefix` among the newest records of the table (by primary key).
 
     Not a count of the prefix, nor a LIKE: PostgreSQL cannot use the column's index for LIKE 'prefix%' under a
@@ -71,7 +68,7 @@ async def _last_number(db: Executor, column: Any, prefix: str) -> int:
                 if number.startswith(prefix) and number[len(prefix):].isdigit()), default=0)
 
 
-async def _take(db: Executor, column: Any, prefix: str, at_least: int) -> int:
+async def _take(db: AsyncSession, column: Any, prefix: str, at_least: int) -> int:
     """The next number under `prefix` (at least `at_least`), counted in `db`'s transaction."""
     row = COUNTERS.c.prefix == prefix
     if at_least > 1:  # after a clash
@@ -82,8 +79,7 @@ async def _take(db: Executor, column: Any, prefix: str, at_least: int) -> int:
         return int(taken)
     # The day's first record: two workers may get here at once, and the second one's insert counts on.
     start = max(await _last_number(db, column, prefix) + 1, at_least)
-    dialect = db.get_bind().dialect if isinstance(db, AsyncSession) else db.dialect
-    first = (upsert_insert(dialect, COUNTERS).values(prefix=prefix, last=start)
+    first = (upsert_insert(db.get_bind().dialect, COUNTERS).values(prefix=prefix, last=start)
              .on_conflict_do_update(index_elements=["prefix"], set_={"last": COUNTERS.c.last + 1})
              .returning(COUNTERS.c.last))
     return int((await _run(db, first)).scalar_one())
@@ -113,11 +109,10 @@ async def insert_numbered(db_factory: SessionFactory, table: Table, column: str,
                           values: dict[str, Any]) -> RowMapping:
     """Insert one row of `table` with the next number under `prefix` in `column`; the row as stored.
 
-    For records made in a conversation's turn (预审): Core statements, no ORM session, unit of work or model
-    validation, which cost more than the statements themselves (issue 9). On PostgreSQL the number is taken
-    and the row inserted by one statement in autocommit, one round trip instead of four (BEGIN, UPDATE, INSERT,
-    COMMIT); the day's first record and a clash take the transaction path of `save_numbered`, under the same
-    lock, so both may number the same prefix.
+    For records made in a conversation's turn (预审): a Core INSERT, no model to build, validate and flush,
+    which cost more than the statements themselves (issue 9). On PostgreSQL the number is taken and the row
+    inserted by one statement in autocommit, one round trip instead of four (BEGIN, UPDATE, INSERT, COMMIT);
+    elsewhere, and for the day's first record and a clash, `save_numbered` runs the INSERT in its transaction.
     """
     engine = db_factory.kw.get("bind")
     if not isinstance(engine, AsyncEngine):
@@ -131,22 +126,12 @@ async def insert_numbered(db_factory: SessionFactory, table: Table, column: str,
             row = None
         if row is not None:
             return row
-    number_column = table.c[column]
-    at_least = 1
-    async with _lock(db_factory, prefix):
-        for _attempt in range(ATTEMPTS):
-            async with engine.connect() as conn:
-                number = await _take(conn, number_column, prefix, at_least)
-                statement = insert(table).values({**values, column: f"{prefix}{number:04d}"}).returning(*table.c)
-                try:
-                    row = (await conn.execute(statement)).mappings().one()
-                    await conn.commit()
-                except IntegrityError:
-                    await conn.rollback()
-                    at_least = max(await _last_number(conn, number_column, prefix), number) + 1
-                else:
-                    return row
-    raise RuntimeError(f"could not number a record under {prefix}")
+
+    async def build(db: AsyncSession, number: str) -> RowMapping:
+        statement = insert(table).values({**values, column: number}).returning(*table.c)
+        return (await _run(db, statement)).mappings().one()  # type: ignore[no-any-return]
+
+    return await save_numbered(db_factory, table.c[column], prefix, build)
 
 
 @functools.cache
