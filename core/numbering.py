@@ -20,11 +20,10 @@ from typing import Any, TypeVar
 from sqlalchemy import Insert, String, Table, bindparam, cast, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import SessionFactory, upsert_insert
+from core.db import SessionFactory, single_statement_engine, upsert_insert
 
 T = TypeVar("T")
 ATTEMPTS = 5  # a clash needs a record numbered outside the counter; each one moves the counter past it
@@ -114,13 +113,11 @@ async def insert_numbered(db_factory: SessionFactory, table: Table, column: str,
     inserted by one statement in autocommit, one round trip instead of four (BEGIN, UPDATE, INSERT, COMMIT);
     elsewhere, and for the day's first record and a clash, `save_numbered` runs the INSERT in its transaction.
     """
-    engine = db_factory.kw.get("bind")
-    if not isinstance(engine, AsyncEngine):
-        raise TypeError("insert_numbered needs a session factory bound to an AsyncEngine")
+    engine = single_statement_engine(db_factory)
     if engine.dialect.name == "postgresql":
         statement = _one_statement_insert(table, column)
         try:
-            async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            async with engine.connect() as conn:
                 row = (await conn.execute(statement, {**values, "counter_prefix": prefix})).mappings().first()
         except IntegrityError:  # a record numbered outside the counter holds the number
             row = None

@@ -176,7 +176,7 @@ class TicketService:
                  clock: Callable[[], datetime] = utcnow, auto_assign_capacity: int = 0) -> None:
         self._db = db
         self._read = read_sessions(db)  # reads without BEGIN/ROLLBACK round trips
-        self._reader = single_statement_engine(db)
+        self._single = single_statement_engine(db)  # one statement, no BEGIN/COMMIT round trips (PostgreSQL)
         # 0: staff pick tickets themselves (FIFO); N: a new ticket goes straight to the least busy staff
         # member online at its window who serves fewer than N.
         self._auto_capacity = auto_assign_capacity
@@ -259,7 +259,7 @@ class TicketService:
 
     async def _read_ticket(self, statement: Any, params: dict[str, Any]) -> Ticket | None:
         # One statement outside a transaction, not an ORM session (BEGIN, SELECT, ROLLBACK).
-        async with self._reader.connect() as conn:
+        async with self._single.connect() as conn:
             row = (await conn.execute(statement, params)).first()
         return None if row is None else _stored(Ticket, row._mapping)
 
@@ -507,7 +507,7 @@ class TicketService:
     async def _close(self, ticket_id: int, actor: str, *, note: str, kind: str) -> Ticket:
         # One statement in autocommit: not a session's BEGIN, SELECT, UPDATE, COMMIT and reload.
         params = {"ticket_id": ticket_id, "closing_at": self._clock(), "closing_actor": actor}
-        async with self._reader.connect() as conn:
+        async with self._single.connect() as conn:
             row = (await conn.execute(_CLOSE, params)).first()
             await conn.commit()  # SQLite has begun a transaction (PostgreSQL, in autocommit, has not)
         if row is None:
@@ -527,7 +527,7 @@ class TicketService:
         assert ticket.id is not None and sender in SENDERS
         values = {"ticket_id": ticket.id, "sender": sender, "text": text[:MAX_TEXT], "staff": staff,
                   "created_at": self._clock()}
-        async with self._reader.connect() as conn:  # one INSERT … RETURNING in autocommit
+        async with self._single.connect() as conn:  # one INSERT … RETURNING in autocommit
             row = (await conn.execute(_ADD_MESSAGE, values)).one()
             await conn.commit()
         return _stored(TicketMessage, row._mapping)
