@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from bot.messages import Inbound, Reply
 from bot.models import Turn
-from core.db import SessionFactory, read_sessions, single_statement_engine, upsert_insert, utcnow
+from core.db import SessionFactory, read_sessions, single_statement_engine, stored, upsert_insert, utcnow
 from core.logging import mask_id_numbers
 from intents.base import Parse
 
@@ -103,7 +103,7 @@ class TurnLog:
         """The logged turn of this message id, if it was processed."""
         async with self._reader.connect() as conn:
             row = (await conn.execute(_FIND, {"user_id": user_id, "msg_id": msg_id})).first()
-        return Turn(**row._mapping) if row is not None else None
+        return stored(Turn, row._mapping) if row is not None else None
 
     async def last_of(self, user_id: str) -> tuple[str | None, datetime] | None:
         """The flow and time of the user's last turn, if any (asked for every user without a session)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Table, event
 from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
@@ -15,7 +15,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.settings import Settings
@@ -23,6 +25,7 @@ from core.settings import Settings
 log = logging.getLogger("core.db")
 
 SessionFactory = async_sessionmaker[AsyncSession]
+StoredModel = TypeVar("StoredModel", bound=SQLModel)
 IDLE_PING_SECONDS = 10.0  # a pooled PostgreSQL connection idle this long is tested before use
 
 
@@ -127,6 +130,15 @@ def read_sessions(db: SessionFactory) -> SessionFactory:
     Each SELECT sees the data committed when it runs; use `db` itself where reads must agree or lead to a write.
     """
     return session_factory(single_statement_engine(db))
+
+
+def stored(model: type[StoredModel], row: Any) -> StoredModel:
+    """A model object for a row read or written by a Core statement (its mapping of column values), marked as
+    stored: a session it is added to later updates that row instead of inserting a second one.
+    """
+    record = model(**row)
+    make_transient_to_detached(record)
+    return record
 
 
 def upsert_insert(dialect: Dialect, table: Table) -> PostgresqlInsert | SqliteInsert:

@@ -16,17 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Table, Text, bindparam, func, insert, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Field, SQLModel, col, select
 
 from core.clock import SHANGHAI
-from core.db import SessionFactory, UTCDateTime, read_sessions, single_statement_engine, utcnow
+from core.db import SessionFactory, UTCDateTime, read_sessions, single_statement_engine, stored, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.keys import Prefix, key
 from core.listeners import Listeners
@@ -159,16 +158,6 @@ _MESSAGES: Table = TicketMessage.__table__  # type: ignore[attr-defined]
 _ADD_MESSAGE = insert(_MESSAGES).returning(*_MESSAGES.c)
 
 
-StoredModel = TypeVar("StoredModel", bound=SQLModel)
-
-
-def _stored(model: type[StoredModel], values: Any) -> StoredModel:
-    """A model object for a row read or written by a Core statement."""
-    record = model(**values)
-    make_transient_to_detached(record)  # a stored row: a session it is added to would update it, not insert it
-    return record
-
-
 class TicketService:
     """Opens, queues, claims, relays and closes tickets."""
 
@@ -261,7 +250,7 @@ class TicketService:
         # One statement outside a transaction, not an ORM session (BEGIN, SELECT, ROLLBACK).
         async with self._single.connect() as conn:
             row = (await conn.execute(statement, params)).first()
-        return None if row is None else _stored(Ticket, row._mapping)
+        return None if row is None else stored(Ticket, row._mapping)
 
     async def of_user(self, user_id: str, limit: int = 5) -> list[Ticket]:
         """A citizen's latest tickets, newest first."""
@@ -514,7 +503,7 @@ class TicketService:
             if await self._ticket_by_id(ticket_id) is None:
                 raise NotFound("没有找到这个工单。")
             raise Conflict("工单已结束。", code="ticket_closed")
-        ticket = _stored(Ticket, row._mapping)
+        ticket = stored(Ticket, row._mapping)
         await self._redis.zrem(key(Prefix.QUEUE, ticket.window), str(ticket_id))
         await self._redis.delete(key(Prefix.USER_TICKET, ticket.user_id))
         line = "市民结束了服务" if kind == "left" else f"{actor} 结束服务" + (f"：{note}" if note else "")
@@ -530,7 +519,7 @@ class TicketService:
         async with self._single.connect() as conn:  # one INSERT … RETURNING in autocommit
             row = (await conn.execute(_ADD_MESSAGE, values)).one()
             await conn.commit()
-        return _stored(TicketMessage, row._mapping)
+        return stored(TicketMessage, row._mapping)
 
     async def _enqueue(self, ticket: Ticket) -> None:
         await self._ensure_queues()

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import JSON, Column, Table
 from sqlmodel import Field, SQLModel, col, select
 
-from core.db import SessionFactory, UTCDateTime, read_sessions, utcnow
+from core.db import SessionFactory, UTCDateTime, read_sessions, stored, utcnow
 from core.errors import NotFound
 from core.numbering import insert_numbered
 from policy_kb.schema import Material, ServiceItem
@@ -98,7 +98,7 @@ class PrecheckStore:
                   "missing": missing, "decision": assessment.decision, "supply_by": supply_by,
                   "created_at": utcnow(), "attachments": []}
         row = await insert_numbered(self._db, PRECHECKS, "number", f"YS{today:%Y%m%d}-", values)
-        return Precheck(**row)
+        return stored(Precheck, row)
 
     async def get_for_owner(self, number: str, user_id: str) -> Precheck:
         """The pre-check if it belongs to this user; NotFound otherwise (unknown and foreign look the same)."""
