@@ -6,8 +6,8 @@
 Each round times the same GETs, `--tasks` coroutines at once, through redis-py's unbounded ConnectionPool, its
 BlockingConnectionPool and the app's BoundedConnectionPool (core/redis.py), all allowed 50 connections.
 The per-command difference is what a bound adds to each of a turn's Redis calls. A second table gives the
-process CPU per turn of a turn's own three calls (the message limits, TurnState.begin and finish), `--tasks`
-users at once, each with its own messages. Both on uvloop, as the server runs.
+process CPU per turn of a turn's own two calls (TurnState.begin, which counts the message limits, and
+finish), `--tasks` users at once, each with its own messages. Both on uvloop, as the server runs.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import uvloop
 
 from bot.session import Session
 from bot.turn_state import TurnState
-from core.ratelimit import RateLimiter
+from core.ratelimit import Budget
 from core.redis import BoundedConnectionPool
 
 LIMIT = 50
@@ -54,18 +54,17 @@ async def microseconds_per_get(kind: str, url: str, tasks: int, commands: int) -
 
 
 async def cpu_microseconds_per_turn(kind: str, url: str, users: int, turns: int) -> float:
-    """Process CPU per turn of the limits, begin and finish calls through a pool of `kind`."""
+    """Process CPU per turn of the begin (with the message limits) and finish calls through a pool of `kind`."""
     client = aioredis.Redis.from_pool(make_pool(kind, url))
     state = TurnState(client, lock_seconds=10, session_ttl_seconds=600, dedupe_ttl_seconds=600)
-    limiter = RateLimiter(client)
     try:
         await client.ping()
 
         async def user(number: int) -> None:
             user_id = f"bench:redis-pool:{kind}:{number}"
             for turn in range(turns):
-                await limiter.hit_all([("bench-user", user_id, 10**9, 60), ("bench-ip", "127.0.0.1", 10**9, 60)])
-                begun = await state.begin(user_id, f"m{turn}")
+                budget = Budget([("bench-user", user_id, 10**9, 60), ("bench-ip", "127.0.0.1", 10**9, 60)])
+                begun = await state.begin(user_id, f"m{turn}", budget)
                 await state.finish(begun, begun.session or Session(user_id, "web"), '{"replies": []}', 0)
 
         started = time.process_time()

@@ -21,6 +21,7 @@ from bot.texts import Texts
 from bot.turn_state import Begun, TurnState
 from bot.turns import LastTurn, TurnLog
 from core.db import utcnow
+from core.ratelimit import Budget
 from core.settings import Settings
 from handoff.tickets import Ticket
 from intents.base import NLU, Parse, normalise
@@ -83,10 +84,12 @@ class Engine:
         """
         await self._state.welcome(user_id, channel)
 
-    async def handle(self, inbound: Inbound) -> TurnResult:
-        """Process one message exactly once: a retry with the same msg_id gets the first answer."""
+    async def handle(self, inbound: Inbound, budget: Budget | None = None) -> TurnResult:
+        """Process one message exactly once: a retry with the same msg_id gets the first answer. The message
+        counts against the channel's `budget` of limits as its turn begins (`RateLimited` over one).
+        """
         started = time.perf_counter()
-        begun = await self._state.begin(inbound.user_id, inbound.msg_id)
+        begun = await self._state.begin(inbound.user_id, inbound.msg_id, budget)
         last_turn = LastTurn(self._turns, inbound.user_id)
         finished = False
         keep_horizon: int | None = None  # given back on release: only by a turn that logged nothing new

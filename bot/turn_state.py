@@ -1,5 +1,6 @@
 """A turn's state in Redis: the per-user lock, the message's de-duplication entry, the chat session and the
-user's open-ticket marker, read in one round trip when a turn begins and written in one when it ends.
+user's open-ticket marker, read in one round trip when a turn begins (which counts the channel's message
+limits too) and written in one when it ends.
 
 Separate commands cost eight round trips a turn, a fifth of a turn's CPU (bench/RESULTS.md, issue 9). Each
 script runs atomically in Redis, so nothing another worker does can fall between the lock and the reads.
@@ -25,19 +26,33 @@ import redis.asyncio as aioredis
 from bot.session import Session
 from core.errors import ServiceUnavailable
 from core.keys import Prefix, key
+from core.ratelimit import LUA_LIMITS, Budget
 from handoff.tickets import NO_TICKET, NO_TICKET_SECONDS
 
-# Take the lock; if it is ours, read the rest and take the horizon away. KEYS: lock, dedupe, session, ticket
-# marker, horizon. ARGV: token, lock ms. A missing key reads as Lua false, which Redis returns as nil.
-_BEGIN = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+# Count the message against its limits and take the lock; if it is ours, read the rest and take the horizon
+# away. KEYS: lock, dedupe, session, ticket marker, horizon, then the limits' counters. ARGV: token, lock ms,
+# then each limit's window and limit. While another turn holds the lock nothing is counted (the caller asks
+# again), but a message whose limits are used up already is refused at once instead of waiting for the lock.
+# Returns false (busy), {0, ttl} (over a limit: refused, no lock) or {1, answer, session, marker, horizon};
+# a missing key reads as Lua false, which Redis returns as nil.
+_BEGIN = LUA_LIMITS + """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local ttl = used_up(6, 3)
+  if ttl then
+    return {0, ttl}
+  end
   return false
 end
+local ttl = hit_all(6, 3)
+if ttl then
+  return {0, ttl}
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local horizon = redis.call('GET', KEYS[5])
 if horizon then
   redis.call('DEL', KEYS[5])
 end
-return {redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4]), horizon}
+return {1, redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4]), horizon}
 """
 
 # Remember the answer and the session, then, if the lock is still ours, set the horizon and let go of the lock
@@ -107,19 +122,27 @@ class TurnState:
     def _keys(user_id: str, msg_id: str) -> list[str]:
         return [key(Prefix.USER_LOCK, user_id), key(Prefix.DEDUPE, user_id, msg_id), key(Prefix.SESSION, user_id)]
 
-    async def begin(self, user_id: str, msg_id: str) -> Begun:
+    async def begin(self, user_id: str, msg_id: str, budget: Budget | None = None) -> Begun:
         """Take the user's lock (waiting at most the lock's lifetime for the turn before) and read the state.
 
-        The user's horizon is taken away until `finish` (or `release`) gives one back. Raises
-        `ServiceUnavailable` (503, code `busy`) if the previous turn still holds the lock by then.
+        The message counts against `budget`'s limits once, as the lock is taken: one Redis round trip for
+        both. Raises `RateLimited` (429) over a limit, without taking the lock. The user's horizon is taken
+        away until `finish` (or `release`) gives one back. Raises `ServiceUnavailable` (503, code `busy`) if
+        the previous turn still holds the lock by then.
         """
         token = secrets.token_hex(8)
         keys = [*self._keys(user_id, msg_id), key(Prefix.USER_TICKET, user_id), key(Prefix.DEDUPE_HORIZON, user_id)]
+        args: list[str | int] = [token, self._lock_ms]
+        if budget is not None:
+            keys += budget.keys()
+            args += budget.args()
         give_up = time.monotonic() + self._lock_ms / 1000
         while True:
-            read = await self._begin(keys=keys, args=[token, self._lock_ms])
+            read = await self._begin(keys=keys, args=args)
             if read:
-                answer, session, marker, horizon = cast(list[str | None], read)
+                if not int(read[0]):
+                    raise cast(Budget, budget).refusal(int(read[1]))
+                answer, session, marker, horizon = cast(list[str | None], read[1:])
                 return Begun(user_id, msg_id, token, answer, Session.from_json(session) if session else None, marker,
                              _horizon(horizon))
             if time.monotonic() >= give_up:

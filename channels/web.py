@@ -17,8 +17,9 @@ from bot.messages import Inbound
 from bot.models import OutboundMessage
 from bot.streams import LIVE_STREAMS
 from bot.typedefs import DB, ENGINE, OUTBOX, RATE_LIMITER, SETTINGS, TOKENS
-from core.errors import InvalidInput, Unauthorized
+from core.errors import InvalidInput, Unauthorized, YichuangError
 from core.pubsub import MissedMessages
+from core.ratelimit import Budget
 from policy_kb.prechecks import PrecheckStore
 
 CHANNEL = "web"
@@ -70,20 +71,29 @@ async def post_message(request: web.Request) -> web.Response:
     """Send one message and get the bot's replies."""
     user_id = _bearer_user(request)
     settings = request.app[SETTINGS]
-    limiter = request.app[RATE_LIMITER]
-    await limiter.hit_all([("messages-user", user_id, settings.messages_per_user_minute, 60),
-                           ("messages-ip", client_address(request), settings.messages_per_ip_minute, 60)],
-                          message="发送太频繁了")
+    budget = Budget([("messages-user", user_id, settings.messages_per_user_minute, 60),
+                     ("messages-ip", client_address(request), settings.messages_per_ip_minute, 60)],
+                    message="发送太频繁了")
+    try:
+        inbound = await _inbound(request, user_id, settings.max_text_chars)
+    except (YichuangError, web.HTTPException):
+        await request.app[RATE_LIMITER].hit_all(budget)  # a bad request counts as a message too
+        raise
+    # A good one is counted as its turn begins, in the same Redis round trip as the user's lock.
+    result = await request.app[ENGINE].handle(inbound, budget)
+    return web.json_response(result.to_json(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+async def _inbound(request: web.Request, user_id: str, max_text_chars: int) -> Inbound:
+    """The message in the request body, or InvalidInput/PayloadTooLarge saying what is wrong with it."""
     body = await read_json_object(request)
-    text = require_str(body, "text", max_chars=settings.max_text_chars) or ""
+    text = require_str(body, "text", max_chars=max_text_chars) or ""
     msg_id = require_str(body, "msg_id", max_chars=64, required=False)
     if msg_id is not None and not _MSG_ID.match(msg_id):
         raise InvalidInput("msg_id 只能包含字母、数字和 _ . : -，长度 1–64。", code="invalid_field")
     # The mini-program uses this API too: its tokens carry `mp:<openid>`, so the channel comes from the user id.
     channel = user_id.partition(":")[0] or CHANNEL
-    inbound = Inbound(channel=channel, user_id=user_id, text=text, msg_id=msg_id or uuid.uuid4().hex)
-    result = await request.app[ENGINE].handle(inbound)
-    return web.json_response(result.to_json(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return Inbound(channel=channel, user_id=user_id, text=text, msg_id=msg_id or uuid.uuid4().hex)
 
 
 @routes.get("/api/v1/messages")

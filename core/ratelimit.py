@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
@@ -25,23 +26,81 @@ end
 return {count, ttl}
 """
 
-# Several limits in one round trip, in order: the first one over its limit stops the rest (they count nothing),
-# as separate hits would. ARGV: window and limit for each key. Returns {index (1-based) or 0, ttl}.
-_HIT_ALL = """
-for i, k in ipairs(KEYS) do
-  local window, limit = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
-  local count = redis.call('INCR', k)
-  local ttl = redis.call('TTL', k)
-  if ttl < 0 then
-    redis.call('EXPIRE', k, window)
-    ttl = window
+# Lua functions for scripts that count several limits (KEYS[first_key] onwards) in one round trip, the window
+# and limit of each in ARGV from `first_arg` on, in pairs. `hit_all` counts them in order and returns the TTL
+# of the first one over its limit, whose successors count nothing (as separate hits would), or nil.
+# `used_up` counts nothing and returns the TTL of the first limit whose budget is used up, or nil. Shared with
+# the turn's begin script (bot/turn_state.py), which counts the chat's limits as it takes the user's lock.
+LUA_LIMITS = """
+local function hit_all(first_key, first_arg)
+  for i = first_key, #KEYS do
+    local a = first_arg + 2 * (i - first_key)
+    local window, limit = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+    local count = redis.call('INCR', KEYS[i])
+    local ttl = redis.call('TTL', KEYS[i])
+    if ttl < 0 then
+      redis.call('EXPIRE', KEYS[i], window)
+      ttl = window
+    end
+    if count > limit then
+      return ttl
+    end
   end
-  if count > limit then
-    return {i, ttl}
+  return nil
+end
+local function used_up(first_key, first_arg)
+  for i = first_key, #KEYS do
+    local a = first_arg + 2 * (i - first_key)
+    local window, limit = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+    if tonumber(redis.call('GET', KEYS[i]) or '0') >= limit then
+      local ttl = redis.call('TTL', KEYS[i])
+      return ttl > 0 and ttl or window
+    end
   end
+  return nil
+end
+"""
+
+_HIT_ALL = LUA_LIMITS + """
+local ttl = hit_all(1, 1)
+if ttl then
+  return {1, ttl}
 end
 return {0, 0}
 """
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits counted together, in order: (name, subject, limit, window_seconds) each, and the words of the
+    refusal (`发送太频繁了` becomes `发送太频繁了，请 40 秒后再试。`).
+    """
+
+    limits: Sequence[tuple[str, str, int, int]]
+    message: str = "操作过于频繁"
+
+    def keys(self) -> list[str]:
+        """The Redis counters, in order."""
+        return [limit_key(name, subject) for name, subject, _limit, _window in self.limits]
+
+    def args(self) -> list[int]:
+        """Window and limit of each, in the order of `keys`, as `LUA_LIMITS` reads them."""
+        return [number for _name, _subject, limit, window in self.limits for number in (window, limit)]
+
+    def refusal(self, ttl: int) -> RateLimited:
+        """The error for a limit reached, its window ending in `ttl` seconds."""
+        return refusal(ttl, self.message)
+
+
+def limit_key(name: str, subject: str) -> str:
+    """The Redis counter of one limit and subject."""
+    return key(Prefix.RATE, name, subject)
+
+
+def refusal(ttl: int, message: str) -> RateLimited:
+    """429 with Retry-After: `message`, and when to try again in words."""
+    retry_after = max(int(ttl), 1)
+    return RateLimited(f"{message}，请 {_wait_in_words(retry_after)}后再试。", retry_after=retry_after)
 
 
 def _wait_in_words(seconds: int) -> str:
@@ -58,46 +117,34 @@ class RateLimiter:
         self._hit = redis.register_script(_HIT)
         self._hit_all = redis.register_script(_HIT_ALL)
 
-    @staticmethod
-    def _key(name: str, subject: str) -> str:
-        return key(Prefix.RATE, name, subject)
-
-    @staticmethod
-    def _refuse(ttl: int, message: str) -> RateLimited:
-        retry_after = max(int(ttl), 1)
-        return RateLimited(f"{message}，请 {_wait_in_words(retry_after)}后再试。", retry_after=retry_after)
-
     async def hit(
         self, name: str, subject: str, limit: int, window_seconds: int, *, message: str = "操作过于频繁"
     ) -> None:
         """Count one event; raise `RateLimited` if it is more than `limit` in the current window."""
-        count, ttl = await self._hit(keys=[self._key(name, subject)], args=[window_seconds])
+        count, ttl = await self._hit(keys=[limit_key(name, subject)], args=[window_seconds])
         if int(count) > limit:
-            raise self._refuse(ttl, message)
+            raise refusal(ttl, message)
 
-    async def hit_all(self, limits: Sequence[tuple[str, str, int, int]], *, message: str = "操作过于频繁") -> None:
-        """`hit` for each (name, subject, limit, window_seconds) in order, in one round trip; the first one over
-        its limit raises `RateLimited` and the later ones are not counted.
+    async def hit_all(self, budget: Budget) -> None:
+        """`hit` for each of the budget's limits in order, in one round trip; the first one over its limit
+        raises `RateLimited` and the later ones are not counted.
         """
-        args: list[int] = []
-        for _name, _subject, limit, window_seconds in limits:
-            args += [window_seconds, limit]
-        over, ttl = await self._hit_all(keys=[self._key(name, subject) for name, subject, _, _ in limits], args=args)
+        over, ttl = await self._hit_all(keys=budget.keys(), args=budget.args())
         if int(over):
-            raise self._refuse(ttl, message)
+            raise budget.refusal(ttl)
 
     async def check(
         self, name: str, subject: str, limit: int, window_seconds: int, *, message: str = "操作过于频繁"
     ) -> None:
         """Raise `RateLimited` if the window's budget is used up (one more hit would be over); counts nothing."""
-        redis_key = self._key(name, subject)
+        redis_key = limit_key(name, subject)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.get(redis_key)
             pipe.ttl(redis_key)
             raw, ttl = await pipe.execute()
         if raw is not None and int(raw) >= limit:
-            raise self._refuse(ttl if ttl > 0 else window_seconds, message)
+            raise refusal(ttl if ttl > 0 else window_seconds, message)
 
     async def reset(self, name: str, subject: str) -> None:
         """Forget the count of this subject (e.g. after a successful login)."""
-        await self._redis.delete(self._key(name, subject))
+        await self._redis.delete(limit_key(name, subject))

@@ -12,8 +12,9 @@ import redis.asyncio as aioredis
 
 from bot.session import Session
 from bot.turn_state import TurnState
-from core.errors import ServiceUnavailable
+from core.errors import RateLimited, ServiceUnavailable
 from core.keys import Prefix, key
+from core.ratelimit import Budget
 
 SESSION_TTL = 1800
 DEDUPE_TTL = 3600
@@ -83,6 +84,39 @@ async def test_a_second_turn_waits_for_the_first(state: TurnState) -> None:
     await state.finish(first, Session("web:a", "web", turns=1), "{}", 0)
     begun = await asyncio.wait_for(second, 1)
     assert begun.session is not None and begun.session.turns == 1  # it read what the first one stored
+
+
+def chat_budget(user_id: str, per_user: int) -> Budget:
+    return Budget([("messages-user", user_id, per_user, 60), ("messages-ip", "10.0.0.1", 100, 60)], "发送太频繁了")
+
+
+async def test_a_message_counts_once_against_its_limits_however_long_it_waits(state: TurnState,
+                                                                              redis_client: aioredis.Redis) -> None:
+    budget = chat_budget("web:a", 2)
+    first = await state.begin("web:a", "m1", budget)
+    second = asyncio.create_task(state.begin("web:a", "m2", budget))  # asks for the lock every 50 ms meanwhile
+    await asyncio.sleep(0.2)
+    await state.finish(first, Session("web:a", "web"), "{}", 9)
+    await state.finish(await asyncio.wait_for(second, 1), Session("web:a", "web"), "{}", 9)
+    assert await redis_client.get(key(Prefix.RATE, "messages-user", "web:a")) == "2"
+    with pytest.raises(RateLimited) as refused:
+        await state.begin("web:a", "m3", budget)
+    assert refused.value.message.startswith("发送太频繁了，请 ") and 55 <= refused.value.retry_after <= 60
+    # Refused before the lock: the user's horizon stays and the next turn (another channel's) begins at once.
+    assert (await asyncio.wait_for(state.begin("web:a", "m4"), 0.2)).horizon == 9
+    # The user's limit refused it: the address was not charged (as separate limit checks would not).
+    assert await redis_client.get(key(Prefix.RATE, "messages-ip", "10.0.0.1")) == "2"
+
+
+async def test_a_message_over_its_limits_is_refused_at_once_while_another_turn_runs(
+        redis_client: aioredis.Redis) -> None:
+    patient = TurnState(redis_client, lock_seconds=5, session_ttl_seconds=SESSION_TTL, dedupe_ttl_seconds=DEDUPE_TTL)
+    budget = chat_budget("web:a", 1)
+    await patient.finish(await patient.begin("web:a", "m1", budget), Session("web:a", "web"), "{}", 0)
+    await patient.begin("web:a", "m2")  # a turn of another channel holds the lock
+    with pytest.raises(RateLimited):  # not a wait of 5 s for the lock, then a 503
+        await asyncio.wait_for(patient.begin("web:a", "m3", budget), 1)
+    assert await redis_client.get(key(Prefix.RATE, "messages-user", "web:a")) == "1"
 
 
 async def test_other_users_do_not_wait(state: TurnState) -> None:

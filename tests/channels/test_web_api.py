@@ -259,6 +259,15 @@ async def test_a_user_sending_too_fast_gets_429_with_retry_after(aiohttp_client:
     assert (await other.say("你好"))["flow"] == "smalltalk"  # another user is not slowed down
 
 
+async def test_bad_requests_count_against_the_limit_too(aiohttp_client: Any, settings: Settings) -> None:
+    client = await aiohttp_client(create_app(settings.model_copy(update={"messages_per_user_minute": 3})))
+    visitor = await new_visitor(client)
+    statuses = []
+    for body in ({"text": 42}, {"text": "你好", "msg_id": "坏的"}, {"text": "你好"}, {"text": "你好"}):
+        statuses.append((await client.post("/api/v1/messages", json=body, headers=visitor.headers)).status)
+    assert statuses == [400, 400, 200, 429]
+
+
 async def test_a_first_miss_near_a_kb_record_suggests_it(visitor: Visitor) -> None:
     reply = await visitor.say("阿巴阿巴房子的本")
     assert reply["flow"] == "fallback"

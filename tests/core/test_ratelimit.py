@@ -7,7 +7,7 @@ import redis.asyncio as aioredis
 
 from core.errors import RateLimited
 from core.keys import Prefix, key
-from core.ratelimit import RateLimiter
+from core.ratelimit import Budget, RateLimiter
 
 
 @pytest.fixture
@@ -65,11 +65,11 @@ class TestRateLimiter:
 
     async def test_hit_all_stops_at_the_first_limit_over(self, redis_client: aioredis.Redis) -> None:
         limiter = RateLimiter(redis_client)
-        limits = [("messages-user", "u1", 2, 60), ("messages-ip", "1.2.3.4", 10, 60)]
-        await limiter.hit_all(limits)
-        await limiter.hit_all(limits)
+        budget = Budget([("messages-user", "u1", 2, 60), ("messages-ip", "1.2.3.4", 10, 60)], message="发送太频繁了")
+        await limiter.hit_all(budget)
+        await limiter.hit_all(budget)
         with pytest.raises(RateLimited) as caught:
-            await limiter.hit_all(limits, message="发送太频繁了")
+            await limiter.hit_all(budget)
         assert caught.value.message.startswith("发送太频繁了") and 55 <= caught.value.retry_after <= 60
         # the user's limit refused the third: the address's counter was not charged for it
         assert await redis_client.get(key(Prefix.RATE, "messages-ip", "1.2.3.4")) == "2"
