@@ -67,14 +67,38 @@ def create_engine(settings: Settings) -> AsyncEngine:
         timeout = settings.database_timeout_seconds
         # A pool smaller than the concurrent requests churns: each connection past it is opened (TCP, TLS
         # negotiation, authentication) and closed again per request, a fifth of a turn's CPU under load.
+        # Last in, first out: a steady load keeps using the same few connections, and the rest, opened at a peak,
+        # sit idle until PostgreSQL closes them (_close_idle_sessions).
         kwargs.update(pool_size=settings.database_pool_size, max_overflow=5, pool_recycle=1800, pool_timeout=timeout,
-                      connect_args={"timeout": timeout, "command_timeout": timeout})
+                      pool_use_lifo=True, connect_args={"timeout": timeout, "command_timeout": timeout})
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
         _ping_idle_connections(engine)
+        _close_idle_sessions(engine, settings.pool_idle_seconds)
     return engine
+
+
+def _close_idle_sessions(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Have PostgreSQL (14 or later) close each of the engine's connections that sits unused in the pool for
+    `idle_seconds` (its idle_session_timeout), so the pool shrinks back after a peak.
+
+    SQLAlchemy's pool closes nothing for being idle; its documentation pairs LIFO with a server-side timeout
+    for this. The pool finds out when it next lends the connection: one idle that long is pinged first
+    (_ping_idle_connections, IDLE_PING_SECONDS is shorter) and replaced. Older servers lack the setting: there
+    the pool keeps what it opened, bounded by its size.
+    """
+    milliseconds = int(idle_seconds * 1000)
+
+    async def set_timeout(connection: Any) -> None:  # an asyncpg connection
+        if connection.get_server_version().major >= 14:
+            await connection.execute(f"SET idle_session_timeout = {milliseconds}")
+
+    def connected(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.run_async(set_timeout)
+
+    event.listen(engine.sync_engine, "connect", connected)
 
 
 def _ping_idle_connections(engine: AsyncEngine) -> None:

@@ -7,7 +7,9 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import AsyncIterator
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,13 +103,23 @@ class BoundedConnectionPool(aioredis.ConnectionPool):
     left out because redis-py disconnects a connection whose command failed or was cancelled half-way (so none
     comes back with data pending), and a connection the server closed meanwhile fails its next command with
     ConnectionError, which the client retries once on a fresh connection (`open_redis`).
+
+    Connections are lent last in, first out, so a few of them carry a steady load and the rest sit idle; one
+    not lent for `idle_seconds` is closed, so the pool shrinks back after a peak (issue 9's soak: the count of
+    connections must not grow over time). It is closed when a connection comes back, not by a timer: an idle
+    worker keeps what it has, which costs Redis nothing it has not already given.
     """
 
-    def __init__(self, *, limit: int, wait_seconds: float, **kwargs: Any) -> None:
+    def __init__(self, *, limit: int, wait_seconds: float, idle_seconds: float | None = None,
+                 clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.limit = limit
         self._wait_seconds = wait_seconds
         self._slots = asyncio.Semaphore(limit)  # each connection in _in_use_connections holds one
+        self._idle_seconds = idle_seconds
+        self._clock = clock
+        # When each available connection came back; _available_connections is in that order, oldest first.
+        self._returned_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
     async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         """A connected connection, once one of the `limit` slots is free."""
@@ -142,7 +154,18 @@ class BoundedConnectionPool(aioredis.ConnectionPool):
                 await connection.disconnect()
         finally:
             self._available_connections.append(connection)
+            self._returned_at[connection] = self._clock()
             self._slots.release()
+        if self._idle_seconds is not None:
+            await self._close_idle(self._idle_seconds)
+
+    async def _close_idle(self, idle_seconds: float) -> None:
+        """Close and forget the available connections that nobody took for `idle_seconds`."""
+        cutoff = self._clock() - idle_seconds
+        available = self._available_connections
+        while available and self._returned_at.get(available[0], cutoff) < cutoff:
+            idle = available.pop(0)  # out of the pool before the await: nobody can take it meanwhile
+            await idle.disconnect()
 
 
 @contextlib.asynccontextmanager
@@ -161,7 +184,8 @@ async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     # same timeout, and then fails like an unreachable Redis (503), instead of opening ever more connections.
     timeout = settings.redis_timeout_seconds
     pool = BoundedConnectionPool.from_url(
-        url, limit=settings.redis_pool_size, wait_seconds=timeout, decode_responses=True,
+        url, limit=settings.redis_pool_size, wait_seconds=timeout, idle_seconds=settings.pool_idle_seconds,
+        decode_responses=True,
         health_check_interval=30, socket_connect_timeout=timeout, socket_timeout=timeout,
         retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
     client = aioredis.Redis.from_pool(pool)

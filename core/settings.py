@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         50, ge=2, le=1000, description="Redis connections each worker may open, its one pub/sub connection "
                                        "included; a command waits up to redis_timeout_seconds for a free one, then "
                                        "the request answers 503. Workers × this must stay under Redis's maxclients.")
+    pool_idle_seconds: int = Field(
+        300, ge=30, le=86400, description="A pooled PostgreSQL or Redis connection unused this long is closed, so "
+                                          "the pools shrink back after a peak (PostgreSQL 14 or later closes it "
+                                          "itself: idle_session_timeout).")
     secret_key: str | None = Field(
         None, min_length=32, description="HMAC key for visitor tokens. Empty: generated once into data_dir."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis
@@ -29,10 +30,10 @@ async def probe(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-def pooled(url: str, name: str, limit: int, wait_seconds: float) -> aioredis.Redis:
+def pooled(url: str, name: str, limit: int, wait_seconds: float, **options: Any) -> aioredis.Redis:
     """A client on a BoundedConnectionPool whose connections are named `name`."""
     pool = BoundedConnectionPool.from_url(url, limit=limit, wait_seconds=wait_seconds, client_name=name,
-                                          decode_responses=True)
+                                          decode_responses=True, **options)
     return aioredis.Redis.from_pool(pool)
 
 
@@ -64,6 +65,30 @@ async def test_a_command_that_waits_too_long_fails_and_the_pool_recovers(redis_u
         assert await client.ping()  # one free again
         await pool.release(held.pop())
         assert await asyncio.gather(*(client.ping() for _ in range(5))) == [True] * 5  # nothing leaked
+    finally:
+        await client.aclose()
+
+
+async def test_connections_nobody_took_for_the_idle_time_are_closed(redis_url: str, name: str,
+                                                                    probe: aioredis.Redis) -> None:
+    """After a peak the pool shrinks back to what the load uses (issue 9's soak: no growth in connections)."""
+    now = [0.0]
+    client = pooled(redis_url, name, limit=10, wait_seconds=1, idle_seconds=60, clock=lambda: now[0])
+    pool = client.connection_pool
+    try:
+        peak = [await pool.get_connection() for _ in range(4)]  # four commands at once
+        for connection in peak:
+            await pool.release(connection)
+        assert await connections_named(probe, name) == 4
+        now[0] = 59.0
+        assert await client.ping()  # within the idle time: nothing is closed
+        assert await connections_named(probe, name) == 4
+        now[0] = 100.0
+        # The ping takes the connection used last and closes, as it comes back, the three unused since 0 s.
+        assert await client.ping()
+        assert await connections_named(probe, name) == 1
+        assert await asyncio.gather(*(client.blpop([f"{name}:empty"], timeout=0.1) for _ in range(3))) == [None] * 3
+        assert await connections_named(probe, name) == 3  # a new peak opens what it needs again
     finally:
         await client.aclose()
 
