@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -47,6 +48,13 @@ class TurnResult:
     def to_json(self) -> dict[str, Any]:
         """The body of `POST /api/v1/messages`."""
         return {"replies": [r.to_json() for r in self.replies], "nlu": self.nlu, "flow": self.flow}
+
+    @functools.cached_property
+    def encoded(self) -> str:
+        """`to_json` as JSON text (Chinese as it is, not \\u-escaped), made once: the engine stores it for retries
+        and the web channel sends it as the response body.
+        """
+        return json.dumps(self.to_json(), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, duplicate: bool = False) -> TurnResult:
@@ -110,7 +118,7 @@ class Engine:
                     return logged
             result, session = await self._process(inbound, begun, last_turn)
             if not result.duplicate:
-                if not await self._state.finish(begun, session, json.dumps(result.to_json()), horizon):
+                if not await self._state.finish(begun, session, result.encoded, horizon):
                     log.warning("turn of %s outlived its lock", inbound.user_id)
                 finished = True
         finally:

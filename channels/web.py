@@ -81,7 +81,7 @@ async def post_message(request: web.Request) -> web.Response:
         raise
     # A good one is counted as its turn begins, in the same Redis round trip as the user's lock.
     result = await request.app[ENGINE].handle(inbound, budget)
-    return web.json_response(result.to_json(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return web.json_response(text=result.encoded)
 
 
 async def _inbound(request: web.Request, user_id: str, max_text_chars: int) -> Inbound:
