@@ -207,11 +207,11 @@ class TicketService:
 
         local = now.astimezone(SHANGHAI)
         ticket = await save_numbered(self._db, Ticket.number, f"GD{local:%Y%m%d}-", build)
-        await self._enqueue(ticket)
-        await self._redis.set(key(Prefix.USER_TICKET, user_id), str(ticket.id))
+        await self._enqueue(ticket, mark_user=True)
         await self._announce(ticket, TicketChange("opened"))
-        await self.auto_assign(window)
-        return await self.get(ticket.id or 0), True
+        if ticket.id in await self.auto_assign(window):  # claimed at once: read it as it is now
+            return await self.get(ticket.id or 0), True
+        return ticket, True
 
     async def open_ticket_of(self, user_id: str, marker: str | Unread | None = UNREAD) -> Ticket | None:
         """The user's waiting or served ticket, if any (Redis first, SQL when Redis has forgotten).
@@ -504,8 +504,10 @@ class TicketService:
                 raise NotFound("没有找到这个工单。")
             raise Conflict("工单已结束。", code="ticket_closed")
         ticket = stored(Ticket, row._mapping)
-        await self._redis.zrem(key(Prefix.QUEUE, ticket.window), str(ticket_id))
-        await self._redis.delete(key(Prefix.USER_TICKET, ticket.user_id))
+        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
+            pipe.zrem(key(Prefix.QUEUE, ticket.window), str(ticket_id))
+            pipe.delete(key(Prefix.USER_TICKET, ticket.user_id))
+            await pipe.execute()
         line = "市民结束了服务" if kind == "left" else f"{actor} 结束服务" + (f"：{note}" if note else "")
         await self._add_message(ticket, "system", line)
         await self._announce(ticket, TicketChange(kind, note))
@@ -521,9 +523,14 @@ class TicketService:
             await conn.commit()
         return stored(TicketMessage, row._mapping)
 
-    async def _enqueue(self, ticket: Ticket) -> None:
+    async def _enqueue(self, ticket: Ticket, *, mark_user: bool = False) -> None:
+        """Put the ticket in its window's queue and, with `mark_user`, record it as its user's open ticket."""
         await self._ensure_queues()
-        await self._redis.zadd(key(Prefix.QUEUE, ticket.window), {str(ticket.id): ticket.queued_at.timestamp()})
+        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
+            pipe.zadd(key(Prefix.QUEUE, ticket.window), {str(ticket.id): ticket.queued_at.timestamp()})
+            if mark_user:
+                pipe.set(key(Prefix.USER_TICKET, ticket.user_id), str(ticket.id))
+            await pipe.execute()
 
     async def _ensure_queues(self) -> None:
         """Rebuild every window's queue from SQL once after Redis lost them (a flush, a new server)."""

@@ -265,8 +265,10 @@ async def test_auto_assignment_hands_tickets_to_the_least_busy_online_staff(aioh
     await service.heartbeat("wang", ["综合"])
     await service.heartbeat("zhou", ["综合"])
     visitors = [await new_visitor(client) for _ in range(3)]
-    for visitor in visitors:
-        await visitor.say("转人工")
+    answers = [(await visitor.say("转人工"))["replies"][0]["text"] for visitor in visitors]
+    # The first two are taken at once and told so in the same reply; the third waits first in the queue.
+    assert [a.startswith("工作人员正在为您服务") for a in answers] == [True, True, False]
+    assert "前面还有 0 位" in answers[2]
     served = await service.find(windows=None, status="serving")
     assert sorted(t.staff or "" for t in served) == ["wang", "zhou"]  # one each: capacity 1
     assert len(await service.find(windows=None, status="waiting")) == 1
