@@ -396,8 +396,12 @@ def soak(server: Server, backend: Backend, scripts: list[Script], args: argparse
     errors = sum((r.errors for r in results), Counter())
     latencies = sorted(x for r in results for x in r.latencies_ms)
     p50, p99 = percentile(latencies, .5), percentile(latencies, .99)
+    # At a fixed rate below saturation the workers' CPU time per turn is the steadier measure of a change's
+    # cost: throughput at saturation moves ±10% between runs on a shared machine.
+    cpu_ms = sum(r.server_cpu for r in results) / max(turns, 1) * 1000
     print(f"\nsoak: {turns} turns in {elapsed:.0f} s = {turns / elapsed:.0f} turns/s (target rate {args.rate:.0f}); "
-          f"p50 {p50:.1f} ms, p99 {p99:.1f} ms; errors {sum(errors.values())} {dict(errors) or ''}")
+          f"p50 {p50:.1f} ms, p99 {p99:.1f} ms; errors {sum(errors.values())} {dict(errors) or ''}; "
+          f"server CPU {cpu_ms:.2f} ms per turn")
     print("\n| resource | after warm-up | end | growth |\n|---|---|---|---|")
     for name, before in start.items():
         after = end[name]
