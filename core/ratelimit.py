@@ -15,22 +15,12 @@ import redis.asyncio as aioredis
 from core.errors import RateLimited
 from core.keys import Prefix, key
 
-# INCR and EXPIRE in one step: a crash between the two cannot leave a counter that never expires.
-_HIT = """
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('TTL', KEYS[1])
-if ttl < 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {count, ttl}
-"""
-
 # Lua functions for scripts that count several limits (KEYS[first_key] onwards) in one round trip, the window
 # and limit of each in ARGV from `first_arg` on, in pairs. `hit_all` counts them in order and returns the TTL
 # of the first one over its limit, whose successors count nothing (as separate hits would), or nil.
 # `used_up` counts nothing and returns the TTL of the first limit whose budget is used up, or nil. Shared with
 # the turn's begin script (bot/turn_state.py), which counts the chat's limits as it takes the user's lock.
+# INCR and EXPIRE in one script: a crash between the two cannot leave a counter that never expires.
 LUA_LIMITS = """
 local function hit_all(first_key, first_arg)
   for i = first_key, #KEYS do
@@ -69,6 +59,14 @@ end
 return {0, 0}
 """
 
+_USED_UP = LUA_LIMITS + """
+local ttl = used_up(1, 1)
+if ttl then
+  return {1, ttl}
+end
+return {0, 0}
+"""
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -88,19 +86,16 @@ class Budget:
         return [number for _name, _subject, limit, window in self.limits for number in (window, limit)]
 
     def refusal(self, ttl: int) -> RateLimited:
-        """The error for a limit reached, its window ending in `ttl` seconds."""
-        return refusal(ttl, self.message)
+        """429 with Retry-After for a limit reached, its window ending in `ttl` seconds: the message, and when to
+        try again in words.
+        """
+        retry_after = max(int(ttl), 1)
+        return RateLimited(f"{self.message}，请 {_wait_in_words(retry_after)}后再试。", retry_after=retry_after)
 
 
 def limit_key(name: str, subject: str) -> str:
     """The Redis counter of one limit and subject."""
     return key(Prefix.RATE, name, subject)
-
-
-def refusal(ttl: int, message: str) -> RateLimited:
-    """429 with Retry-After: `message`, and when to try again in words."""
-    retry_after = max(int(ttl), 1)
-    return RateLimited(f"{message}，请 {_wait_in_words(retry_after)}后再试。", retry_after=retry_after)
 
 
 def _wait_in_words(seconds: int) -> str:
@@ -114,16 +109,14 @@ class RateLimiter:
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
-        self._hit = redis.register_script(_HIT)
         self._hit_all = redis.register_script(_HIT_ALL)
+        self._used_up = redis.register_script(_USED_UP)
 
     async def hit(
         self, name: str, subject: str, limit: int, window_seconds: int, *, message: str = "操作过于频繁"
     ) -> None:
         """Count one event; raise `RateLimited` if it is more than `limit` in the current window."""
-        count, ttl = await self._hit(keys=[limit_key(name, subject)], args=[window_seconds])
-        if int(count) > limit:
-            raise refusal(ttl, message)
+        await self.hit_all(Budget([(name, subject, limit, window_seconds)], message))
 
     async def hit_all(self, budget: Budget) -> None:
         """`hit` for each of the budget's limits in order, in one round trip; the first one over its limit
@@ -137,13 +130,10 @@ class RateLimiter:
         self, name: str, subject: str, limit: int, window_seconds: int, *, message: str = "操作过于频繁"
     ) -> None:
         """Raise `RateLimited` if the window's budget is used up (one more hit would be over); counts nothing."""
-        redis_key = limit_key(name, subject)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.get(redis_key)
-            pipe.ttl(redis_key)
-            raw, ttl = await pipe.execute()
-        if raw is not None and int(raw) >= limit:
-            raise refusal(ttl if ttl > 0 else window_seconds, message)
+        budget = Budget([(name, subject, limit, window_seconds)], message)
+        over, ttl = await self._used_up(keys=budget.keys(), args=budget.args())
+        if int(over):
+            raise budget.refusal(ttl)
 
     async def reset(self, name: str, subject: str) -> None:
         """Forget the count of this subject (e.g. after a successful login)."""
