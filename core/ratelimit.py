@@ -51,21 +51,20 @@ local function used_up(first_key, first_arg)
 end
 """
 
-_HIT_ALL = LUA_LIMITS + """
-local ttl = hit_all(1, 1)
+
+def _limits_script(function: str) -> str:
+    """A script running one of LUA_LIMITS' functions over all its keys: {1, ttl} if it found a limit, else {0, 0}."""
+    return LUA_LIMITS + f"""
+local ttl = {function}(1, 1)
 if ttl then
-  return {1, ttl}
+  return {{1, ttl}}
 end
-return {0, 0}
+return {{0, 0}}
 """
 
-_USED_UP = LUA_LIMITS + """
-local ttl = used_up(1, 1)
-if ttl then
-  return {1, ttl}
-end
-return {0, 0}
-"""
+
+_HIT_ALL = _limits_script("hit_all")
+_USED_UP = _limits_script("used_up")
 
 
 @dataclass(frozen=True)
