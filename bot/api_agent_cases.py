@@ -6,7 +6,6 @@ Agents see the cases of their windows (the complaint window sees all); superviso
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -14,9 +13,10 @@ from typing import Any
 from aiohttp import web
 
 from bot.api_staff import audit_note, current_staff, require_role
-from bot.http import parse_uint, read_json_object, require_str
+from bot.http import json_response, parse_uint, read_json_object, require_str
 from bot.streams import LIVE_STREAMS
 from bot.typedefs import CASE_REPORTS, CASES, EVALUATIONS, PUBSUB
+from core import jsoncodec
 from core.errors import InvalidInput, NotFound
 from core.keys import Prefix, key
 from core.pubsub import MissedMessages
@@ -29,9 +29,6 @@ routes = web.RouteTableDef()
 SSE_WAIT_SECONDS = 15.0
 SUPERVISORS = ("supervisor", "admin")
 
-
-def _dumps(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False)
 
 
 def _sees_all(staff: StaffMember, service: CaseService) -> bool:
@@ -72,7 +69,7 @@ async def list_cases(request: web.Request) -> web.Response:
     rows = [_case_json(c, service) for c in cases]
     if light:
         rows = [r for r in rows if r["light"] == light]
-    return web.json_response({"cases": rows}, dumps=_dumps)
+    return json_response({"cases": rows})
 
 
 @routes.get("/api/v1/agent/cases/{case_no}")
@@ -82,7 +79,7 @@ async def get_case(request: web.Request) -> web.Response:
     case = await _visible_case(request, staff)
     service = request.app[CASES]
     events = await service.events(case, public_only=False)
-    return web.json_response({**_case_json(case, service), "events": [e.to_json() for e in events]}, dumps=_dumps)
+    return json_response({**_case_json(case, service), "events": [e.to_json() for e in events]})
 
 
 Action = Callable[[CaseService, str, str, dict[str, Any]], Awaitable[Case]]
@@ -113,7 +110,7 @@ def _action_handler(name: str) -> Callable[[web.Request], Awaitable[web.Response
         audit_note(request, target=case.case_no)
         service = request.app[CASES]
         updated = await ACTIONS[name](service, case.case_no, f"staff:{staff.username}", body)
-        return web.json_response(_case_json(updated, service), dumps=_dumps)
+        return json_response(_case_json(updated, service))
 
     handler.__doc__ = f"Case action `{name}`."
     return handler
@@ -142,9 +139,9 @@ async def staff_events(request: web.Request) -> web.StreamResponse:
                 if data is None:
                     await stream.send("", event="ping")
                     continue
-                event = json.loads(data)
+                event = jsoncodec.loads(data)
                 if sees_all or staff.can_see_window(event.get("window", "")):
-                    await stream.send(json.dumps(event, ensure_ascii=False), event=event.get("type", "case"))
+                    await stream.send(jsoncodec.dumps(event), event=event.get("type", "case"))
     return stream
 
 
@@ -164,7 +161,7 @@ async def case_report(request: web.Request) -> web.Response:
     require_role(await current_staff(request), *SUPERVISORS)
     reports = request.app[CASE_REPORTS]
     cases = await reports.cases(_date_query(request, "from"), _date_query(request, "to"))
-    return web.json_response(reports.summary(cases, request.app[CASES].now()), dumps=_dumps)
+    return json_response(reports.summary(cases, request.app[CASES].now()))
 
 
 @routes.get("/api/v1/agent/reports/cases.xlsx")
@@ -186,7 +183,7 @@ async def list_follow_ups(request: web.Request) -> web.Response:
     require_role(await current_staff(request), *SUPERVISORS)
     pending_only = request.query.get("all") not in ("1", "true")
     rows = await request.app[EVALUATIONS].follow_ups(pending_only=pending_only)
-    return web.json_response({"evaluations": [r.to_json() for r in rows]}, dumps=_dumps)
+    return json_response({"evaluations": [r.to_json() for r in rows]})
 
 
 @routes.post("/api/v1/agent/evaluations/{evaluation_id}/follow-up")
@@ -204,4 +201,4 @@ async def follow_up(request: web.Request) -> web.Response:
         raise InvalidInput("缺少字段 note。", code="missing_field")
     audit_note(request, target=f"evaluation:{raw}")
     row = await request.app[EVALUATIONS].mark_followed_up(evaluation_id, f"staff:{staff.username}", note.strip())
-    return web.json_response(row.to_json(), dumps=_dumps)
+    return json_response(row.to_json())

@@ -5,12 +5,11 @@ first); supervisors and admins list the questions the assistant could not answer
 from __future__ import annotations
 
 import asyncio
-import json
 
 from aiohttp import web
 
 from bot.api_staff import audit_note, current_staff, require_role
-from bot.http import parse_uint, read_json_object
+from bot.http import json_response, parse_uint, read_json_object
 from bot.typedefs import GAPS, KB
 from core.errors import InvalidInput
 
@@ -18,9 +17,6 @@ routes = web.RouteTableDef()
 RELOAD_WAIT_SECONDS = 30.0
 GAP_KINDS = ("item", "policy", "chat", "out_of_scope")
 
-
-def _dumps(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False)
 
 
 @routes.post("/api/v1/agent/kb/reload")
@@ -43,8 +39,8 @@ async def reload_kb(request: web.Request) -> web.Response:
     async with asyncio.timeout(RELOAD_WAIT_SECONDS):
         await service.wait_for_generation(generation + 1)
     kb = service.current
-    return web.json_response({"workers_notified": workers, "items": len(kb.items), "bundles": len(kb.bundles),
-                              "policies": len(kb.policies)}, dumps=_dumps)
+    return json_response({"workers_notified": workers, "items": len(kb.items), "bundles": len(kb.bundles),
+                              "policies": len(kb.policies)})
 
 
 @routes.get("/api/v1/agent/kb/gaps")
@@ -58,6 +54,6 @@ async def kb_gaps(request: web.Request) -> web.Response:
     if kind not in (None, *GAP_KINDS):
         raise InvalidInput("kind 只能是 " + "、".join(GAP_KINDS) + "。", code="invalid_query")
     rows = await request.app[GAPS].top(limit, kind)
-    return web.json_response({"gaps": [{"query": g.query, "example": g.example, "kind": g.kind, "count": g.count,
+    return json_response({"gaps": [{"query": g.query, "example": g.example, "kind": g.kind, "count": g.count,
                                         "first_seen": g.first_seen.isoformat(), "last_seen": g.last_seen.isoformat()}
-                                       for g in rows]}, dumps=_dumps)
+                                       for g in rows]})

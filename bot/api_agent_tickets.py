@@ -5,14 +5,13 @@ Agents see the tickets of their windows; supervisors see all and may act on any.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from bot.api_staff import audit_note, current_staff
-from bot.http import parse_uint, read_json_object, require_str
+from bot.http import json_response, parse_uint, read_json_object, require_str
 from bot.typedefs import TICKETS
 from core.errors import InvalidInput, NotFound
 from handoff.staff import StaffMember
@@ -21,9 +20,6 @@ from handoff.windows import ALL_WINDOWS
 
 routes = web.RouteTableDef()
 
-
-def _dumps(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False)
 
 
 def _windows(staff: StaffMember) -> list[str]:
@@ -48,7 +44,7 @@ async def _ticket_json(service: TicketService, ticket: Ticket) -> dict[str, Any]
 async def queues(request: web.Request) -> web.Response:
     """Each visible window: how many wait, the longest wait in seconds, how many are being served."""
     staff = await current_staff(request)
-    return web.json_response({"queues": await request.app[TICKETS].queues(_windows(staff))}, dumps=_dumps)
+    return json_response({"queues": await request.app[TICKETS].queues(_windows(staff))})
 
 
 @routes.get("/api/v1/agent/tickets")
@@ -65,7 +61,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     mine = request.query.get("mine") in ("1", "true")
     service = request.app[TICKETS]
     rows = await service.find(windows=windows, status=status, staff=staff.username if mine else None)
-    return web.json_response({"tickets": [await _ticket_json(service, t) for t in rows]}, dumps=_dumps)
+    return json_response({"tickets": [await _ticket_json(service, t) for t in rows]})
 
 
 @routes.get("/api/v1/agent/tickets/{ticket_id}")
@@ -75,7 +71,7 @@ async def get_ticket(request: web.Request) -> web.Response:
     ticket = await _visible(request, staff)
     service = request.app[TICKETS]
     messages = [m.to_json() for m in await service.messages(ticket)]
-    return web.json_response({**await _ticket_json(service, ticket), "messages": messages}, dumps=_dumps)
+    return json_response({**await _ticket_json(service, ticket), "messages": messages})
 
 
 Action = Callable[[TicketService, Ticket, StaffMember, dict[str, Any]], Awaitable[Any]]
@@ -105,8 +101,8 @@ def _action_handler(name: str) -> Callable[[web.Request], Awaitable[web.Response
         service = request.app[TICKETS]
         result = await ACTIONS[name](service, ticket, staff, body)
         if isinstance(result, Ticket):
-            return web.json_response(await _ticket_json(service, result), dumps=_dumps)
-        return web.json_response(result.to_json(), dumps=_dumps)
+            return json_response(await _ticket_json(service, result))
+        return json_response(result.to_json())
 
     handler.__doc__ = f"Ticket action `{name}`."
     return handler
@@ -123,7 +119,7 @@ async def canned(request: web.Request) -> web.Response:
     window = request.query.get("window") or (staff.windows[0] if staff.windows else "综合")
     if window not in ALL_WINDOWS:
         raise InvalidInput(f"没有“{window}”这个窗口。", code="unknown_window")
-    return web.json_response({"replies": request.app[TICKETS].rules.canned_for(window)}, dumps=_dumps)
+    return json_response({"replies": request.app[TICKETS].rules.canned_for(window)})
 
 
 @routes.post("/api/v1/agent/presence")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from aiohttp import web
 
-from bot.http import parse_uint
+from bot.http import json_response, parse_uint
 from bot.typedefs import CALENDAR
 from core.errors import InvalidInput
 from handoff.calendar import MAX_DAYS, date_in_words
@@ -35,4 +34,4 @@ async def due(request: web.Request) -> web.Response:
     body = {"start": start.isoformat(), "days": days, "due_date": deadline.due_date.isoformat(),
             "due_at": deadline.due_at.isoformat(), "due_in_words": date_in_words(deadline.due_date) + "前",
             "provisional": deadline.provisional}
-    return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return json_response(body)

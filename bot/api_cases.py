@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from aiohttp import web
 
-from bot.http import client_address, read_json_object, require_str
+from bot.http import client_address, json_response, read_json_object, require_str
 from bot.typedefs import CASES, KB, RATE_LIMITER, TOKENS
 from core.errors import InvalidInput, NotFound
 from handoff.calendar import date_in_words
@@ -23,9 +22,6 @@ LOOKUP_LIMIT_PER_IP = 20
 LOOKUP_LIMIT_PER_CASE = 5
 LOOKUP_WINDOW_SECONDS = 600
 
-
-def _dumps(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False)
 
 
 def _case_summary(case: Case) -> dict[str, object]:
@@ -64,7 +60,7 @@ async def file_case(request: web.Request) -> web.Response:
                       where_when=fields["where_when"], wants=fields["wants"], name=fields["name"] or None,
                       request_key=f"form:{request_key}" if request_key else None)
     case, created = await request.app[CASES].file(draft)
-    return web.json_response(_case_summary(case), status=201 if created else 200, dumps=_dumps)
+    return json_response(_case_summary(case), status=201 if created else 200)
 
 
 @routes.get("/api/v1/cases/{case_no}")
@@ -94,4 +90,4 @@ async def get_case(request: web.Request) -> web.Response:
     events = await service.events(case, public_only=True)
     body = {**case.public_json(), "due_in_words": date_in_words(case.due_date),
             "events": [e.to_json() for e in events]}
-    return web.json_response(body, dumps=_dumps)
+    return json_response(body)

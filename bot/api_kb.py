@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
-from bot.http import parse_uint
+from bot.http import json_response, parse_uint
 from bot.typedefs import KB
 from core.clock import today_local
 from core.errors import InvalidInput, NotFound
@@ -19,7 +18,7 @@ MAX_LIMIT = 100
 
 
 def _json(data: Any) -> web.Response:
-    return web.json_response(data, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
+    return json_response(data, default=str)
 
 
 def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
-from bot.http import read_json_object, require_str
+from bot.http import json_response, read_json_object, require_str
 from bot.typedefs import NLU_BACKEND, SETTINGS
 from core.errors import InvalidInput
 
@@ -21,4 +19,4 @@ async def parse(request: web.Request) -> web.Response:
     if not text.strip():
         raise InvalidInput("字段 text 不能为空。", code="invalid_field")
     result = await request.app[NLU_BACKEND].parse(text)
-    return web.json_response(result.to_json(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return json_response(result.to_json())

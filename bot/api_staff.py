@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -23,8 +22,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.http import Handler, client_address, parse_uint, read_json_object, require_str
+from bot.http import Handler, client_address, json_response, parse_uint, read_json_object, require_str
 from bot.typedefs import RATE_LIMITER, REDIS, SETTINGS, STAFF
+from core import jsoncodec
 from core.errors import Forbidden, InvalidInput, Unauthorized
 from core.keys import Prefix, key
 from handoff.staff import MAX_PASSWORD_CHARS, StaffAudit, StaffMember, normalise_username
@@ -70,9 +70,6 @@ def _session_key(token: str) -> str:
     return key(Prefix.STAFF_SESSION, hashlib.sha256(token.encode()).hexdigest())
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)
-
 
 async def _load_session(request: web.Request) -> _Session | None:
     token = request.cookies.get(COOKIE, "")
@@ -82,7 +79,7 @@ async def _load_session(request: web.Request) -> _Session | None:
     if raw is None:
         return None
     try:
-        data = json.loads(raw)
+        data = jsoncodec.loads(raw)
         return _Session(token=token, staff_id=int(data["staff_id"]), csrf=str(data["csrf"]))
     except (ValueError, KeyError, TypeError):
         log.warning("unreadable staff session in Redis; ignored")
@@ -155,7 +152,7 @@ def audit_note(request: web.Request, *, target: str | None = None, **detail: Any
 
 
 def _staff_response(staff: StaffMember, session: _Session) -> web.Response:
-    return web.json_response({"staff": staff.to_json(), "csrf_token": session.csrf}, dumps=_dumps)
+    return json_response({"staff": staff.to_json(), "csrf_token": session.csrf})
 
 
 @routes.post("/api/v1/agent/login")
@@ -192,7 +189,7 @@ async def login(request: web.Request) -> web.Response:
         await redis.delete(_session_key(old))
     session = _Session(token=secrets.token_urlsafe(32), staff_id=staff.id, csrf=secrets.token_urlsafe(32))
     ttl = settings.staff_session_hours * 3600
-    await redis.set(_session_key(session.token), json.dumps({"staff_id": staff.id, "csrf": session.csrf}), ex=ttl)
+    await redis.set(_session_key(session.token), jsoncodec.dumps({"staff_id": staff.id, "csrf": session.csrf}), ex=ttl)
     request[_STAFF], request[_SESSION] = staff, session
     response = _staff_response(staff, session)
     response.set_cookie(
@@ -244,7 +241,7 @@ async def audit_log(request: web.Request) -> web.Response:
     if not limit:
         raise InvalidInput(f"参数 limit 必须是 1–{AUDIT_MAX_LIMIT} 的整数。", code="invalid_limit")
     rows = await request.app[STAFF].recent_audit(limit)
-    return web.json_response({"entries": [_audit_json(r) for r in rows]}, dumps=_dumps)
+    return json_response({"entries": [_audit_json(r) for r in rows]})
 
 
 def _action(request: web.Request) -> str:

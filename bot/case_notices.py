@@ -4,7 +4,6 @@ and to the staff console as an event on Redis pub/sub.
 
 from __future__ import annotations
 
-import json
 import logging
 
 import redis.asyncio as aioredis
@@ -13,6 +12,7 @@ from bot.flows.feedback import rating_buttons
 from bot.messages import Button, Reply
 from bot.outbox import Outbox
 from bot.texts import Texts
+from core import jsoncodec
 from core.keys import Prefix, key
 from handoff.calendar import date_in_words
 from handoff.case_models import Case
@@ -40,7 +40,7 @@ class CaseNotices:
             await self._outbox.push(case.user_id, self.citizen_replies(case, change), source="case")
         event = {"type": "case", "case_no": case.case_no, "kind": change.kind, "status": case.status,
                  "light": case.light, "window": case.window, "due_date": case.due_date.isoformat()}
-        await self._redis.publish(key(Prefix.STAFF_EVENTS), json.dumps(event, ensure_ascii=False))
+        await self._redis.publish(key(Prefix.STAFF_EVENTS), jsoncodec.dumps(event))
 
     def citizen_replies(self, case: Case, change: CaseChange) -> list[Reply]:
         """The message the citizen gets about this change."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 import time
@@ -21,6 +20,7 @@ from bot.session import Session
 from bot.texts import Texts
 from bot.turn_state import Begun, TurnState
 from bot.turns import LastTurn, TurnLog
+from core import jsoncodec
 from core.db import utcnow
 from core.ratelimit import Budget
 from core.settings import Settings
@@ -50,11 +50,11 @@ class TurnResult:
         return {"replies": [r.to_json() for r in self.replies], "nlu": self.nlu, "flow": self.flow}
 
     @functools.cached_property
-    def encoded(self) -> str:
-        """`to_json` as JSON text (Chinese as it is, not \\u-escaped), made once: the engine stores it for retries
-        and the web channel sends it as the response body.
+    def encoded(self) -> bytes:
+        """`to_json` as JSON in UTF-8 (Chinese as it is, not \\u-escaped), made once: the engine stores it for
+        retries and the web channel sends it as the response body.
         """
-        return json.dumps(self.to_json(), ensure_ascii=False)
+        return jsoncodec.dump_bytes(self.to_json())
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, duplicate: bool = False) -> TurnResult:
@@ -105,7 +105,7 @@ class Engine:
             if begun.answer:
                 keep_horizon = begun.horizon
                 self._metrics.duplicates.labels(inbound.channel).inc()
-                return TurnResult.from_json(json.loads(begun.answer), duplicate=True)
+                return TurnResult.from_json(jsoncodec.loads(begun.answer), duplicate=True)
             horizon = begun.horizon
             if horizon is None or horizon > time.time():
                 # Redis may have been wiped, or a worker died mid-turn: the SQL turn log is the system of record.

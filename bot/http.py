@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -14,6 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.typedefs import SETTINGS
+from core import jsoncodec
 from core.errors import InvalidInput, PayloadTooLarge, RateLimited, YichuangError
 
 log = logging.getLogger("bot.http")
@@ -44,10 +44,20 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None,
+                  default: Callable[[Any], Any] | None = None) -> web.Response:
+    """`data` as a JSON response (UTF-8, Chinese as it is), encoded by orjson (core.jsoncodec)."""
+    return encoded_json_response(jsoncodec.dump_bytes(data, default), status=status, headers=headers)
+
+
+def encoded_json_response(body: bytes, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response of a body already encoded (a turn's answer, also kept for retries)."""
+    return web.Response(body=body, status=status, headers=headers, content_type="application/json", charset="utf-8")
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
     """A JSON error response."""
-    return web.json_response(error_body(code, message), status=status, headers=headers,
-                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return json_response(error_body(code, message), status=status, headers=headers)
 
 
 @web.middleware
@@ -107,8 +117,8 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     if not raw:
         raise InvalidInput("请求体为空，需要一个 JSON 对象。", code="empty_body")
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = jsoncodec.loads(raw)
+    except jsoncodec.DecodeError:  # invalid UTF-8 and lone surrogates too
         raise InvalidInput("请求体不是合法的 JSON。", code="malformed_json") from None
     if not isinstance(body, dict):
         raise InvalidInput("请求体必须是 JSON 对象。", code="malformed_json")

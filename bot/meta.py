@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 from pathlib import Path
@@ -13,6 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from bot.http import json_response
 from bot.typedefs import DB_ENGINE, METRICS, REDIS, SLA
 from core.yamlfile import load_yaml
 
@@ -48,7 +48,7 @@ async def healthz(request: web.Request) -> web.Response:
     healthy = all(v == "ok" for v in checks.values())
     body = {"status": "ok" if healthy else "unavailable", **checks, "worker": os.getpid(),
             "sla_leader": request.app[SLA].is_leader}
-    return web.json_response(body, status=200 if healthy else 503)
+    return json_response(body, status=200 if healthy else 503)
 
 
 @routes.get("/metrics")
@@ -61,7 +61,7 @@ async def metrics(request: web.Request) -> web.Response:
 @routes.get("/api/v1/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
     """The API's OpenAPI 3.1 description."""
-    return web.json_response(openapi_document(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return json_response(openapi_document())
 
 
 @web.middleware

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from core import jsoncodec
 
 
 @dataclass
@@ -37,13 +38,13 @@ class Session:
 
     def to_json(self) -> str:
         """Serialise for storage."""
-        # Not dataclasses.asdict: it deep-copies the slots first, for nothing (json only reads them).
+        # Not dataclasses.asdict: it deep-copies the slots first, for nothing (the encoder only reads them).
         fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        return jsoncodec.dumps(fields)
 
     @classmethod
     def from_json(cls, raw: str) -> Session:
         """Deserialise; unknown keys from an older version are ignored."""
-        data = json.loads(raw)
+        data = jsoncodec.loads(raw)
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})

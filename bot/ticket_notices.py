@@ -4,14 +4,13 @@ queue positions to the others waiting at that window, and every change to the st
 
 from __future__ import annotations
 
-import json
-
 import redis.asyncio as aioredis
 
 from bot.flows.feedback import rating_buttons
 from bot.messages import Reply
 from bot.outbox import Outbox
 from bot.texts import Texts
+from core import jsoncodec
 from core.keys import Prefix, key
 from handoff.tickets import Ticket, TicketChange, TicketService
 
@@ -50,7 +49,7 @@ class TicketNotices:
         event = {"type": "ticket", "id": ticket.id, "number": ticket.number, "kind": change.kind,
                  "window": ticket.window, "status": ticket.status, "staff": ticket.staff,
                  "sender": change.data.get("sender")}
-        await self._redis.publish(key(Prefix.STAFF_EVENTS), json.dumps(event, ensure_ascii=False))
+        await self._redis.publish(key(Prefix.STAFF_EVENTS), jsoncodec.dumps(event))
 
     async def _positions(self, window: str) -> None:
         waiting = await self._tickets.find(windows=[window], status="waiting", limit=POSITION_UPDATES)

@@ -149,7 +149,7 @@ class TurnState:
                 raise ServiceUnavailable("上一条消息还在处理中，请稍后再试。", code="busy")
             await asyncio.sleep(LOCK_POLL_SECONDS)
 
-    async def finish(self, begun: Begun, session: Session, answer: str, horizon: int) -> bool:
+    async def finish(self, begun: Begun, session: Session, answer: str | bytes, horizon: int) -> bool:
         """Store the answer (for retries of this message id) and the session (renewing its idle TTL), and if
         the lock is still ours, the user's horizon, and release the lock. Returns False if the turn outlived
         its lock (another turn may have started).

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
-from bot.http import client_address, read_json_object, require_str
+from bot.http import client_address, json_response, read_json_object, require_str
 from bot.messages import Reply
 from bot.texts import Texts
 from bot.typedefs import HTTP_CLIENT, OUTBOX, RATE_LIMITER, REDIS, SETTINGS, TOKENS
@@ -65,7 +65,7 @@ async def login(request: web.Request) -> web.Response:
         raise WeChatApiError(-2, "no openid")
     user_id = f"{CHANNEL}:{openid}"
     token, expires = request.app[TOKENS].issue(user_id)
-    return web.json_response({"token": token, "user_id": user_id, "expires_at": expires})
+    return json_response({"token": token, "user_id": user_id, "expires_at": expires})
 
 
 MP_OUTBOX = web.AppKey("mp_outbox", OutboxDispatcher)

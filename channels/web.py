@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import secrets
 import uuid
@@ -12,11 +11,20 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.http import MAX_ROW_ID, client_address, parse_uint, read_json_object, require_str
+from bot.http import (
+    MAX_ROW_ID,
+    client_address,
+    encoded_json_response,
+    json_response,
+    parse_uint,
+    read_json_object,
+    require_str,
+)
 from bot.messages import Inbound
 from bot.models import OutboundMessage
 from bot.streams import LIVE_STREAMS
 from bot.typedefs import DB, ENGINE, OUTBOX, RATE_LIMITER, SETTINGS, TOKENS
+from core import jsoncodec
 from core.errors import InvalidInput, Unauthorized, YichuangError
 from core.pubsub import MissedMessages
 from core.ratelimit import Budget
@@ -63,7 +71,7 @@ async def create_session(request: web.Request) -> web.Response:
     user_id = f"{CHANNEL}:{secrets.token_hex(12)}"
     token, expires = request.app[TOKENS].issue(user_id)
     await request.app[ENGINE].welcome(user_id, CHANNEL)
-    return web.json_response({"token": token, "user_id": user_id, "expires_at": expires}, status=201)
+    return json_response({"token": token, "user_id": user_id, "expires_at": expires}, status=201)
 
 
 @routes.post("/api/v1/messages")
@@ -81,7 +89,7 @@ async def post_message(request: web.Request) -> web.Response:
         raise
     # A good one is counted as its turn begins, in the same Redis round trip as the user's lock.
     result = await request.app[ENGINE].handle(inbound, budget)
-    return web.json_response(text=result.encoded)
+    return encoded_json_response(result.encoded)
 
 
 async def _inbound(request: web.Request, user_id: str, max_text_chars: int) -> Inbound:
@@ -103,8 +111,7 @@ async def list_messages(request: web.Request) -> web.Response:
     cursor = _cursor(request)
     rows = await request.app[OUTBOX].after(user_id, cursor)
     next_cursor = rows[-1].id if rows else cursor
-    return web.json_response({"messages": [_message_json(r) for r in rows], "cursor": next_cursor},
-                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return json_response({"messages": [_message_json(r) for r in rows], "cursor": next_cursor})
 
 
 @routes.get("/api/v1/events")
@@ -122,7 +129,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(ConnectionResetError):
             while stream.is_connected() and not streams.closing:
                 for row in await outbox.after(user_id, cursor):
-                    await stream.send(json.dumps(_message_json(row), ensure_ascii=False), id=str(row.id))
+                    await stream.send(jsoncodec.dumps(_message_json(row)), id=str(row.id))
                     cursor = row.id or cursor
                 # Woken by a push, or by missed pushes (Redis was away): either way the loop reads SQL again.
                 with contextlib.suppress(MissedMessages):
@@ -135,7 +142,7 @@ async def get_precheck(request: web.Request) -> web.Response:
     """A pre-check record (材料预审), for its owner only: anyone else gets the same 404 as an unknown number."""
     user_id = _bearer_user(request)
     record = await PrecheckStore(request.app[DB]).get_for_owner(request.match_info["number"], user_id)
-    return web.json_response(record.to_json(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return json_response(record.to_json())
 
 
 @routes.get("/")

@@ -20,6 +20,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core import jsoncodec
 from core.settings import Settings
 
 log = logging.getLogger("core.db")
@@ -71,7 +72,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # sit idle until PostgreSQL closes them (_close_idle_sessions).
         kwargs.update(pool_size=settings.database_pool_size, max_overflow=5, pool_recycle=1800, pool_timeout=timeout,
                       pool_use_lifo=True, connect_args={"timeout": timeout, "command_timeout": timeout})
-    engine = create_async_engine(url, **kwargs)
+    # JSON columns (the turn log's replies, case events' data) through orjson, as everything else: core.jsoncodec.
+    engine = create_async_engine(url, json_serializer=jsoncodec.dumps, json_deserializer=jsoncodec.loads, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 
+from core import jsoncodec
 from core.errors import Unauthorized
 
 
@@ -32,7 +32,7 @@ class TokenSigner:
     def issue(self, user_id: str, now: float | None = None) -> tuple[str, int]:
         """A new token for `user_id` and its expiry (unix seconds)."""
         expires = int((time.time() if now is None else now) + self._ttl)
-        payload = _b64(json.dumps({"u": user_id, "e": expires}, separators=(",", ":")).encode())
+        payload = _b64(jsoncodec.dump_bytes({"u": user_id, "e": expires}))
         return f"{payload}.{self._sign(payload)}", expires
 
     def verify(self, token: str, now: float | None = None) -> str:
@@ -41,7 +41,7 @@ class TokenSigner:
         if not payload or not signature or not hmac.compare_digest(signature, self._sign(payload)):
             raise Unauthorized("令牌无效，请重新获取。", code="invalid_token")
         try:
-            claims = json.loads(_unb64(payload))
+            claims = jsoncodec.loads(_unb64(payload))
             user_id, expires = str(claims["u"]), int(claims["e"])
         except (ValueError, KeyError, TypeError):
             raise Unauthorized("令牌无效，请重新获取。", code="invalid_token") from None

@@ -9,7 +9,6 @@ UPDATE (`status = 'waiting'`): two staff clicking the same ticket, exactly one g
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Table, Text, bi
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, SQLModel, col, select
 
+from core import jsoncodec
 from core.clock import SHANGHAI
 from core.db import SessionFactory, UTCDateTime, read_sessions, single_statement_engine, stored, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
@@ -423,7 +423,7 @@ class TicketService:
         """A console is open: the staff member counts as online for their windows."""
         expires = time.time() + PRESENCE_SECONDS
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(key(Prefix.PRESENCE, staff), json.dumps(windows), ex=PRESENCE_SECONDS)
+            pipe.set(key(Prefix.PRESENCE, staff), jsoncodec.dumps(windows), ex=PRESENCE_SECONDS)
             for window in windows:
                 # Each window's own index: finding who is online used to SCAN every key in Redis (sessions and
                 # dedupe entries included), a cost that grew with the number of citizens, on every 转人工.
@@ -444,7 +444,7 @@ class TicketService:
         # heartbeat key has the last word.
         latest = await self._redis.mget([key(Prefix.PRESENCE, name) for name in candidates])
         return sorted(name for name, windows in zip(candidates, latest, strict=True)
-                      if windows and window in json.loads(windows))
+                      if windows and window in jsoncodec.loads(windows))
 
     async def requeue_abandoned(self) -> list[int]:
         """Served tickets whose staff member's console has gone quiet go back to the queue."""

@@ -33,6 +33,8 @@ async def count_turns(client: TestClient) -> int:
         (b"", "empty_body"),
         (b'{"text": ', "malformed_json"),
         (b"\xff\xfe", "malformed_json"),
+        # Valid JSON syntax, but half a UTF-16 pair is no character: no column or reply could hold it.
+        (b'{"text": "\\ud800"}', "malformed_json"),
         (b'["text"]', "malformed_json"),
         (b"{}", "missing_field"),
         (b'{"text": 42}', "invalid_field"),
