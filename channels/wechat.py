@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import ParseError
+from xml.etree.ElementTree import Element, ParseError
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -136,6 +136,11 @@ def signature_ok(given: str, *parts: str) -> bool:
 
 def safe_xml(raw: bytes) -> str:
     """The body as text once it is known to be plain, well-formed XML: no DTD, no entities, root `<xml>`."""
+    return checked_xml(raw)[0]
+
+
+def checked_xml(raw: bytes) -> tuple[str, Element]:
+    """`safe_xml`'s text and the parsed root element, for a caller that reads the XML itself."""
     lowered = raw[:MAX_BODY_BYTES].lower()
     if b"<!doctype" in lowered or b"<!entity" in lowered:
         raise InvalidInput("不接受带 DTD 或实体声明的 XML。", code="xml_dtd_forbidden")
@@ -146,7 +151,7 @@ def safe_xml(raw: bytes) -> str:
         raise InvalidInput("请求体不是合法的微信 XML 消息。", code="invalid_xml") from None
     if root.tag != "xml":
         raise InvalidInput("请求体不是合法的微信 XML 消息。", code="invalid_xml")
-    return text
+    return text, root
 
 
 def parse_wechat_message(text: str) -> Any:
@@ -394,12 +399,11 @@ class WeChatChannel:
     def open_body(self, query: Mapping[str, str], raw: bytes) -> tuple[str, bool]:
         """The message XML (decrypted in safe mode) and whether the request was encrypted."""
         self.check_signature(query)
-        text = safe_xml(raw)
+        text, root = checked_xml(raw)
         if query.get("encrypt_type", "raw") != "aes":
             return text, False
         if self._crypto is None:
             raise InvalidInput("收到加密消息，但没有配置 EncodingAESKey。", code="aes_not_configured")
-        root = safe_fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
         encrypted = (root.findtext("Encrypt") or "").strip()
         if not encrypted:
             raise InvalidInput("加密消息缺少 Encrypt 字段。", code="invalid_xml")
