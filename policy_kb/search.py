@@ -29,6 +29,24 @@ PART_NAMED = 0.5
 HOMOPHONE = 0.9
 
 
+class BM25(bm25s.BM25):
+    """bm25s's BM25 that adds up a question's postings with one `np.add.at` over all its terms, not one per
+    term: the same float32 additions in the same order, so the same scores, in half the time (20 µs instead
+    of 40 for a question, and a turn scores two indexes; issue 9). A test checks it against bm25s's own.
+    """
+
+    @staticmethod
+    def _compute_relevance_from_scores(data: np.ndarray, indptr: np.ndarray, indices: np.ndarray, num_docs: int,
+                                       query_tokens_ids: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        scores = np.zeros(num_docs, dtype=dtype)
+        if len(query_tokens_ids):
+            starts, ends = indptr[query_tokens_ids].tolist(), indptr[query_tokens_ids + 1].tolist()
+            postings = [slice(start, end) for start, end in zip(starts, ends, strict=True)]
+            np.add.at(scores, np.concatenate([indices[p] for p in postings]),
+                      np.concatenate([data[p] for p in postings]))
+        return scores
+
+
 @dataclass(frozen=True)
 class SearchDoc:
     """One searchable record: its names (matched fuzzily and by terms) and further text (terms only)."""
@@ -71,8 +89,8 @@ class SearchIndex:
         self._corrector = SoundCorrector([*synonyms.words, *(n for names in self._names for n in names)])
         corpus = [tokenizer.terms(synonyms.expand(" ".join(d.names) + " " + d.text)) or ["<empty>"]
                   for d in self._docs]
-        self._bm25 = bm25s.BM25()
-        self._names_bm25 = bm25s.BM25()
+        self._bm25 = BM25()
+        self._names_bm25 = BM25()
         if self._docs:
             self._bm25.index(corpus, show_progress=False)
             self._names_bm25.index([_characters(names) or ["<empty>"] for names in self._names], show_progress=False)
