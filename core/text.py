@@ -84,8 +84,15 @@ class Synonyms:
     """
 
     def __init__(self, groups: Iterable[Iterable[str]], broader: Mapping[str, Iterable[str]] | None = None) -> None:
-        self._groups = [tuple(dict.fromkeys(normalise(w) for w in g if w)) for g in groups]
+        # A word that normalises to nothing would be "in" every text.
+        self._groups = [tuple(dict.fromkeys(n for n in (normalise(w) for w in g if w) if n)) for g in groups]
         self._groups = [g for g in self._groups if len(g) > 1]
+        # The groups with a word that starts with a given character: a text can only mention the groups of its
+        # own characters, so expand() and variants() test a few groups' words instead of all of them.
+        self._groups_by_first: dict[str, set[int]] = {}
+        for number, group in enumerate(self._groups):
+            for word in group:
+                self._groups_by_first.setdefault(word[0], set()).add(number)
         # Longest narrower word first, so 印度尼西亚 is replaced whole, not as 印度 + 尼西亚.
         pairs = {normalise(n): normalise(b) for b, narrower in (broader or {}).items() for n in narrower if n and b}
         self._broader = sorted(((n, b) for n, b in pairs.items() if n != b), key=lambda p: len(p[0]), reverse=True)
@@ -110,7 +117,7 @@ class Synonyms:
         """
         norm = normalise(text)
         out = list(dict.fromkeys([norm, self.generalise(norm)]))
-        for group in self._groups:
+        for group in self._groups_of(norm):
             for member in group:
                 if member in norm:
                     out.extend(norm.replace(member, other) for other in group if other != member)
@@ -123,6 +130,16 @@ class Synonyms:
         """The text followed by the broader terms and the synonyms of what it mentions."""
         norm = normalise(text)
         general = self.generalise(norm)
-        extra = [w for g in self._groups if any(v in norm or v in general for v in g) for w in g if w not in norm]
+        extra = [w for g in self._groups_of(norm + general) if any(v in norm or v in general for v in g)
+                 for w in g if w not in norm]
         extra = list(dict.fromkeys([*(b for n, b in self._broader if n in norm and b not in norm), *extra]))
         return norm if not extra else norm + " " + " ".join(extra)
+
+    def _groups_of(self, text: str) -> list[tuple[str, ...]]:
+        """The groups that may be mentioned in `text` (a word of theirs starts with one of its characters), in
+        their order.
+        """
+        numbers: set[int] = set()
+        for character in set(text):
+            numbers.update(self._groups_by_first.get(character, ()))
+        return [self._groups[number] for number in sorted(numbers)]
