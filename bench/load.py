@@ -431,6 +431,8 @@ def main() -> None:
     parser.add_argument("--rasa-url", help="also time Rasa's /model/parse on the same texts")
     parser.add_argument("--rasa-parses", type=int, default=3000)
     parser.add_argument("--by-turn", type=int, default=0, metavar="N", help="show the N slowest script turns (p95)")
+    parser.add_argument("--server-env", action="append", default=[], metavar="YICHUANG_X=value",
+                        help="a setting for the server (the bench's own environment passes no YICHUANG_*)")
     parser.add_argument("--check", action="store_true", help="run each script once and show the flows")
     parser.add_argument("--profile", type=Path, help="run the server under pyinstrument; session saved here")
     parser.add_argument("--code", type=Path, help="run the server from this checkout of the app (e.g. an older "
@@ -444,7 +446,10 @@ def main() -> None:
         parser.error("--profile profiles one worker")
 
     scripts = load_scripts()
-    backend = make_backend(args.backend, args.database_url, args.redis_url)
+    settings = dict(item.partition("=")[::2] for item in args.server_env)
+    if any(not name.startswith("YICHUANG_") for name in settings):
+        parser.error("--server-env takes YICHUANG_NAME=value")
+    backend = make_backend(args.backend, args.database_url, args.redis_url, **settings)
     if args.catalogue:
         load_catalogue(backend)
     wrap = None
