@@ -384,7 +384,8 @@ async function post(action, box, note = false) {
   setError(byId("ticket-error"), "");
   try {
     await api(`/api/v1/agent/tickets/${encodeURIComponent(id)}/${action}`, { method: "POST", body: { text } });
-    box.value = "";
+    // Emptied only if it still holds what was sent: what was typed meanwhile is the next message.
+    if (box.value.trim() === text) box.value = "";
   } catch (err) {
     setError(byId("ticket-error"), err.message);
   } finally {

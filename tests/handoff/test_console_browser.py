@@ -5,6 +5,7 @@ story with a citizen chatting on the web page at the same time.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time
@@ -244,6 +245,8 @@ def _open_all_day(settings: Settings, tmp_path: Path) -> Settings:
 async def test_handoff_from_the_chat_page_to_the_console_and_back(
     aiohttp_server: Any, aiohttp_client: Any, settings: Settings, browser: Browser, tmp_path: Path
 ) -> None:
+    from playwright.async_api import expect
+
     server, client = await serve(aiohttp_server, aiohttp_client, _open_all_day(settings, tmp_path))
     await add_staff(client, "zhao", windows=("出入境",))
     citizen = await browser.new_page(420, 760)
@@ -287,7 +290,8 @@ async def test_handoff_from_the_chat_page_to_the_console_and_back(
     assert "出入境窗口工作人员" in await agent.locator("#reply-text").input_value()
     await agent.keyboard.press("Control+Enter")
     await agent.locator("#ticket-messages .msg--staff", has_text="出入境窗口工作人员").wait_for()
-    assert await agent.locator("#reply-text").input_value() == ""
+    # The live stream may show the reply before the POST that sent it returns and empties the box.
+    await expect(agent.locator("#reply-text")).to_have_value("")
     await citizen.locator(".msg--staff", has_text="出入境窗口工作人员").wait_for()
 
     # The citizen writes back: it appears in the console live.
@@ -303,6 +307,23 @@ async def test_handoff_from_the_chat_page_to_the_console_and_back(
     await agent.fill("#reply-text", "可以的，有效期不足一年就能换发，带身份证来出入境窗口即可。")
     await agent.click("#reply-send")
     await citizen.locator(".msg--staff", has_text="带身份证来出入境窗口").wait_for()
+
+    # What the staff types while a reply is still on its way stays in the box when that reply's POST returns.
+    answered = asyncio.Event()
+
+    async def slow_reply(route: Any) -> None:
+        await answered.wait()
+        await route.continue_()
+
+    await agent.route("**/reply", slow_reply)
+    await agent.fill("#reply-text", "材料清单稍后发您。")
+    await agent.click("#reply-send")
+    await agent.fill("#reply-text", "另外，旧护照请一并带来")
+    answered.set()
+    await citizen.locator(".msg--staff", has_text="材料清单稍后发您").wait_for()
+    await expect(agent.locator("#reply-send")).to_be_enabled()
+    assert await agent.locator("#reply-text").input_value() == "另外，旧护照请一并带来"
+    await agent.unroute("**/reply")
     await agent.screenshot(path=screenshot("console_ticket.png"))
 
     await agent.click("#ticket-close-open")
