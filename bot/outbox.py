@@ -10,8 +10,9 @@ still queued when the chore looks, goes out twice.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -52,6 +53,12 @@ class OutboxListener(Protocol):
         ...
 
 
+def _tell_pushed(push: tuple[str, Sequence[Reply], list[int]], source: str,
+                 listener: OutboxListener) -> Awaitable[None]:
+    user_id, replies, ids = push
+    return listener.pushed(user_id, replies, source, ids)
+
+
 class Outbox:
     """Push and read back a user's outbound messages; the message id is the read cursor."""
 
@@ -69,19 +76,37 @@ class Outbox:
 
     async def push(self, user_id: str, replies: Sequence[Reply], source: str) -> list[int]:
         """Store the replies for the user and notify listeners. Returns the new message ids."""
+        return (await self.push_many([(user_id, replies)], source))[0]
+
+    async def push_many(self, messages: Sequence[tuple[str, Sequence[Reply]]], source: str) -> list[list[int]]:
+        """`push` for several users at once (a queue's new positions): one INSERT for all the rows and one
+        Redis round trip for all the announcements. Returns each user's new message ids, in the given order.
+        """
         now = utcnow()
         rows = [{"user_id": user_id, "source": source, "reply": r.to_json(), "created_at": now, "delivered_at": None}
-                for r in replies]
-        ids: list[int] = []
+                for user_id, replies in messages for r in replies]
+        stored: list[int] = []
         if rows:
             async with self._single.connect() as conn:
-                ids = [int(row.id) for row in await conn.execute(_PUSH, rows)]
+                stored = [int(row.id) for row in await conn.execute(_PUSH, rows)]
                 await conn.commit()  # SQLite has begun a transaction (PostgreSQL, in autocommit, has not)
-        if ids:
-            await self._redis.publish(key(Prefix.USER_EVENTS, user_id), str(ids[-1]))
-        # The message is stored: a listener's failure must not fail the push.
-        await self._listeners.tell(lambda listener: listener.pushed(user_id, replies, source, ids),
-                                   f"push to {source}")
+        ids: list[list[int]] = []
+        start = 0
+        for _user_id, replies in messages:
+            ids.append(stored[start:start + len(replies)])
+            start += len(replies)
+        pushes = [(user_id, replies, user_ids) for (user_id, replies), user_ids in zip(messages, ids, strict=True)]
+        announced = [(user_id, user_ids[-1]) for user_id, _replies, user_ids in pushes if user_ids]
+        if len(announced) == 1:
+            await self._redis.publish(key(Prefix.USER_EVENTS, announced[0][0]), str(announced[0][1]))
+        elif announced:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for user_id, newest in announced:
+                    pipe.publish(key(Prefix.USER_EVENTS, user_id), str(newest))
+                await pipe.execute()
+        # The messages are stored: a listener's failure must not fail the push.
+        for push in pushes:
+            await self._listeners.tell(functools.partial(_tell_pushed, push, source), f"push to {source}")
         return ids
 
     async def mark_delivered(self, ids: Collection[int], at: datetime | None = None) -> None:

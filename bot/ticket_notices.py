@@ -53,5 +53,5 @@ class TicketNotices:
 
     async def _positions(self, window: str) -> None:
         waiting = await self._tickets.find(windows=[window], status="waiting", limit=POSITION_UPDATES)
-        for ahead, ticket in enumerate(waiting):
-            await self._outbox.push(ticket.user_id, [Reply(self._texts.get("handoff_moved", ahead=ahead))], "system")
+        await self._outbox.push_many([(ticket.user_id, [Reply(self._texts.get("handoff_moved", ahead=ahead))])
+                                      for ahead, ticket in enumerate(waiting)], "system")

@@ -19,6 +19,7 @@ from core.errors import Conflict, NotFound
 from core.keys import Prefix, key
 from core.settings import Settings
 from handoff.tickets import NO_TICKET
+from tests.channels.test_web_api import next_data
 from tests.conftest import Visitor, new_visitor
 from tests.handoff.test_staff import add_staff, logged_in
 
@@ -114,6 +115,29 @@ async def test_handoff_end_to_end(open_client: TestClient) -> None:
     assert left["replies"][0]["text"].startswith("好的，已退出排队")
     queues = (await (await client.get("/api/v1/agent/queues")).json())["queues"]
     assert queues[0]["waiting"] == 0
+
+
+async def test_leaving_the_queue_tells_everyone_behind_their_new_place_live(open_client: TestClient) -> None:
+    client = open_client
+    visitors = [await new_visitor(client) for _ in range(4)]
+    for visitor in visitors:
+        await visitor.say("办护照")
+        await visitor.say("转人工")
+    streams = [await client.get("/api/v1/events", params={"token": v.token}) for v in visitors[1:]]
+    try:
+        left = await visitors[0].say("取消")
+        assert left["replies"][0]["text"].startswith("好的，已退出排队")
+        async with asyncio.timeout(10):
+            for ahead, stream in enumerate(streams):
+                while (event := await next_data(stream))["text"].startswith("正在为您转接"):
+                    pass  # the stream first replays what was pushed before it opened
+                assert event["text"] == f"排队进度：前面还有 {ahead} 位。"  # each their own place, live
+    finally:
+        for stream in streams:
+            stream.close()
+    for ahead, visitor in enumerate(visitors[1:]):
+        moved = [m["text"] for m in await pushed(visitor) if m["text"].startswith("排队进度")]
+        assert moved == [f"排队进度：前面还有 {ahead} 位。"]  # stored once each, for the next page load too
 
 
 async def test_two_staff_claiming_at_once_one_wins(open_client: TestClient) -> None:
