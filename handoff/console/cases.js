@@ -6,7 +6,7 @@ const DONE = { classify: "已保存分类", pause: "已暂停计时", resume: "�
   note: "已添加备注" };
 
 let ctx = null;
-const state = { rows: [], selected: null, detail: null, q: "", loading: 0 };
+const state = { rows: [], selected: null, detail: null, q: "", loading: 0, detailLoading: 0 };
 
 export function bind(context) {
   ctx = context;
@@ -110,12 +110,16 @@ export async function select(caseNo) {
 }
 
 async function loadDetail(caseNo) {
+  // Loads overlap (an action's own reload, the live stream's): only the last one started may render, or an
+  // older answer arriving late shows a case as it was before the action.
+  const loading = ++state.detailLoading;
   try {
     const detail = await api(`/api/v1/agent/cases/${encodeURIComponent(caseNo)}`);
-    if (caseNo !== state.selected) return;
+    if (loading !== state.detailLoading || caseNo !== state.selected) return;
     state.detail = detail;
     renderDetail(detail);
   } catch (err) {
+    if (loading !== state.detailLoading) return;
     if (err.status === 404) {
       state.selected = null;
       show(byId("case-detail"), false);
