@@ -144,7 +144,7 @@ async def cases_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def kb_ctx(app: web.Application) -> AsyncIterator[None]:
     """The knowledge base (seeded from YAML on first start) and its hot-reload listener."""
-    service = KbService(app[DB], app[REDIS])
+    service = KbService(app[DB], app[REDIS], cache_dir=app[SETTINGS].model_cache)
     await service.start()
     app[KB] = service
     app[GAPS] = GapLog(app[DB])

@@ -58,9 +58,10 @@ class Tokenizer:
         freq, total = base_dictionary()
         # A copy of the shared dictionary: each KB snapshot adds its own words without touching the others.
         self._jieba.FREQ, self._jieba.total, self._jieba.initialized = dict(freq), total, True
-        for word in {w.strip() for w in user_words if w and w.strip()}:
-            if len(word) <= 12:  # long official names would swallow shorter, useful words
-                self._jieba.add_word(word, freq=2000)
+        # Long official names would swallow shorter, useful words.
+        self.user_words = frozenset(w.strip() for w in user_words if w and w.strip() and len(w.strip()) <= 12)
+        for word in self.user_words:
+            self._jieba.add_word(word, freq=2000)
 
     def words(self, text: str) -> list[str]:
         """jieba's search-mode words of the normalised text (sub-words of long words included). Without
@@ -96,6 +97,11 @@ class Synonyms:
         # Longest narrower word first, so 印度尼西亚 is replaced whole, not as 印度 + 尼西亚.
         pairs = {normalise(n): normalise(b) for b, narrower in (broader or {}).items() for n in narrower if n and b}
         self._broader = sorted(((n, b) for n, b in pairs.items() if n != b), key=lambda p: len(p[0]), reverse=True)
+
+    @property
+    def signature(self) -> str:
+        """The groups and broader terms as one text: equal signatures expand every text alike."""
+        return repr((self._groups, self._broader))
 
     @property
     def words(self) -> set[str]:

@@ -4,11 +4,9 @@ n-grams (TF-IDF → linear SVM with sigmoid-calibrated confidences); entities fr
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
-import pickle
 import re
 import sys
 import time
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core import pickle_cache
 from core.text import Tokenizer, fold_width, normalise
 from intents.base import FALLBACK_INTENT, Parse
 from intents.commands import CommandMatcher
@@ -182,12 +181,8 @@ def train(examples: Sequence[Example], tokenizer: Tokenizer) -> IntentModel:
 
 def fingerprint(examples: Sequence[Example], tokenizer_words: Sequence[str]) -> str:
     """A hash of everything the model depends on."""
-    digest = hashlib.sha256(MODEL_VERSION.encode())
-    for example in examples:
-        digest.update(f"{example.intent}\t{example.text}\n".encode())
-    for word in sorted(tokenizer_words):
-        digest.update(word.encode() + b"\n")
-    return digest.hexdigest()[:24]
+    return pickle_cache.digest([MODEL_VERSION, *(f"{e.intent}\t{e.text}" for e in examples),
+                                *sorted(tokenizer_words)])
 
 
 def load_or_train(examples: Sequence[Example], tokenizer: Tokenizer, tokenizer_words: Sequence[str],
@@ -249,10 +244,8 @@ def _train_in_child(examples: Sequence[Example], tokenizer: Tokenizer, path: Pat
 
 def _load(path: Path, tokenizer: Tokenizer) -> IntentModel | None:
     """The cached model, or None when the file cannot be read."""
-    try:
-        with path.open("rb") as handle:
-            model: IntentModel = pickle.load(handle)
-    except Exception:
+    model = pickle_cache.read(path)
+    if not isinstance(model, IntentModel):
         return None
     model.attach(tokenizer)
     return model
@@ -260,13 +253,7 @@ def _load(path: Path, tokenizer: Tokenizer) -> IntentModel | None:
 
 def _save(model: IntentModel, path: Path) -> None:
     """Write the model as the only cached one, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for old in path.parent.glob("nlu-*.pkl"):
-        old.unlink(missing_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # per process: workers training at once must not share it
-    with tmp.open("wb") as handle:
-        pickle.dump(model, handle)
-    tmp.replace(path)  # atomic: a concurrent reader sees the old file or the whole new one
+    pickle_cache.write(path, model, replaces="nlu-*.pkl")
 
 
 class BuiltinNLU:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from core.text import Synonyms, Tokenizer
 from policy_kb.content import KbContent
@@ -32,18 +33,21 @@ class MergedMaterial:
 class KnowledgeBase:
     """An immutable snapshot of the KB with its search index. Hot reload swaps the whole snapshot."""
 
-    def __init__(self, content: KbContent, tokenizer: Tokenizer, synonyms: Synonyms, names: NameMatcher) -> None:
+    def __init__(self, content: KbContent, tokenizer: Tokenizer, synonyms: Synonyms, names: NameMatcher,
+                 cache_dir: Path | None = None) -> None:
         self.items: dict[str, ServiceItem] = {i.code: i for i in content.items}
         self.bundles: dict[str, Bundle] = {b.code: b for b in content.bundles}
         self.policies: dict[str, Policy] = {p.id: p for p in content.policies}
         self.origins = dict(content.origins)
         self._canonical = {name: group[0] for group in content.material_aliases for name in group}
         self.tokenizer = tokenizer
-        self.index = SearchIndex(self._docs(), tokenizer, synonyms, names)
+        self.index = SearchIndex(self._docs(), tokenizer, synonyms, names, cache_dir)
 
     @classmethod
-    def build(cls, content: KbContent, vocabulary: Vocabulary | None = None) -> KnowledgeBase:
-        """Build the tokenizer (with the KB's words as its dictionary) and the index."""
+    def build(cls, content: KbContent, vocabulary: Vocabulary | None = None,
+              cache_dir: Path | None = None) -> KnowledgeBase:
+        """Build the tokenizer (with the KB's words as its dictionary) and the index (its slow part read from
+        `cache_dir` when it was built there before from the same content)."""
         vocabulary = vocabulary or Vocabulary()
         synonyms = Synonyms(vocabulary.synonym_groups, dict(vocabulary.broader_terms))
         words = set(synonyms.words)
@@ -53,7 +57,8 @@ class KnowledgeBase:
             words.update((bundle.name, *bundle.aliases))
         for policy in content.policies:
             words.update((policy.title, *policy.keywords))
-        return cls(content, Tokenizer(words), synonyms, NameMatcher(vocabulary.fillers, vocabulary.bundle_cues))
+        return cls(content, Tokenizer(words), synonyms, NameMatcher(vocabulary.fillers, vocabulary.bundle_cues),
+                   cache_dir)
 
     def _docs(self) -> list[SearchDoc]:
         docs = []

@@ -4,17 +4,23 @@ then the best candidates re-ranked by fuzzy name matching (rapidfuzz) for typos 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import bm25s
+import jieba
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
+from core import pickle_cache
 from core.pinyin import SoundCorrector
 from core.text import Synonyms, Tokenizer, normalise
 
+log = logging.getLogger("policy_kb.search")
+INDEX_VERSION = "1"  # bump when terms(), expand(), _characters() or BM25 change: cached indexes are rebuilt
 CANDIDATES = 40
 # ... and as many again by their names alone: a record the question names (股东变更登记 → 企业变更登记) can
 # rank low on the whole text when a large catalogue has many short names sharing its common word (变更).
@@ -80,20 +86,14 @@ class SearchIndex:
     """An immutable index; rebuild it to change the content."""
 
     def __init__(self, docs: Sequence[SearchDoc], tokenizer: Tokenizer, synonyms: Synonyms,
-                 names: NameMatcher) -> None:
+                 names: NameMatcher, cache_dir: Path | None = None) -> None:
         self._docs = list(docs)
         self._matcher = names
         self._tokenizer = tokenizer
         self._synonyms = synonyms
         self._names = [tuple(dict.fromkeys(normalise(n).replace(" ", "") for n in d.names if n)) for d in self._docs]
         self._corrector = SoundCorrector([*synonyms.words, *(n for names in self._names for n in names)])
-        corpus = [tokenizer.terms(synonyms.expand(" ".join(d.names) + " " + d.text)) or ["<empty>"]
-                  for d in self._docs]
-        self._bm25 = BM25()
-        self._names_bm25 = BM25()
-        if self._docs:
-            self._bm25.index(corpus, show_progress=False)
-            self._names_bm25.index([_characters(names) or ["<empty>"] for names in self._names], show_progress=False)
+        self._bm25, self._names_bm25 = self._term_indexes(cache_dir)
         self._kinds = {kind: np.array([d.kind == kind for d in self._docs], dtype=bool)
                        for kind in {d.kind for d in self._docs}}
         self._weights = np.array([d.weight for d in self._docs], dtype=np.float32)
@@ -103,6 +103,34 @@ class SearchIndex:
 
     def __len__(self) -> int:
         return len(self._docs)
+
+    def _term_indexes(self, cache_dir: Path | None) -> tuple[BM25, BM25]:
+        """The BM25 indexes of the records' terms and of their names' characters. Cutting every record with
+        jieba is most of a KB's build (0.5 s of a worker's start-up with the Guangdong catalogue), so with a
+        `cache_dir` they are read from there when built before from the same records, words and synonyms, and
+        stored there when not.
+        """
+        if not self._docs:
+            return BM25(), BM25()
+        path = None
+        if cache_dir is not None:
+            key = pickle_cache.digest([INDEX_VERSION, jieba.__version__, bm25s.__version__, self._synonyms.signature,
+                                       *sorted(self._tokenizer.user_words),
+                                       *(repr((d.names, d.text)) for d in self._docs), repr(self._names)])
+            path = cache_dir / f"kb-index-{key}.pkl"
+            cached = pickle_cache.read(path)
+            if isinstance(cached, tuple) and len(cached) == 2 and all(isinstance(c, BM25) for c in cached):
+                return cached
+        terms, names = BM25(), BM25()
+        terms.index([self._tokenizer.terms(self._synonyms.expand(" ".join(d.names) + " " + d.text)) or ["<empty>"]
+                     for d in self._docs], show_progress=False)
+        names.index([_characters(record_names) or ["<empty>"] for record_names in self._names], show_progress=False)
+        if path is not None:
+            try:
+                pickle_cache.write(path, (terms, names), replaces="kb-index-*.pkl")
+            except OSError as exc:  # a read-only data dir: the next start builds it again
+                log.warning("search index not cached in %s: %s", path.parent, exc)
+        return terms, names
 
     def search(self, query: str, kinds: Sequence[str] | None = None, limit: int = 5,
                facets: dict[str, str] | None = None) -> list[Hit]:

@@ -26,10 +26,12 @@ RELOAD_CHANNEL = key(Prefix.KB_EVENTS)
 class KbService:
     """Holds the current KnowledgeBase snapshot; `current` always returns a complete one."""
 
-    def __init__(self, db: SessionFactory, redis: aioredis.Redis, data_dir: Path = DATA_DIR) -> None:
+    def __init__(self, db: SessionFactory, redis: aioredis.Redis, data_dir: Path = DATA_DIR,
+                 cache_dir: Path | None = None) -> None:
         self._store = KbStore(db)
         self._redis = redis
         self._data_dir = data_dir
+        self._cache_dir = cache_dir  # where built search indexes are kept between starts (None: nowhere)
         self._kb: KnowledgeBase | None = None
         self._lock = asyncio.Lock()
         self._rebuilt = asyncio.Condition()
@@ -68,7 +70,8 @@ class KbService:
         async with self._lock:
             content = await self._store.load()
             vocabulary = load_vocabulary(self._data_dir)
-            self._kb = kb = await asyncio.to_thread(KnowledgeBase.build, content, vocabulary)
+            self._kb = kb = await asyncio.to_thread(KnowledgeBase.build, content, vocabulary,
+                                                     self._cache_dir)
             log.info("knowledge base ready: %s items, %s policies", len(kb.items), len(kb.policies))
         async with self._rebuilt:
             self.generation += 1

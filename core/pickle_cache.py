@@ -1,0 +1,46 @@
+"""Files of derived data (a trained NLU model, a search index) kept between starts, each named by a hash of what
+it was made from: a restart, or a second worker, reads the file instead of making the same thing again.
+
+A file that cannot be read counts as absent. Writes are atomic, so a worker reading while another writes sees
+the old file or the whole new one. Only the newest file of a kind is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+
+def digest(parts: Iterable[str]) -> str:
+    """A short hash of the parts, in order (each ends at a newline, so ("ab", "c") and ("a", "bc") differ)."""
+    hashed = hashlib.sha256()
+    for part in parts:
+        hashed.update(part.encode("utf-8", "surrogatepass") + b"\n")
+    return hashed.hexdigest()[:24]
+
+
+def read(path: Path) -> Any | None:
+    """What `write` stored at `path`, or None when it is missing or unreadable."""
+    try:
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+    except Exception:
+        return None
+
+
+def write(path: Path, value: Any, *, replaces: str) -> None:
+    """Store `value` at `path` as the only file of its kind: the others matching the glob `replaces` in the same
+    directory are removed first.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for old in path.parent.glob(replaces):
+        if old != path:
+            old.unlink(missing_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # per process: workers writing at once must not share it
+    with tmp.open("wb") as handle:
+        pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
