@@ -14,10 +14,25 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, String, Table, bindparam, cast, func, insert, select, update
+from sqlalchemy import (
+    CTE,
+    ColumnDefault,
+    Insert,
+    Select,
+    String,
+    Table,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
@@ -49,9 +64,11 @@ def _lock(db_factory: SessionFactory, prefix: str) -> asyncio.Lock:
     return _locks.setdefault(db_factory, {}).setdefault(prefix, asyncio.Lock())
 
 
-async def _run(db: AsyncSession, statement: Any) -> Any:
-    """A Core statement in the session's transaction, its result as SQLAlchemy returns it."""
-    return await db.exec(statement)
+async def _run(db: AsyncSession, statement: Any, params: Any = None) -> Any:
+    """A Core statement in the session's transaction (with `params`: a list of them runs it once for each),
+    its result as SQLAlchemy returns it.
+    """
+    return await db.exec(statement, params=params)
 
 
 async def _last_number(db: AsyncSession, column: Any, prefix: str) -> int:
@@ -88,6 +105,7 @@ async def save_numbered(db_factory: SessionFactory, column: Any, prefix: str,
                         build: Callable[[AsyncSession, str], Awaitable[T]]) -> T:
     """Run `build(db, number)` with the next number under `prefix` and commit both together."""
     at_least = 1
+    clash: IntegrityError | None = None
     async with _lock(db_factory, prefix):
         for _attempt in range(ATTEMPTS):
             async with db_factory() as db:
@@ -95,47 +113,94 @@ async def save_numbered(db_factory: SessionFactory, column: Any, prefix: str,
                 try:  # build() may flush: a clash can show there as well as at the commit
                     result = await build(db, f"{prefix}{number:04d}")
                     await db.commit()
-                except IntegrityError:
+                except IntegrityError as exc:
                     await db.rollback()
+                    clash = exc
                     # A record numbered outside the counter holds this number: go past the newest ones.
                     at_least = max(await _last_number(db, column, prefix), number) + 1
                 else:
                     return result
-    raise RuntimeError(f"could not number a record under {prefix}")
+    # Not a clash after all (a constraint the record itself breaks): its own error says which.
+    raise RuntimeError(f"could not number a record under {prefix}") from clash
+
+
+@dataclass(frozen=True)
+class Dependents:
+    """Rows of another table stored together with a numbered record, each pointing at it by `parent_column`
+    (a case's first events). Columns left out take their default, or NULL.
+    """
+
+    table: Table
+    parent_column: str
+    rows: Sequence[dict[str, Any]]
+
+
+def _complete(table: Table, values: dict[str, Any], *, leave: Collection[str] = ()) -> dict[str, Any]:
+    """`values` with every other column of `table` (but the primary key and `leave`) at its default or None:
+    the one statement binds a value for every column.
+    """
+    full = dict(values)
+    for c in table.c:
+        if c.name not in full and not c.primary_key and c.name not in leave:
+            default = c.default
+            full[c.name] = default.arg if isinstance(default, ColumnDefault) and default.is_scalar else None
+    return full
 
 
 async def insert_numbered(db_factory: SessionFactory, table: Table, column: str, prefix: str,
-                          values: dict[str, Any]) -> RowMapping:
-    """Insert one row of `table` with the next number under `prefix` in `column`; the row as stored.
+                          values: dict[str, Any], dependents: Sequence[Dependents] = ()) -> RowMapping:
+    """Insert one row of `table` with the next number under `prefix` in `column`, and its `dependents`; the
+    row as stored.
 
-    For records made in a conversation's turn (预审): a Core INSERT, no model to build, validate and flush,
-    which cost more than the statements themselves (issue 9). On PostgreSQL the number is taken and the row
-    inserted by one statement in autocommit, one round trip instead of four (BEGIN, UPDATE, INSERT, COMMIT);
-    elsewhere, and for the day's first record and a clash, `save_numbered` runs the INSERT in its transaction.
+    For records made in a conversation's turn (预审, a complaint with its first events): Core INSERTs, no model
+    to build, validate and flush, which cost more than the statements themselves (issue 9). On PostgreSQL the
+    number is taken and all the rows inserted by one statement in autocommit, one round trip instead of four or
+    more (BEGIN, UPDATE, INSERT…, COMMIT); elsewhere, and for the day's first record and a clash,
+    `save_numbered` runs the INSERTs in its transaction.
     """
+    values = _complete(table, values, leave=(column,))
+    children = [Dependents(d.table, d.parent_column, [_complete(d.table, r, leave=(d.parent_column,))
+                                                       for r in d.rows]) for d in dependents]
     engine = single_statement_engine(db_factory)
     if engine.dialect.name == "postgresql":
-        statement = _one_statement_insert(table, column)
+        shape = tuple((d.table, d.parent_column, len(d.rows)) for d in children)
+        statement = _one_statement_insert(table, column, shape)
+        params = {**values, "counter_prefix": prefix}
+        for i, d in enumerate(children):
+            for j, child in enumerate(d.rows):
+                params.update({f"d{i}_{j}_{name}": value for name, value in child.items()})
         try:
             async with engine.connect() as conn:
-                row = (await conn.execute(statement, {**values, "counter_prefix": prefix})).mappings().first()
+                row = (await conn.execute(statement, params)).mappings().first()
         except IntegrityError:  # a record numbered outside the counter holds the number
             row = None
         if row is not None:
             return row
 
     async def build(db: AsyncSession, number: str) -> RowMapping:
-        statement = insert(table).values({**values, column: number}).returning(*table.c)
-        return (await _run(db, statement)).mappings().one()  # type: ignore[no-any-return]
+        stored: RowMapping = (await _run(db, _insert_returning(table), {**values, column: number})).mappings().one()
+        parent_id = stored[next(iter(table.primary_key.columns)).name]
+        for d in children:
+            if d.rows:
+                await _run(db, insert(d.table), [{**r, d.parent_column: parent_id} for r in d.rows])
+        return stored
 
     return await save_numbered(db_factory, table.c[column], prefix, build)
 
 
 @functools.cache
-def _one_statement_insert(table: Table, column: str) -> Insert:
-    """PostgreSQL: `WITH taken AS (UPDATE record_counter … RETURNING last) INSERT INTO table SELECT prefix ||
-    the number padded to 4 digits, the values… FROM taken RETURNING *`. No row when the prefix has no counter yet.
-    Built once per table: building a statement costs more than running it.
+def _insert_returning(table: Table) -> Insert:
+    """`INSERT INTO table … RETURNING *`, its values given when it runs. Built once per table."""
+    return insert(table).returning(*table.c)
+
+
+@functools.cache
+def _one_statement_insert(table: Table, column: str,
+                          dependents: tuple[tuple[Table, str, int], ...] = ()) -> Select[Any]:
+    """PostgreSQL: `WITH taken AS (UPDATE record_counter … RETURNING last), numbered AS (INSERT INTO table
+    SELECT prefix || the number padded to 4 digits, the values… FROM taken RETURNING *), d0_0 AS (INSERT INTO
+    a dependent table SELECT numbered.id, the values… FROM numbered), … SELECT * FROM numbered`. No row when the
+    prefix has no counter yet. Built once per shape: building a statement costs more than running it.
     """
     taken = (update(COUNTERS).where(COUNTERS.c.prefix == bindparam("counter_prefix"))
              .values(last=COUNTERS.c.last + 1).returning(COUNTERS.c.last).cte("taken"))
@@ -143,5 +208,19 @@ def _one_statement_insert(table: Table, column: str) -> Insert:
     number = bindparam("counter_prefix", type_=String) + func.lpad(digits, func.greatest(4, func.length(digits)), "0")
     others = [c for c in table.c if c.name != column and not c.primary_key]
     rows = select(number, *(bindparam(c.name, type_=c.type) for c in others)).select_from(taken)
-    return (insert(table).from_select([column, *(c.name for c in others)], rows).add_cte(taken)
-            .returning(*table.c))
+    primary_key = next(iter(table.primary_key.columns))
+    numbered = (insert(table).from_select([column, *(c.name for c in others)], rows)
+                .returning(*table.c).cte("numbered"))
+    added: list[CTE] = []
+    for i, (dependent, parent_column, count) in enumerate(dependents):
+        fields = [c for c in dependent.c if c.name != parent_column and not c.primary_key]
+        dependent_key = next(iter(dependent.primary_key.columns))
+        for j in range(count):
+            # PostgreSQL runs the WITH clauses in no set order: reading the previous row's RETURNING makes it go
+            # first, so the rows get their ids (a case's timeline order) in the order given.
+            after = numbered.join(added[-1], true()) if added else numbered
+            source = select(numbered.c[primary_key.name],
+                            *(bindparam(f"d{i}_{j}_{c.name}", type_=c.type) for c in fields)).select_from(after)
+            added.append(insert(dependent).from_select([parent_column, *(c.name for c in fields)], source)
+                         .returning(dependent_key).cte(f"d{i}_{j}"))
+    return select(numbered).add_cte(taken, *added)

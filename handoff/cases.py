@@ -19,15 +19,15 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import LockError
+from sqlalchemy import Table
 from sqlalchemy import case as sql_case
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import SessionFactory, read_sessions, utcnow
+from core.db import SessionFactory, read_sessions, stored, utcnow
 from core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from core.keys import Prefix, key
 from core.listeners import Listeners
-from core.numbering import save_numbered
+from core.numbering import Dependents, insert_numbered
 from core.phones import normalise_phone
 from core.text import normalise
 from handoff.calendar import WorkCalendar
@@ -37,6 +37,8 @@ from handoff.evaluations import EvaluationStore
 
 log = logging.getLogger("handoff.cases")
 
+CASES: Table = Case.__table__  # type: ignore[attr-defined]
+CASE_EVENTS: Table = CaseEvent.__table__  # type: ignore[attr-defined]
 SYSTEM = "system"
 CITIZEN = "citizen"
 MAX_FIELD_CHARS = {"item_name": 200, "where_when": 500, "happened": 2000, "wants": 500, "name": 64}
@@ -160,25 +162,23 @@ class CaseService:
         days = self.rules.days_for(complexity)
         local_day = now.astimezone(self.calendar.tz).date()
 
-        async def build(db: AsyncSession, number: str) -> Case:
-            case = Case(case_no=number, channel=draft.channel, user_id=draft.user_id, phone=draft.phone,
-                        name=draft.name, item_code=draft.item_code, item_name=draft.item_name or "未说明事项",
-                        where_when=draft.where_when, happened=draft.happened, wants=draft.wants,
-                        category=category, complexity=complexity, days=days, window=window,
-                        department=department, status="classified", accepted_at=now, fingerprint=fingerprint,
-                        request_key=draft.request_key, **self._schedule(now, days, 0))
-            db.add(case)
-            await db.flush()
-            assert case.id is not None
-            db.add(CaseEvent(case_id=case.id, kind="accepted", actor=CITIZEN, created_at=now,
-                             note=f"经{self.rules.channel_names.get(draft.channel, draft.channel)}提交"))
-            db.add(CaseEvent(case_id=case.id, kind="classified", actor=SYSTEM, created_at=now,
-                             note=f"{category}，{self.rules.complexity_names[complexity]}，{days} 个工作日",
-                             data={"category": category, "complexity": complexity, "days": days,
-                                   "window": window, "department": department}))
-            return case
-
-        return await save_numbered(self._db, Case.case_no, f"BBC{local_day:%Y%m%d}-", build)
+        values = {"channel": draft.channel, "user_id": draft.user_id, "phone": draft.phone, "name": draft.name,
+                  "item_code": draft.item_code, "item_name": draft.item_name or "未说明事项",
+                  "where_when": draft.where_when, "happened": draft.happened, "wants": draft.wants,
+                  "category": category, "complexity": complexity, "days": days, "window": window,
+                  "department": department, "status": "classified", "accepted_at": now, "fingerprint": fingerprint,
+                  "request_key": draft.request_key, **self._schedule(now, days, 0)}
+        events = Dependents(CASE_EVENTS, "case_id", [
+            {"kind": "accepted", "actor": CITIZEN, "created_at": now,
+             "note": f"经{self.rules.channel_names.get(draft.channel, draft.channel)}提交", "data": {}},
+            {"kind": "classified", "actor": SYSTEM, "created_at": now,
+             "note": f"{category}，{self.rules.complexity_names[complexity]}，{days} 个工作日",
+             "data": {"category": category, "complexity": complexity, "days": days, "window": window,
+                      "department": department}},
+        ])
+        # Core statements (one on PostgreSQL), not the ORM: filing runs in the chat's 确认 turn (issue 9).
+        row = await insert_numbered(self._db, CASES, "case_no", f"BBC{local_day:%Y%m%d}-", values, [events])
+        return stored(Case, row)
 
     def _schedule(self, accepted_at: datetime, days: int, paused_days: int) -> dict[str, Any]:
         """The due date/moment, the warning moment (黄灯: one working day or less left) and provisional flag."""

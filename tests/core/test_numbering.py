@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import SessionFactory, create_engine, session_factory, utcnow
-from core.numbering import COUNTERS, insert_numbered, save_numbered
+from core.numbering import COUNTERS, Dependents, insert_numbered, save_numbered
 from core.settings import Settings
+from handoff.cases import CASE_EVENTS, CASES
 from policy_kb.prechecks import PRECHECKS, Precheck
 from tests.backends import require_server_database
 from tests.conftest import reset_database
@@ -146,3 +148,73 @@ async def test_a_precheck_on_postgresql_is_numbered_and_stored_by_one_statement(
                  lambda _conn, _cursor, statement, *_args: statements.append(statement))
     assert await one(1) == "YS20261122-0002"
     assert len(statements) == 1 and statements[0].startswith("WITH taken AS")
+
+
+def complaint(n: int) -> tuple[dict[str, Any], list[Dependents]]:
+    """A case's values and its first two events, as the complaint flow files them."""
+    now = utcnow()
+    values = {"channel": "web", "user_id": f"web:u{n}", "phone": "13800001111", "item_name": "不动产登记",
+              "where_when": "", "happened": "材料齐全但不受理", "wants": "", "category": "不给办",
+              "complexity": "simple", "days": 3, "window": "综合", "department": "县政务服务中心",
+              "status": "classified", "accepted_at": now,
+              "due_date": now.date(), "due_at": now, "warn_at": now, "fingerprint": f"f{n}"}
+    events = Dependents(CASE_EVENTS, "case_id", [
+        {"kind": "accepted", "actor": "citizen", "note": "经网页提交", "data": {}, "created_at": now},
+        {"kind": "classified", "actor": "system", "note": "不给办", "data": {"days": 3, "window": "综合"},
+         "created_at": now},
+    ])
+    return values, [events]
+
+
+async def events_of(engine: AsyncEngine, case_id: int) -> list[tuple[str, dict[str, Any], bool]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(CASE_EVENTS.c.kind, CASE_EVENTS.c.data, CASE_EVENTS.c.public)
+                                  .where(CASE_EVENTS.c.case_id == case_id).order_by(CASE_EVENTS.c.id))
+        return [(row.kind, row.data, row.public) for row in rows]
+
+
+async def test_a_record_is_stored_with_its_dependent_rows(engine: AsyncEngine) -> None:
+    """A complaint and its first events: the day's first one (which makes the counter row) and the next (on
+    PostgreSQL, one statement) both come back with their number, and their events point at them.
+    """
+    db = session_factory(engine)
+    for n in (1, 2):
+        row = await insert_numbered(db, CASES, "case_no", "BBC20261122-", *complaint(n))
+        assert row["case_no"] == f"BBC20261122-{n:04d}"
+        assert row["light"] == "green" and row["escalated"] is False and row["rating"] is None  # the defaults
+        assert await events_of(engine, row["id"]) == [("accepted", {}, True),
+                                                      ("classified", {"days": 3, "window": "综合"}, True)]
+
+
+async def test_a_complaint_on_postgresql_is_filed_with_its_events_by_one_statement(
+    postgresql_engine: AsyncEngine,
+) -> None:
+    """The 确认 of a complaint: one round trip, not BEGIN, UPDATE, INSERT, INSERT and COMMIT (issue 9)."""
+    engine = postgresql_engine
+    db = session_factory(engine)
+    await insert_numbered(db, CASES, "case_no", "BBC20261122-", *complaint(1))
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_args: statements.append(statement))
+    row = await insert_numbered(db, CASES, "case_no", "BBC20261122-", *complaint(2))
+    assert len(statements) == 1 and statements[0].startswith("WITH taken AS")
+    assert row["case_no"] == "BBC20261122-0002"
+    assert [kind for kind, _data, _public in await events_of(engine, row["id"])] == ["accepted", "classified"]
+
+
+async def test_a_clash_leaves_no_dependent_rows_behind(engine: AsyncEngine) -> None:
+    """A number already taken outside the counter: the record is numbered past it, and its events are stored
+    once, with the record that was kept.
+    """
+    db = session_factory(engine)
+    first = await insert_numbered(db, CASES, "case_no", "BBC20261122-", *complaint(1))
+    values, _events = complaint(2)
+    async with engine.connect() as conn:  # by hand, without the counter
+        await conn.execute(insert(CASES).values({**values, "case_no": "BBC20261122-0002", "fingerprint": "hand"}))
+        await conn.commit()
+    row = await insert_numbered(db, CASES, "case_no", "BBC20261122-", *complaint(3))
+    assert row["case_no"] == "BBC20261122-0003"
+    async with engine.connect() as conn:
+        per_case = dict((await conn.execute(select(CASE_EVENTS.c.case_id, func.count())
+                                            .group_by(CASE_EVENTS.c.case_id))).all())
+    assert per_case == {first["id"]: 2, row["id"]: 2}
