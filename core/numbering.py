@@ -43,6 +43,9 @@ from core.db import SessionFactory, single_statement_engine, upsert_insert
 T = TypeVar("T")
 ATTEMPTS = 5  # a clash needs a record numbered outside the counter; each one moves the counter past it
 NEWEST = 20  # records read to find the last number of a day: more than workers can number at once
+# Dependent rows one statement carries (each one a WITH clause, and each count its own statement to cache);
+# more (a long conversation handed to staff) take the transaction path.
+ONE_STATEMENT_ROWS = 12
 
 
 class RecordCounter(SQLModel, table=True):
@@ -155,14 +158,14 @@ async def insert_numbered(db_factory: SessionFactory, table: Table, column: str,
     For records made in a conversation's turn (预审, a complaint with its first events): Core INSERTs, no model
     to build, validate and flush, which cost more than the statements themselves (issue 9). On PostgreSQL the
     number is taken and all the rows inserted by one statement in autocommit, one round trip instead of four or
-    more (BEGIN, UPDATE, INSERT…, COMMIT); elsewhere, and for the day's first record and a clash,
-    `save_numbered` runs the INSERTs in its transaction.
+    more (BEGIN, UPDATE, INSERT…, COMMIT); elsewhere, and for the day's first record, a clash and more than
+    `ONE_STATEMENT_ROWS` dependent rows, `save_numbered` runs the INSERTs in its transaction.
     """
     values = _complete(table, values, leave=(column,))
     children = [Dependents(d.table, d.parent_column, [_complete(d.table, r, leave=(d.parent_column,))
                                                        for r in d.rows]) for d in dependents]
     engine = single_statement_engine(db_factory)
-    if engine.dialect.name == "postgresql":
+    if engine.dialect.name == "postgresql" and sum(len(d.rows) for d in children) <= ONE_STATEMENT_ROWS:
         shape = tuple((d.table, d.parent_column, len(d.rows)) for d in children)
         statement = _one_statement_insert(table, column, shape)
         params = {**values, "counter_prefix": prefix}

@@ -29,7 +29,7 @@ from core.db import SessionFactory, UTCDateTime, read_sessions, single_statement
 from core.errors import Conflict, InvalidInput, NotFound
 from core.keys import Prefix, key
 from core.listeners import Listeners
-from core.numbering import save_numbered
+from core.numbering import Dependents, insert_numbered
 from core.yamlfile import YamlRules
 from handoff.windows import ALL_WINDOWS
 
@@ -194,19 +194,14 @@ class TicketService:
             await self._redis.set(key(Prefix.USER_TICKET, user_id), str(existing.id))
             return existing, False
         now = self._clock()
-
-        async def build(db: Any, number: str) -> Ticket:
-            ticket = Ticket(number=number, user_id=user_id, channel=channel, window=window, reason=reason,
-                            summary=summary[:MAX_TEXT], context=context, queued_at=now, created_at=now)
-            db.add(ticket)
-            await db.flush()
-            assert ticket.id is not None
-            for sender, text in history:
-                db.add(TicketMessage(ticket_id=ticket.id, sender=sender, text=text[:MAX_TEXT], created_at=now))
-            return ticket
-
+        values = {"user_id": user_id, "channel": channel, "window": window, "status": "waiting", "reason": reason,
+                  "summary": summary[:MAX_TEXT], "context": context, "queued_at": now, "created_at": now}
+        lines = Dependents(_MESSAGES, "ticket_id", [{"sender": sender, "text": text[:MAX_TEXT], "created_at": now}
+                                                    for sender, text in history])
         local = now.astimezone(SHANGHAI)
-        ticket = await save_numbered(self._db, Ticket.number, f"GD{local:%Y%m%d}-", build)
+        # Core statements (one on PostgreSQL for a short conversation), not the ORM: 转人工 is a chat turn.
+        row = await insert_numbered(self._db, _TICKETS, "number", f"GD{local:%Y%m%d}-", values, [lines])
+        ticket = stored(Ticket, row)
         await self._enqueue(ticket, mark_user=True)
         await self._announce(ticket, TicketChange("opened"))
         if ticket.id in await self.auto_assign(window):  # claimed at once: read it as it is now

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import SessionFactory, create_engine, session_factory, utcnow
-from core.numbering import COUNTERS, Dependents, insert_numbered, save_numbered
+from core.numbering import COUNTERS, ONE_STATEMENT_ROWS, Dependents, insert_numbered, save_numbered
 from core.settings import Settings
 from handoff.cases import CASE_EVENTS, CASES
 from policy_kb.prechecks import PRECHECKS, Precheck
@@ -218,3 +218,21 @@ async def test_a_clash_leaves_no_dependent_rows_behind(engine: AsyncEngine) -> N
         per_case = dict((await conn.execute(select(CASE_EVENTS.c.case_id, func.count())
                                             .group_by(CASE_EVENTS.c.case_id))).all())
     assert per_case == {first["id"]: 2, row["id"]: 2}
+
+
+async def test_a_record_with_many_dependent_rows_keeps_their_order(engine: AsyncEngine) -> None:
+    """A long conversation handed to staff: more rows than one statement carries take the transaction path,
+    and the lines are stored in the order they were said.
+    """
+    db = session_factory(engine)
+    values, _events = complaint(1)
+    now = values["accepted_at"]
+    notes = [{"kind": "note", "actor": "system", "note": f"第{i}条", "data": {}, "created_at": now}
+             for i in range(ONE_STATEMENT_ROWS + 3)]
+    for n in (1, 2):  # the day's first record, then one that could have been a single statement
+        row = await insert_numbered(db, CASES, "case_no", "BBC20261122-", {**values, "fingerprint": f"f{n}"},
+                                    [Dependents(CASE_EVENTS, "case_id", notes)])
+        async with engine.connect() as conn:
+            said = (await conn.execute(select(CASE_EVENTS.c.note).where(CASE_EVENTS.c.case_id == row["id"])
+                                       .order_by(CASE_EVENTS.c.id))).scalars().all()
+        assert said == [f"第{i}条" for i in range(ONE_STATEMENT_ROWS + 3)]

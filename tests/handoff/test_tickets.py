@@ -75,9 +75,10 @@ async def test_handoff_end_to_end(open_client: TestClient) -> None:
     ticket_id = listed[0]["id"]
     detail = await (await client.get(f"/api/v1/agent/tickets/{ticket_id}")).json()
     senders_texts = [(m["sender"], m["text"]) for m in detail["messages"]]
-    assert ("citizen", "办护照") in senders_texts  # the conversation before the handoff
-    assert any(s == "bot" and t.startswith("【普通护照签发") for s, t in senders_texts)
-    assert ("citizen", "我的护照过期了，想换新的") in senders_texts
+    # The conversation before the handoff, in the order it was said, then what was said while waiting.
+    assert senders_texts[0] == ("citizen", "办护照")
+    assert senders_texts[1][0] == "bot" and senders_texts[1][1].startswith("【普通护照签发")
+    assert senders_texts.index(("citizen", "我的护照过期了，想换新的")) > 1
 
     claimed = await client.post(f"/api/v1/agent/tickets/{ticket_id}/claim", headers=headers)
     assert claimed.status == 200 and (await claimed.json())["status"] == "serving"
