@@ -1,6 +1,6 @@
-"""Numbered records saved at once: the ORM path (`save_numbered`, as tickets are saved) against the Core path
-of 预审 and complaints (`insert_numbered`, one statement on PostgreSQL). Process CPU and wall time per record
-(a report, never a timed test).
+"""Numbered records saved at once: the ORM path (`save_numbered`, as appointments are saved) against the Core
+path of 预审, complaints and tickets (`insert_numbered`, one statement on PostgreSQL). Process CPU and wall time
+per record (a report, never a timed test).
 
     .venv/bin/python bench/numbering.py [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench_load]
                                         [--records 1000] [--rounds 3] [--kind precheck|case]
