@@ -85,17 +85,24 @@ async def test_a_database_restart_mid_filing_leaves_no_half_case_and_service_res
     phone = f"139{uuid.uuid4().int % 10**8:08d}"
     request_key = uuid.uuid4().hex
 
-    # The database goes away between the case's INSERTs and their COMMIT.
+    # The database goes away as the case is filed: before the one statement that files a case with its events
+    # on PostgreSQL, or, on the transaction path (a day's first case), between its INSERTs and their COMMIT.
     def cut_at_commit(_conn: Connection) -> None:
         proxy.cut()
 
+    def cut_before_filing(_conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if 'INSERT INTO "case"' in statement and "WITH taken" in statement:
+            proxy.cut()
+
     engine = pg_client.app[DB_ENGINE].sync_engine
     event.listen(engine, "commit", cut_at_commit)
+    event.listen(engine, "before_cursor_execute", cut_before_filing)
     try:
         await assert_unavailable(pg_client.post("/api/v1/cases", json=form(phone),
                                                 headers={"Idempotency-Key": request_key}))
     finally:
         event.remove(engine, "commit", cut_at_commit)
+        event.remove(engine, "before_cursor_execute", cut_before_filing)
 
     # While it is down: every kind of request says 503, none hangs or says 500.
     await assert_unavailable(pg_client.post("/api/v1/messages", json={"text": "营业执照怎么办", "msg_id": "down-1"},
