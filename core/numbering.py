@@ -155,7 +155,8 @@ async def insert_numbered(db_factory: SessionFactory, table: Table, column: str,
     """Insert one row of `table` with the next number under `prefix` in `column`, and its `dependents`; the
     row as stored.
 
-    For records made in a conversation's turn (预审, a complaint with its first events): Core INSERTs, no model
+    For records made in a conversation's turn (预审, a complaint with its first events, a 转人工 ticket with the
+    conversation so far): Core INSERTs, no model
     to build, validate and flush, which cost more than the statements themselves (issue 9). On PostgreSQL the
     number is taken and all the rows inserted by one statement in autocommit, one round trip instead of four or
     more (BEGIN, UPDATE, INSERT…, COMMIT); elsewhere, and for the day's first record, a clash and more than
@@ -202,8 +203,9 @@ def _one_statement_insert(table: Table, column: str,
                           dependents: tuple[tuple[Table, str, int], ...] = ()) -> Select[Any]:
     """PostgreSQL: `WITH taken AS (UPDATE record_counter … RETURNING last), numbered AS (INSERT INTO table
     SELECT prefix || the number padded to 4 digits, the values… FROM taken RETURNING *), d0_0 AS (INSERT INTO
-    a dependent table SELECT numbered.id, the values… FROM numbered), … SELECT * FROM numbered`. No row when the
-    prefix has no counter yet. Built once per shape: building a statement costs more than running it.
+    a dependent table SELECT numbered.id, the values… FROM numbered RETURNING id), d0_1 AS (… FROM numbered JOIN
+    d0_0 ON true …), … SELECT * FROM numbered`. No row when the prefix has no counter yet. Built once per shape:
+    building a statement costs more than running it.
     """
     taken = (update(COUNTERS).where(COUNTERS.c.prefix == bindparam("counter_prefix"))
              .values(last=COUNTERS.c.last + 1).returning(COUNTERS.c.last).cte("taken"))
