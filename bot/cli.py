@@ -89,28 +89,58 @@ def _serve_one(settings: Settings, *, reuse_port: bool = False, pool_worker: boo
 
     url = f"http://{settings.host}:{settings.port}/"
     app = create_app(settings)
-    if pool_worker:
-        app.on_startup.insert(0, _stop_on_first_sigterm)
+    # A pool worker ignores SIGINT (see `_worker_main`): only the pool stops it, with SIGTERM.
+    stop = _StopSignals((signal.SIGTERM,) if pool_worker else (signal.SIGTERM, signal.SIGINT))
+    app.on_startup.insert(0, stop.install)
+    app.on_startup.append(stop.started)
     web.run_app(app, host=settings.host, port=settings.port, reuse_port=reuse_port, loop=_event_loop(),
                 print=lambda _msg: console.print(f"一窗已启动：{url}  （Ctrl+C 停止）"),
-                access_log=None, handle_signals=not pool_worker)
+                access_log=None, handle_signals=False)
 
 
-async def _stop_on_first_sigterm(_app: Any) -> None:
-    """A pool worker's SIGTERM stops it gracefully, as aiohttp's own handler does; unlike that handler, another
-    SIGTERM while it stops (the pool's and a service manager's, both sent to the worker) is ignored instead of
-    breaking off the shutdown half-way. Installed as the app starts, on the running loop, where aiohttp installs
-    its own (before that, SIGTERM ends the process at once).
+class _StopSignals:
+    """Stop signals end the server gracefully, once, and never in the middle of its start-up.
+
+    aiohttp's own handlers raise GracefulExit whenever a signal comes. During start-up that broke off the
+    app's contexts half-entered, outside the code that cleans them up: the server logged tracebacks, or, when
+    the interrupted step swallowed the cancellation, went on starting and served as if never told to stop
+    (issue 9). Here a signal during start-up is remembered and acted on as soon as start-up is over. Any
+    signal after the first is ignored, so the pool's SIGTERM and a service manager's, both sent to a
+    worker, cannot break off a shutdown half-way. Before the first on_startup (imports, `create_app`), the
+    default actions apply: nothing has been started that needs stopping.
     """
-    from aiohttp import web
 
-    loop = asyncio.get_running_loop()
+    def __init__(self, signals: tuple[signal.Signals, ...]) -> None:
+        self._signals = signals
+        self._requested = False
+        self._running = False
 
-    def stop() -> None:
-        loop.add_signal_handler(signal.SIGTERM, lambda: None)  # replaces this handler: stopping already
+    async def install(self, _app: Any) -> None:
+        """First on_startup: take the signals over on the running loop."""
+        loop = asyncio.get_running_loop()
+        for signum in self._signals:
+            loop.add_signal_handler(signum, self._signalled)
+
+    async def started(self, _app: Any) -> None:
+        """Last on_startup: from here a signal stops the server at once; one that came earlier does now."""
+        self._running = True
+        if self._requested:
+            # From a callback, as a signal handler would: the loop's next step raises it out of run_app, which
+            # has by then entered the try block that cleans up.
+            asyncio.get_running_loop().call_soon(self._exit)
+
+    def _signalled(self) -> None:
+        if self._requested:
+            return
+        self._requested = True
+        if self._running:
+            self._exit()
+
+    @staticmethod
+    def _exit() -> None:
+        from aiohttp import web
+
         raise web.GracefulExit()
-
-    loop.add_signal_handler(signal.SIGTERM, stop)
 
 
 def _worker_main(settings_data: dict[str, Any]) -> None:
@@ -119,6 +149,11 @@ def _worker_main(settings_data: dict[str, Any]) -> None:
     # group; a worker that took that SIGINT too was stopped twice, and the second signal, landing in the middle
     # of its shutdown, ended it with exit code 1 ("workers stopped with an error").
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Forked with SIGTERM blocked (see `bot.worker_preload`). Unblocked with its default action, one sent since
+    # the fork ends the worker now, before it has started anything; from the app's start `_StopSignals` has it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # pragma: no branch - absent on Windows, where nothing blocked it
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     settings = Settings(**settings_data)
     setup_logging(settings.log_level, settings.log_json)
     _serve_one(settings, reuse_port=True, pool_worker=True)
@@ -158,8 +193,7 @@ def _serve_many(settings: Settings) -> None:
         worker.start()
         return worker
 
-    workers = {number: spawn(number) for number in range(settings.workers)}
-    console.print(f"一窗已启动 {len(workers)} 个进程：http://{settings.host}:{settings.port}/  （Ctrl+C 停止）")
+    workers: dict[int, multiprocessing.process.BaseProcess] = {}
     stopping = False
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -169,8 +203,19 @@ def _serve_many(settings: Settings) -> None:
             if worker.is_alive():
                 worker.terminate()
 
+    def start(number: int) -> None:
+        workers[number] = spawn(number)
+        if stopping:  # a stop signal came while it was being started, when `_stop` could not see it yet
+            workers[number].terminate()
+
+    # Before the first worker starts: a stop signal from here on stops every worker there is.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    for number in range(settings.workers):
+        if not stopping:
+            start(number)
+    if not stopping:
+        console.print(f"一窗已启动 {len(workers)} 个进程：http://{settings.host}:{settings.port}/  （Ctrl+C 停止）")
     restarts: deque[float] = deque(maxlen=RESTART_LIMIT)
     crash_loop = False
     failed: list[str] = []
@@ -193,9 +238,7 @@ def _serve_many(settings: Settings) -> None:
                 _stop(signal.SIGTERM, None)
                 continue
             log.error("%s (pid %s) exited with code %s; starting a new one", dead.name, dead.pid, dead.exitcode)
-            workers[number] = spawn(number)
-            if stopping:  # a SIGTERM came while it was being started, when `_stop` could not see it yet
-                workers[number].terminate()
+            start(number)
     if crash_loop:
         raise SystemExit("workers kept dying right after start; see the log above")
     if failed:

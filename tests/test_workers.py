@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 from datetime import datetime
@@ -13,8 +14,10 @@ import aiohttp
 import psutil
 import redis
 
+from bot import cli
 from core.clock import SHANGHAI
 from core.keys import Prefix, key
+from core.settings import Settings
 from tests.backends import require_server_database, require_server_redis
 from tests.servers import YICHUANG, ServerProcess, free_port, worker_pids, yichuang_env
 
@@ -114,6 +117,70 @@ async def test_a_worker_stopped_twice_still_stops_cleanly(tmp_path: Path) -> Non
         code = pool.stop()
     assert f"(pid {victim.pid}) exited with code 0;" in pool.output, pool.output
     assert code == 0 and "Traceback" not in pool.output, pool.output
+
+
+async def test_a_worker_stopped_the_moment_it_is_forked_ends_at_once(tmp_path: Path) -> None:
+    """The pool stops a worker it has only just started when its own stop signal comes while it replaces a dead
+    one. The signal lands before the new worker has finished its after-fork work; a Python handler in the fork
+    server then lost about half of such signals (CPython drops them), and the pool waited forever for a worker
+    that went on to serve. Forked with SIGTERM blocked, the worker ends as soon as it unblocks it.
+    """
+    settings = Settings(data_dir=tmp_path / "data", database_url=await require_server_database(),
+                        redis_url=require_server_redis(), sla_enabled=False, port=free_port(), auto_migrate=False)
+    context = cli._worker_context()
+    for attempt in range(20):
+        worker = context.Process(target=cli._worker_main, args=(settings.model_dump(),))
+        worker.start()
+        worker.terminate()
+        worker.join(timeout=20)
+        if worker.exitcode is None:  # it missed the signal and started; stop it before failing
+            worker.terminate()
+            worker.join(timeout=30)
+            raise AssertionError(f"attempt {attempt + 1}: a worker stopped right after its fork went on to start")
+        assert worker.exitcode == -signal.SIGTERM, worker.exitcode
+
+
+async def test_a_service_manager_stopping_every_process_at_once_stops_the_pool_cleanly(tmp_path: Path) -> None:
+    """systemd (KillMode=control-group) and `timeout` send SIGTERM to every process of the service at once, the
+    pool's fork server too. A fork server that died of it left the pool unable to learn how its workers ended:
+    "workers stopped with an error: … exit code 255", exit code 1, and the service marked failed. Once while
+    the workers are still starting, once when they serve.
+    """
+    env = yichuang_env(YICHUANG_DATA_DIR=str(tmp_path / "data"), YICHUANG_DATABASE_URL=await require_server_database(),
+                       YICHUANG_REDIS_URL=require_server_redis(), YICHUANG_SLA_ENABLED="false")
+    for ready_lines, wait_for in ((0, "一窗已启动 2 个进程"), (2, None)):
+        pool = ServerProcess(["serve", "--workers", "2", "--port", str(free_port())], env, tmp_path,
+                             ready_lines=ready_lines, own_session=True)
+        pool.start()
+        if wait_for is not None:
+            pool.wait_for_output(wait_for, timeout=60)
+        assert pool.proc is not None
+        family = psutil.Process(pool.proc.pid).children(recursive=True)
+        os.killpg(pool.proc.pid, signal.SIGTERM)
+        code = pool.stop(signum=None)
+        _gone, alive = psutil.wait_procs(family, timeout=30)
+        assert code == 0 and "error" not in pool.output and "Traceback" not in pool.output, pool.output
+        assert alive == [], "every process of the pool ends with it"
+
+
+async def test_a_stop_signal_during_start_up_stops_the_server_once_started(tmp_path: Path) -> None:
+    """SIGTERM while the server is still starting (here: its embedded Redis just started, the KB not yet
+    loaded). aiohttp broke start-up off half-way: tracebacks in the log, or, when the step it interrupted
+    swallowed the cancellation, a server that went on to serve as if never told to stop. Now it finishes
+    starting, then stops as it would have once started, its embedded Redis with it.
+    """
+    data_dir = tmp_path / "data"
+    env = yichuang_env(YICHUANG_DATA_DIR=str(data_dir), YICHUANG_SLA_ENABLED="false")
+    server = ServerProcess(["serve", "--port", str(free_port())], env, tmp_path, ready_lines=0)
+    server.start()
+    server.wait_for_output("started embedded Redis", timeout=60)
+    embedded = [p for p in psutil.process_iter(["name", "cmdline"]) if "redis-server" in (p.info["name"] or "")
+                and str(data_dir) in " ".join(p.info["cmdline"] or [])]
+    assert len(embedded) == 1
+    code = server.stop()
+    assert code == 0 and "Traceback" not in server.output, server.output
+    assert "stopped embedded Redis" in server.output
+    embedded[0].wait(timeout=30)  # raises if it outlived the server
 
 
 async def test_a_ticket_opened_on_one_process_appears_live_on_a_console_of_another(tmp_path: Path) -> None:
