@@ -68,7 +68,8 @@ from bot.typedefs import (
 from channels import miniprogram
 from channels import web as web_channel
 from channels import wechat as wechat_channel
-from core.db import create_engine, session_factory
+from core.db import check_reachable, create_engine, session_factory
+from core.errors import ConfigError
 from core.pubsub import Subscriber
 from core.ratelimit import RateLimiter
 from core.redis import open_redis
@@ -99,6 +100,11 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     """The SQL engine (migrated first when auto_migrate is on), disposed on shutdown."""
     settings = app[SETTINGS]
     engine = create_engine(settings)
+    try:
+        await check_reachable(engine, settings)
+    except ConfigError:
+        await engine.dispose()
+        raise
     if settings.auto_migrate:
         await migrate(engine)
     app[DB_ENGINE] = engine

@@ -58,10 +58,11 @@ def _settings_from(args: argparse.Namespace) -> Settings:
 
 async def _migrate(settings: Settings) -> None:
     from bot.migrate import migrate
-    from core.db import create_engine
+    from core.db import check_reachable, create_engine
 
     engine = create_engine(settings)
     try:
+        await check_reachable(engine, settings)
         await migrate(engine)
     finally:
         await engine.dispose()

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.types import TypeDecorator
@@ -21,6 +21,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import jsoncodec
+from core.errors import ConfigError
 from core.settings import Settings
 
 log = logging.getLogger("core.db")
@@ -80,6 +81,19 @@ def create_engine(settings: Settings) -> AsyncEngine:
         _ping_idle_connections(engine)
         _close_idle_sessions(engine, settings.pool_idle_seconds)
     return engine
+
+
+async def check_reachable(engine: AsyncEngine, settings: Settings) -> None:
+    """Open one connection, so that a database that is down, a wrong user or password, or a database that does
+    not exist stops the start (or `yichuang migrate`) with one line naming the setting, not a traceback.
+    """
+    setting = "YICHUANG_DATABASE_URL" if settings.database_url else "YICHUANG_DATA_DIR"
+    try:
+        async with engine.connect():
+            pass
+    except (OSError, TimeoutError, DBAPIError) as exc:
+        reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        raise ConfigError(f"{setting}: cannot reach the database ({reason})") from None
 
 
 def _close_idle_sessions(engine: AsyncEngine, idle_seconds: float) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
 import pexpect
+from sqlalchemy.engine import make_url
 
 from core import __version__
-from tests.servers import YICHUANG, yichuang_env
+from tests.backends import require_server_database
+from tests.servers import YICHUANG, free_port, yichuang_env
 
 
 def test_version() -> None:
@@ -31,6 +34,32 @@ def test_several_workers_refuse_the_embedded_storage(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "YICHUANG_DATABASE_URL" in result.stderr and "YICHUANG_REDIS_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_storage_that_cannot_be_reached_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    """A first deployment's typical mistakes: PostgreSQL not running, a database not created yet, Redis not
+    running. Each stops `serve` (and `migrate`) with one line naming the setting, exit code 2, no traceback.
+    """
+    server_database = await require_server_database()
+    missing_database = str(make_url(server_database).set(database="yichuang_never_created"))
+    nobody_listens = free_port()
+    cases = [
+        (["migrate"], {"YICHUANG_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{nobody_listens}/x"},
+         "YICHUANG_DATABASE_URL"),
+        (["serve", "--port", str(free_port())], {"YICHUANG_DATABASE_URL": missing_database}, "yichuang_never_created"),
+        (["serve", "--port", str(free_port())], {"YICHUANG_DATABASE_URL": missing_database,
+                                                 "YICHUANG_AUTO_MIGRATE": "false"}, "yichuang_never_created"),
+        (["serve", "--port", str(free_port())], {"YICHUANG_REDIS_URL": f"redis://127.0.0.1:{nobody_listens}/0"},
+         "YICHUANG_REDIS_URL"),
+    ]
+    for args, settings, named in cases:
+        env = yichuang_env(YICHUANG_DATA_DIR=str(tmp_path / "data"), **settings)
+        result = await asyncio.to_thread(subprocess.run, [YICHUANG, *args], capture_output=True, text=True,
+                                         timeout=120, cwd=tmp_path, env=env)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("配置错误")]
+        assert result.returncode == 2, (args, settings, result.stderr)
+        assert len(errors) == 1 and named in errors[0] and "cannot reach" in errors[0], result.stderr
+        assert "Traceback" not in result.stderr
 
 
 def test_the_worker_pools_preload_loads_the_app_and_starts_nothing() -> None:
