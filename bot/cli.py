@@ -279,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except YichuangError as exc:
         print(f"错误 {exc.message}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:  # Ctrl+C before the command took it over (imports, migrations): no traceback
+        sys.exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover

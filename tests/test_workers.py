@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import psutil
+import pytest
 import redis
 
 from bot import cli
@@ -163,21 +164,23 @@ async def test_a_service_manager_stopping_every_process_at_once_stops_the_pool_c
         assert alive == [], "every process of the pool ends with it"
 
 
-async def test_a_stop_signal_during_start_up_stops_the_server_once_started(tmp_path: Path) -> None:
-    """SIGTERM while the server is still starting (here: its embedded Redis just started, the KB not yet
-    loaded). aiohttp broke start-up off half-way: tracebacks in the log, or, when the step it interrupted
-    swallowed the cancellation, a server that went on to serve as if never told to stop. Now it finishes
-    starting, then stops as it would have once started, its embedded Redis with it.
+@pytest.mark.parametrize("ctrl_c", [False, True], ids=["SIGTERM", "Ctrl+C"])
+async def test_a_stop_signal_during_start_up_stops_the_server_once_started(tmp_path: Path, ctrl_c: bool) -> None:
+    """SIGTERM, or Ctrl+C in the terminal, while the server is still starting (here: its embedded Redis just
+    started, the KB not yet loaded). aiohttp broke start-up off half-way: tracebacks in the log, or, when the
+    step it interrupted swallowed the cancellation, a server that went on to serve as if never told to stop.
+    Now it finishes starting, then stops as it would have once started, its embedded Redis with it. Ctrl+C
+    reaches the embedded Redis too (the terminal signals its whole process group).
     """
     data_dir = tmp_path / "data"
     env = yichuang_env(YICHUANG_DATA_DIR=str(data_dir), YICHUANG_SLA_ENABLED="false")
-    server = ServerProcess(["serve", "--port", str(free_port())], env, tmp_path, ready_lines=0)
+    server = ServerProcess(["serve", "--port", str(free_port())], env, tmp_path, ready_lines=0, own_session=ctrl_c)
     server.start()
     server.wait_for_output("started embedded Redis", timeout=60)
     embedded = [p for p in psutil.process_iter(["name", "cmdline"]) if "redis-server" in (p.info["name"] or "")
                 and str(data_dir) in " ".join(p.info["cmdline"] or [])]
     assert len(embedded) == 1
-    code = server.stop()
+    code = server.interrupt() if ctrl_c else server.stop()
     assert code == 0 and "Traceback" not in server.output, server.output
     assert "stopped embedded Redis" in server.output
     embedded[0].wait(timeout=30)  # raises if it outlived the server
