@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import math
@@ -225,12 +226,16 @@ class Engine:
             return [Reply(self._texts.get("handoff_ended")),
                     Reply(self._texts.get("handoff_rate"), buttons=rating_buttons(ticket.number))]
         text = ctx.inbound.text.strip()
-        if text and ctx.parse.intent != "request_human":
-            await tickets.citizen_says(ticket, text)
-        if ticket.status == "waiting":
-            position = await tickets.position(ticket) or 1
-            return [Reply(self._texts.get("handoff_waiting_ack", ahead=position - 1))]
-        return []
+        says = text and ctx.parse.intent != "request_human"
+        if ticket.status != "waiting":
+            if says:
+                await tickets.citizen_says(ticket, text)
+            return []
+        if says:  # stored and the place in the queue read at once: the two do not depend on each other
+            position, _ = await asyncio.gather(tickets.position(ticket), tickets.citizen_says(ticket, text))
+        else:
+            position = await tickets.position(ticket)
+        return [Reply(self._texts.get("handoff_waiting_ack", ahead=(position or 1) - 1))]
 
     def _global(self, ctx: TurnContext, intent: str) -> list[Reply]:
         if intent == "cancel":

@@ -8,6 +8,7 @@ UPDATE (`status = 'waiting'`): two staff clicking the same ticket, exactly one g
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -266,9 +267,15 @@ class TicketService:
         """1-based place in the window's queue (None unless waiting)."""
         if ticket.status != "waiting":
             return None
-        await self._ensure_queues()
-        rank = await self._redis.zrank(key(Prefix.QUEUE, ticket.window), str(ticket.id))
-        return None if rank is None else int(rank) + 1  # type: ignore[arg-type]  # redis-py's union return
+        queue = key(Prefix.QUEUE, ticket.window)
+        async with self._redis.pipeline(transaction=False) as pipe:  # the queues' check and the rank: one trip
+            pipe.set(key(Prefix.QUEUE, "_built"), "1", nx=True)
+            pipe.zrank(queue, str(ticket.id))
+            lost, rank = await pipe.execute()
+        if lost:  # Redis had lost the queues (a flush, a new server): rebuilt, the rank is asked again
+            await self._rebuild_queues()
+            rank = await self._redis.zrank(queue, str(ticket.id))
+        return None if rank is None else int(rank) + 1
 
     async def wait_minutes(self, ticket: Ticket, position: int) -> int:
         """Estimated wait: position × recent average service time ÷ staff online at the window."""
@@ -499,12 +506,9 @@ class TicketService:
                 raise NotFound("没有找到这个工单。")
             raise Conflict("工单已结束。", code="ticket_closed")
         ticket = stored(Ticket, row._mapping)
-        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
-            pipe.zrem(key(Prefix.QUEUE, ticket.window), str(ticket_id))
-            pipe.delete(key(Prefix.USER_TICKET, ticket.user_id))
-            await pipe.execute()
         line = "市民结束了服务" if kind == "left" else f"{actor} 结束服务" + (f"：{note}" if note else "")
-        await self._add_message(ticket, "system", line)
+        # Out of the queue and the closing line at once: one waits on Redis while the other waits on SQL.
+        await asyncio.gather(self._dequeue(ticket), self._add_message(ticket, "system", line))
         await self._announce(ticket, TicketChange(kind, note))
         await self.auto_assign(ticket.window)
         return ticket
@@ -527,10 +531,19 @@ class TicketService:
                 pipe.set(key(Prefix.USER_TICKET, ticket.user_id), str(ticket.id))
             await pipe.execute()
 
+    async def _dequeue(self, ticket: Ticket) -> None:
+        """A closed ticket leaves its window's queue and stops being its user's open ticket."""
+        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
+            pipe.zrem(key(Prefix.QUEUE, ticket.window), str(ticket.id))
+            pipe.delete(key(Prefix.USER_TICKET, ticket.user_id))
+            await pipe.execute()
+
     async def _ensure_queues(self) -> None:
         """Rebuild every window's queue from SQL once after Redis lost them (a flush, a new server)."""
-        if not await self._redis.set(key(Prefix.QUEUE, "_built"), "1", nx=True):
-            return
+        if await self._redis.set(key(Prefix.QUEUE, "_built"), "1", nx=True):
+            await self._rebuild_queues()
+
+    async def _rebuild_queues(self) -> None:
         async with self._read() as db:
             waiting = (await db.exec(select(Ticket).where(Ticket.status == "waiting"))).all()
         by_window: dict[str, dict[str, float]] = {}
