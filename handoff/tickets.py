@@ -144,6 +144,8 @@ class TicketListener(Protocol):
         ...
 
 
+# Set once the live queues have been built from SQL; gone after Redis lost them (a flush, a new server).
+_QUEUES_BUILT = key(Prefix.QUEUE, "_built")
 _TICKETS: Table = Ticket.__table__  # type: ignore[attr-defined]
 # Built once: every user's first turn asks it, and building a statement costs more than executing it.
 _OPEN_TICKET_OF = (sa_select(_TICKETS)
@@ -269,7 +271,7 @@ class TicketService:
             return None
         queue = key(Prefix.QUEUE, ticket.window)
         async with self._redis.pipeline(transaction=False) as pipe:  # the queues' check and the rank: one trip
-            pipe.set(key(Prefix.QUEUE, "_built"), "1", nx=True)
+            pipe.set(_QUEUES_BUILT, "1", nx=True)
             pipe.zrank(queue, str(ticket.id))
             lost, rank = await pipe.execute()
         if lost:  # Redis had lost the queues (a flush, a new server): rebuilt, the rank is asked again
@@ -540,7 +542,7 @@ class TicketService:
 
     async def _ensure_queues(self) -> None:
         """Rebuild every window's queue from SQL once after Redis lost them (a flush, a new server)."""
-        if await self._redis.set(key(Prefix.QUEUE, "_built"), "1", nx=True):
+        if await self._redis.set(_QUEUES_BUILT, "1", nx=True):
             await self._rebuild_queues()
 
     async def _rebuild_queues(self) -> None:
