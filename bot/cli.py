@@ -120,7 +120,10 @@ class _StopSignals:
         """First on_startup: take the signals over on the running loop."""
         loop = asyncio.get_running_loop()
         for signum in self._signals:
-            loop.add_signal_handler(signum, self._signalled)
+            try:
+                loop.add_signal_handler(signum, self._signalled)
+            except NotImplementedError:  # pragma: no cover - Windows: Ctrl+C stays a KeyboardInterrupt there
+                return
 
     async def started(self, _app: Any) -> None:
         """Last on_startup: from here a signal stops the server at once; one that came earlier does now."""
