@@ -68,8 +68,7 @@ from bot.typedefs import (
 from channels import miniprogram
 from channels import web as web_channel
 from channels import wechat as wechat_channel
-from core.db import check_reachable, create_engine, session_factory
-from core.errors import ConfigError
+from core.db import open_engine, session_factory
 from core.pubsub import Subscriber
 from core.ratelimit import RateLimiter
 from core.redis import open_redis
@@ -99,18 +98,12 @@ SLA_STOP_SECONDS = 10.0
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     """The SQL engine (migrated first when auto_migrate is on), disposed on shutdown."""
     settings = app[SETTINGS]
-    engine = create_engine(settings)
-    try:
-        await check_reachable(engine, settings)
-    except ConfigError:
-        await engine.dispose()
-        raise
-    if settings.auto_migrate:
-        await migrate(engine)
-    app[DB_ENGINE] = engine
-    app[DB] = session_factory(engine)
-    yield
-    await engine.dispose()
+    async with open_engine(settings) as engine:
+        if settings.auto_migrate:
+            await migrate(engine)
+        app[DB_ENGINE] = engine
+        app[DB] = session_factory(engine)
+        yield
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:

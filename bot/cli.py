@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -13,7 +14,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -22,6 +23,9 @@ from core import __version__
 from core.errors import ConfigError, YichuangError
 from core.logging import setup_logging
 from core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger("bot.cli")
 console = Console(stderr=True)
@@ -58,14 +62,10 @@ def _settings_from(args: argparse.Namespace) -> Settings:
 
 async def _migrate(settings: Settings) -> None:
     from bot.migrate import migrate
-    from core.db import check_reachable, create_engine
+    from core.db import open_engine
 
-    engine = create_engine(settings)
-    try:
-        await check_reachable(engine, settings)
+    async with open_engine(settings) as engine:
         await migrate(engine)
-    finally:
-        await engine.dispose()
 
 
 def _migrate_with_progress(settings: Settings) -> None:
@@ -88,15 +88,54 @@ def _serve_one(settings: Settings, *, reuse_port: bool = False, pool_worker: boo
 
     from bot.app import create_app
 
-    url = f"http://{settings.host}:{settings.port}/"
     app = create_app(settings)
     # A pool worker ignores SIGINT (see `_worker_main`): only the pool stops it, with SIGTERM.
     stop = _StopSignals((signal.SIGTERM,) if pool_worker else (signal.SIGTERM, signal.SIGINT))
     app.on_startup.insert(0, stop.install)
     app.on_startup.append(stop.started)
-    web.run_app(app, host=settings.host, port=settings.port, reuse_port=reuse_port, loop=_event_loop(),
-                print=lambda _msg: console.print(f"一窗已启动：{url}  （Ctrl+C 停止）"),
-                access_log=None, handle_signals=False)
+    loop = _event_loop()
+    asyncio.set_event_loop(loop)
+    main = loop.create_task(_run(app, settings, reuse_port=reuse_port))
+    try:
+        loop.run_until_complete(main)
+    except web.GracefulExit:  # a stop signal (`_StopSignals`)
+        pass
+    finally:
+        if not main.done():  # stopped: the cancellation runs `_run`'s cleanup
+            main.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_until_complete(main)
+        _cancel_remaining_tasks(loop)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+async def _run(app: web.Application, settings: Settings, *, reuse_port: bool) -> None:
+    """Start the app, serve until cancelled, clean up. What aiohttp's `run_app` does, but a start-up that fails
+    half-way is cleaned up too: `run_app` starts the app outside its try/finally, so the contexts entered before
+    the failing one (the database's engine, the embedded Redis server) were left to `shutdown_asyncgens`, which
+    closes nested ones in no order and logged `athrow()` tracebacks, or never stopped the embedded Redis.
+    """
+    from aiohttp import web
+
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=75, shutdown_timeout=60)
+    try:
+        await runner.setup()
+        await web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port).start()
+        console.print(f"一窗已启动：http://{settings.host}:{settings.port}/  （Ctrl+C 停止）")
+        await asyncio.Event().wait()  # until a stop signal cancels this task
+    finally:
+        await runner.cleanup()  # after a failed start, exits only the contexts that were entered, last first
+
+
+def _cancel_remaining_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and wait for the tasks still pending once the app has stopped, as `asyncio.run` does."""
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
 class _StopSignals:
@@ -129,8 +168,8 @@ class _StopSignals:
         """Last on_startup: from here a signal stops the server at once; one that came earlier does now."""
         self._running = True
         if self._requested:
-            # From a callback, as a signal handler would: the loop's next step raises it out of run_app, which
-            # has by then entered the try block that cleans up.
+            # From a callback, as a signal handler would: the loop's next step raises it out of the loop, and
+            # cancelling `_run` then stops the server the same way as a later signal.
             asyncio.get_running_loop().call_soon(self._exit)
 
     def _signalled(self) -> None:

@@ -52,19 +52,16 @@ class _Resources:
 @contextlib.asynccontextmanager
 async def _resources(settings: Settings) -> AsyncIterator[_Resources]:
     from bot.migrate import migrate
-    from core.db import create_engine, session_factory
+    from core.db import open_engine, session_factory
     from core.redis import open_redis
     from policy_kb.service import KbService
 
-    engine = create_engine(settings)
-    try:
+    async with open_engine(settings) as engine:
         if settings.auto_migrate:
             await migrate(engine)
         async with open_redis(settings) as redis:
             db = session_factory(engine)
             yield _Resources(db, redis, KbService(db, redis))
-    finally:
-        await engine.dispose()
 
 
 async def _announce(service: KbService) -> None:

@@ -66,16 +66,13 @@ def _read_password(from_stdin: bool) -> str:
 @contextlib.asynccontextmanager
 async def _service(settings: Settings) -> AsyncIterator[StaffService]:
     from bot.migrate import migrate
-    from core.db import create_engine, session_factory
+    from core.db import open_engine, session_factory
     from handoff.staff import StaffService
 
-    engine = create_engine(settings)
-    try:
+    async with open_engine(settings) as engine:
         if settings.auto_migrate:
             await migrate(engine)
         yield StaffService(session_factory(engine))
-    finally:
-        await engine.dispose()
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> None:

@@ -53,7 +53,11 @@ async def run_shell(settings: Settings, *, user: str | None = None) -> None:
     """Run an interactive chat until /quit or end of input."""
     app = create_app(settings)
     runner = web.AppRunner(app)
-    await runner.setup()  # runs every cleanup_ctx: database, Redis, engine
+    try:
+        await runner.setup()  # runs every cleanup_ctx: database, Redis, engine
+    except BaseException:
+        await runner.cleanup()  # exits the contexts a failed start had entered (the embedded Redis server)
+        raise
     save_history = _enable_history(settings.data_dir / HISTORY_FILE)
     user_id = f"{CHANNEL}:{user or getpass.getuser()}"
     print("一窗 · 政务服务智能助手（终端）。输入问题后回车；输入序号选择选项；/quit 退出。")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -81,6 +83,19 @@ def create_engine(settings: Settings) -> AsyncEngine:
         _ping_idle_connections(engine)
         _close_idle_sessions(engine, settings.pool_idle_seconds)
     return engine
+
+
+@contextlib.asynccontextmanager
+async def open_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The engine for the configured database once one connection has been opened (`check_reachable`),
+    disposed at the end: what the server and every command that touches SQL start with.
+    """
+    engine = create_engine(settings)
+    try:
+        await check_reachable(engine, settings)
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 async def check_reachable(engine: AsyncEngine, settings: Settings) -> None:

@@ -38,7 +38,8 @@ def test_several_workers_refuse_the_embedded_storage(tmp_path: Path) -> None:
 
 async def test_storage_that_cannot_be_reached_stops_the_start_with_one_line(tmp_path: Path) -> None:
     """A first deployment's typical mistakes: PostgreSQL not running, a database not created yet, Redis not
-    running. Each stops `serve` (and `migrate`) with one line naming the setting, exit code 2, no traceback.
+    running. Each stops `serve`, `migrate` and the admin commands with one line naming the setting, exit code 2,
+    no traceback.
     """
     server_database = await require_server_database()
     missing_database = str(make_url(server_database).set(database="yichuang_never_created"))
@@ -51,6 +52,8 @@ async def test_storage_that_cannot_be_reached_stops_the_start_with_one_line(tmp_
                                                  "YICHUANG_AUTO_MIGRATE": "false"}, "yichuang_never_created"),
         (["serve", "--port", str(free_port())], {"YICHUANG_REDIS_URL": f"redis://127.0.0.1:{nobody_listens}/0"},
          "YICHUANG_REDIS_URL"),
+        (["staff", "list"], {"YICHUANG_DATABASE_URL": missing_database}, "yichuang_never_created"),
+        (["kb", "load"], {"YICHUANG_DATABASE_URL": missing_database}, "yichuang_never_created"),
     ]
     for args, settings, named in cases:
         env = yichuang_env(YICHUANG_DATA_DIR=str(tmp_path / "data"), **settings)
