@@ -122,7 +122,11 @@ async def _run(app: web.Application, settings: Settings, *, reuse_port: bool) ->
     runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=75, shutdown_timeout=60)
     try:
         await runner.setup()
-        await web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port).start()
+        try:
+            await web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port).start()
+        except OSError as exc:  # the port taken by another program, an address this host does not have
+            raise ConfigError(f"YICHUANG_HOST / YICHUANG_PORT: cannot listen on {settings.host}:{settings.port} "
+                              f"({exc.strerror or exc})") from None
         console.print(f"一窗已启动：http://{settings.host}:{settings.port}/  （Ctrl+C 停止）")
         await asyncio.Event().wait()  # until a stop signal cancels this task
     finally:
@@ -199,7 +203,11 @@ def _worker_main(settings_data: dict[str, Any]) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     settings = Settings(**settings_data)
     setup_logging(settings.log_level, settings.log_json)
-    _serve_one(settings, reuse_port=True, pool_worker=True)
+    try:
+        _serve_one(settings, reuse_port=True, pool_worker=True)
+    except ConfigError as exc:  # one line, as `main` prints it; the pool stops if every start fails so
+        print(f"配置错误 {exc.message}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _worker_context() -> multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext:

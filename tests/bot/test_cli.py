@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,23 @@ async def test_storage_that_cannot_be_reached_stops_the_start_with_one_line(tmp_
         assert result.returncode == 2, (args, settings, result.stderr)
         assert len(errors) == 1 and named in errors[0] and "cannot reach" in errors[0], result.stderr
         assert "Traceback" not in result.stderr
+
+
+async def test_a_port_in_use_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    """Another program on the port: one line naming the setting and the address, exit code 2, no traceback,
+    and the embedded Redis the start had launched stopped again.
+    """
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = yichuang_env(YICHUANG_DATA_DIR=str(tmp_path / "data"))
+        result = await asyncio.to_thread(subprocess.run, [YICHUANG, "serve", "--port", str(port)],
+                                         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("配置错误")]
+    assert result.returncode == 2, result.stderr
+    assert len(errors) == 1 and "YICHUANG_PORT" in errors[0] and f"127.0.0.1:{port}" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr and "stopped embedded Redis" in result.stderr
 
 
 def test_the_worker_pools_preload_loads_the_app_and_starts_nothing() -> None:
