@@ -72,6 +72,9 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(level: str = "INFO", json_lines: bool = False) -> None:
     """Configure the root logger once: a masking filter on the handler, text or JSON lines."""
     handler = logging.StreamHandler()
+    # On the handler too: a library that sets its own logger to DEBUG when imported later (bm25s does, on the
+    # first KB index build) would otherwise print its debug lines at INFO.
+    handler.setLevel(level)
     handler.addFilter(MaskingFilter())
     if json_lines:
         handler.setFormatter(JsonFormatter())

@@ -43,3 +43,20 @@ def test_log_lines_are_masked(capfd: pytest.CaptureFixture[str], json_lines: boo
     if json_lines:
         first = json.loads(err.splitlines()[0])
         assert first["logger"] == "bot.test" and first["level"] == "INFO"
+
+
+def test_a_library_that_turns_its_own_logger_to_debug_stays_quiet_at_info(capfd: pytest.CaptureFixture[str]) -> None:
+    """bm25s sets its logger to DEBUG when it is imported, after the server has set up logging at INFO."""
+    root = logging.getLogger()
+    saved = list(root.handlers), root.level
+    library = logging.getLogger("some.library")
+    try:
+        setup_logging("INFO")
+        library.setLevel(logging.DEBUG)
+        library.debug("Building index from tokens")
+        library.info("index ready")
+    finally:
+        root.handlers, root.level = saved[0], saved[1]
+        library.setLevel(logging.NOTSET)
+    err = capfd.readouterr().err
+    assert "index ready" in err and "Building index" not in err
