@@ -160,8 +160,14 @@ class _StopSignals:
         self._running = False
 
     async def install(self, _app: Any) -> None:
-        """First on_startup: take the signals over on the running loop."""
+        """First on_startup: take the signals over on the running loop. A pool's worker also stops, as on
+        SIGTERM, when the pool is gone (killed with SIGKILL, which it cannot pass on): its sentinel, a pipe the
+        pool holds open, then reads as closed. Without this the workers went on serving as orphans.
+        """
         loop = asyncio.get_running_loop()
+        parent = multiprocessing.parent_process()
+        if parent is not None and parent.sentinel is not None:
+            loop.add_reader(parent.sentinel, self._pool_gone, parent.sentinel)
         for signum in self._signals:
             try:
                 loop.add_signal_handler(signum, self._signalled)
@@ -175,6 +181,10 @@ class _StopSignals:
             # From a callback, as a signal handler would: the loop's next step raises it out of the loop, and
             # cancelling `_run` then stops the server the same way as a later signal.
             asyncio.get_running_loop().call_soon(self._exit)
+
+    def _pool_gone(self, sentinel: int) -> None:
+        asyncio.get_running_loop().remove_reader(sentinel)  # it stays readable: once is enough
+        self._signalled()
 
     def _signalled(self) -> None:
         if self._requested:

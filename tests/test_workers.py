@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -139,6 +140,30 @@ async def test_a_worker_stopped_the_moment_it_is_forked_ends_at_once(tmp_path: P
             worker.join(timeout=30)
             raise AssertionError(f"attempt {attempt + 1}: a worker stopped right after its fork went on to start")
         assert worker.exitcode == -signal.SIGTERM, worker.exitcode
+
+
+async def test_workers_of_a_pool_killed_outright_stop_instead_of_serving_on(tmp_path: Path) -> None:
+    """SIGKILL to the pool alone (the OOM killer, `kill -9` by hand): it cannot stop its workers, which went on
+    serving as orphans, holding the port. Each worker notices its pool is gone and stops gracefully.
+    """
+    env = yichuang_env(YICHUANG_DATA_DIR=str(tmp_path / "data"), YICHUANG_DATABASE_URL=await require_server_database(),
+                       YICHUANG_REDIS_URL=require_server_redis(), YICHUANG_SLA_ENABLED="false")
+    pool = ServerProcess(["serve", "--workers", "2", "--port", str(free_port())], env, tmp_path, ready_lines=2)
+    pool.start()
+    assert pool.proc is not None
+    family = psutil.Process(pool.proc.pid).children(recursive=True)
+    workers = [p for p in family if "forkserver" in " ".join(p.cmdline()) and p.ppid() != pool.proc.pid]
+    assert len(workers) == 2, family
+    try:
+        pool.proc.kill()
+        _gone, alive = psutil.wait_procs(workers, timeout=30)
+        assert alive == [], "a worker went on serving after its pool was killed"
+    finally:
+        pool.stop(signum=None)
+        for process in family:  # the fork server, should it outlive the pool
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+    assert "Traceback" not in pool.output, pool.output
 
 
 async def test_a_service_manager_stopping_every_process_at_once_stops_the_pool_cleanly(tmp_path: Path) -> None:
