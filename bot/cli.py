@@ -14,7 +14,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
 
@@ -165,14 +165,14 @@ class _StopSignals:
         pool holds open, then reads as closed. Without this the workers went on serving as orphans.
         """
         loop = asyncio.get_running_loop()
-        parent = multiprocessing.parent_process()
-        if parent is not None and parent.sentinel is not None:
-            loop.add_reader(parent.sentinel, self._pool_gone, parent.sentinel)
-        for signum in self._signals:
-            try:
+        try:
+            for signum in self._signals:
                 loop.add_signal_handler(signum, self._signalled)
-            except NotImplementedError:  # pragma: no cover - Windows: Ctrl+C stays a KeyboardInterrupt there
-                return
+            parent = multiprocessing.parent_process()
+            if parent is not None and parent.sentinel is not None:
+                loop.add_reader(parent.sentinel, self._pool_gone, parent.sentinel)
+        except NotImplementedError:  # pragma: no cover - Windows' loop has neither: Ctrl+C stays a KeyboardInterrupt
+            return
 
     async def started(self, _app: Any) -> None:
         """Last on_startup: from here a signal stops the server at once; one that came earlier does now."""
@@ -200,6 +200,12 @@ class _StopSignals:
         raise web.GracefulExit()
 
 
+def _exit_on_config_error(exc: ConfigError) -> NoReturn:
+    """End the process as every command does on a configuration error: one line, never wrapped, exit code 2."""
+    print(f"配置错误 {exc.message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def _worker_main(settings_data: dict[str, Any]) -> None:
     """Entry point of one worker process, forked from the pool's fork server (see `_worker_context`)."""
     # Only the pool stops a worker, with one SIGTERM. Ctrl+C in a terminal signals the pool's whole process
@@ -215,9 +221,8 @@ def _worker_main(settings_data: dict[str, Any]) -> None:
     setup_logging(settings.log_level, settings.log_json)
     try:
         _serve_one(settings, reuse_port=True, pool_worker=True)
-    except ConfigError as exc:  # one line, as `main` prints it; the pool stops if every start fails so
-        print(f"配置错误 {exc.message}", file=sys.stderr)
-        sys.exit(2)
+    except ConfigError as exc:  # the pool stops if every start fails so
+        _exit_on_config_error(exc)
 
 
 def _worker_context() -> multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext:
@@ -334,8 +339,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     _migrate_with_progress(settings)
                 _serve_one(settings.model_copy(update={"auto_migrate": False}))
     except ConfigError as exc:
-        print(f"配置错误 {exc.message}", file=sys.stderr)  # one line, never wrapped
-        sys.exit(2)
+        _exit_on_config_error(exc)
     except YichuangError as exc:
         print(f"错误 {exc.message}", file=sys.stderr)
         sys.exit(1)

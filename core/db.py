@@ -87,18 +87,18 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 @contextlib.asynccontextmanager
 async def open_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    """The engine for the configured database once one connection has been opened (`check_reachable`),
+    """The engine for the configured database once one connection has been opened (`_check_reachable`),
     disposed at the end: what the server and every command that touches SQL start with.
     """
     engine = create_engine(settings)
     try:
-        await check_reachable(engine, settings)
+        await _check_reachable(engine, settings)
         yield engine
     finally:
         await engine.dispose()
 
 
-async def check_reachable(engine: AsyncEngine, settings: Settings) -> None:
+async def _check_reachable(engine: AsyncEngine, settings: Settings) -> None:
     """Open one connection, so that a database that is down, a wrong user or password, or a database that does
     not exist stops the start (or `yichuang migrate`) with one line naming the setting, not a traceback.
     """
