@@ -54,6 +54,7 @@ from bot.typedefs import (
     KB,
     METRICS,
     NLU_BACKEND,
+    NLU_TRAINING,
     OUTBOX,
     PUBSUB,
     RATE_LIMITER,
@@ -85,6 +86,7 @@ from handoff.sla import SlaMonitor
 from handoff.staff import StaffService
 from handoff.tickets import TicketRules, TicketService
 from intents.service import build_nlu
+from intents.trainer import TrainingChild
 from policy_kb.gaps import GapLog
 from policy_kb.prechecks import PrecheckStore
 from policy_kb.service import KbService
@@ -93,6 +95,20 @@ log = logging.getLogger("bot.app")
 
 # How long shutdown waits for an SLA sweep in progress to finish.
 SLA_STOP_SECONDS = 10.0
+
+
+async def nlu_training_ctx(app: web.Application) -> AsyncIterator[None]:
+    """On a first start (no NLU model cached), the child that will train it, forked before anything else so that
+    it imports scikit-learn while the rest starts (intents.trainer); ended on shutdown if never used.
+    """
+    child = TrainingChild.early(app[SETTINGS].model_cache)
+    if child is not None:
+        app[NLU_TRAINING] = child
+    try:
+        yield
+    finally:
+        if child is not None:
+            child.close()
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -160,7 +176,8 @@ async def http_client_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def nlu_ctx(app: web.Application) -> AsyncIterator[None]:
     """The NLU backend: the built-in model (trained or loaded from data/models) or Rasa with fallback."""
-    app[NLU_BACKEND] = await build_nlu(app[SETTINGS], lambda: app[KB].current, app[HTTP_CLIENT])
+    app[NLU_BACKEND] = await build_nlu(app[SETTINGS], lambda: app[KB].current, app[HTTP_CLIENT],
+                                       training_child=app.get(NLU_TRAINING))
     yield
 
 
@@ -233,8 +250,8 @@ def create_app(settings: Settings) -> web.Application:
     hours = OfficeHours(settings.office_opens, settings.office_lunch_starts, settings.office_lunch_ends,
                         settings.office_closes)
     app[CALENDAR] = WorkCalendar.from_file(settings.holiday_overrides, hours)
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, pubsub_ctx, staff_ctx, cases_ctx, http_client_ctx, kb_ctx, nlu_ctx,
-                           engine_ctx, sla_ctx, background_tasks_ctx])
+    app.cleanup_ctx.extend([nlu_training_ctx, database_ctx, redis_ctx, pubsub_ctx, staff_ctx, cases_ctx,
+                            http_client_ctx, kb_ctx, nlu_ctx, engine_ctx, sla_ctx, background_tasks_ctx])
     app.router.add_routes(meta_routes)
     app.router.add_routes(kb_routes)
     app.router.add_routes(nlu_routes)

@@ -26,6 +26,7 @@ from handoff.sla import SlaMonitor
 from handoff.staff import StaffService
 from handoff.tickets import TicketService
 from intents.base import NLU
+from intents.trainer import TrainingChild
 from policy_kb.gaps import GapLog
 from policy_kb.service import KbService
 
@@ -43,6 +44,7 @@ BACKGROUND_TASKS = web.AppKey("background_tasks", set[asyncio.Task[None]])
 KB = web.AppKey("kb", KbService)
 CALENDAR = web.AppKey("calendar", WorkCalendar)
 NLU_BACKEND = web.AppKey("nlu", NLU)
+NLU_TRAINING = web.AppKey("nlu_training", TrainingChild)  # set on a first start only (bot.app.nlu_training_ctx)
 HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
 GAPS = web.AppKey("gaps", GapLog)
 STAFF = web.AppKey("staff", StaffService)

@@ -4,18 +4,16 @@ n-grams (TF-IDF → linear SVM with sigmoid-calibrated confidences); entities fr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-import os
 import re
-import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -24,6 +22,7 @@ from core.text import Tokenizer, fold_width, normalise
 from intents.base import FALLBACK_INTENT, Parse
 from intents.commands import CommandMatcher
 from intents.entities import RECORD_NUMBER, EntityExtractor
+from intents.trainer import FORK_TO_TRAIN, TrainingChild, save_model, training_lock
 from intents.training import Example
 
 if TYPE_CHECKING:  # scikit-learn is imported only to train: ~100 MB a worker that loads a cached model saves
@@ -38,10 +37,31 @@ _WHITE_SPACES = re.compile(r"\s\s+")
 RECORD_PLACEHOLDER = " 编号 "
 
 
+class WordSource(Protocol):
+    """What the classifier needs of a tokenizer: the words of a text."""
+
+    def words(self, text: str) -> list[str]:
+        """The words of the (classifier's) text."""
+        ...
+
+
+class KnownWords:
+    """The words of a fixed set of texts, worked out beforehand by the KB's tokenizer: all that training needs of
+    it, so the child that trains (intents.trainer) need not read jieba's dictionary.
+    """
+
+    def __init__(self, examples: Sequence[Example], tokenizer: WordSource) -> None:
+        self._words = {text: tokenizer.words(text) for text in {classifier_text(e.text) for e in examples}}
+
+    def words(self, text: str) -> list[str]:
+        """The words of one of the texts it was made for."""
+        return self._words[text]
+
+
 class WordAnalyzer:
     """jieba words of a text. The tokenizer is not pickled: it is attached again after loading."""
 
-    def __init__(self, tokenizer: Tokenizer | None) -> None:
+    def __init__(self, tokenizer: WordSource | None) -> None:
         self.tokenizer = tokenizer
 
     def __call__(self, text: str) -> list[str]:
@@ -79,7 +99,7 @@ def classifier_text(text: str) -> str:
     return normalise(RECORD_NUMBER.sub(RECORD_PLACEHOLDER, fold_width(text)))
 
 
-def fit_pipeline(examples: Sequence[Example], tokenizer: Tokenizer) -> Pipeline:
+def fit_pipeline(examples: Sequence[Example], tokenizer: WordSource) -> Pipeline:
     """The scikit-learn pipeline (TF-IDF of words and character n-grams → calibrated linear SVM), fitted."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -116,7 +136,7 @@ class IntentModel:
     words: WordAnalyzer = field(default_factory=lambda: WordAnalyzer(None))
 
     @classmethod
-    def from_pipeline(cls, pipeline: Pipeline, tokenizer: Tokenizer) -> IntentModel:
+    def from_pipeline(cls, pipeline: Pipeline, tokenizer: WordSource) -> IntentModel:
         """Compile a fitted pipeline of `fit_pipeline`."""
         words, chars = (vectorizer for _name, vectorizer in pipeline.named_steps["features"].transformer_list)
         folds = pipeline.named_steps["classifier"].calibrated_classifiers_
@@ -174,7 +194,7 @@ class IntentModel:
         return [(self.labels[i], float(probabilities[i])) for i in order]
 
 
-def train(examples: Sequence[Example], tokenizer: Tokenizer) -> IntentModel:
+def train(examples: Sequence[Example], tokenizer: WordSource) -> IntentModel:
     """Fit the classifier on the examples."""
     return IntentModel.from_pipeline(fit_pipeline(examples, tokenizer), tokenizer)
 
@@ -186,60 +206,50 @@ def fingerprint(examples: Sequence[Example], tokenizer_words: Sequence[str]) -> 
 
 
 def load_or_train(examples: Sequence[Example], tokenizer: Tokenizer, tokenizer_words: Sequence[str],
-                  cache_dir: Path | None) -> IntentModel:
+                  cache_dir: Path | None, child: TrainingChild | None = None) -> IntentModel:
     """The cached model for exactly this data, or a newly trained one (then cached).
 
-    With a cache, training runs in a forked child where the platform has fork (Linux): scikit-learn (~80 MB)
-    is imported there only, so a server's first start holds no more memory than its restarts.
+    With a cache, training runs in a forked child where the platform has fork (Linux): `child` when the server
+    forked one early (`TrainingChild.early`, which holds the cache's training lock), else one forked now, under
+    the lock, so that workers starting together train once and the others load the result (intents.trainer).
     """
     key = fingerprint(examples, tokenizer_words)
     path = cache_dir / f"nlu-{key}.pkl" if cache_dir is not None else None
-    if path is not None and path.exists():
-        cached = _load(path, tokenizer)
-        if cached is not None:
-            log.info("NLU model loaded from %s", path.name)
-            return cached
-        log.warning("NLU cache %s is unreadable; retraining", path.name)
-    started = time.perf_counter()
-    model = None
+    try:
+        with contextlib.ExitStack() as held:
+            if path is not None and child is None:
+                held.enter_context(training_lock(path.parent))
+            if path is not None and path.exists():
+                cached = _load(path, tokenizer)
+                if cached is not None:
+                    log.info("NLU model loaded from %s", path.name)
+                    return cached
+                log.warning("NLU cache %s is unreadable; retraining", path.name)
+            started = time.perf_counter()
+            model = _train_and_save(examples, tokenizer, path, child)
+            log.info("NLU model trained on %s examples in %.1f s", len(examples), time.perf_counter() - started)
+            return model
+    finally:
+        if child is not None:
+            child.close()
+
+
+def _train_and_save(examples: Sequence[Example], tokenizer: Tokenizer, path: Path | None,
+                    child: TrainingChild | None) -> IntentModel:
     if path is not None and FORK_TO_TRAIN:
-        code = _train_in_child(examples, tokenizer, path)
-        model = _load(path, tokenizer) if code == 0 else None
-        if model is None:
-            log.warning("NLU training in a child process failed (exit code %s); training here", code)
-    if model is None:
-        model = train(examples, tokenizer)
-        if path is not None:
-            _save(model, path)
-    log.info("NLU model trained on %s examples in %.1f s", len(examples), time.perf_counter() - started)
-    return model
-
-
-# fork, not spawn: the child inherits the tokenizer and training data instead of loading them again. Not on
-# macOS, where forking a process that has started system frameworks is unsafe, nor where there is no fork.
-FORK_TO_TRAIN = sys.platform == "linux"
-
-
-def _train_in_child(examples: Sequence[Example], tokenizer: Tokenizer, path: Path) -> int:
-    """Train and save the model in a forked child; its exit code (0: the file is written).
-
-    A bare fork with os._exit, not multiprocessing: the child must run none of the server's exit handlers
-    (an asyncio thread pool's, the embedded Redis's), which multiprocessing's process bootstrap does run.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child: coverage does not follow it
-        code = 1
+        child = child or TrainingChild.fork()
         try:
-            _save(train(examples, tokenizer), path)
-            code = 0
-        except BaseException:
-            traceback.print_exc()
+            code = child.train(examples, KnownWords(examples, tokenizer), path)
         finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+            child.close()
+        model = _load(path, tokenizer) if code == 0 else None
+        if model is not None:
+            return model
+        log.warning("NLU training in a child process failed (exit code %s); training here", code)
+    model = train(examples, tokenizer)
+    if path is not None:
+        save_model(model, path)
+    return model
 
 
 def _load(path: Path, tokenizer: Tokenizer) -> IntentModel | None:
@@ -249,11 +259,6 @@ def _load(path: Path, tokenizer: Tokenizer) -> IntentModel | None:
         return None
     model.attach(tokenizer)
     return model
-
-
-def _save(model: IntentModel, path: Path) -> None:
-    """Write the model as the only cached one, atomically."""
-    pickle_cache.write(path, model, replaces="nlu-*.pkl")
 
 
 class BuiltinNLU:

@@ -17,6 +17,7 @@ from intents.builtin import BuiltinNLU, IntentModel, load_or_train
 from intents.commands import CommandMatcher
 from intents.entities import EntityExtractor, Gazetteer
 from intents.rasa import RasaNLU
+from intents.trainer import TrainingChild
 from intents.training import TRAINING_DIR, read_training_data
 from policy_kb.kb import KnowledgeBase
 
@@ -37,13 +38,14 @@ class EntitiesFollowingKb:
 
 
 async def build_nlu(settings: Settings, current_kb: Callable[[], KnowledgeBase],
-                    http: aiohttp.ClientSession | None = None, training_dir: Path = TRAINING_DIR) -> NLU:
-    """The configured NLU backend, ready to parse."""
+                    http: aiohttp.ClientSession | None = None, training_dir: Path = TRAINING_DIR,
+                    training_child: TrainingChild | None = None) -> NLU:
+    """The configured NLU backend, ready to parse; `training_child` trains the model if none is cached."""
     kb = current_kb()
     examples = await asyncio.to_thread(read_training_data, training_dir)
     words = sorted({w for i in kb.items.values() for w in (i.name, *i.aliases)})
     model: IntentModel = await asyncio.to_thread(load_or_train, examples, kb.tokenizer, words,
-                                                 settings.model_cache)
+                                                 settings.model_cache, training_child)
     builtin = BuiltinNLU(model, CommandMatcher.from_yaml(), EntitiesFollowingKb(current_kb),
                          settings.nlu_threshold, today_local)
     if settings.nlu == "rasa":
