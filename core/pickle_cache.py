@@ -2,17 +2,24 @@
 it was made from: a restart, or a second worker, reads the file instead of making the same thing again.
 
 A file that cannot be read counts as absent. Writes are atomic, so a worker reading while another writes sees
-the old file or the whole new one. Only the newest file of a kind is kept.
+the old file or the whole new one. Only the newest file of a kind is kept. Workers that start together make a
+file once: the first makes it under the kind's lock (`making`) while the others wait, then read it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import pickle
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
+
+log = logging.getLogger("core.pickle_cache")
 
 
 def digest(parts: Iterable[str]) -> str:
@@ -44,3 +51,30 @@ def write(path: Path, value: Any, *, replaces: str) -> None:
     with tmp.open("wb") as handle:
         pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
     tmp.replace(path)
+
+
+def file_lock(directory: Path, kind: str) -> FileLock:
+    """The lock on making files of `kind` in `directory` (a lock file beside them). Not tied to a thread: a
+    start takes it on the event loop's thread and may release it from a worker thread.
+    """
+    return FileLock(directory / f"{kind}.lock", thread_local=False)
+
+
+@contextlib.contextmanager
+def making(directory: Path, kind: str) -> Iterator[None]:
+    """Hold the lock on making files of `kind` in `directory`, waiting while another process holds it. Where no
+    lock file can be made (a read-only or missing data dir) each process makes its own, as without a lock.
+    """
+    lock = file_lock(directory, kind)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+        held = True
+    except OSError as exc:
+        log.debug("no lock on %s in %s: %s", kind, directory, exc)
+        held = False
+    try:
+        yield
+    finally:
+        if held:
+            lock.release()

@@ -22,7 +22,7 @@ from core.text import Tokenizer, fold_width, normalise
 from intents.base import FALLBACK_INTENT, Parse
 from intents.commands import CommandMatcher
 from intents.entities import RECORD_NUMBER, EntityExtractor
-from intents.trainer import FORK_TO_TRAIN, TrainingChild, save_model, training_lock
+from intents.trainer import FORK_TO_TRAIN, LOCK_KIND, TrainingChild, save_model
 from intents.training import Example
 
 if TYPE_CHECKING:  # scikit-learn is imported only to train: ~100 MB a worker that loads a cached model saves
@@ -218,7 +218,7 @@ def load_or_train(examples: Sequence[Example], tokenizer: Tokenizer, tokenizer_w
     try:
         with contextlib.ExitStack() as held:
             if path is not None and child is None:
-                held.enter_context(training_lock(path.parent))
+                held.enter_context(pickle_cache.making(path.parent, LOCK_KIND))
             if path is not None and path.exists():
                 cached = _load(path, tokenizer)
                 if cached is not None:

@@ -22,9 +22,11 @@ import pickle
 import signal
 import sys
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
+
+from filelock import FileLock, Timeout
 
 from core import pickle_cache
 from intents.training import Example
@@ -37,34 +39,10 @@ log = logging.getLogger("intents.trainer")
 # macOS, where forking a process that has started system frameworks is unsafe, nor where there is no fork.
 FORK_TO_TRAIN = sys.platform == "linux"
 MODEL_GLOB = "nlu-*.pkl"
-LOCK_NAME = "nlu-training.lock"
+LOCK_KIND = "nlu"  # the cache's lock file: nlu.lock
 # What `intents.builtin.fit_pipeline` imports: the child imports it before it has anything to train.
 TRAINING_MODULES = ("sklearn.calibration", "sklearn.feature_extraction.text", "sklearn.pipeline", "sklearn.svm")
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
-
-
-@contextlib.contextmanager
-def training_lock(cache_dir: Path) -> Iterator[None]:
-    """Hold the cache's training lock (waiting for another process that holds it); a no-op without `fcntl`."""
-    handle = _open_lock(cache_dir)
-    try:
-        if handle is not None:
-            import fcntl
-
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-    finally:
-        if handle is not None:
-            handle.close()  # releases the lock
-
-
-def _open_lock(cache_dir: Path) -> IO[str] | None:
-    try:
-        import fcntl  # noqa: F401  - POSIX only
-    except ImportError:  # pragma: no cover - Windows: workers there may train at once, as before
-        return None
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    return (cache_dir / LOCK_NAME).open("a")
 
 
 class TrainingChild:
@@ -72,13 +50,13 @@ class TrainingChild:
     the examples it is sent and saves the model to the path it is sent, or exits when the pipe closes unused.
     """
 
-    def __init__(self, pid: int, pipe: int, lock: IO[str] | None) -> None:
+    def __init__(self, pid: int, pipe: int, lock: FileLock | None) -> None:
         self._pid: int | None = pid
         self._pipe: int | None = pipe
         self._lock = lock
 
     @classmethod
-    def fork(cls, lock: IO[str] | None = None) -> TrainingChild:
+    def fork(cls, lock: FileLock | None = None) -> TrainingChild:
         """Fork the child; it starts importing at once. `lock`, held by the caller, is released by `close`.
 
         A bare fork with os._exit, not multiprocessing: the child must run none of the server's exit handlers
@@ -99,7 +77,7 @@ class TrainingChild:
             raise
         if pid == 0:  # pragma: no cover - the child: coverage does not follow it
             os.close(write_end)
-            _child_main(read_end, lock, previous_mask)
+            _child_main(read_end, previous_mask)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
         os.close(read_end)
         return cls(pid, write_end, lock)
@@ -111,18 +89,20 @@ class TrainingChild:
         """
         if not FORK_TO_TRAIN or any(cache_dir.glob(MODEL_GLOB)):
             return None
-        lock = _open_lock(cache_dir)
-        if lock is None:  # pragma: no cover - FORK_TO_TRAIN implies POSIX
-            return None
-        import fcntl
-
+        lock = pickle_cache.file_lock(cache_dir, LOCK_KIND)
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # another worker of the pool trains; this one waits for its model
-            lock.close()
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            lock.acquire(blocking=False)
+        except Timeout:  # another worker of the pool trains; this one waits for its model (`load_or_train`)
             return None
+        except OSError:  # a read-only data dir: train all the same; the model just will not be cached
+            return cls.fork()
         log.debug("NLU training child forked early (no cached model in %s)", cache_dir)
-        return cls.fork(lock)
+        try:
+            return cls.fork(lock)
+        except BaseException:
+            lock.release()
+            raise
 
     def train(self, examples: Sequence[Example], words: KnownWords, path: Path) -> int:
         """Have the child train on `examples`, whose words are `words`, and save the model at `path`; its exit
@@ -147,7 +127,7 @@ class TrainingChild:
         if self._pid is not None:
             self._reap()
         if self._lock is not None:
-            self._lock.close()
+            self._lock.release()
             self._lock = None
 
     def _reap(self) -> int:
@@ -157,12 +137,10 @@ class TrainingChild:
         return os.waitstatus_to_exitcode(status)
 
 
-def _child_main(pipe: int, lock: IO[str] | None, mask: Iterable[int]) -> None:  # pragma: no cover - child
+def _child_main(pipe: int, mask: Iterable[int]) -> None:  # pragma: no cover - child
     """The child's whole life: prepare, wait for the data, train and save, exit without the server's handlers."""
     code = 1
     try:
-        if lock is not None:
-            os.close(lock.fileno())  # the lock is the server's to release; a copy here would hold it longer
         with contextlib.suppress(ValueError):
             signal.set_wakeup_fd(-1)
         for signum in _STOP_SIGNALS:

@@ -5,6 +5,7 @@ then the best candidates re-ranked by fuzzy name matching (rapidfuzz) for typos 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,24 +113,31 @@ class SearchIndex:
         """
         if not self._docs:
             return BM25(), BM25()
-        path = None
-        if cache_dir is not None:
-            key = pickle_cache.digest([INDEX_VERSION, jieba.__version__, bm25s.__version__, self._synonyms.signature,
-                                       *sorted(self._tokenizer.user_words),
-                                       *(repr((d.names, d.text)) for d in self._docs), repr(self._names)])
-            path = cache_dir / f"kb-index-{key}.pkl"
+        if cache_dir is None:
+            return self._build_term_indexes()
+        key = pickle_cache.digest([INDEX_VERSION, jieba.__version__, bm25s.__version__, self._synonyms.signature,
+                                   *sorted(self._tokenizer.user_words),
+                                   *(repr((d.names, d.text)) for d in self._docs), repr(self._names)])
+        path = cache_dir / f"kb-index-{key}.pkl"
+        # Workers starting (or reloading) together: one builds, the others wait for it and read its file.
+        with pickle_cache.making(cache_dir, "kb-index"):
             cached = pickle_cache.read(path)
             if isinstance(cached, tuple) and len(cached) == 2 and all(isinstance(c, BM25) for c in cached):
                 return cached
+            indexes = self._build_term_indexes()
+            try:
+                pickle_cache.write(path, indexes, replaces="kb-index-*.pkl")
+            except OSError as exc:  # a read-only data dir: the next start builds it again
+                log.warning("search index not cached in %s: %s", path.parent, exc)
+        return indexes
+
+    def _build_term_indexes(self) -> tuple[BM25, BM25]:
+        started = time.perf_counter()
         terms, names = BM25(), BM25()
         terms.index([self._tokenizer.terms(self._synonyms.expand(" ".join(d.names) + " " + d.text)) or ["<empty>"]
                      for d in self._docs], show_progress=False)
         names.index([_characters(record_names) or ["<empty>"] for record_names in self._names], show_progress=False)
-        if path is not None:
-            try:
-                pickle_cache.write(path, (terms, names), replaces="kb-index-*.pkl")
-            except OSError as exc:  # a read-only data dir: the next start builds it again
-                log.warning("search index not cached in %s: %s", path.parent, exc)
+        log.debug("search index built for %s records in %.1f s", len(self._docs), time.perf_counter() - started)
         return terms, names
 
     def search(self, query: str, kinds: Sequence[str] | None = None, limit: int = 5,

@@ -15,10 +15,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.app import create_app
+from core import pickle_cache
 from core.errors import ConfigError
 from core.settings import Settings
 from intents.builtin import load_or_train, train
-from intents.trainer import TrainingChild, training_lock
+from intents.trainer import LOCK_KIND, TrainingChild
 from intents.training import read_nlu_file, read_training_data
 from policy_kb.kb import KnowledgeBase
 from policy_kb.loader import load_vocabulary, load_yaml_dir
@@ -53,7 +54,7 @@ def test_the_early_child_trains_the_same_model_as_training_here(tmp_path: Path, 
 
 
 def test_no_early_child_when_a_model_is_cached_or_another_process_trains(tmp_path: Path, kb: KnowledgeBase) -> None:
-    with training_lock(tmp_path):  # another worker of the pool is training into this cache
+    with pickle_cache.making(tmp_path, LOCK_KIND):  # another worker of the pool is training into this cache
         assert TrainingChild.early(tmp_path) is None
     child = TrainingChild.early(tmp_path)
     assert child is not None

@@ -4,6 +4,8 @@ when anything did, and never the reason a start fails."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +108,25 @@ async def test_the_server_keeps_its_index_in_the_model_cache_and_reads_it_on_res
     forbid_building(monkeypatch)
     restarted: TestClient = await aiohttp_client(create_app(settings))
     assert (await (await new_visitor(restarted)).say("办护照"))["replies"][0]["text"] == reply
+
+
+def test_workers_starting_together_on_an_empty_cache_build_the_index_once(tmp_path: Path) -> None:
+    script = (
+        "import logging, sys; from pathlib import Path\n"
+        "logging.basicConfig(level=logging.DEBUG, stream=sys.stdout, format='%(name)s %(message)s')\n"
+        "from policy_kb.kb import KnowledgeBase\n"
+        "from policy_kb.loader import load_vocabulary, load_yaml_dir\n"
+        "content = load_yaml_dir()\n"
+        # A catalogue's worth of records, so that the two builds would overlap by far without the lock.
+        "content.items += [i.model_copy(update={'code': f'{i.code}-{n}', 'name': f'{i.name}（{n}号窗）'})\n"
+        "                  for n in range(40) for i in list(content.items)]\n"
+        f"kb = KnowledgeBase.build(content, load_vocabulary(), Path({str(tmp_path)!r}))\n"
+        "assert kb.best('办护照') is not None\n"
+    )
+    workers = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for _ in range(2)]
+    outputs = [worker.communicate(timeout=120) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], [err for _out, err in outputs]
+    logs = "".join(out for out, _err in outputs)
+    assert logs.count("search index built") == 1, logs  # the other waited for it and read its file
+    assert len(cached_files(tmp_path)) == 1
