@@ -61,7 +61,11 @@ class TrainingChild:
 
         A bare fork with os._exit, not multiprocessing: the child must run none of the server's exit handlers
         (an asyncio thread pool's, the embedded Redis's), which multiprocessing's process bootstrap does run.
-        Stop signals are blocked across the fork, so none reaches the child before it has dropped the server's
+        The child ignores stop signals: the server ends it (`close`), and a stop during start-up lets start-up
+        finish first (`bot.cli`), so a Ctrl+C or a service manager's SIGTERM to every process would otherwise
+        kill the training the server is waiting for, and the server would train by itself before stopping. It
+        cannot be left behind: it exits when the server's end of the pipe closes, however the server ended.
+        The signals are blocked across the fork, so none reaches the child before it has dropped the server's
         handlers (which would wake the server's event loop, not the child).
         """
         read_end, write_end = os.pipe()
@@ -144,7 +148,7 @@ def _child_main(pipe: int, mask: Iterable[int]) -> None:  # pragma: no cover - c
         with contextlib.suppress(ValueError):
             signal.set_wakeup_fd(-1)
         for signum in _STOP_SIGNALS:
-            signal.signal(signum, signal.SIG_DFL)
+            signal.signal(signum, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for name in TRAINING_MODULES:
             importlib.import_module(name)

@@ -195,7 +195,7 @@ async def test_a_stop_signal_during_start_up_stops_the_server_once_started(tmp_p
     started, the KB not yet loaded). aiohttp broke start-up off half-way: tracebacks in the log, or, when the
     step it interrupted swallowed the cancellation, a server that went on to serve as if never told to stop.
     Now it finishes starting, then stops as it would have once started, its embedded Redis with it. Ctrl+C
-    reaches the embedded Redis too (the terminal signals its whole process group).
+    reaches the embedded Redis and the NLU's training child too (the terminal signals the whole process group).
     """
     data_dir = tmp_path / "data"
     env = yichuang_env(YICHUANG_DATA_DIR=str(data_dir), YICHUANG_SLA_ENABLED="false")
@@ -208,6 +208,8 @@ async def test_a_stop_signal_during_start_up_stops_the_server_once_started(tmp_p
     code = server.interrupt() if ctrl_c else server.stop()
     assert code == 0 and "Traceback" not in server.output, server.output
     assert "stopped embedded Redis" in server.output
+    # A first start: the NLU's training child heard the signal too, and left stopping to the server.
+    assert "NLU model trained" in server.output and "failed" not in server.output, server.output
     embedded[0].wait(timeout=30)  # raises if it outlived the server
 
 
