@@ -113,3 +113,15 @@ async def worker_pids(http: aiohttp.ClientSession, base: str) -> set[int]:
         if len(pids) == 2:
             break
     return pids
+
+
+def run_at_once(script: str, copies: int = 2, timeout: float = 120) -> str:
+    """Run `copies` Python processes of `script` at the same moment, as workers of a pool start, and return what
+    they printed and logged (every level), together; fails the test if any of them failed.
+    """
+    logging_to_stdout = "import logging, sys\nlogging.basicConfig(level=1, stream=sys.stdout, format='%(message)s')\n"
+    processes = [subprocess.Popen([sys.executable, "-c", logging_to_stdout + script], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(copies)]
+    outputs = [process.communicate(timeout=timeout) for process in processes]
+    assert [process.returncode for process in processes] == [0] * copies, [err for _out, err in outputs]
+    return "".join(out for out, _err in outputs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from policy_kb.kb import KnowledgeBase
 from policy_kb.loader import load_vocabulary, load_yaml_dir
 from tests.conftest import new_visitor
 from tests.intents.test_builtin import TEST_SET
+from tests.servers import run_at_once
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="training runs in a forked child on Linux only")
 
@@ -77,19 +77,14 @@ def test_an_unused_early_child_is_ended_and_its_lock_released(tmp_path: Path) ->
 
 def test_workers_starting_together_on_an_empty_cache_train_once(tmp_path: Path) -> None:
     script = (
-        "import logging, sys; from pathlib import Path\n"
-        "logging.basicConfig(level=logging.INFO, stream=sys.stdout, format='%(message)s')\n"
+        "from pathlib import Path\n"
         "from intents.builtin import load_or_train\n"
         "from intents.training import read_training_data\n"
         "from core.text import Tokenizer\n"
         f"model = load_or_train(read_training_data(), Tokenizer(), ['甲'], Path({str(tmp_path)!r}))\n"
         "assert model.rank('二手房过户要带啥')[0][0] == 'ask_materials'\n"
     )
-    workers = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True) for _ in range(2)]
-    outputs = [worker.communicate(timeout=120) for worker in workers]
-    assert [worker.returncode for worker in workers] == [0, 0], [err for _out, err in outputs]
-    logs = "".join(out for out, _err in outputs)
+    logs = run_at_once(script)
     assert logs.count("NLU model trained") == 1, logs  # the other waited for it and read its model
     assert logs.count("NLU model loaded") == 1, logs
     assert len(list(tmp_path.glob("nlu-*.pkl"))) == 1

@@ -4,8 +4,6 @@ when anything did, and never the reason a start fails."""
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from policy_kb.kb import KnowledgeBase
 from policy_kb.loader import Vocabulary, load_vocabulary, load_yaml_dir
 from policy_kb.search import BM25
 from tests.conftest import new_visitor
+from tests.servers import run_at_once
 
 QUESTIONS = ("二手房过户要带啥", "租房能取公积金吗", "办护照", "社保咔补办", "小孩刚出生 居民医保在哪交",
              "高新技术企业有什么优惠")
@@ -112,8 +111,7 @@ async def test_the_server_keeps_its_index_in_the_model_cache_and_reads_it_on_res
 
 def test_workers_starting_together_on_an_empty_cache_build_the_index_once(tmp_path: Path) -> None:
     script = (
-        "import logging, sys; from pathlib import Path\n"
-        "logging.basicConfig(level=logging.DEBUG, stream=sys.stdout, format='%(name)s %(message)s')\n"
+        "from pathlib import Path\n"
         "from policy_kb.kb import KnowledgeBase\n"
         "from policy_kb.loader import load_vocabulary, load_yaml_dir\n"
         "content = load_yaml_dir()\n"
@@ -123,10 +121,6 @@ def test_workers_starting_together_on_an_empty_cache_build_the_index_once(tmp_pa
         f"kb = KnowledgeBase.build(content, load_vocabulary(), Path({str(tmp_path)!r}))\n"
         "assert kb.best('办护照') is not None\n"
     )
-    workers = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True) for _ in range(2)]
-    outputs = [worker.communicate(timeout=120) for worker in workers]
-    assert [worker.returncode for worker in workers] == [0, 0], [err for _out, err in outputs]
-    logs = "".join(out for out, _err in outputs)
+    logs = run_at_once(script)
     assert logs.count("search index built") == 1, logs  # the other waited for it and read its file
     assert len(cached_files(tmp_path)) == 1
