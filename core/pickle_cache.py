@@ -61,9 +61,10 @@ def file_lock(directory: Path, kind: str) -> FileLock:
 
 
 @contextlib.contextmanager
-def making(directory: Path, kind: str) -> Iterator[None]:
-    """Hold the lock on making files of `kind` in `directory`, waiting while another process holds it. Where no
-    lock file can be made (a read-only or missing data dir) each process makes its own, as without a lock.
+def making(directory: Path, kind: str) -> Iterator[bool]:
+    """Hold the lock on making files of `kind` in `directory`, waiting while another process holds it; yields
+    whether it is held. Where no lock file can be made (a read-only data dir, a file where the directory should
+    be) nothing can be cached there either: each process makes its own, as without a lock.
     """
     lock = file_lock(directory, kind)
     try:
@@ -74,7 +75,7 @@ def making(directory: Path, kind: str) -> Iterator[None]:
         log.debug("no lock on %s in %s: %s", kind, directory, exc)
         held = False
     try:
-        yield
+        yield held
     finally:
         if held:
             lock.release()

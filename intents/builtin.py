@@ -216,17 +216,20 @@ def load_or_train(examples: Sequence[Example], tokenizer: Tokenizer, tokenizer_w
     key = fingerprint(examples, tokenizer_words)
     path = cache_dir / f"nlu-{key}.pkl" if cache_dir is not None else None
     try:
-        with contextlib.ExitStack() as held:
-            if path is not None and child is None:
-                held.enter_context(pickle_cache.making(path.parent, LOCK_KIND))
+        with contextlib.ExitStack() as stack:
+            # The early child holds the lock already; without it, a directory that takes no lock file takes no model.
+            writable = child is not None or (path is not None and stack.enter_context(
+                pickle_cache.making(path.parent, LOCK_KIND)))
             if path is not None and path.exists():
                 cached = _load(path, tokenizer)
                 if cached is not None:
                     log.info("NLU model loaded from %s", path.name)
                     return cached
                 log.warning("NLU cache %s is unreadable; retraining", path.name)
+            if path is not None and not writable:
+                log.warning("NLU model not cached: %s cannot be written", path.parent)
             started = time.perf_counter()
-            model = _train_and_save(examples, tokenizer, path, child)
+            model = _train_and_save(examples, tokenizer, path if writable else None, child)
             log.info("NLU model trained on %s examples in %.1f s", len(examples), time.perf_counter() - started)
             return model
     finally:

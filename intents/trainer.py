@@ -46,8 +46,8 @@ _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 class TrainingChild:
-    """A forked child that prepares to train (imports scikit-learn, reads jieba's dictionary), then trains on
-    the examples it is sent and saves the model to the path it is sent, or exits when the pipe closes unused.
+    """A forked child that prepares to train (imports scikit-learn), then trains on the examples it is sent and
+    saves the model to the path it is sent, or exits when the pipe closes unused.
     """
 
     def __init__(self, pid: int, pipe: int, lock: FileLock | None) -> None:
@@ -99,8 +99,8 @@ class TrainingChild:
             lock.acquire(blocking=False)
         except Timeout:  # another worker of the pool trains; this one waits for its model (`load_or_train`)
             return None
-        except OSError:  # a read-only data dir: train all the same; the model just will not be cached
-            return cls.fork()
+        except OSError:  # a data dir that cannot be written: the server trains without caching (`load_or_train`)
+            return None
         log.debug("NLU training child forked early (no cached model in %s)", cache_dir)
         try:
             return cls.fork(lock)

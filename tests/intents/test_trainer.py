@@ -117,3 +117,17 @@ async def test_a_start_that_fails_after_the_early_fork_leaves_no_child(settings:
     child = TrainingChild.early(tmp_path / "models")
     assert child is not None  # the lock was released too
     child.close()
+
+
+async def test_a_model_cache_that_cannot_be_written_costs_only_time(
+        aiohttp_client: Any, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    not_a_directory = tmp_path / "models"
+    not_a_directory.write_text("a file where the cache directory should be")
+    assert TrainingChild.early(not_a_directory) is None
+    settings = settings.model_copy(update={"models_dir": not_a_directory})
+    with caplog.at_level(logging.INFO, logger="intents"):
+        client: TestClient = await aiohttp_client(create_app(settings))
+    assert "NLU model not cached" in caplog.text and "failed" not in caplog.text, caplog.text
+    assert caplog.text.count("NLU model trained") == 1
+    reply = await (await new_visitor(client)).say("办护照要带什么材料")
+    assert "材料" in reply["replies"][0]["text"], reply
