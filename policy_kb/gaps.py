@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table
 from sqlmodel import select
 
-from core.db import SessionFactory, utcnow
+from core.db import SessionFactory, single_statement_engine, upsert_insert, utcnow
 from core.logging import mask_personal_data
 from core.text import normalise
 from policy_kb.models import KbGap
+
+GAPS: Table = KbGap.__table__  # type: ignore[attr-defined]
 
 
 class GapLog:
@@ -16,27 +18,26 @@ class GapLog:
 
     def __init__(self, db: SessionFactory) -> None:
         self._db = db
+        self._engine = single_statement_engine(db)
 
     async def record(self, question: str, kind: str) -> None:
-        """Count one more occurrence of this question (personal data masked before it is stored)."""
+        """Count one more occurrence of this question (personal data masked before it is stored).
+
+        One statement, an insert that counts on when the question is there already: it runs in a conversation's
+        turn (the fallback's, often), where a read, an ORM object and a commit cost several times more (issue 9).
+        Two workers recording the same new question at once both count.
+        """
         example = mask_personal_data(question.strip())[:500]
         query = normalise(example)[:200]
         if not query:
             return
-        for _ in range(2):  # a concurrent first insert of the same question: retry as an update
-            async with self._db() as db:
-                row = (await db.exec(select(KbGap).where(KbGap.query == query))).first()
-                if row is None:
-                    db.add(KbGap(query=query, example=example, kind=kind))
-                else:
-                    row.count += 1
-                    row.last_seen = utcnow()
-                    db.add(row)
-                try:
-                    await db.commit()
-                    return
-                except IntegrityError:
-                    await db.rollback()
+        now = utcnow()
+        upsert = (upsert_insert(self._engine.dialect, GAPS)
+                  .values(query=query, example=example, kind=kind, count=1, first_seen=now, last_seen=now)
+                  .on_conflict_do_update(index_elements=[GAPS.c.query],
+                                         set_={"count": GAPS.c.count + 1, "last_seen": now}))
+        async with self._engine.begin() as connection:
+            await connection.execute(upsert)
 
     async def top(self, limit: int = 50, kind: str | None = None) -> list[KbGap]:
         """The most frequent unanswered questions."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp.test_utils import TestClient
 
 from bot.typedefs import KB
-from tests.conftest import Visitor
+from tests.conftest import Visitor, new_visitor
 from tests.handoff.test_staff import add_staff, logged_in
 
 
@@ -35,3 +37,13 @@ async def test_supervisors_see_what_the_assistant_could_not_answer(client: TestC
     assert gaps[0]["count"] == 2 and gaps[0]["kind"] == "chat"
     assert "139****5678" in gaps[0]["example"] and "13912345678" not in str(gaps)  # masked when recorded
     assert (await client.get("/api/v1/agent/kb/gaps", params={"kind": "x"})).status == 400
+
+
+async def test_visitors_asking_the_same_new_question_at_once_are_all_counted(client: TestClient) -> None:
+    visitors = [await new_visitor(client) for _ in range(6)]
+    await asyncio.gather(*(v.say("阿巴阿巴 嘟嘟") for v in visitors))  # a new gap, recorded by six turns at once
+    await add_staff(client, "chief", role="supervisor", windows=())
+    await logged_in(client, "chief")
+    gaps = (await (await client.get("/api/v1/agent/kb/gaps")).json())["gaps"]
+    assert [(g["count"], g["kind"]) for g in gaps] == [(6, "chat")], gaps
+    assert gaps[0]["first_seen"] <= gaps[0]["last_seen"]
