@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp.web_app
 import pytest
 import redis
 import redis.asyncio as aioredis
@@ -33,6 +34,20 @@ from core.settings import Settings
 from tests.backends import SUITE_DATABASE_URL, SUITE_REDIS_URL, require_server_redis, unavailable
 
 TEST_SECRET = "test-secret-" + "x" * 40
+
+
+@pytest.fixture(autouse=True)
+def forget_finished_apps() -> Iterator[None]:
+    """Clear aiohttp's process-wide middleware cache after each test. It keeps the last 1,024 (handler, apps)
+    pairs, which is right for a server with one app, but here every test builds its own app, and the cache
+    pinned each one with its KB and NLU model: the run grew by ~19 MB a test to several GB.
+    """
+    yield
+    # A private name of aiohttp's (3.10+), looked up defensively: a release that renames it brings the growth
+    # back (watch the run's RSS) instead of failing every test.
+    cache = getattr(aiohttp.web_app, "_cached_build_middleware", None)
+    if cache is not None:
+        cache.cache_clear()
 
 
 @pytest.fixture(scope="session")
