@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 log = logging.getLogger("core.pickle_cache")
 
@@ -53,29 +53,33 @@ def write(path: Path, value: Any, *, replaces: str) -> None:
     tmp.replace(path)
 
 
-def file_lock(directory: Path, kind: str) -> FileLock:
-    """The lock on making files of `kind` in `directory` (a lock file beside them). Not tied to a thread: a
-    start takes it on the event loop's thread and may release it from a worker thread.
+def take_lock(directory: Path, kind: str, *, wait: bool) -> FileLock | None:
+    """The lock on making files of `kind` in `directory`, held; None where no lock file can be made (a read-only
+    data dir, a file where the directory should be: nothing can be cached there either), or, with `wait` false,
+    while another process holds it. With `wait` true it waits for that process. The lock file lies beside the
+    files; the lock is not tied to a thread (a start takes it on the event loop's thread and may release it from
+    a worker thread).
     """
-    return FileLock(directory / f"{kind}.lock", thread_local=False)
+    lock = FileLock(directory / f"{kind}.lock", thread_local=False)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        lock.acquire(blocking=wait)
+    except Timeout:
+        return None
+    except OSError as exc:
+        log.debug("no lock on %s in %s: %s", kind, directory, exc)
+        return None
+    return lock
 
 
 @contextlib.contextmanager
 def making(directory: Path, kind: str) -> Iterator[bool]:
     """Hold the lock on making files of `kind` in `directory`, waiting while another process holds it; yields
-    whether it is held. Where no lock file can be made (a read-only data dir, a file where the directory should
-    be) nothing can be cached there either: each process makes its own, as without a lock.
+    whether it is held. Where no lock can be made, each process makes its own file, as without a lock.
     """
-    lock = file_lock(directory, kind)
+    lock = take_lock(directory, kind, wait=True)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        lock.acquire()
-        held = True
-    except OSError as exc:
-        log.debug("no lock on %s in %s: %s", kind, directory, exc)
-        held = False
-    try:
-        yield held
+        yield lock is not None
     finally:
-        if held:
+        if lock is not None:
             lock.release()

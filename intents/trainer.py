@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
 from core import pickle_cache
 from intents.training import Example
@@ -93,13 +93,10 @@ class TrainingChild:
         """
         if not FORK_TO_TRAIN or any(cache_dir.glob(MODEL_GLOB)):
             return None
-        lock = pickle_cache.file_lock(cache_dir, LOCK_KIND)
-        try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            lock.acquire(blocking=False)
-        except Timeout:  # another worker of the pool trains; this one waits for its model (`load_or_train`)
-            return None
-        except OSError:  # a data dir that cannot be written: the server trains without caching (`load_or_train`)
+        # None while another worker of the pool trains (this one waits for its model in `load_or_train`), or
+        # where the data dir cannot be written (the server then trains without caching).
+        lock = pickle_cache.take_lock(cache_dir, LOCK_KIND, wait=False)
+        if lock is None:
             return None
         log.debug("NLU training child forked early (no cached model in %s)", cache_dir)
         try:
