@@ -32,8 +32,24 @@ from core.db import create_engine
 from core.redis import EmbeddedRedis
 from core.settings import Settings
 from tests.backends import SUITE_DATABASE_URL, SUITE_REDIS_URL, require_server_redis, unavailable
+from tests.rasa_server import RasaServer, rasa_installed
+
+EARLY_RASA = pytest.StashKey[RasaServer]()
 
 TEST_SECRET = "test-secret-" + "x" * 40
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the Rasa server now when a Rasa test is to run: it loads while the tests before it run."""
+    if rasa_installed() and any(item.get_closest_marker("rasa_server") for item in session.items):
+        session.config.stash[EARLY_RASA] = RasaServer()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop an early Rasa server that no test ended (a run stopped before them)."""
+    server = session.config.stash.get(EARLY_RASA, None)
+    if server is not None:
+        server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -7,11 +7,8 @@ not set.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,50 +18,24 @@ from bot.typedefs import NLU_BACKEND
 from core.settings import Settings
 from intents.rasa import RasaNLU
 from tests.backends import unavailable
+from tests.conftest import EARLY_RASA
+from tests.rasa_server import RASA_MODEL, RasaServer, python310_runs, rasa_installed
 from tests.servers import free_port
 
-HOME_CACHE = Path.home() / ".cache" / "yichuang"
-RASA_VENV = Path(os.environ.get("YICHUANG_RASA_VENV", HOME_CACHE / "rasa-3.6.21"))
-RASA_MODEL = Path(os.environ.get("YICHUANG_RASA_MODEL", HOME_CACHE / "rasa-project" / "models" / "yichuang.tar.gz"))
-READY = "Rasa server is up and running"
-
-
-def _python310() -> bool:
-    """Whether some python3.10 runs here (a pyenv shim of an inactive version does not)."""
-    import subprocess
-
-    candidates = [shutil.which("python3.10"), *map(str, Path.home().glob(".pyenv/versions/3.10*/bin/python3.10"))]
-    return any(c and subprocess.run([c, "-c", ""], capture_output=True).returncode == 0 for c in candidates)
+pytestmark = pytest.mark.rasa_server  # tests/conftest.py starts the server as the run begins
 
 
 @pytest.fixture(scope="module")
-def rasa_url() -> Iterator[str]:
-    if not (RASA_VENV / "bin" / "rasa").exists() or not RASA_MODEL.exists():
-        if not _python310():
+def rasa_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    if not rasa_installed():
+        if not python310_runs():
             unavailable("python3.10 is missing, so Rasa 3.6 cannot be installed here")
         unavailable(f"no trained Rasa model at {RASA_MODEL}: run `make rasa-model` first")
-    import select
-    import subprocess
-    import time
-
-    port = free_port()
-    proc = subprocess.Popen([str(RASA_VENV / "bin" / "rasa"), "run", "--enable-api", "-m", str(RASA_MODEL),
-                             "-i", "127.0.0.1", "-p", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            cwd=RASA_MODEL.parent.parent)
-    assert proc.stdout is not None
-    output, deadline = "", time.monotonic() + 240
-    while READY not in output:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or proc.poll() is not None:
-            proc.kill()
-            raise AssertionError(f"Rasa did not start:\n{output[-3000:]}")
-        ready, _, _ = select.select([proc.stdout], [], [], remaining)
-        if ready:
-            output += os.read(proc.stdout.fileno(), 65536).decode(errors="replace")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=60)
-    proc.stdout.close()
+    server = request.config.stash.get(EARLY_RASA, None) or RasaServer()
+    try:
+        yield server.wait_ready()
+    finally:
+        server.stop()
 
 
 def rasa_says(url: str, text: str) -> dict[str, Any]:
