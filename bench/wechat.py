@@ -1,7 +1,7 @@
 """The WeChat endpoint in safe mode (AES) under load, with WeChat's retries (reported, never a timed test).
 
     .venv/bin/python bench/wechat.py [--backend embedded|server] [--workers N] [--users 32] [--messages 10000]
-                                     [--duration 30] [--retry-share 0.2] [--clients 1]
+                                     [--duration 30] [--retry-share 0.2] [--clients 1] [--profile F.pyisession]
 
 Virtual followers run the scripts of bench/data/conversations.yml as WeChat pushes them: each message signed,
 encrypted with the EncodingAESKey (Tencent's sample keys) and posted to `POST /wechat?encrypt_type=aes`. A share
@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import random
 import resource
+import signal
 import sys
 import threading
 import time
@@ -202,9 +203,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000, help="at most this many distinct messages")
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--retry-share", type=float, default=0.2, help="share of messages WeChat retries")
+    parser.add_argument("--profile", type=Path, help="run the server under pyinstrument; session saved here")
     args = parser.parse_args()
     if args.workers > 1 and args.backend == "embedded":
         parser.error("--workers > 1 needs --backend server")
+    if args.profile and args.workers > 1:
+        parser.error("--profile profiles one worker")
     if not 1 <= args.clients <= args.users or args.messages <= 0 or args.duration <= 0:
         parser.error("need 1 ≤ --clients ≤ --users and positive --messages and --duration")
 
@@ -213,7 +217,11 @@ def main() -> None:
     backend = make_backend(args.backend, args.database_url, args.redis_url, YICHUANG_WECHAT_TOKEN=SAMPLE_TOKEN,
                            YICHUANG_WECHAT_APP_ID=SAMPLE_APP_ID, YICHUANG_WECHAT_APP_SECRET=APP_SECRET,
                            YICHUANG_WECHAT_AES_KEY=SAMPLE_AES_KEY, YICHUANG_WECHAT_API_BASE=api_base)
-    server = Server(backend, args.workers)
+    wrap = None
+    if args.profile:
+        args.profile.parent.mkdir(parents=True, exist_ok=True)
+        wrap = [sys.executable, str(Path(__file__).parent / "profiled_serve.py"), str(args.profile.resolve())]
+    server = Server(backend, args.workers, wrap=wrap)
     started = server.start()
     print(f"{backend.label}, {args.workers} worker(s), WeChat safe mode, ready in {started:.1f} s; machine "
           f"{machine()}, load average {load_average()}; date {time.strftime('%Y-%m-%d %H:%M')}", flush=True)
@@ -226,9 +234,14 @@ def main() -> None:
         workers = server.processes()
         time.sleep(0.5)
         cpu_before = cpu_seconds(workers)
+        if args.profile:
+            server.signal(signal.SIGUSR1)
         clients.go.set()
         results = clients.results(args.duration + 120)
         server_cpu = cpu_seconds(workers) - cpu_before
+        if args.profile:
+            server.signal(signal.SIGUSR2)
+            server.wait_for_output("profile saved to", 60)
         time.sleep(1.0)  # pushes of the last turns
     finally:
         code = server.stop()
