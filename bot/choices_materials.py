@@ -1,8 +1,11 @@
-"""Reading "我有1、3、4", "1到4都有", "都有" or "都没有" as the set of material numbers a person has."""
+"""Reading "我有1、3、4", "1到4都有", "有身份证和房产证", "都有" or "都没有" as the set of material numbers a person
+has.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from bot.choices import CN_NUMERALS
 from core.text import fold_width
@@ -12,16 +15,29 @@ _NUMBER = re.compile(r"[0-9]{1,2}")
 _CN_ORDINAL = re.compile(r"第([一二两三四五六七八九十])")
 ALL_WORDS = ("都有", "全都有", "全有", "都齐了", "齐了", "都带了", "全部都有", "都备齐")
 NONE_WORDS = ("都没有", "一个都没有", "全没有", "都没", "啥都没有", "什么都没有")
+_HAVING = re.compile(r"有|带了|带着|备齐|备好|准备了|齐了")
+_ASKING = re.compile(r"[吗？?]|什么|哪些|怎么|要不要|是不是|需不需要")
+# Materials named in words: the text is cut into phrases at these, and a phrase saying one is missing is skipped.
+_PHRASE_BREAK = re.compile(r"[，,、;；。.!！\s]|和|及|与|跟|还有|以及|另外")
+_MISSING = ("没", "缺", "还差", "差一")
+# Words around a material's name in "我已经带了身份证" or "户口本也有了", taken off the ends of a phrase.
+_AROUND = re.compile(r"^(?:我们|我|已经|都|也|还|只|就|带了|带着|带|备齐了|备好了|准备好了|准备了|拿了|有了|有)+|"
+                     r"(?:都|也|还|已经|有了|有|带了|带着|备齐了|备好了|准备好了|准备了|齐了|了|的)+$")
+# Too general to name one material ("材料都有" is not about a material called 材料).
+_GENERAL = frozenset({"材料", "证件", "资料", "东西", "手续", "原件", "复印件", "文件", "证明", "证"})
 
 
-def material_numbers(text: str, count: int) -> set[int] | None:
-    """The 1-based numbers the text says the person has, or None if it says nothing of the kind."""
+def material_numbers(text: str, count: int, names: Sequence[Sequence[str]] = ()) -> set[int] | None:
+    """The 1-based numbers the text says the person has, or None if it says nothing of the kind. `names[i]` are
+    the names material i + 1 goes by, for answers that name materials instead of numbering them.
+    """
     text = fold_width(text).strip()
+    named = _named(text, names)
     if any(w in text for w in NONE_WORDS):
-        return set()
-    if any(w in text for w in ALL_WORDS) and not _NUMBER.search(text):
+        return named  # "我有身份证，其他都没有"
+    if any(w in text for w in ALL_WORDS) and not _NUMBER.search(text) and not named:
         return set(range(1, count + 1))
-    numbers: set[int] = set()
+    numbers: set[int] = set(named)
     for start, end in _RANGE.findall(text):
         numbers.update(range(int(start), int(end) + 1))
     text = _RANGE.sub(" ", text)
@@ -29,3 +45,36 @@ def material_numbers(text: str, count: int) -> set[int] | None:
     numbers.update(CN_NUMERALS[c] for c in _CN_ORDINAL.findall(text))
     numbers = {n for n in numbers if 1 <= n <= count}
     return numbers or None
+
+
+def states_having(text: str) -> bool:
+    """Whether the text says what the person has ("我有1、3", "身份证带了", "都有"), not asks ("有身份证就行吗")."""
+    text = fold_width(text)
+    return bool(_HAVING.search(text)) and not _ASKING.search(text)
+
+
+def _named(text: str, names: Sequence[Sequence[str]]) -> set[int]:
+    """The numbers of the materials named in the text: each whose name (or an alias) is inside a phrase, else the
+    first whose name holds the phrase ("租赁合同" of 房屋租赁合同). A phrase saying the material is
+    missing ("没有结婚证") names nothing.
+    """
+    named: set[int] = set()
+    if not names:
+        return named
+    for phrase in _PHRASE_BREAK.split(text):
+        if any(word in phrase for word in _MISSING):
+            continue
+        core = _AROUND.sub("", phrase)
+        if len(core) < 2 or core in _GENERAL:
+            continue
+        exact = {number for number, aliases in enumerate(names, 1)
+                 if any(len(alias) >= 2 and alias in core for alias in aliases)}
+        if exact:
+            named |= exact
+            continue
+        # Only part of a name: the first material holding it, as lists put the main documents first (身份证 →
+        # 2 买卖双方身份证明, not 7 授权委托书及代理人身份证明).
+        partial = next((number for number, aliases in enumerate(names, 1) if any(core in a for a in aliases)), None)
+        if partial is not None:
+            named.add(partial)
+    return named

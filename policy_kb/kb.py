@@ -40,6 +40,7 @@ class KnowledgeBase:
         self.policies: dict[str, Policy] = {p.id: p for p in content.policies}
         self.origins = dict(content.origins)
         self._canonical = {name: group[0] for group in content.material_aliases for name in group}
+        self._alias_groups = {name: group for group in content.material_aliases for name in group}
         self.tokenizer = tokenizer
         self.index = SearchIndex(self._docs(), tokenizer, synonyms, names, cache_dir)
 
@@ -115,6 +116,10 @@ class KnowledgeBase:
     def canonical_material(self, name: str) -> str:
         """The standard name of a material (its alias group's first name)."""
         return self._canonical.get(name, name)
+
+    def material_names(self, name: str) -> tuple[str, ...]:
+        """Every name a material goes by: its own and its alias group's (身份证 for 居民身份证)."""
+        return (name, *(alias for alias in self._alias_groups.get(name, ()) if alias != name))
 
 
 def _merge(name: str, material: Material, item_code: str) -> MergedMaterial:

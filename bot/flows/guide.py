@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.choices_materials import material_numbers
+from bot.choices_materials import material_numbers, states_having
 from bot.flows import appointments
 from bot.flows.base import MORE_WORDS, Flow, TurnContext, menu_buttons
 from bot.messages import Button, Reply
@@ -48,10 +48,8 @@ class GuideFlow(Flow):
             return True
         if appointments.MANAGE.match(ctx.text):
             return True
-        if slots.get("precheck"):
-            item = ctx.services.kb.current.items.get(slots["precheck"])
-            if item is not None and material_numbers(ctx.text, len(item.materials)) is not None:
-                return True
+        if self._checked_item(ctx, slots) is not None:
+            return True
         return ctx.text in slots.get("choices", {}) or (ctx.text in MORE_WORDS and bool(slots.get("more")))
 
     def window_hint(self, ctx: TurnContext) -> str | None:
@@ -84,11 +82,11 @@ class GuideFlow(Flow):
         if ctx.text in MORE_WORDS and slots.get("more"):
             return [Reply(self._page(ctx, slots.pop("more")))]
         slots.pop("more", None)
-        checking = kb.items.get(slots.pop("precheck", ""))
-        if checking is not None:
-            have = material_numbers(ctx.text, len(checking.materials))
-            if have is not None:
-                return await self._precheck_result(ctx, checking, have)
+        checked = self._checked_item(ctx, slots)
+        slots.pop("precheck", None)
+        slots.pop("listed", None)
+        if checked is not None:
+            return await self._precheck_result(ctx, *checked)
         choices: dict[str, str] = slots.pop("choices", {})
         pending = slots.pop("pending_field", None)
         target = choices.get(ctx.text)
@@ -122,6 +120,20 @@ class GuideFlow(Flow):
             return [Reply(ctx.texts.get("guide_which_item"))]
         return await self._answer(ctx, item, field)
 
+    @staticmethod
+    def _checked_item(ctx: TurnContext, slots: dict[str, Any]) -> tuple[ServiceItem, set[int]] | None:
+        """The item and the materials the person says they have, when the message answers a pre-check (预审)
+        checklist, or says what they have right after a material list ("我有身份证和租房合同")."""
+        kb = ctx.services.kb.current
+        item = kb.items.get(slots.get("precheck", ""))
+        if item is None:
+            item = kb.items.get(slots.get("listed", ""))
+            if item is None or not states_having(ctx.text):
+                return None
+        names = [kb.material_names(m.name) for m in item.materials]
+        have = material_numbers(ctx.text, len(item.materials), names)
+        return (item, have) if have is not None else None
+
     def _ask_choice(self, ctx: TurnContext, hits: list[Hit], field: str) -> list[Reply]:
         choices = {h.title: f"{h.kind}:{h.key}" for h in hits[:3]}
         ctx.slots["choices"] = choices
@@ -149,6 +161,8 @@ class GuideFlow(Flow):
                 text += "\n" + texts.get("guide_materials_deferrable")
             if item.common_errors:
                 text += "\n" + texts.get("guide_common_errors") + "；".join(item.common_errors[:2])
+            text += "\n" + texts.get("guide_materials_next")
+            ctx.slots["listed"] = item.code  # "我有1、2" or "我有身份证" next is a pre-check of this list
             return [Reply(text, buttons=fields, card=_card(item, "materials"))]
         if field == "conditions":
             lines = [f"• {c}" for c in item.conditions] or ["• 无特别条件"]

@@ -18,6 +18,28 @@ def test_reading_which_materials_someone_has(text: str, numbers: set[int] | None
     assert material_numbers(text, 5) == numbers
 
 
+RENTAL_WITHDRAWAL = [("居民身份证", "身份证"), ("本人及配偶无自有住房的书面承诺",),
+                     ("房屋租赁合同", "租房合同", "租赁合同"), ("结婚证",), ("本人银行卡", "本人银行账户")]
+RESALE = [("不动产登记申请书",), ("买卖双方身份证明",), ("不动产权证书", "房产证"), ("存量房买卖合同",),
+          ("授权委托书及代理人身份证明",), ("监护人身份证件", "监护人身份证")]
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [("我有身份证和租房合同", {1, 3}), ("身份证、银行卡都有", {1, 5}), ("有身份证，没有结婚证", {1}),
+     ("我有身份证，其他都没有", {1}), ("书面承诺也带了", {2}), ("身份证和3", {1, 3}), ("材料都有", {1, 2, 3, 4, 5}),
+     ("都没有", set()), ("你好", None), ("我没有身份证", None)],
+)
+def test_reading_materials_named_in_words(text: str, numbers: set[int] | None) -> None:
+    assert material_numbers(text, 5, RENTAL_WITHDRAWAL) == numbers
+
+
+@pytest.mark.parametrize(("text", "numbers"), [("有身份证和房产证", {2, 3}), ("监护人身份证带了", {6}),
+                                               ("身份证有", {2})])
+def test_a_word_of_several_names_means_the_first_of_them(text: str, numbers: set[int]) -> None:
+    assert material_numbers(text, 6, RESALE) == numbers
+
+
 async def start_precheck(visitor: Visitor) -> None:
     await visitor.say("二手房过户要带啥")
     checklist = await visitor.say("预审")
@@ -79,3 +101,42 @@ async def test_precheck_without_an_item_asks_for_it_first(visitor: Visitor) -> N
     assert "请问您要办理什么事项" in ask["replies"][0]["text"]
     checklist = await visitor.say("护照")
     assert "材料预审" in checklist["replies"][0]["text"]
+
+
+async def test_saying_what_one_has_right_after_the_list_checks_it(visitor: Visitor) -> None:
+    listed = await visitor.say("公积金租房提取要什么材料")
+    text = listed["replies"][0]["text"]
+    assert text.startswith("【住房公积金提取（租赁住房）】需要 5 项材料")
+    assert "“我有1、2”或“我有身份证”" in text  # what to say next, in one line
+    result = await visitor.say("我有身份证和租房合同")
+    assert result["flow"] == "guide"
+    text = result["replies"][0]["text"]
+    assert text.startswith("还缺以下材料（一次性告知）："), text  # this item's check, not the ID card's guide
+    for missing in ("本人及配偶无自有住房的书面承诺", "本人银行卡", "结婚证"):
+        assert missing in text
+    assert "居民身份证" not in text and "房屋租赁合同" not in text
+    assert result["replies"][0]["card"]["item"] == "住房公积金提取（租赁住房）"
+
+
+async def test_numbers_right_after_the_list_check_it_too(visitor: Visitor) -> None:
+    await visitor.say("二手房过户要带啥")
+    result = await visitor.say("我有1、2、3")
+    assert result["flow"] == "guide"
+    assert result["replies"][0]["text"].startswith("还缺以下材料（一次性告知）：")
+    assert result["replies"][0]["card"]["item"] == "存量房转移登记"
+
+
+async def test_a_question_after_the_list_is_still_answered_as_a_question(visitor: Visitor) -> None:
+    await visitor.say("二手房过户要带啥")
+    question = await visitor.say("不动产权证书丢了怎么办")
+    assert "预审单号" not in question["replies"][0]["text"]
+
+
+async def test_a_checklist_answered_with_names_keeps_its_item(visitor: Visitor) -> None:
+    await start_precheck(visitor)
+    result = await visitor.say("有身份证和房产证，其他都没有")
+    text = result["replies"][0]["text"]
+    assert text.startswith("还缺以下材料（一次性告知）："), text
+    assert "存量房买卖合同" in text and "不动产权证书：" not in text
+    card = result["replies"][0]["card"]
+    assert card["item"] == "存量房转移登记"
