@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 CN_NUMERALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _ORDINAL = re.compile(r"^(?:选|要)?第?\s*([0-9]{1,2}|[一二两三四五六七八九十])\s*(?:个|项|条|号)?$")
+# "2 怎么申请", "第二个要什么材料", "3的材料": a number, then the question about that choice.
+_NUMBER_FIRST = re.compile(r"^((?:第\s*)?(?:[0-9]{1,2}(?![0-9])|[一二两三四五六七八九十])\s*(?:个|项|条|号)?)"
+                           r"\s*[，,、.。:：]?\s*(?:的)?(\S.*)$")
 
 
 def choice_index(text: str) -> int | None:
@@ -19,9 +23,26 @@ def choice_index(text: str) -> int | None:
     return int(token) if token.isdigit() else CN_NUMERALS[token]
 
 
-def resolve_choice(text: str, buttons: list[dict[str, str]]) -> str | None:
-    """The payload of the chosen button, or None when the text selects nothing on offer."""
+def resolve_choice(text: str, buttons: list[dict[str, Any]]) -> str | None:
+    """The payload of the chosen button (by its number: `Button.number`, else its place), or None when the text
+    selects nothing on offer.
+    """
     index = choice_index(text)
-    if index is not None and 1 <= index <= len(buttons):
-        return buttons[index - 1]["payload"]
-    return None
+    if index is None:
+        return None
+    return next((str(b["payload"]) for place, b in enumerate(buttons, 1) if b.get("number", place) == index), None)
+
+
+def leading_choice(text: str) -> tuple[int, str] | None:
+    """The number a text starts with and the words after it: "2 怎么申请" → (2, "怎么申请"), "第二个" → (2, "");
+    None when it does not start with a choice's number.
+    """
+    text = text.strip()
+    bare = choice_index(text)
+    if bare is not None:
+        return bare, ""
+    match = _NUMBER_FIRST.match(text)
+    if not match:
+        return None
+    index = choice_index(match.group(1))
+    return (index, match.group(2)) if index is not None else None

@@ -25,14 +25,20 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Button:
-    """A choice offered to the user; sending `payload` back as text selects it."""
+    """A choice offered to the user; sending `payload` back as text selects it, and so does its number: its place
+    among the reply's buttons, or `number` when the reply's text numbers it otherwise (a list numbered on from an
+    earlier page: "6." is the first button of the second page).
+    """
 
     title: str
     payload: str
+    number: int | None = None
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, Any]:
         """The API's button JSON."""
-        return {"title": self.title, "payload": self.payload}
+        if self.number is None:
+            return {"title": self.title, "payload": self.payload}
+        return {"title": self.title, "payload": self.payload, "number": self.number}
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,8 @@ class Reply:
         """Rebuild a Reply from its JSON form (used for cached results and stored messages)."""
         return cls(
             text=str(data["text"]),
-            buttons=tuple(Button(str(b["title"]), str(b["payload"])) for b in data.get("buttons") or ()),
+            buttons=tuple(Button(str(b["title"]), str(b["payload"]), b.get("number"))
+                          for b in data.get("buttons") or ()),
             card=data.get("card"),
         )
 
@@ -61,5 +68,5 @@ class Reply:
         """Text with buttons rendered as numbered lines, for channels that cannot show buttons."""
         if not self.buttons:
             return self.text
-        lines = [self.text, *(f"回复 {i} {b.title}" for i, b in enumerate(self.buttons, 1))]
+        lines = [self.text, *(f"回复 {b.number or i} {b.title}" for i, b in enumerate(self.buttons, 1))]
         return "\n".join(lines)

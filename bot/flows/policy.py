@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.choices import leading_choice
 from bot.flows.base import MORE_WORDS, Flow, TurnContext, menu_buttons
 from bot.messages import Button, Reply
 from core.clock import today_local
@@ -21,6 +22,8 @@ SCALE_WORDS: dict[str, str] = {"小型微利": "小型", **{s: s for s in SCALES
 DOMAIN_NEEDS = {"减税降费": "减税", "金融财税": "贷款", "就业服务": "招工", "社会保障": "社保", "招商引资": "奖励",
                 "工业发展": "补贴", "节能减排": "补贴"}
 LIST_SIZE = 5
+# "2 怎么申请": the least confidence of the follow-up intent behind choose_option for it to count as asked.
+FOLLOW_UP_AFTER_NUMBER = 0.1
 
 
 class PolicyFlow(Flow):
@@ -40,6 +43,8 @@ class PolicyFlow(Flow):
             return True
         if ctx.text in slots.get("listed", {}) or (ctx.text in MORE_WORDS and slots.get("more")):
             return True
+        if self._asked_of_listed(ctx, slots) is not None:
+            return True
         names_item = ctx.search(ctx.text, ["item", "bundle"], limit=1)
         return bool(slots.get("policy")) and ctx.parse.intent in FOLLOW_UPS and not (
             names_item and names_item[0].confident)
@@ -56,6 +61,11 @@ class PolicyFlow(Flow):
         listed: dict[str, str] = slots.get("listed", {})
         if ctx.text in listed:
             return self._detail(ctx, kb.policies[listed[ctx.text]])
+        asked = self._asked_of_listed(ctx, slots)
+        if asked is not None:
+            policy, what = kb.policies[asked[0]], asked[1]
+            ctx.slots["policy"] = policy.id
+            return self._follow_up(ctx, policy, what) if what else self._detail(ctx, policy)
         if ctx.text in MORE_WORDS and slots.get("more"):
             return self._page(ctx, [kb.policies[i] for i in slots.pop("more") if i in kb.policies], len(listed))
         asking = slots.pop("asking", None)
@@ -73,6 +83,23 @@ class PolicyFlow(Flow):
         replies = [Reply(ctx.texts.get("policy_intro"))] if not slots.get("introduced") else []
         slots["introduced"] = True
         return replies + self._next(ctx, profile)
+
+    @staticmethod
+    def _asked_of_listed(ctx: TurnContext, slots: dict[str, Any]) -> tuple[str, str | None] | None:
+        """("2", "6 怎么申请") the listed policy the message picks by the number the list gave it, on this page or
+        an earlier one, and what it asks of it (a FOLLOW_UPS value; None: its details); None when the message
+        does not start with a listed policy's number.
+        """
+        picked = leading_choice(ctx.text)
+        policy_id = slots.get("numbers", {}).get(str(picked[0])) if picked is not None else None
+        if picked is None or policy_id not in ctx.services.kb.current.policies:
+            return None
+        if not picked[1]:
+            return policy_id, None
+        # The number reads as choose_option; what is asked of the choice is the best follow-up intent after it.
+        asked = next((intent for intent, confidence in ctx.parse.ranking
+                      if intent in FOLLOW_UPS and confidence >= FOLLOW_UP_AFTER_NUMBER), ctx.parse.intent)
+        return policy_id, FOLLOW_UPS.get(asked)
 
     def _profile_from_entities(self, ctx: TurnContext, profile: dict[str, Any]) -> None:
         for entity in ctx.parse.entities:
@@ -113,7 +140,7 @@ class PolicyFlow(Flow):
         label = "·".join(str(v) for v in known.values()) or "不限条件"
         if not eligible:
             return [Reply(ctx.texts.get("policy_none", profile=label))]
-        ctx.slots["listed"] = {}
+        ctx.slots["listed"], ctx.slots["numbers"] = {}, {}
         return self._page(ctx, eligible, 0, head=ctx.texts.get("policy_list", profile=label))
 
     def _page(self, ctx: TurnContext, policies: list[Policy], shown_before: int,
@@ -128,7 +155,10 @@ class PolicyFlow(Flow):
             ctx.slots["more"] = [p.id for p in rest]
             lines.append(ctx.texts.get("more", count=len(rest)))
         ctx.slots.setdefault("listed", {}).update({p.title: p.id for p in page})
-        buttons = tuple(Button(p.title, p.title) for p in page)
+        ctx.slots.setdefault("numbers", {}).update({str(n): p.id for n, p in enumerate(page, shown_before + 1)})
+        # Numbered on from the page before, so "6" picks what the text calls 6.
+        buttons = tuple(Button(p.title, p.title, number=n if shown_before else None)
+                        for n, p in enumerate(page, shown_before + 1))
         return [Reply("\n".join(lines), buttons=buttons)]
 
     def _detail(self, ctx: TurnContext, policy: Policy) -> list[Reply]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.conftest import Visitor
+from aiohttp.test_utils import TestClient
+
+from bot.messages import Reply
+from tests.conftest import Visitor, new_visitor
 
 
 async def test_narrowing_one_question_at_a_time_then_a_list_with_document_numbers(visitor: Visitor) -> None:
@@ -65,3 +68,42 @@ async def test_a_long_list_is_paged_and_numbered_on(visitor: Visitor) -> None:
     sixth = more["replies"][0]["buttons"][0]["title"]
     detail = await visitor.say(sixth)
     assert detail["replies"][0]["text"].startswith(f"【{sixth}】")
+
+
+async def list_every_policy(visitor: Visitor) -> list[str]:
+    """Skip the questions and page once; the titles of policies 1–10 as the list numbers them."""
+    await visitor.say("有什么优惠政策")
+    for _ in range(3):
+        first_page = await visitor.say("跳过")
+    second_page = await visitor.say("更多")
+    return [b["title"] for page in (first_page, second_page) for b in page["replies"][0]["buttons"]]
+
+
+async def test_numbers_pick_what_the_list_numbers_them_on_any_page(client: TestClient, visitor: Visitor) -> None:
+    titles = await list_every_policy(visitor)
+    assert len(titles) == 10
+    sixth = await visitor.say("6")  # the first button of the second page, as its text numbers it
+    assert sixth["flow"] == "policy" and sixth["replies"][0]["text"].startswith(f"【{titles[5]}】"), sixth
+    other = await new_visitor(client)
+    assert await list_every_policy(other) == titles
+    second = await other.say("第二个")  # shown on the first page, still picked by its number from the second
+    assert second["replies"][0]["text"].startswith(f"【{titles[1]}】"), second
+
+
+async def test_a_number_with_a_question_answers_it_for_that_policy(visitor: Visitor) -> None:
+    titles = await list_every_policy(visitor)
+    how = await visitor.say("2 怎么申请")
+    assert how["flow"] == "policy" and how["replies"][0]["text"].startswith(f"【{titles[1]}】申请方式"), how
+    where = await visitor.say("7 到哪办")
+    assert where["replies"][0]["text"].startswith(f"【{titles[6]}】办理窗口"), where
+
+
+async def test_a_later_page_gives_its_buttons_the_numbers_of_its_text(visitor: Visitor) -> None:
+    await visitor.say("有什么优惠政策")
+    for _ in range(3):
+        await visitor.say("跳过")
+    page = (await visitor.say("更多"))["replies"][0]
+    assert [b["number"] for b in page["buttons"]] == list(range(6, 6 + len(page["buttons"])))
+    # WeChat shows buttons as lines to reply with: the same numbers as the list.
+    plain = Reply.from_json(page).as_plain_text()
+    assert f"回复 6 {page['buttons'][0]['title']}" in plain and "回复 1 " not in plain
