@@ -44,8 +44,8 @@ async def test_complaint_is_collected_confirmed_and_filed(client: TestClient, vi
     text = filed["replies"][0]["text"]
     case_no = text.split("编号 ")[1].split("。")[0]
     assert case_no.startswith("BBC") and len(case_no) == len("BBC20261122-0003")
-    assert f"我们将在 {due_words(client, 3)} 前答复您" in text
-    assert f"最迟 {due_words(client, 7)} 前办结" in text
+    assert f"我们将在{due_words(client, 3)}前答复您" in text
+    assert f"最迟{due_words(client, 7)}前办结" in text
     case = await client.app[CASES].get(case_no)
     assert case.phone == "13912345678" and case.name == "王" and case.user_id == visitor.user_id
     assert case.item_name == "住房公积金提取（租赁住房）" and case.window == "公积金"
