@@ -235,7 +235,7 @@ class Engine:
             position, _ = await asyncio.gather(tickets.position(ticket), tickets.citizen_says(ticket, text))
         else:
             position = await tickets.position(ticket)
-        return [Reply(self._texts.get("handoff_waiting_ack", ahead=(position or 1) - 1))]
+        return [Reply(self._texts.get("handoff_waiting_ack", place=self._texts.queue_place((position or 1) - 1)))]
 
     def _global(self, ctx: TurnContext, intent: str) -> list[Reply]:
         if intent == "cancel":

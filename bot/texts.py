@@ -26,6 +26,10 @@ class Texts:
         text = self._data["texts"][key]
         return str(text).format(**values) if values else str(text)
 
+    def queue_place(self, ahead: int) -> str:
+        """Where someone stands in a queue: "前面还有 2 位", or "下一位就是您" when nobody is ahead."""
+        return self.get("queue_ahead", ahead=ahead) if ahead > 0 else self.get("queue_next")
+
     def menu(self, key: str) -> list[dict[str, str]]:
         """A list of `{title, payload}` entries (e.g. the help menu)."""
         return [dict(entry) for entry in self._data["menus"][key]]

@@ -38,7 +38,7 @@ class TicketNotices:
         elif change.kind in ("transferred", "released"):
             position = await self._tickets.position(ticket) or 1
             await self._outbox.push(user, [Reply(texts.get(f"handoff_{change.kind}", window=ticket.window,
-                                                           ahead=position - 1))], "system")
+                                                           place=texts.queue_place(position - 1)))], "system")
         elif change.kind == "closed":
             replies = [Reply(texts.get("handoff_closed_by_staff"))]
             if ticket.claimed_at is not None:
@@ -53,5 +53,7 @@ class TicketNotices:
 
     async def _positions(self, window: str) -> None:
         waiting = await self._tickets.find(windows=[window], status="waiting", limit=POSITION_UPDATES)
-        await self._outbox.push_many([(ticket.user_id, [Reply(self._texts.get("handoff_moved", ahead=ahead))])
-                                      for ahead, ticket in enumerate(waiting)], "system")
+        texts = self._texts
+        notices = [(ticket.user_id, [Reply(texts.get("handoff_moved", place=texts.queue_place(ahead)))])
+                   for ahead, ticket in enumerate(waiting)]
+        await self._outbox.push_many(notices, "system")

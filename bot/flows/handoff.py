@@ -94,7 +94,8 @@ async def queue_text(ctx: TurnContext, ticket: Ticket) -> str:
     if position is None:
         return ctx.texts.get("handoff_serving")
     minutes = await tickets.wait_minutes(ticket, position)
-    return ctx.texts.get("handoff_queued", window=ticket.window, ahead=position - 1, minutes=minutes)
+    return ctx.texts.get("handoff_queued", window=ticket.window, place=ctx.texts.queue_place(position - 1),
+                         minutes=minutes)
 
 
 def _half(hour: int) -> str:

@@ -58,7 +58,7 @@ async def test_handoff_end_to_end(open_client: TestClient) -> None:
     await first.say("办护照")
     queued = await first.say("转人工")
     assert queued["flow"] == "handoff"
-    assert queued["replies"][0]["text"].startswith("正在为您转接【出入境】窗口，前面还有 0 位")
+    assert queued["replies"][0]["text"].startswith("正在为您转接【出入境】窗口，下一位就是您")
     await second.say("办护照")
     assert "前面还有 1 位" in (await second.say("人工"))["replies"][0]["text"]
     waiting = await first.say("我的护照过期了，想换新的")
@@ -85,7 +85,7 @@ async def test_handoff_end_to_end(open_client: TestClient) -> None:
     again = await client.post(f"/api/v1/agent/tickets/{ticket_id}/claim", headers=headers)
     assert again.status == 409
     assert any(m["text"] == "工作人员 zhao 为您服务。" for m in await pushed(first))
-    assert any(m["text"] == "排队进度：前面还有 0 位。" for m in await pushed(second))
+    assert any(m["text"] == "排队进度：下一位就是您。" for m in await pushed(second))
 
     silent = await first.say("请问要带什么材料")
     assert silent["flow"] == "handoff" and silent["replies"] == []  # the bot stays silent while a person serves
@@ -132,13 +132,13 @@ async def test_leaving_the_queue_tells_everyone_behind_their_new_place_live(open
             for ahead, stream in enumerate(streams):
                 while (event := await next_data(stream))["text"].startswith("正在为您转接"):
                     pass  # the stream first replays what was pushed before it opened
-                assert event["text"] == f"排队进度：前面还有 {ahead} 位。"  # each their own place, live
+                assert event["text"] == f"排队进度：{place(ahead)}。"  # each their own place, live
     finally:
         for stream in streams:
             stream.close()
     for ahead, visitor in enumerate(visitors[1:]):
         moved = [m["text"] for m in await pushed(visitor) if m["text"].startswith("排队进度")]
-        assert moved == [f"排队进度：前面还有 {ahead} 位。"]  # stored once each, for the next page load too
+        assert moved == [f"排队进度：{place(ahead)}。"]  # stored once each, for the next page load too
 
 
 async def test_two_staff_claiming_at_once_one_wins(open_client: TestClient) -> None:
@@ -293,7 +293,7 @@ async def test_auto_assignment_hands_tickets_to_the_least_busy_online_staff(aioh
     answers = [(await visitor.say("转人工"))["replies"][0]["text"] for visitor in visitors]
     # The first two are taken at once and told so in the same reply; the third waits first in the queue.
     assert [a.startswith("工作人员正在为您服务") for a in answers] == [True, True, False]
-    assert "前面还有 0 位" in answers[2]
+    assert "下一位就是您" in answers[2]
     served = await service.find(windows=None, status="serving")
     assert sorted(t.staff or "" for t in served) == ["wang", "zhou"]  # one each: capacity 1
     assert len(await service.find(windows=None, status="waiting")) == 1
@@ -334,3 +334,8 @@ async def test_progress_lists_the_citizens_tickets(open_client: TestClient) -> N
     await open_client.app[TICKETS].close(ticket.id or 0, "wang")
     listing = await visitor.say("我的事办到哪了")
     assert f"人工服务 {ticket.number}（综合窗口）：已结束" in listing["replies"][0]["text"]
+
+
+def place(ahead: int) -> str:
+    """How the citizen is told their place in the queue."""
+    return f"前面还有 {ahead} 位" if ahead else "下一位就是您"
