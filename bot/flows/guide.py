@@ -148,6 +148,11 @@ class GuideFlow(Flow):
             return await appointments.start(ctx, item, field)
         if field == "precheck":
             ctx.slots["precheck"] = item.code
+            # "我有旧身份证和户口本" both asks for the check and answers it.
+            checked = self._checked_item(ctx, ctx.slots) if states_having(ctx.text) else None
+            if checked is not None and checked[1]:
+                ctx.slots.pop("precheck")
+                return await self._precheck_result(ctx, *checked)
             lines = [f"{i} {m.name}{_tags(m)}" for i, m in enumerate(item.materials, 1)]
             # No buttons here: a bare "1" must mean material 1, not the first button.
             return [Reply("\n".join([texts.get("precheck_start", name=item.name), *lines]),

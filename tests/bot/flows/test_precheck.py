@@ -140,3 +140,13 @@ async def test_a_checklist_answered_with_names_keeps_its_item(visitor: Visitor) 
     assert "存量房买卖合同" in text and "不动产权证书：" not in text
     card = result["replies"][0]["card"]
     assert card["item"] == "存量房转移登记"
+
+
+async def test_asking_for_a_check_while_naming_what_one_has_gets_the_result_at_once(visitor: Visitor) -> None:
+    await visitor.say("身份证过期了怎么办")
+    result = await visitor.say("我有旧身份证和户口本")
+    text = result["replies"][0]["text"]
+    assert text.startswith("还缺以下材料（一次性告知）："), text
+    assert "居民身份证相片" in text and "居民身份证申领登记表" in text
+    assert "原居民身份证" not in text and "居民户口簿" not in text
+    assert result["replies"][0]["card"]["item"] == "居民身份证换领、补领"
