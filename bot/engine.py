@@ -35,6 +35,9 @@ GLOBAL_INTENTS = frozenset({"help", "cancel", "restart"})
 # Go straight to their flow, even when the active flow would take any message as an answer (转人工 in the
 # middle of a complaint must reach a person, not become the complaint's text).
 OVERRIDING_INTENTS = frozenset({"request_human"})
+# A yes or no that no flow asked for: not a question about whatever item or policy happens to hold the word
+# ("确认" is in 项目确认书), so the KB search may not claim it.
+YES_NO_INTENTS = frozenset({"affirm", "deny"})
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ class Engine:
             if intent in OVERRIDING_INTENTS:
                 active = None
             flow = active if active is not None and active.wants(ctx) else self._by_intent.get(intent)
-        if flow is None:
+        if flow is None and intent not in YES_NO_INTENTS:
             flow = next((f for f in self._flows.values() if f is not self._fallback and f.claims(ctx)), None)
         if flow is None:
             ctx.session.misses += 1

@@ -107,3 +107,8 @@ async def test_a_later_page_gives_its_buttons_the_numbers_of_its_text(visitor: V
     # WeChat shows buttons as lines to reply with: the same numbers as the list.
     plain = Reply.from_json(page).as_plain_text()
     assert f"回复 6 {page['buttons'][0]['title']}" in plain and "回复 1 " not in plain
+
+
+async def test_a_stray_yes_is_not_read_as_a_policy_holding_the_word(visitor: Visitor) -> None:
+    stray = await visitor.say("确认")  # nothing to confirm; 项目确认书 is in a policy, which is beside the point
+    assert stray["flow"] == "fallback", stray
