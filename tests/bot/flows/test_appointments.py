@@ -49,6 +49,15 @@ async def test_book_a_half_day_then_cancel(client: TestClient, visitor: Visitor)
     assert "已经取消" in again["replies"][0]["text"]
 
 
+async def test_asking_for_my_appointment_lists_it_rather_than_booking_again(visitor: Visitor) -> None:
+    await visitor.say("我要预约办护照")
+    await visitor.say("1")
+    number = (await visitor.say("上午"))["replies"][0]["card"]["number"]
+    mine = await visitor.say("我的预约")
+    assert mine["flow"] == "progress", mine
+    assert number in mine["replies"][0]["text"]
+
+
 async def test_reschedule_books_the_new_time_and_cancels_the_old(client: TestClient, visitor: Visitor) -> None:
     await visitor.say("二手房过户能帮我代办吗")
     await visitor.say("1")
