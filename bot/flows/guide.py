@@ -123,7 +123,8 @@ class GuideFlow(Flow):
     @staticmethod
     def _checked_item(ctx: TurnContext, slots: dict[str, Any]) -> tuple[ServiceItem, set[int]] | None:
         """The item and the materials the person says they have, when the message answers a pre-check (预审)
-        checklist, or says what they have right after a material list ("我有身份证和租房合同")."""
+        checklist, or says what they have right after a material list ("我有身份证和租房合同").
+        """
         kb = ctx.services.kb.current
         item = kb.items.get(slots.get("precheck", ""))
         if item is None:
