@@ -65,8 +65,9 @@ class Reply:
         )
 
     def as_plain_text(self) -> str:
-        """Text with buttons rendered as numbered lines, for channels that cannot show buttons."""
-        if not self.buttons:
-            return self.text
-        lines = [self.text, *(f"回复 {b.number or i} {b.title}" for i, b in enumerate(self.buttons, 1))]
+        """Text with buttons rendered as numbered lines, for channels that cannot show buttons. A button the text
+        numbers already ("1. 小型微利企业所得税优惠：…" in a policy list) is not listed again.
+        """
+        numbered = ((b.number or place, b.title) for place, b in enumerate(self.buttons, 1))
+        lines = [self.text, *(f"回复 {n} {title}" for n, title in numbered if f"{n}. {title}" not in self.text)]
         return "\n".join(lines)
