@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.choices import resolve_choice
-from bot.flows.base import Flow, Services, TurnContext
+from bot.flows.base import YES_NO_INTENTS, Flow, Services, TurnContext
 from bot.flows.feedback import rating_buttons
 from bot.flows.smalltalk import help_menu
 from bot.messages import Inbound, Reply
@@ -35,9 +35,6 @@ GLOBAL_INTENTS = frozenset({"help", "cancel", "restart"})
 # Go straight to their flow, even when the active flow would take any message as an answer (转人工 in the
 # middle of a complaint must reach a person, not become the complaint's text).
 OVERRIDING_INTENTS = frozenset({"request_human"})
-# A yes or no that no flow asked for: not a question about whatever item or policy happens to hold the word
-# ("确认" is in 项目确认书), so the KB search may not claim it.
-YES_NO_INTENTS = frozenset({"affirm", "deny"})
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ from policy_kb.service import KbService
 
 # "Show me the rest" after a paged list ("回复“更多”查看其余 N 项").
 MORE_WORDS = frozenset({"更多", "下一页", "还有呢", "继续"})
+# A yes or no that no flow asked for is not a question about whatever item or policy holds the word ("确认" is
+# in 项目确认书): the KB search neither claims it nor suggests records for it.
+YES_NO_INTENTS = frozenset({"affirm", "deny"})
 # Every cached search keeps this many hits; callers slice what they need.
 SEARCH_DEPTH = 5
 

@@ -113,3 +113,4 @@ async def test_a_later_page_gives_its_buttons_the_numbers_of_its_text(visitor: V
 async def test_a_stray_yes_is_not_read_as_a_policy_holding_the_word(visitor: Visitor) -> None:
     stray = await visitor.say("确认")  # nothing to confirm; 项目确认书 is in a policy, which is beside the point
     assert stray["flow"] == "fallback", stray
+    assert not stray["replies"][0]["buttons"], "nor is a policy suggested for it"
