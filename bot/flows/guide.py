@@ -64,6 +64,8 @@ class GuideFlow(Flow):
         """
         if appointments.MANAGE.match(ctx.text):
             return True
+        if ctx.session.slots_of(self.name).get("precheck") and states_having(ctx.text):
+            return True  # "我带了那个" to a checklist: nobody else understood it, and it is an answer of ours
         hits = ctx.search(ctx.text, ["item", "bundle"], limit=1)
         return bool(hits and hits[0].confident)
 
@@ -83,6 +85,8 @@ class GuideFlow(Flow):
             return [Reply(self._page(ctx, slots.pop("more")))]
         slots.pop("more", None)
         checked = self._checked_item(ctx, slots)
+        if checked is None and self._unclear_checklist_answer(ctx, slots):
+            return [Reply(ctx.texts.get("precheck_not_understood"))]  # the checklist stays open
         slots.pop("precheck", None)
         slots.pop("listed", None)
         if checked is not None:
@@ -134,6 +138,14 @@ class GuideFlow(Flow):
         names = [kb.material_names(m.name) for m in item.materials]
         have = material_numbers(ctx.text, len(item.materials), names)
         return (item, have) if have is not None else None
+
+    @staticmethod
+    def _unclear_checklist_answer(ctx: TurnContext, slots: dict[str, Any]) -> bool:
+        """A checklist is open and the message says the person has something, but not which materials ("我带了
+        那个"); a guide question that happens to say 有 ("我有房产证，还要带啥") is not an answer.
+        """
+        return (slots.get("precheck") in ctx.services.kb.current.items and states_having(ctx.text)
+                and ctx.parse.intent not in FIELD_BY_INTENT)
 
     def _ask_choice(self, ctx: TurnContext, hits: list[Hit], field: str) -> list[Reply]:
         choices = {h.title: f"{h.kind}:{h.key}" for h in hits[:3]}

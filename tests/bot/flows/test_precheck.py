@@ -150,3 +150,20 @@ async def test_asking_for_a_check_while_naming_what_one_has_gets_the_result_at_o
     assert "居民身份证相片" in text and "居民身份证申领登记表" in text
     assert "原居民身份证" not in text and "居民户口簿" not in text
     assert result["replies"][0]["card"]["item"] == "居民身份证换领、补领"
+
+
+async def test_an_answer_to_the_checklist_that_names_nothing_asks_again(visitor: Visitor) -> None:
+    await start_precheck(visitor)
+    unclear = await visitor.say("我带了那个")
+    assert unclear["flow"] == "guide"
+    assert unclear["replies"][0]["text"].startswith("抱歉，没看出是哪几项。请用序号或材料名称告诉我")
+    assert "card" not in unclear["replies"][0] or not unclear["replies"][0]["card"], "nothing was checked yet"
+    result = await visitor.say("有1 2 3")  # the checklist is still open
+    assert result["replies"][0]["text"].startswith("还缺以下材料（一次性告知）：")
+    assert result["replies"][0]["card"]["item"] == "存量房转移登记"
+
+
+async def test_another_matter_during_the_checklist_is_not_taken_for_an_answer(visitor: Visitor) -> None:
+    await start_precheck(visitor)
+    complaint = await visitor.say("我有个问题要投诉，窗口不给办")
+    assert complaint["flow"] == "complaint"
