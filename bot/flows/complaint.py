@@ -20,6 +20,10 @@ OPTIONAL = frozenset({"where_when", "wants", "name"})
 SKIP = frozenset({"跳过", "不知道", "不清楚", "没有", "无", "不用", "算了吧"})
 CONFIRM = frozenset({"确认", "确定", "提交", "对", "是的", "没问题", "好的", "可以"})
 EDIT = frozenset({"修改", "更改", "改", "不对", "改一下"})
+# A short message the NLU reads as one of these ("确认", "好的", "进度", "不是", "你好") answers none of the open
+# questions: filed as the matter or the account, it would make the case unreadable for staff.
+NOT_ANSWER_INTENTS = frozenset({"affirm", "deny", "ask_progress", "greet", "thanks", "goodbye"})
+MAX_NOT_ANSWER_CHARS = 6
 # A first message shorter than this that names no matter is just "I want to complain", not an account.
 MIN_ACCOUNT_CHARS = 9
 ITEM_MARGIN = 0.05
@@ -62,6 +66,10 @@ class ComplaintFlow(Flow):
                 draft["phone"] = phone
                 noted = Reply(ctx.texts.get("complaint_phone_noted", phone=mask_phone(phone)))
                 return [noted, *self._ask(ctx, asking)]
+            if asking != "phone" and not (asking in OPTIONAL and ctx.text in SKIP) and _not_an_answer(ctx):
+                hint = "complaint_not_an_answer_progress" if ctx.parse.intent == "ask_progress" else \
+                    "complaint_not_an_answer"
+                return [Reply(ctx.texts.get(hint)), *self._ask(ctx, asking)]
             problem = self._take(ctx, draft, asking)
             if problem is not None:
                 slots["asking"] = asking
@@ -175,6 +183,13 @@ class ComplaintFlow(Flow):
         buttons = (Button(ctx.texts.get("button_progress"), case.case_no),
                    Button(ctx.texts.get("button_person"), "转人工"))
         return [Reply(filed_text(ctx, case), buttons=buttons)]
+
+
+def _not_an_answer(ctx: TurnContext) -> bool:
+    """Whether the message is a short word of assent, refusal, greeting or a progress query, not an answer."""
+    text = ctx.text
+    return len(text) <= MAX_NOT_ANSWER_CHARS and (
+        text in CONFIRM or text in EDIT or ctx.parse.intent in NOT_ANSWER_INTENTS)
 
 
 def _account(draft: dict[str, Any]) -> str:

@@ -194,3 +194,30 @@ async def test_help_in_the_middle_of_a_complaint_then_carry_on(client: TestClien
     assert "联系电话" in reply["replies"][0]["text"]
     summary = await visitor.say("13912345678")
     assert summary["flow"] == "complaint" and summary["replies"][0]["text"].startswith("请确认")
+
+
+async def test_a_stray_word_is_not_filed_as_an_answer(client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("办不成事反映")
+    stray = await visitor.say("确认")  # to "窗口说不能办的原因是什么？"
+    texts = [reply["text"] for reply in stray["replies"]]
+    assert stray["flow"] == "complaint" and texts[0].startswith("抱歉，我没太明白。请回答下面的问题")
+    assert "不能办的原因" in texts[1]  # the same question again, not the next one
+    progress = await visitor.say("进度")
+    texts = [reply["text"] for reply in progress["replies"]]
+    assert texts[0].startswith("这次的反映还没有提交。要查以前的办理进度，请先回复“取消”")
+    assert "不能办的原因" in texts[1]
+    await visitor.say("窗口说我材料不全，让我回去再准备")
+    again = await visitor.say("好的")  # to "您当时想办理什么事？"
+    assert "您当时想办理什么事" in again["replies"][1]["text"]
+    await visitor.say("社保卡补办")
+    await visitor.say("没有")  # where and when: a skip word still skips an optional question
+    await visitor.say("跳过")
+    await visitor.say("跳过")
+    summary = await visitor.say("13912345678")
+    text = summary["replies"][0]["text"]
+    assert text.startswith("请确认：") and "事项：社会保障卡申领、补换" in text
+    assert "情况：窗口说我材料不全，让我回去再准备" in text
+    filed = await visitor.say("确认")
+    case_no = filed["replies"][0]["text"].split("编号 ")[1].split("。")[0]
+    case = await client.app[CASES].get(case_no)
+    assert case.happened == "窗口说我材料不全，让我回去再准备" and case.where_when == ""
