@@ -19,7 +19,10 @@ _HAVING = re.compile(r"有|带了|带着|备齐|备好|准备了|齐了")
 _ASKING = re.compile(r"[吗？?]|什么|哪些|怎么|要不要|是不是|需不需要")
 # Materials named in words: the text is cut into phrases at these, and a phrase saying one is missing is skipped.
 _PHRASE_BREAK = re.compile(r"[，,、;；。.!！\s]|和|及|与|跟|还有|以及|另外")
-_MISSING = ("没", "缺", "还差", "差一")
+_MISSING = ("没", "缺", "还差", "差一", "除了")
+_LEADING_MISSING = re.compile(r"^(?:我|还|就|只)*(?:没有|没带|没|缺少|缺|还差|除了)")
+# Clauses for numbers: "没有3、4" is one clause (both missing), "有1、2，没有3" two.
+_CLAUSE_BREAK = re.compile(r"[，,;；。!！]")
 # Words around a material's name in "我已经带了身份证" or "户口本也有了", taken off the ends of a phrase.
 _AROUND = re.compile(r"^(?:我们|我|已经|都|也|还|只|就|带了|带着|带|备齐了|备好了|准备好了|准备了|拿了|有了|有)+|"
                      r"(?:都|也|还|已经|有了|有|带了|带着|备齐了|备好了|准备好了|准备了|齐了|了|的)+$")
@@ -29,22 +32,34 @@ _GENERAL = frozenset({"材料", "证件", "资料", "东西", "手续", "原件"
 
 def material_numbers(text: str, count: int, names: Sequence[Sequence[str]] = ()) -> set[int] | None:
     """The 1-based numbers the text says the person has, or None if it says nothing of the kind. `names[i]` are
-    the names material i + 1 goes by, for answers that name materials instead of numbering them.
+    the names material i + 1 goes by, for answers that name materials instead of numbering them. What a clause
+    says is missing ("1到12都有，13没有", "缺3，别的都有", "除了结婚证都有") is not had.
     """
     text = fold_width(text).strip()
-    named = _named(text, names)
+    had, missing = _named(text, names)
+    for clause in _CLAUSE_BREAK.split(text):
+        (missing if _says_missing(clause) else had).update(_numbers_in(clause))
+    had = {n for n in had - missing if 1 <= n <= count}
     if any(w in text for w in NONE_WORDS):
-        return named  # "我有身份证，其他都没有"
-    if any(w in text for w in ALL_WORDS) and not _NUMBER.search(text) and not named:
-        return set(range(1, count + 1))
-    numbers: set[int] = set(named)
-    for start, end in _RANGE.findall(text):
+        return had  # "我有身份证，其他都没有", "1有，别的都没有"
+    if any(w in text for w in ALL_WORDS) and not had:
+        return set(range(1, count + 1)) - missing
+    return had or None
+
+
+def _says_missing(text: str) -> bool:
+    return any(word in text for word in _MISSING)
+
+
+def _numbers_in(clause: str) -> set[int]:
+    """"1到4", "1、3", "第一和第三" as numbers."""
+    numbers: set[int] = set()
+    for start, end in _RANGE.findall(clause):
         numbers.update(range(int(start), int(end) + 1))
-    text = _RANGE.sub(" ", text)
-    numbers.update(int(n) for n in _NUMBER.findall(text))
-    numbers.update(CN_NUMERALS[c] for c in _CN_ORDINAL.findall(text))
-    numbers = {n for n in numbers if 1 <= n <= count}
-    return numbers or None
+    clause = _RANGE.sub(" ", clause)
+    numbers.update(int(n) for n in _NUMBER.findall(clause))
+    numbers.update(CN_NUMERALS[c] for c in _CN_ORDINAL.findall(clause))
+    return numbers
 
 
 def states_having(text: str) -> bool:
@@ -53,28 +68,35 @@ def states_having(text: str) -> bool:
     return bool(_HAVING.search(text)) and not _ASKING.search(text)
 
 
-def _named(text: str, names: Sequence[Sequence[str]]) -> set[int]:
-    """The numbers of the materials named in the text: each whose name (or an alias) is inside a phrase, else the
-    first whose name holds the phrase ("租赁合同" of 房屋租赁合同). A phrase saying the material is
-    missing ("没有结婚证") names nothing.
+def _named(text: str, names: Sequence[Sequence[str]]) -> tuple[set[int], set[int]]:
+    """The numbers of the materials named in the text as had and as missing: each whose name (or an alias) is
+    inside a phrase, else the first whose name holds the phrase ("租赁合同" of 房屋租赁合同). In a clause that says
+    something is missing ("没有结婚证和银行卡"), what it names is missing, except a phrase that says it is had.
     """
-    named: set[int] = set()
+    had: set[int] = set()
+    missing: set[int] = set()
     if not names:
-        return named
-    for phrase in _PHRASE_BREAK.split(text):
-        if any(word in phrase for word in _MISSING):
-            continue
-        core = _AROUND.sub("", phrase)
-        if len(core) < 2 or core in _GENERAL:
-            continue
-        exact = {number for number, aliases in enumerate(names, 1)
-                 if any(len(alias) >= 2 and alias in core for alias in aliases)}
-        if exact:
-            named |= exact
-            continue
-        # Only part of a name: the first material holding it, as lists put the main documents first (身份证 →
-        # 2 买卖双方身份证明, not 7 授权委托书及代理人身份证明).
-        partial = next((number for number, aliases in enumerate(names, 1) if any(core in a for a in aliases)), None)
-        if partial is not None:
-            named.add(partial)
-    return named
+        return had, missing
+    for clause in _CLAUSE_BREAK.split(text):
+        negated = _says_missing(clause)
+        for phrase in _PHRASE_BREAK.split(clause):
+            number = _material_in(phrase, names)
+            if number:
+                had_here = not negated or (bool(_HAVING.search(phrase)) and not _says_missing(phrase))
+                (had if had_here else missing).update(number)
+    return had, missing
+
+
+def _material_in(phrase: str, names: Sequence[Sequence[str]]) -> set[int]:
+    """The materials a phrase names: each whose name is in it, else the first whose name holds it."""
+    core = _AROUND.sub("", _LEADING_MISSING.sub("", phrase))
+    if len(core) < 2 or core in _GENERAL:
+        return set()
+    exact = {number for number, aliases in enumerate(names, 1)
+             if any(len(alias) >= 2 and alias in core for alias in aliases)}
+    if exact:
+        return exact
+    # Only part of a name: the first material holding it, as lists put the main documents first (身份证 →
+    # 2 买卖双方身份证明, not 7 授权委托书及代理人身份证明).
+    partial = next((number for number, aliases in enumerate(names, 1) if any(core in a for a in aliases)), None)
+    return {partial} if partial is not None else set()

@@ -113,6 +113,19 @@ class KnowledgeBase:
                     for_items=(*seen.for_items, item_code))
         return list(merged.values())
 
+    def bundle_checklist(self, code: str) -> ServiceItem:
+        """The bundle as one application for 预审 (pre-check): its merged materials in the order `bundle_materials`
+        lists them, at the window and place of its first item, where a bundle is applied for.
+        """
+        bundle = self.bundles[code]
+        first = self.items[bundle.items[0]]
+        materials = tuple(Material(name=m.name, required=m.required, deferrable=m.deferrable,
+                                   form=m.form, copies=m.copies, notes=m.notes)  # type: ignore[arg-type]
+                          for m in self.bundle_materials(code))
+        return ServiceItem(code=bundle.code, name=bundle.name, window=first.window, location=first.location,
+                           hours=first.hours, phone=first.phone, promised_days=bundle.promised_days,
+                           materials=materials)
+
     def canonical_material(self, name: str) -> str:
         """The standard name of a material (its alias group's first name)."""
         return self._canonical.get(name, name)

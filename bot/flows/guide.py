@@ -32,6 +32,7 @@ FIELD_BY_INTENT = {
 }
 SUGGEST = 0.35  # below confidence but this close: offered as "您要办理的是" choices
 CLOSE = 0.05  # a second confident match this close to the first means "ask which one"
+BUNDLE_REF = "bundle:"  # a checklist slot naming a bundle's merged list rather than an item
 MAX_LINES = 12  # longer lists are paged: the rest follows on "更多"
 
 
@@ -117,7 +118,7 @@ class GuideFlow(Flow):
         slots["target"] = target
         kind, _, key = target.partition(":")
         if kind == "bundle" and key in kb.bundles:
-            return self._bundle(ctx, kb, key)
+            return await self._bundle(ctx, kb, key, field)
         item = kb.items.get(key)
         if item is None:  # the KB was reloaded without it
             slots.pop("target", None)
@@ -130,9 +131,9 @@ class GuideFlow(Flow):
         checklist, or says what they have right after a material list ("我有身份证和租房合同").
         """
         kb = ctx.services.kb.current
-        item = kb.items.get(slots.get("precheck", ""))
+        item = _checklist(kb, slots.get("precheck"))
         if item is None:
-            item = kb.items.get(slots.get("listed", ""))
+            item = _checklist(kb, slots.get("listed"))
             if item is None or not states_having(ctx.text):
                 return None
         names = [kb.material_names(m.name) for m in item.materials]
@@ -144,7 +145,7 @@ class GuideFlow(Flow):
         """A checklist is open and the message says the person has something, but not which materials ("我带了
         那个"); a guide question that happens to say 有 ("我有房产证，还要带啥") is not an answer.
         """
-        return (slots.get("precheck") in ctx.services.kb.current.items and states_having(ctx.text)
+        return (_checklist(ctx.services.kb.current, slots.get("precheck")) is not None and states_having(ctx.text)
                 and ctx.parse.intent not in FIELD_BY_INTENT)
 
     def _ask_choice(self, ctx: TurnContext, hits: list[Hit], field: str) -> list[Reply]:
@@ -160,16 +161,7 @@ class GuideFlow(Flow):
         if field in appointments.KIND_BY_FIELD:
             return await appointments.start(ctx, item, field)
         if field == "precheck":
-            ctx.slots["precheck"] = item.code
-            # "我有旧身份证和户口本" both asks for the check and answers it.
-            checked = self._checked_item(ctx, ctx.slots) if states_having(ctx.text) else None
-            if checked is not None and checked[1]:
-                ctx.slots.pop("precheck")
-                return await self._precheck_result(ctx, *checked)
-            lines = [f"{i} {m.name}{_tags(m)}" for i, m in enumerate(item.materials, 1)]
-            # No buttons here: a bare "1" must mean material 1, not the first button.
-            return [Reply("\n".join([texts.get("precheck_start", name=item.name), *lines]),
-                          card=_card(item, "precheck"))]
+            return await self._start_precheck(ctx, item, item.code)
         if field == "materials":
             lines = [f"{i} {m.name}{_tags(m)}" for i, m in enumerate(item.materials, 1)]
             text = "\n".join(
@@ -227,6 +219,20 @@ class GuideFlow(Flow):
         )
         return [Reply(text, buttons=fields, card=_card(item, "overview"))]
 
+    async def _start_precheck(self, ctx: TurnContext, item: ServiceItem, ref: str) -> list[Reply]:
+        """The numbered checklist to answer, or at once the result when the message named what the person has
+        ("我有旧身份证和户口本" both asks for the check and answers it). `ref` is what `_checklist` reads back.
+        """
+        ctx.slots["precheck"] = ref
+        checked = self._checked_item(ctx, ctx.slots) if states_having(ctx.text) else None
+        if checked is not None and checked[1]:
+            ctx.slots.pop("precheck")
+            return await self._precheck_result(ctx, *checked)
+        lines = [f"{i} {m.name}{_tags(m)}" for i, m in enumerate(item.materials, 1)]
+        # No buttons here: a bare "1" must mean material 1, not the first button.
+        return [Reply("\n".join([ctx.texts.get("precheck_start", name=item.name), *lines]),
+                      card=_card(item, "precheck"))]
+
     async def _precheck_result(self, ctx: TurnContext, item: ServiceItem, have: set[int]) -> list[Reply]:
         """One reply naming every missing material (一次性告知), the 容缺 decision and the pre-check number."""
         texts, services = ctx.texts, ctx.services
@@ -264,7 +270,13 @@ class GuideFlow(Flow):
     def _page(self, ctx: TurnContext, rest: list[str]) -> str:
         return "\n".join(self._first_page(ctx, rest))
 
-    def _bundle(self, ctx: TurnContext, kb: KnowledgeBase, code: str) -> list[Reply]:
+    async def _bundle(self, ctx: TurnContext, kb: KnowledgeBase, code: str, field: str) -> list[Reply]:
+        """The bundle's items and merged material list, or its pre-check over that list. Either way "我有1、2" next
+        is checked against the merged list.
+        """
+        if field == "precheck":
+            return await self._start_precheck(ctx, kb.bundle_checklist(code), BUNDLE_REF + code)
+        ctx.slots["listed"] = BUNDLE_REF + code
         bundle = kb.bundles[code]
         items = [f"{i} {kb.items[c].name}" for i, c in enumerate(bundle.items, 1)]
         merged = kb.bundle_materials(code)
@@ -275,9 +287,20 @@ class GuideFlow(Flow):
                 *items,
                 ctx.texts.get("guide_bundle_materials", count=len(merged)),
                 *self._first_page(ctx, materials),
+                ctx.texts.get("guide_materials_next"),
             ]
         )
         return [Reply(text)]
+
+
+def _checklist(kb: KnowledgeBase, ref: str | None) -> ServiceItem | None:
+    """The item whose materials a slot's `ref` names: an item's code, or BUNDLE_REF and a bundle's code."""
+    if ref is None:
+        return None
+    if ref.startswith(BUNDLE_REF):
+        code = ref.removeprefix(BUNDLE_REF)
+        return kb.bundle_checklist(code) if code in kb.bundles else None
+    return kb.items.get(ref)
 
 
 def _missing_line(material: Material) -> str:

@@ -12,7 +12,8 @@ from tests.conftest import Visitor, new_visitor
 @pytest.mark.parametrize(
     ("text", "numbers"),
     [("有1 2 3", {1, 2, 3}), ("我有1、3、4", {1, 3, 4}), ("１，２", {1, 2}), ("1到4都有", {1, 2, 3, 4}),
-     ("都有", {1, 2, 3, 4, 5}), ("都没有", set()), ("第一和第三", {1, 3}), ("有9", None), ("你好", None)],
+     ("都有", {1, 2, 3, 4, 5}), ("都没有", set()), ("第一和第三", {1, 3}), ("有9", None), ("你好", None),
+     ("1到3都有，4没有，5有", {1, 2, 3, 5}), ("有1，没有2、3", {1}), ("1有，其他都没有", {1}), ("缺3，别的都有", {1, 2, 4, 5}), ("除了2都有", {1, 3, 4, 5})],
 )
 def test_reading_which_materials_someone_has(text: str, numbers: set[int] | None) -> None:
     assert material_numbers(text, 5) == numbers
@@ -28,7 +29,8 @@ RESALE = [("不动产登记申请书",), ("买卖双方身份证明",), ("不动
     ("text", "numbers"),
     [("我有身份证和租房合同", {1, 3}), ("身份证、银行卡都有", {1, 5}), ("有身份证，没有结婚证", {1}),
      ("我有身份证，其他都没有", {1}), ("书面承诺也带了", {2}), ("身份证和3", {1, 3}), ("材料都有", {1, 2, 3, 4, 5}),
-     ("都没有", set()), ("你好", None), ("我没有身份证", None)],
+     ("都没有", set()), ("你好", None), ("我没有身份证", None), ("没有结婚证和银行卡，别的都有", {1, 2, 3}),
+     ("身份证有，没带租房合同", {1}), ("除了结婚证都有", {1, 2, 3, 5})],
 )
 def test_reading_materials_named_in_words(text: str, numbers: set[int] | None) -> None:
     assert material_numbers(text, 5, RENTAL_WITHDRAWAL) == numbers
@@ -167,3 +169,31 @@ async def test_another_matter_during_the_checklist_is_not_taken_for_an_answer(vi
     await start_precheck(visitor)
     complaint = await visitor.say("我有个问题要投诉，窗口不给办")
     assert complaint["flow"] == "complaint"
+
+
+async def test_a_bundle_is_prechecked_against_its_merged_list(client: TestClient, visitor: Visitor) -> None:
+    listed = await visitor.say("开公司要办哪些")
+    assert listed["replies"][0]["text"].startswith("【企业开办】一件事")
+    checklist = await visitor.say("预审")
+    text = checklist["replies"][0]["text"]
+    assert text.startswith("【企业开办】材料预审"), text
+    assert "13 社会保险登记表" in text and "16 职工住房公积金账户设立清册（可容缺）" in text  # all 16, no paging
+    result = await visitor.say("1到12都有，13没有，14、15、16有")
+    text = result["replies"][0]["text"]
+    assert text.startswith("还缺以下材料（一次性告知）："), text
+    assert "社会保险登记表是主要材料" in text and "公司章程" not in text
+    card = result["replies"][0]["card"]
+    assert card["item"] == "企业开办" and card["decision"] == "incomplete"
+    record = await (await client.get(f"/api/v1/prechecks/{card['number']}", headers=visitor.headers)).json()
+    assert record["item_name"] == "企业开办" and 13 not in record["have"] and 12 in record["have"]
+
+
+async def test_numbers_right_after_a_bundle_list_check_the_merged_list(visitor: Visitor) -> None:
+    listed = await visitor.say("开公司要办哪些")
+    assert "“我有1、2”或“我有身份证”" in listed["replies"][0]["text"]
+    result = await visitor.say("我有1到6")
+    text = result["replies"][0]["text"]
+    assert result["flow"] == "guide" and text.startswith("还缺以下材料（一次性告知）："), text
+    for missing in ("经办人身份证件", "新办纳税人涉税事项综合申请表", "社会保险登记表", "住房公积金单位缴存登记表"):
+        assert missing in text
+    assert result["replies"][0]["card"]["item"] == "企业开办"
