@@ -17,6 +17,8 @@ import redis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.connection import HiredisRespSerializer
+from redis.utils import HIREDIS_AVAILABLE
 
 from core.errors import ConfigError
 from core.settings import Settings
@@ -91,6 +93,37 @@ class EmbeddedRedis:
         log.info("stopped embedded Redis")
 
 
+class _HiredisPacking:
+    """Commands packed by hiredis in C, as redis-py's own synchronous client does; its asyncio connections pack
+    them in Python, a tenth of a turn's Redis time (bench/RESULTS.md, issue 9). Same bytes on the wire.
+    """
+
+    _packer = HiredisRespSerializer()
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        """The command in the Redis protocol."""
+        return self._packer.pack(*args)
+
+
+class _HiredisConnection(_HiredisPacking, aioredis.Connection):
+    """A TCP connection packing with hiredis."""
+
+
+class _HiredisUnixConnection(_HiredisPacking, aioredis.UnixDomainSocketConnection):
+    """A unix-socket connection (the embedded Redis) packing with hiredis."""
+
+
+class _HiredisSSLConnection(_HiredisPacking, aioredis.SSLConnection):
+    """A TLS connection packing with hiredis."""
+
+
+_PACKING_WITH_HIREDIS: dict[type, type] = {
+    aioredis.Connection: _HiredisConnection,
+    aioredis.UnixDomainSocketConnection: _HiredisUnixConnection,
+    aioredis.SSLConnection: _HiredisSSLConnection,
+}
+
+
 class BoundedConnectionPool(aioredis.ConnectionPool):
     """A connection pool that lends at most `limit` connections at once; past that a command waits for one to come
     back, up to `wait_seconds`, and then fails with ConnectionError like an unreachable Redis (503).
@@ -113,6 +146,8 @@ class BoundedConnectionPool(aioredis.ConnectionPool):
     def __init__(self, *, limit: int, wait_seconds: float, idle_seconds: float | None = None,
                  clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if HIREDIS_AVAILABLE:
+            self.connection_class = _PACKING_WITH_HIREDIS.get(self.connection_class, self.connection_class)
         self.limit = limit
         self._wait_seconds = wait_seconds
         self._slots = asyncio.Semaphore(limit)  # each connection in _in_use_connections holds one

@@ -132,3 +132,21 @@ async def test_a_cancelled_command_leaves_no_reply_behind_for_the_next_one(redis
         assert await probe.lrange(f"{name}:list", 0, -1) == ["late"]  # and nothing popped it
     finally:
         await client.aclose()
+
+
+async def test_commands_go_out_as_redis_py_packs_them_and_come_back_intact(redis_url: str) -> None:
+    """The pool's connections pack with hiredis: the same bytes as redis-py's own packer, and a script's
+    Chinese, numeric and binary arguments arrive as sent.
+    """
+    pool = BoundedConnectionPool.from_url(redis_url, limit=2, wait_seconds=1, decode_responses=True)
+    client = aioredis.Redis.from_pool(pool)
+    try:
+        connection = await pool.get_connection()
+        args = ("EVALSHA", "0" * 40, 2, "用户:1", b"\x00\xff", "材料预审 YS20261124-0001", 3.5, 10**12)
+        python_packed = aioredis.Connection.pack_command(connection, *args)
+        assert b"".join(connection.pack_command(*args)) == b"".join(python_packed)
+        await pool.release(connection)
+        echo = client.register_script("return {ARGV[1], ARGV[2], KEYS[1]}")
+        assert await echo(keys=["键"], args=["营业执照变更办不了", 42]) == ["营业执照变更办不了", "42", "键"]
+    finally:
+        await client.aclose()
