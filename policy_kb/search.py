@@ -34,6 +34,9 @@ BUNDLE_WITHOUT_CUE = 0.95
 PART_NAMED = 0.5
 # A record found only after a same-sounding typo was corrected (社保咔 → 社保卡) counts a little less.
 HOMOPHONE = 0.9
+# Readings of recent questions kept (`SearchIndex._read`): a turn searches the same text for several kinds
+# (the flows' claims: items and bundles, then policies, then all three for the fallback's suggestions).
+READINGS_KEPT = 32
 
 
 class BM25(bm25s.BM25):
@@ -83,6 +86,16 @@ class Hit:
         return self.score >= CONFIDENT
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """A question as the index reads it, before the kinds asked for are picked out (never changed in place)."""
+
+    scores: np.ndarray  # BM25 of its terms, per record
+    by_name: np.ndarray  # BM25 of its core's characters against the records' names, per record
+    cores: list[str]  # the question without fillers, per synonym variant
+    several: bool  # it asks for several services at once (a bundle cue)
+
+
 class SearchIndex:
     """An immutable index; rebuild it to change the content."""
 
@@ -101,6 +114,7 @@ class SearchIndex:
         position = {(d.kind, d.key): i for i, d in enumerate(self._docs)}
         self._parts = {i: np.array([position[("item", k)] for k in d.parts if ("item", k) in position], dtype=np.int64)
                        for i, d in enumerate(self._docs) if d.parts}
+        self._readings: dict[str, _Reading] = {}  # oldest first
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -163,8 +177,8 @@ class SearchIndex:
 
     def _rank(self, norm: str, kinds: Sequence[str] | None, facets: dict[str, str] | None) -> list[Hit]:
         """Every candidate of the normalised question, best first."""
-        terms = self._tokenizer.terms(self._synonyms.expand(norm))
-        scores = self._bm25.get_scores(terms) if terms else np.zeros(len(self._docs), dtype=np.float32)
+        reading = self._read(norm)
+        scores = reading.scores
         mask = np.ones(len(self._docs), dtype=bool)
         if kinds:
             mask &= np.logical_or.reduce([self._kinds.get(k, np.zeros_like(mask)) for k in kinds])
@@ -173,14 +187,12 @@ class SearchIndex:
         scores = np.where(mask & (scores > 0), scores, 0)
         if not np.any(scores):
             return []
-        cores = [c for c in dict.fromkeys(self._matcher.core(v) for v in self._synonyms.variants(norm)) if c]
+        cores = reading.cores
         # Candidates: the best on the whole text, and among the records matched at all, the best by name alone.
-        name_terms = _characters(cores)
-        by_name = self._names_bm25.get_scores(name_terms) if name_terms else np.zeros_like(scores)
-        top = np.union1d(_best(scores, CANDIDATES), _best(np.where(scores > 0, by_name, 0), NAME_CANDIDATES))
+        top = np.union1d(_best(scores, CANDIDATES), _best(np.where(scores > 0, reading.by_name, 0), NAME_CANDIDATES))
         best_bm25 = float(scores[top].max())
         # A bundle answers a question about several services; otherwise the single item wins a tie.
-        several = self._matcher.asks_for_several(norm)
+        several = reading.several
         bundle_factor = 1.0 if several else BUNDLE_WITHOUT_CUE
         named_by_doc = self._named(cores, top)
         hits = []
@@ -202,6 +214,24 @@ class SearchIndex:
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits
 
+
+    def _read(self, norm: str) -> _Reading:
+        """What ranking needs of a normalised question whatever kinds it is asked for, kept for the next searches
+        of the same text (the newest READINGS_KEPT questions).
+        """
+        reading = self._readings.get(norm)
+        if reading is not None:
+            return reading
+        terms = self._tokenizer.terms(self._synonyms.expand(norm))
+        scores = self._bm25.get_scores(terms) if terms else np.zeros(len(self._docs), dtype=np.float32)
+        cores = [c for c in dict.fromkeys(self._matcher.core(v) for v in self._synonyms.variants(norm)) if c]
+        name_terms = _characters(cores)
+        by_name = self._names_bm25.get_scores(name_terms) if name_terms else np.zeros_like(scores)
+        reading = _Reading(scores, by_name, cores, self._matcher.asks_for_several(norm))
+        if len(self._readings) >= READINGS_KEPT:
+            self._readings.pop(next(iter(self._readings)), None)
+        self._readings[norm] = reading
+        return reading
 
     def _named(self, cores: list[str], docs: np.ndarray) -> np.ndarray:
         """NameMatcher.similarity of the best (core, name) pair of each doc, computed in one C-level matrix."""

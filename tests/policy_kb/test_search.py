@@ -105,3 +105,16 @@ def test_broader_terms_load_from_the_synonyms_file(tmp_path: Path) -> None:
     vocabulary = load_vocabulary(tmp_path)
 
     assert vocabulary.broader_terms == (("出国", ("泰国", "日本")),)
+
+
+def test_a_question_searched_for_other_kinds_gets_what_a_fresh_index_gives() -> None:
+    """A turn searches one text for items, then policies, then everything: the reading kept from the first
+    search must not leak one kind's answer into another's.
+    """
+    content, vocabulary = load_yaml_dir(), load_vocabulary()
+    used = KnowledgeBase.build(content, vocabulary)
+    kinds_in_turn = (["item", "bundle"], ["policy"], ["item", "bundle", "policy"], ["item"])
+    for question in ("开公司要办哪些", "小微企业有什么减税政策", "公积金取不出来", "护照", "谢谢"):
+        for kinds in kinds_in_turn:
+            fresh = KnowledgeBase.build(content, vocabulary)
+            assert used.search(question, kinds, limit=5) == fresh.search(question, kinds, limit=5), (question, kinds)
