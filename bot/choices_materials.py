@@ -47,6 +47,20 @@ def material_numbers(text: str, count: int, names: Sequence[Sequence[str]] = ())
     return had or None
 
 
+def names_only_materials(text: str, names: Sequence[Sequence[str]]) -> bool:
+    """Whether the text speaks of these materials and nothing else ("我有身份证和照片", not "我有身份证，想办护照"):
+    each of its phrases names one of them or is only words like 有, 也带了, 都.
+    """
+    found = False
+    for phrase in _PHRASE_BREAK.split(fold_width(text)):
+        if len(_AROUND.sub("", _LEADING_MISSING.sub("", phrase))) < 2:
+            continue
+        if not _material_in(phrase, names):
+            return False
+        found = True
+    return found
+
+
 def _says_missing(text: str) -> bool:
     return any(word in text for word in _MISSING)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.choices_materials import material_numbers, states_having
+from bot.choices_materials import material_numbers, names_only_materials, states_having
 from bot.flows import appointments
 from bot.flows.base import MORE_WORDS, Flow, TurnContext, menu_buttons
 from bot.messages import Button, Reply
@@ -128,13 +128,21 @@ class GuideFlow(Flow):
     @staticmethod
     def _checked_item(ctx: TurnContext, slots: dict[str, Any]) -> tuple[ServiceItem, set[int]] | None:
         """The item and the materials the person says they have, when the message answers a pre-check (预审)
-        checklist, or says what they have right after a material list ("我有身份证和租房合同").
+        checklist, says what they have right after a material list ("我有身份证和租房合同"), or names only
+        materials of the item being discussed.
         """
         kb = ctx.services.kb.current
         item = _checklist(kb, slots.get("precheck"))
         if item is None:
+            if not states_having(ctx.text):
+                return None
             item = _checklist(kb, slots.get("listed"))
-            if item is None or not states_having(ctx.text):
+        if item is None:
+            # "我有身份证" while an item is being discussed is about its materials, not the 身份证 item's; numbers mean
+            # nothing here (no list was shown), and a phrase of anything else ("…想办护照") is a new question.
+            kind, _, code = str(slots.get("target", "")).partition(":")
+            item = _checklist(kb, BUNDLE_REF + code if kind == "bundle" else code or None)
+            if item is None or not names_only_materials(ctx.text, [kb.material_names(m.name) for m in item.materials]):
                 return None
         names = [kb.material_names(m.name) for m in item.materials]
         have = material_numbers(ctx.text, len(item.materials), names)

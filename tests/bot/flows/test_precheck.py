@@ -198,3 +198,15 @@ async def test_numbers_right_after_a_bundle_list_check_the_merged_list(visitor: 
     for missing in ("经办人身份证件", "新办纳税人涉税事项综合申请表", "社会保险登记表", "住房公积金单位缴存登记表"):
         assert missing in text
     assert result["replies"][0]["card"]["item"] == "企业开办"
+
+
+async def test_naming_materials_while_an_item_is_discussed_checks_that_item(visitor: Visitor) -> None:
+    overview = await visitor.say("社保卡补办")
+    assert overview["replies"][0]["text"].startswith("【社会保障卡申领、补换】")
+    result = await visitor.say("我有身份证")
+    text = result["replies"][0]["text"]
+    assert result["replies"][0]["card"]["item"] == "社会保障卡申领、补换", text  # not the 身份证 item's check
+    assert "社会保障卡申领登记表" in text and "居民身份证申领登记表" not in text
+    other = await visitor.say("我有身份证，想办居住证")  # a new question, not more of the same check
+    assert other["replies"][0]["text"].startswith("【居住证申领】") and not other["replies"][0].get("card", {}).get(
+        "number")
