@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.choices import resolve_choice
-from bot.flows.base import YES_NO_INTENTS, Flow, Services, TurnContext
+from bot.flows.base import MAX_BARE_ANSWER_CHARS, Flow, Services, TurnContext, is_bare_yes_no
 from bot.flows.feedback import rating_buttons
 from bot.flows.smalltalk import help_menu
 from bot.messages import Inbound, Reply
@@ -192,14 +192,18 @@ class Engine:
         if flow is None:
             # "取消预约 YY…" names a record: it is about that record, not a command to leave the conversation.
             if intent in GLOBAL_INTENTS and not any(e.entity == "case_no" for e in ctx.parse.entities):
-                ctx.session.misses = 0
-                return "smalltalk", self._global(ctx, intent)
-            active = self._flows.get(ctx.session.flow or "")
-            if intent in OVERRIDING_INTENTS:
-                active = None
-            flow = active if active is not None and active.wants(ctx) else self._by_intent.get(intent)
-        if flow is None and intent not in YES_NO_INTENTS:
-            flow = next((f for f in self._flows.values() if f is not self._fallback and f.claims(ctx)), None)
+                flow = self._changed_mind(ctx)
+                if flow is None:
+                    ctx.session.misses = 0
+                    return "smalltalk", self._global(ctx, intent)
+            else:
+                active = self._flows.get(ctx.session.flow or "")
+                if intent in OVERRIDING_INTENTS:
+                    active = None
+                flow = active if active is not None and active.wants(ctx) else self._by_intent.get(intent)
+        # A bare 是 or 不是 names nothing to search for; "不是这个，我是要租房提取" does.
+        if flow is None and not is_bare_yes_no(ctx):
+            flow = self._claimer(ctx)
         if flow is None:
             ctx.session.misses += 1
             return self._fallback.name, await self._fallback.handle(ctx)
@@ -207,6 +211,22 @@ class Engine:
         if flow.keeps_context:
             ctx.session.flow = flow.name
         return flow.name, await flow.handle(ctx)
+
+    def _claimer(self, ctx: TurnContext) -> Flow | None:
+        """The first flow that claims the message by what it names (an item, a policy…)."""
+        return next((f for f in self._flows.values() if f is not self._fallback and f.claims(ctx)), None)
+
+    def _changed_mind(self, ctx: TurnContext) -> Flow | None:
+        """"算了，还是问问社保卡补办": a cancel or restart read by the classifier (not the bare command) that goes on
+        to name something else leaves the conversation and asks that; the flow that claims it, with the active
+        flow ended. None for a plain command.
+        """
+        if ctx.parse.intent == "help" or ctx.parse.confidence >= 1.0 or len(ctx.text) <= MAX_BARE_ANSWER_CHARS:
+            return None
+        flow = self._claimer(ctx)
+        if flow is not None:
+            ctx.session.end_flow()
+        return flow
 
     def window_hint(self, ctx: TurnContext) -> str | None:
         """The themed window of what the conversation is about: the flow active before this message, if it knows."""

@@ -27,6 +27,13 @@ MORE_WORDS = frozenset({"更多", "下一页", "还有呢", "继续"})
 # A yes or no that no flow asked for is not a question about whatever item or policy holds the word ("确认" is
 # in 项目确认书): the KB search neither claims it nor suggests records for it.
 YES_NO_INTENTS = frozenset({"affirm", "deny"})
+# Longer than this, a message read as 是/不是 or 取消 says more ("不是这个，我是要租房提取"): what it names counts.
+MAX_BARE_ANSWER_CHARS = 6
+
+
+def is_bare_yes_no(ctx: TurnContext) -> bool:
+    """A short 是, 好的, 不是 or 不用: nothing in it to search the knowledge base for."""
+    return ctx.parse.intent in YES_NO_INTENTS and len(ctx.text) <= MAX_BARE_ANSWER_CHARS
 # Every cached search keeps this many hits; callers slice what they need.
 SEARCH_DEPTH = 5
 

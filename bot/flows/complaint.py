@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.flows.base import Flow, TurnContext, menu_buttons
+from bot.flows.base import MAX_BARE_ANSWER_CHARS, Flow, TurnContext, menu_buttons
 from bot.messages import Button, Reply
 from core.phones import mask_phone, normalise_phone
 from handoff.calendar import date_in_words
@@ -23,7 +23,6 @@ EDIT = frozenset({"修改", "更改", "改", "不对", "改一下"})
 # A short message the NLU reads as one of these ("确认", "好的", "进度", "不是", "你好") answers none of the open
 # questions: filed as the matter or the account, it would make the case unreadable for staff.
 NOT_ANSWER_INTENTS = frozenset({"affirm", "deny", "ask_progress", "greet", "thanks", "goodbye"})
-MAX_NOT_ANSWER_CHARS = 6
 # A first message shorter than this that names no matter is just "I want to complain", not an account.
 MIN_ACCOUNT_CHARS = 9
 ITEM_MARGIN = 0.05
@@ -188,7 +187,7 @@ class ComplaintFlow(Flow):
 def _not_an_answer(ctx: TurnContext) -> bool:
     """Whether the message is a short word of assent, refusal, greeting or a progress query, not an answer."""
     text = ctx.text
-    return len(text) <= MAX_NOT_ANSWER_CHARS and (
+    return len(text) <= MAX_BARE_ANSWER_CHARS and (
         text in CONFIRM or text in EDIT or ctx.parse.intent in NOT_ANSWER_INTENTS)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.flows.base import YES_NO_INTENTS, Flow, TurnContext, menu_buttons
+from bot.flows.base import Flow, TurnContext, is_bare_yes_no, menu_buttons
 from bot.messages import Button, Reply
 
 SUGGESTIONS = 3
@@ -22,7 +22,7 @@ class FallbackFlow(Flow):
         await ctx.services.gaps.record(ctx.text, "chat")
         if ctx.session.misses <= 1:
             # Near misses in the KB make the clarifying question concrete ("您是不是想问：…").
-            near = [] if ctx.parse.intent in YES_NO_INTENTS else [
+            near = [] if is_bare_yes_no(ctx) else [
                 h for h in ctx.search(ctx.text, ["item", "bundle", "policy"], limit=SUGGESTIONS)
                 if h.score >= SUGGEST_FROM]
             if near:

@@ -84,3 +84,22 @@ async def test_a_trip_abroad_named_by_its_country_is_offered_the_passport(visito
     assert buttons[0].startswith("普通护照签发"), reply
     answer = await visitor.say("1")
     assert answer["replies"][0]["text"].startswith("【普通护照签发")
+
+
+async def test_not_this_one_but_another_item_answers_the_other(visitor: Visitor) -> None:
+    await visitor.say("公积金购房提取要啥")
+    other = await visitor.say("不是这个，我是要租房提取")
+    assert other["flow"] == "guide" and other["replies"][0]["text"].startswith("【住房公积金提取（租赁住房）】")
+    bare = await visitor.say("不是")  # a bare 不是 names nothing: asked to say more, no record suggested
+    assert bare["flow"] == "fallback" and not bare["replies"][0]["buttons"]
+
+
+async def test_never_mind_then_another_question_leaves_the_complaint_for_it(visitor: Visitor) -> None:
+    await visitor.say("我要投诉")
+    other = await visitor.say("算了 还是问问社保卡补办")
+    assert other["flow"] == "guide" and other["replies"][0]["text"].startswith("【社会保障卡申领、补换】")
+    materials = await visitor.say("要带啥")
+    assert materials["replies"][0]["text"].startswith("【社会保障卡申领、补换】需要")
+    await visitor.say("我要投诉")
+    cancelled = await visitor.say("算了")  # the bare command still just cancels
+    assert cancelled["flow"] == "smalltalk" and "已取消" in cancelled["replies"][0]["text"]
