@@ -23,6 +23,7 @@ EDIT = frozenset({"修改", "更改", "改", "不对", "改一下"})
 # A short message the NLU reads as one of these ("确认", "好的", "进度", "不是", "你好") answers none of the open
 # questions: filed as the matter or the account, it would make the case unreadable for staff.
 NOT_ANSWER_INTENTS = frozenset({"affirm", "deny", "ask_progress", "greet", "thanks", "goodbye"})
+MAX_QUESTION_CHARS = 10  # "那要多久有结果": longer, a message read as ask_time_limit is likely an account
 # A first message shorter than this that names no matter is just "I want to complain", not an account.
 MIN_ACCOUNT_CHARS = 9
 ITEM_MARGIN = 0.05
@@ -49,7 +50,9 @@ class ComplaintFlow(Flow):
         slots = ctx.slots
         draft: dict[str, Any] = slots.setdefault("draft", {})
         if slots.pop("choosing_field", False):
-            field = ctx.text if ctx.text in FIELDS else None
+            if (phone := _phone_in(ctx)) is not None:  # the new number itself instead of a field
+                return self._phone_changed(ctx, draft, phone)
+            field = _field_named(ctx)
             if field is None:
                 return self._summary(ctx, draft)
             draft.pop(field, None)
@@ -65,6 +68,11 @@ class ComplaintFlow(Flow):
                 draft["phone"] = phone
                 noted = Reply(ctx.texts.get("complaint_phone_noted", phone=mask_phone(phone)))
                 return [noted, *self._ask(ctx, asking)]
+            if asking != "phone" and ctx.parse.intent == "ask_time_limit" and len(ctx.text) <= MAX_QUESTION_CHARS:
+                # "那要多久有结果" is a question, not the answer: answered, and the question asked again.
+                rules = ctx.services.cases.rules
+                return [Reply(ctx.texts.get("complaint_when_answered", days=rules.days_for("simple"),
+                                            days_complex=rules.days_for("complex"))), *self._ask(ctx, asking)]
             if asking != "phone" and not (asking in OPTIONAL and ctx.text in SKIP) and _not_an_answer(ctx):
                 hint = "complaint_not_an_answer_progress" if ctx.parse.intent == "ask_progress" else \
                     "complaint_not_an_answer"
@@ -156,8 +164,16 @@ class ComplaintFlow(Flow):
         lines.append(texts.get("complaint_summary_footer"))
         return [Reply("\n".join(lines), buttons=menu_buttons(texts.menu("complaint_confirm")))]
 
+    def _phone_changed(self, ctx: TurnContext, draft: dict[str, Any], phone: str) -> list[Reply]:
+        """The new contact number taken, and the summary again to confirm."""
+        draft["phone"] = phone
+        return [Reply(ctx.texts.get("complaint_phone_changed", phone=mask_phone(phone))), *self._summary(ctx, draft)]
+
     async def _confirmation(self, ctx: TurnContext, draft: dict[str, Any]) -> list[Reply]:
         text = ctx.text.strip()
+        phone = _phone_in(ctx)
+        if phone is not None and phone != draft.get("phone"):
+            return self._phone_changed(ctx, draft, phone)  # "电话写错了，是137…"
         if text in EDIT or ctx.parse.intent == "deny":
             ctx.slots.pop("confirming")
             ctx.slots["choosing_field"] = True
@@ -182,6 +198,23 @@ class ComplaintFlow(Flow):
         buttons = (Button(ctx.texts.get("button_progress"), case.case_no),
                    Button(ctx.texts.get("button_person"), "转人工"))
         return [Reply(filed_text(ctx, case), buttons=buttons)]
+
+
+def _field_named(ctx: TurnContext) -> str | None:
+    """The field a message picks to change: a button's payload, its title or another word for it ("手机号")."""
+    if ctx.text in FIELDS:
+        return ctx.text
+    for entry in ctx.texts.menu("complaint_fields"):
+        names = {entry["title"], *filter(None, entry.get("aliases", "").split(","))}
+        if any(name in ctx.text for name in names):
+            return entry["payload"]
+    return None
+
+
+def _phone_in(ctx: TurnContext) -> str | None:
+    """A phone number in the message, alone or in a sentence."""
+    found = (normalise_phone(e.value) for e in ctx.parse.entities if e.entity == "phone")
+    return next((phone for phone in found if phone), None) or normalise_phone(ctx.inbound.text)
 
 
 def _not_an_answer(ctx: TurnContext) -> bool:

@@ -221,3 +221,30 @@ async def test_a_stray_word_is_not_filed_as_an_answer(client: TestClient, visito
     case_no = filed["replies"][0]["text"].split("编号 ")[1].split("。")[0]
     case = await client.app[CASES].get(case_no)
     assert case.happened == "窗口说我材料不全，让我回去再准备" and case.where_when == ""
+
+
+async def test_corrections_at_the_summary_are_taken(client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    await visitor.say("说我租房合同没备案")
+    when = await visitor.say("那要多久有结果")  # a question, not the time and place
+    texts = [reply["text"] for reply in when["replies"]]
+    assert texts[0].startswith("提交后，我们一般在 3 个工作日内答复；情况复杂的，最长 7 个工作日")
+    assert "什么时候、在哪个窗口" in texts[1]
+    for answer in ("跳过", "跳过", "跳过", "13912345678"):
+        summary = await visitor.say(answer)
+    assert "时间地点" not in summary["replies"][0]["text"]
+    changed = await visitor.say("电话写错了，是13700006666")
+    texts = [reply["text"] for reply in changed["replies"]]
+    assert texts[0] == "好的，电话已改为 137****6666。" and "电话：137****6666" in texts[1]
+    await visitor.say("修改")
+    ask = await visitor.say("诉求")  # the button's title typed, not pressed
+    assert "您希望怎么解决" in ask["replies"][0]["text"]
+    await visitor.say("希望尽快提取")
+    await visitor.say("修改")
+    ask = await visitor.say("手机号")
+    assert "联系电话" in ask["replies"][0]["text"]
+    await visitor.say("13800001111")
+    filed = await visitor.say("确认")
+    case_no = filed["replies"][0]["text"].split("编号 ")[1].split("。")[0]
+    case = await client.app[CASES].get(case_no)
+    assert (case.phone, case.wants, case.where_when) == ("13800001111", "希望尽快提取", "")
