@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from intents.base import normalise
+
 CN_NUMERALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _ORDINAL = re.compile(r"^(?:选|要)?第?\s*([0-9]{1,2}|[一二两三四五六七八九十])\s*(?:个|项|条|号)?$")
 # "2 怎么申请", "第二个要什么材料", "3的材料": a number, then the question about that choice.
@@ -24,12 +26,13 @@ def choice_index(text: str) -> int | None:
 
 
 def resolve_choice(text: str, buttons: list[dict[str, Any]]) -> str | None:
-    """The payload of the chosen button (by its number: `Button.number`, else its place), or None when the text
-    selects nothing on offer.
+    """The payload of the chosen button (by its number: `Button.number`, else its place, or by its title), or None
+    when the text selects nothing on offer. `text` is normalised (`intents.base.normalise`).
     """
     index = choice_index(text)
     if index is None:
-        return None
+        # A button's title typed instead of pressed ("满意", "材料清单"), as a WeChat follower does.
+        return next((str(b["payload"]) for b in buttons if normalise(str(b.get("title", ""))) == text), None)
     return next((str(b["payload"]) for place, b in enumerate(buttons, 1) if b.get("number", place) == index), None)
 
 

@@ -17,6 +17,7 @@ from handoff.evaluations import FOLLOW_UP_AT_OR_BELOW, LEVELS
 RATING = re.compile(r"^评价\s*((?:BBC|GD)[0-9]{8}-[0-9]{4})\s*([1-5])$", re.IGNORECASE)
 SKIP = frozenset({"跳过", "没有", "无", "没了", "不用了", "没有了"})
 MAX_COMMENT_CHARS = 500
+SCORE_OF_LEVEL = {label: score for score, label in LEVELS.items()}
 
 
 def rating_buttons(case_no: str) -> tuple[Button, ...]:
@@ -56,6 +57,9 @@ class FeedbackFlow(Flow):
             return [Reply(ctx.texts.get(key))]
         waiting = [c for c in await ctx.services.cases.of_user(ctx.inbound.user_id)
                    if c.status == "resolved" and c.rating is None]
+        level = SCORE_OF_LEVEL.get(ctx.text)
+        if waiting and level is not None:  # "满意" typed for the case waiting for it, not a button pressed
+            return await self._rated(ctx, waiting[0].case_no, level)
         ctx.session.end_flow()
         if not waiting:
             return [Reply(ctx.texts.get("feedback_nothing"))]

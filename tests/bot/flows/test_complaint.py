@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
+from bot.choices import resolve_choice
+from bot.flows.feedback import rating_buttons
 from bot.typedefs import CALENDAR, CASES
 from core.clock import today_local
 from handoff.calendar import date_in_words
@@ -248,3 +250,23 @@ async def test_corrections_at_the_summary_are_taken(client: TestClient, visitor:
     case_no = filed["replies"][0]["text"].split("编号 ")[1].split("。")[0]
     case = await client.app[CASES].get(case_no)
     assert (case.phone, case.wants, case.where_when) == ("13800001111", "希望尽快提取", "")
+
+
+async def test_a_resolved_case_is_rated_by_typing_the_level(client: TestClient, visitor: Visitor) -> None:
+    filed = await file_the_example(visitor)
+    case_no = filed["replies"][0]["buttons"][0]["payload"]
+    await client.app[CASES].resolve(case_no, "staff:li", result="已协调，可凭承诺书提取")
+    ask = await visitor.say("满意")  # typed, as a WeChat follower does, not the pushed notice's button
+    assert ask["flow"] == "feedback" and "意见或建议" in ask["replies"][0]["text"]
+    done = await visitor.say("跳过")
+    assert done["replies"][0]["text"] == "已收到您的评价，谢谢！"
+    assert (await client.app[CASES].get(case_no)).rating == 4
+
+
+
+def test_a_button_title_typed_chooses_that_button() -> None:
+    buttons = [b.to_json() for b in rating_buttons("BBC20261124-0001")]
+    assert resolve_choice("满意", buttons) == "评价 BBC20261124-0001 4"
+    assert resolve_choice("非常不满意", buttons) == "评价 BBC20261124-0001 1"
+    assert resolve_choice("2", buttons) == "评价 BBC20261124-0001 4"  # by its place
+    assert resolve_choice("挺满意", buttons) is None
