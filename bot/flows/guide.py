@@ -334,8 +334,9 @@ def _time_limit(ctx: TurnContext, item: ServiceItem) -> str:
         return ctx.texts.get("guide_time_limit_instant", name=item.name)
     if item.promised_days is None:
         return ctx.texts.get("guide_time_limit_unknown", name=item.name)
-    legal = f"{item.legal_days} 个工作日" if item.legal_days is not None else "无"
-    return ctx.texts.get("guide_time_limit", name=item.name, promised=item.promised_days, legal=legal)
+    if item.legal_days is None:
+        return ctx.texts.get("guide_time_limit_promised", name=item.name, promised=item.promised_days)
+    return ctx.texts.get("guide_time_limit", name=item.name, promised=item.promised_days, legal=item.legal_days)
 
 
 def _card(item: ServiceItem, view: str) -> dict[str, Any]:

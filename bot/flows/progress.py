@@ -145,8 +145,11 @@ def _when(moment: datetime) -> str:
 
 
 def _event_values(data: dict[str, object]) -> dict[str, object]:
-    """Placeholders an event text may use: the destination of a transfer, the new due date."""
-    values: dict[str, object] = {"department": "", "due": "", "rating": ""}
+    """Placeholders an event text may use: the department and days of the classification, the destination of a
+    transfer, the new due date.
+    """
+    values: dict[str, object] = {"department": data.get("department", ""), "days": data.get("days", ""),
+                                 "due": "", "rating": ""}
     target = data.get("to")
     if isinstance(target, dict) and "department" in target:
         values["department"] = target["department"]

@@ -98,6 +98,10 @@ async def test_progress_lists_own_cases_and_shows_history(client: TestClient, vi
     case_no = filed["replies"][0]["buttons"][0]["payload"]
     listing = await visitor.say("查进度")
     assert case_no in listing["replies"][0]["text"] and "前答复" in listing["replies"][0]["text"]
+    assert "办理中" in listing["replies"][0]["text"]
+    classified = (await visitor.say(case_no))["replies"][0]["card"]["timeline"][1]["text"]
+    # what happens next in plain words, not the internal category (办不了, 一般)
+    assert classified == "已交市住房公积金管理中心县管理部办理，3 个工作日内答复", classified
     await client.app[CASES].transfer(case_no, "staff:li", window="公积金", department="县住房公积金管理中心")
     detail = await visitor.say(case_no)
     text = detail["replies"][0]["text"]

@@ -103,3 +103,11 @@ async def test_never_mind_then_another_question_leaves_the_complaint_for_it(visi
     await visitor.say("我要投诉")
     cancelled = await visitor.say("算了")  # the bare command still just cancels
     assert cancelled["flow"] == "smalltalk" and "已取消" in cancelled["replies"][0]["text"]
+
+
+async def test_a_time_limit_without_a_legal_one_says_only_the_promise(visitor: Visitor) -> None:
+    answer = await visitor.say("社保卡补办要多久")
+    text = answer["replies"][0]["text"]
+    assert text == "【社会保障卡申领、补换】承诺 5 个工作日办结，材料齐全受理后开始计算。", text
+    other = await visitor.say("二手房过户要多久")
+    assert "个工作日办结（法定 " in other["replies"][0]["text"]
