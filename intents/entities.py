@@ -1,5 +1,6 @@
 """Entities: KB gazetteer (exact names and aliases, then fuzzy for typos), YAML word lists, and regexes
-for phone numbers, case numbers, dates (今天, 下周一, 11月25日) and 身份证号 (recognised, never kept in clear).
+for phone numbers, case numbers, dates (今天, 昨天, 下周一, 上礼拜三, 11月25日) and 身份证号 (recognised, never kept
+in clear).
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ _ID_CARD = re.compile(
     r"(?<![0-9])[1-9][0-9]{5}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9])"
 )
 _WEEKDAYS = "一二三四五六日天"
-_RELATIVE_DAYS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "大后天": 3}
+_RELATIVE_DAYS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "大后天": 3, "昨天": -1, "昨日": -1,
+                  "前天": -2, "大前天": -3}
+_WEEKS_AWAY = {None: 0, "下": 1, "下个": 1, "下下": 2, "上": -1, "上个": -1, "上上": -2}
 _DATE_PATTERNS = [
     re.compile(r"(?P<y>20[0-9]{2})[-/.年](?P<m>[0-9]{1,2})[-/.月](?P<d>[0-9]{1,2})[日号]?"),
     re.compile(r"(?P<m>[0-9]{1,2})月(?P<d>[0-9]{1,2})[日号]?"),
-    re.compile(r"(?P<rel>大后天|后天|明天|明日|今天|今日)"),
-    re.compile(r"(?P<next>下下|下个?)?(?:周|星期|礼拜)(?P<wd>[一二三四五六日天])"),
+    re.compile(r"(?P<rel>大后天|后天|明天|明日|今天|今日|大前天|前天|昨天|昨日)"),
+    re.compile(r"(?P<next>下下|下个?|上上|上个?)?(?:周|星期|礼拜)(?P<wd>[一二三四五六日天])"),
 ]
 
 
@@ -158,7 +161,7 @@ def _resolve_date(match: re.Match[str], today: date) -> date | None:
             weekday = _WEEKDAYS.index(groups["wd"])
             weekday = min(weekday, 6)  # 日 and 天 are both Sunday
             this_week = today - timedelta(days=today.weekday())
-            weeks = {None: 0, "下": 1, "下个": 1, "下下": 2}[groups.get("next")]
+            weeks = _WEEKS_AWAY[groups.get("next")]
             day = this_week + timedelta(days=7 * weeks + weekday)
             return day + timedelta(days=7) if weeks == 0 and day < today else day
         year = int(groups["y"]) if groups.get("y") else today.year

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.typedefs import GAPS
+from core.clock import today_local
 from policy_kb.models import KbGap
 from tests.conftest import Visitor
 
@@ -46,6 +49,15 @@ async def test_rasa_shape_with_entities_and_offsets(client: TestClient) -> None:
     assert by_kind["date"]["value"] >= "2026-01-01"
     for entity in body["entities"]:
         assert text[entity["start"]:entity["end"]], entity
+
+
+async def test_past_and_coming_days_are_read_against_today(client: TestClient) -> None:
+    today = today_local()
+    monday = today - timedelta(days=today.weekday())
+    for text, expected in (("上礼拜三去的", monday - timedelta(days=5)), ("昨天在窗口", today - timedelta(days=1)),
+                           ("下周一去", monday + timedelta(days=7)), ("上上周五", monday - timedelta(days=10))):
+        dates = [e["value"] for e in (await parse(client, text))["entities"] if e["entity"] == "date"]
+        assert dates == [expected.isoformat()], text
 
 
 async def test_id_numbers_are_recognised_but_masked(client: TestClient) -> None:
