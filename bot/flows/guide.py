@@ -284,6 +284,8 @@ class GuideFlow(Flow):
         """
         if field == "precheck":
             return await self._start_precheck(ctx, kb.bundle_checklist(code), BUNDLE_REF + code)
+        if field in ("time_limit", "location", "fee"):
+            return [Reply(_bundle_field(ctx, kb, code, field), buttons=menu_buttons(ctx.texts.menu("guide_fields")))]
         ctx.slots["listed"] = BUNDLE_REF + code
         bundle = kb.bundles[code]
         items = [f"{i} {kb.items[c].name}" for i, c in enumerate(bundle.items, 1)]
@@ -299,6 +301,28 @@ class GuideFlow(Flow):
             ]
         )
         return [Reply(text)]
+
+
+def _bundle_field(ctx: TurnContext, kb: KnowledgeBase, code: str, field: str) -> str:
+    """A bundle's time limit, place or fees: the bundle's own promise, where it is applied for (its first item's
+    window), and each item's fee unless none charges.
+    """
+    bundle, texts = kb.bundles[code], ctx.texts
+    items = [kb.items[c] for c in bundle.items]
+    if field == "time_limit":
+        if bundle.promised_days is not None:
+            return texts.get("guide_bundle_time_limit", name=bundle.name, days=bundle.promised_days)
+        return "\n".join([texts.get("guide_bundle_time_limit_items", name=bundle.name),
+                          *(f"• {i.name}：{_days_text(i)}" for i in items)])
+    if field == "location":
+        first = items[0]
+        return texts.get("guide_bundle_location", name=bundle.name, location=first.location or first.window,
+                         hours=first.hours or "工作日")
+    charged = [i for i in items if i.fee and not i.fee.startswith("不收费")]
+    if not charged:
+        return texts.get("guide_bundle_fee_free", name=bundle.name)
+    return "\n".join([texts.get("guide_bundle_fee", name=bundle.name), *(f"• {i.name}：{i.fee}" for i in charged),
+                      texts.get("guide_bundle_fee_others")])
 
 
 def _checklist(kb: KnowledgeBase, ref: str | None) -> ServiceItem | None:

@@ -111,3 +111,17 @@ async def test_a_time_limit_without_a_legal_one_says_only_the_promise(visitor: V
     assert text == "【社会保障卡申领、补换】承诺 5 个工作日办结，材料齐全受理后开始计算。", text
     other = await visitor.say("二手房过户要多久")
     assert "个工作日办结（法定 " in other["replies"][0]["text"]
+
+
+async def test_a_bundle_answers_its_time_limit_place_and_fees(visitor: Visitor) -> None:
+    await visitor.say("开公司要办哪些")
+    days = await visitor.say("要几天")
+    assert days["replies"][0]["text"] == "【企业开办】一件事，材料齐全后承诺 1 个工作日内全部办结。"
+    place = await visitor.say("在哪办")
+    assert place["replies"][0]["text"].startswith("【企业开办】在县政务服务中心一楼企业开办专区一窗提交")
+    fees = (await visitor.say("要花钱吗"))["replies"][0]["text"]
+    assert fees.startswith("【企业开办】收费情况：") and "• 公章刻制备案：" in fees
+    assert fees.endswith("其他事项不收费。")
+    assert "合并后共需" not in days["replies"][0]["text"] + place["replies"][0]["text"] + fees
+    materials = await visitor.say("要带啥")
+    assert "合并后共需 16 项材料" in materials["replies"][0]["text"]
