@@ -28,6 +28,8 @@ async def parse(client: TestClient, text: str) -> dict:  # type: ignore[type-arg
         ("社保卡在哪办 几点下班", "ask_location"),
         ("我们小厂能享受啥优惠政策", "ask_policy"),
         ("跑了三趟了还是办不成 窗口推来推去", "complain"),
+        ("公积金提不出来，去了两次了", "complain"),
+        ("护照办不了吗", "ask_conditions"),
         ("我要转人工", "request_human"),
         ("帮我看看材料齐不齐", "precheck"),
     ],
