@@ -78,6 +78,7 @@ class Engine:
         self._services = services
         self._flows: dict[str, Flow] = {fallback.name: fallback}
         self._by_intent: dict[str, Flow] = {}
+        self._acknowledgements = texts.words("acknowledgements")
 
     def add_flow(self, flow: Flow) -> None:
         """Register a flow for its intents. An intent may belong to one flow only."""
@@ -201,8 +202,13 @@ class Engine:
                 if intent in OVERRIDING_INTENTS:
                     active = None
                 flow = active if active is not None and active.wants(ctx) else self._by_intent.get(intent)
-        # A bare 是 or 不是 names nothing to search for; "不是这个，我是要租房提取" does.
-        if flow is None and not is_bare_yes_no(ctx):
+        if flow is None and is_bare_yes_no(ctx):
+            # A bare 是 or 不是 names nothing to search for ("不是这个，我是要租房提取" does); 好的 with nothing asked
+            # is acknowledged.
+            if ctx.text.lower() in self._acknowledgements:
+                ctx.session.misses = 0
+                return "smalltalk", [Reply(self._texts.get("acknowledged"))]
+        elif flow is None:
             flow = self._claimer(ctx)
         if flow is None:
             ctx.session.misses += 1

@@ -30,6 +30,10 @@ class Texts:
         """Where someone stands in a queue: "前面还有 2 位", or "下一位就是您" when nobody is ahead."""
         return self.get("queue_ahead", ahead=ahead) if ahead > 0 else self.get("queue_next")
 
+    def words(self, key: str) -> frozenset[str]:
+        """A word list of the `words` table (e.g. acknowledgements), as a set to look up."""
+        return frozenset(str(word) for word in self._data["words"][key])
+
     def menu(self, key: str) -> list[dict[str, str]]:
         """A list of `{title, payload}` entries (e.g. the help menu)."""
         return [dict(entry) for entry in self._data["menus"][key]]

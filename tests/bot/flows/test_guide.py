@@ -125,3 +125,14 @@ async def test_a_bundle_answers_its_time_limit_place_and_fees(visitor: Visitor) 
     assert "合并后共需" not in days["replies"][0]["text"] + place["replies"][0]["text"] + fees
     materials = await visitor.say("要带啥")
     assert "合并后共需 16 项材料" in materials["replies"][0]["text"]
+
+
+async def test_a_bare_ok_with_nothing_asked_is_acknowledged(visitor: Visitor) -> None:
+    await visitor.say("社保卡补办要带啥")
+    for word in ("好的", "嗯", "ＯＫ"):
+        ok = await visitor.say(word)
+        assert ok["flow"] == "smalltalk" and ok["replies"][0]["text"] == "好的。还有别的需要，随时告诉我。", word
+    again = await visitor.say("要多久")  # the item is still the one being discussed
+    assert again["replies"][0]["text"].startswith("【社会保障卡申领、补换】承诺")
+    nonsense = await visitor.say("阿巴阿巴")
+    assert nonsense["flow"] == "fallback"
