@@ -90,6 +90,7 @@ class GuideFlow(Flow):
             return [Reply(ctx.texts.get("precheck_not_understood"))]  # the checklist stays open
         slots.pop("precheck", None)
         slots.pop("listed", None)
+        slots.pop("checked", None)
         if checked is not None:
             return await self._precheck_result(ctx, *checked)
         choices: dict[str, str] = slots.pop("choices", {})
@@ -128,15 +129,20 @@ class GuideFlow(Flow):
     @staticmethod
     def _checked_item(ctx: TurnContext, slots: dict[str, Any]) -> tuple[ServiceItem, set[int]] | None:
         """The item and the materials the person says they have, when the message answers a pre-check (预审)
-        checklist, says what they have right after a material list ("我有身份证和租房合同"), or names only
-        materials of the item being discussed.
+        checklist, says what they have right after a material list ("我有身份证和租房合同") or a result ("4也有":
+        added to what they had), or names only materials of the item being discussed.
         """
         kb = ctx.services.kb.current
         item = _checklist(kb, slots.get("precheck"))
+        had: set[int] = set()
         if item is None:
             if not states_having(ctx.text):
                 return None
             item = _checklist(kb, slots.get("listed"))
+        if item is None and (checked := slots.get("checked")):
+            # Right after a result, "4也有" or "合同也带了" adds to what the person said they had.
+            item = _checklist(kb, checked["ref"])
+            had = set(checked["have"]) if item is not None else set()
         if item is None:
             # "我有身份证" while an item is being discussed is about its materials, not the 身份证 item's; numbers mean
             # nothing here (no list was shown), and a phrase of anything else ("…想办护照") is a new question.
@@ -146,7 +152,7 @@ class GuideFlow(Flow):
                 return None
         names = [kb.material_names(m.name) for m in item.materials]
         have = material_numbers(ctx.text, len(item.materials), names)
-        return (item, have) if have is not None else None
+        return (item, had | have) if have is not None else None
 
     @staticmethod
     def _unclear_checklist_answer(ctx: TurnContext, slots: dict[str, Any]) -> bool:
@@ -246,6 +252,9 @@ class GuideFlow(Flow):
         texts, services = ctx.texts, ctx.services
         result = assess(item, have)
         today = today_local()
+        kb = services.kb.current
+        ctx.slots["checked"] = {"ref": BUNDLE_REF + item.code if item.code not in kb.items else item.code,
+                                "have": sorted(have)}
         lines: list[str] = []
         supply_by = None
         if result.decision == "complete":

@@ -210,3 +210,16 @@ async def test_naming_materials_while_an_item_is_discussed_checks_that_item(visi
     other = await visitor.say("我有身份证，想办居住证")  # a new question, not more of the same check
     assert other["replies"][0]["text"].startswith("【居住证申领】") and not other["replies"][0].get("card", {}).get(
         "number")
+
+
+async def test_more_materials_right_after_a_result_are_added_to_it(visitor: Visitor) -> None:
+    await start_precheck(visitor)
+    await visitor.say("有1 2 3")
+    more = await visitor.say("4也有")
+    assert more["replies"][0]["text"].startswith("主要材料已备齐，可以容缺受理"), more
+    assert more["replies"][0]["card"]["decision"] == "deferrable"
+    last = await visitor.say("结婚证也带了")
+    assert last["replies"][0]["text"].startswith("材料齐全，可以直接到")
+    assert last["replies"][0]["card"]["item"] == "存量房转移登记"
+    question = await visitor.say("要多久")  # the check is over: a question is a question again
+    assert question["replies"][0]["text"].startswith("【存量房转移登记】承诺")
