@@ -22,6 +22,7 @@ _PHRASE_BREAK = re.compile(r"[，,、;；。.!！\s]|和|及|与|跟|还有|以�
 _MISSING = ("没", "缺", "还差", "差一", "除了")
 _LEADING_MISSING = re.compile(r"^(?:我|还|就|只)*(?:没有|没带|没|缺少|缺|还差|除了)")
 # Clauses for numbers: "没有3、4" is one clause (both missing), "有1、2，没有3" two.
+_NUMBER_WORDS = re.compile(r"[0-9]+|第|[一二两三四五六七八九十]|到|至|-|~|～|个|项|号")
 _CLAUSE_BREAK = re.compile(r"[，,;；。!！]")
 # Words around a material's name in "我已经带了身份证" or "户口本也有了", taken off the ends of a phrase.
 _AROUND = re.compile(r"^(?:我们|我|已经|都|也|还|只|就|带了|带着|带|备齐了|备好了|准备好了|准备了|拿了|有了|有)+|"
@@ -47,18 +48,24 @@ def material_numbers(text: str, count: int, names: Sequence[Sequence[str]] = ())
     return had or None
 
 
-def names_only_materials(text: str, names: Sequence[Sequence[str]]) -> bool:
+def names_only_materials(text: str, names: Sequence[Sequence[str]], *, numbers: bool = False) -> bool:
     """Whether the text speaks of these materials and nothing else ("我有身份证和照片", not "我有身份证，想办护照"):
-    each of its phrases names one of them or is only words like 有, 也带了, 都.
+    each of its phrases names one of them (or, with `numbers`, is a material's number: "4也有") or is only words
+    like 有, 也带了, 都.
     """
     found = False
     for phrase in _PHRASE_BREAK.split(fold_width(text)):
-        if len(_AROUND.sub("", _LEADING_MISSING.sub("", phrase))) < 2:
+        core = _AROUND.sub("", _LEADING_MISSING.sub("", phrase))
+        if numbers and _numbers_in(core) and len(_NUMBER_WORDS.sub("", core)) < 2:
+            found = True
+            continue
+        if len(core) < 2:
             continue
         if not _material_in(phrase, names):
             return False
         found = True
-    return found
+    # "都有了", "剩下的都齐了": about the whole list
+    return found or (numbers and len(text) <= 6 and any(w in text for w in (*ALL_WORDS, *NONE_WORDS)))
 
 
 def _says_missing(text: str) -> bool:

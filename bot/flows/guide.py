@@ -142,7 +142,11 @@ class GuideFlow(Flow):
         if item is None and (checked := slots.get("checked")):
             # Right after a result, "4也有" or "合同也带了" adds to what the person said they had.
             item = _checklist(kb, checked["ref"])
-            had = set(checked["have"]) if item is not None else set()
+            if item is not None and names_only_materials(
+                    ctx.text, [kb.material_names(m.name) for m in item.materials], numbers=True):
+                had = set(checked["have"])
+            else:
+                item = None
         if item is None:
             # "我有身份证" while an item is being discussed is about its materials, not the 身份证 item's; numbers mean
             # nothing here (no list was shown), and a phrase of anything else ("…想办护照") is a new question.

@@ -220,6 +220,12 @@ async def test_more_materials_right_after_a_result_are_added_to_it(visitor: Visi
     assert more["replies"][0]["card"]["decision"] == "deferrable"
     last = await visitor.say("结婚证也带了")
     assert last["replies"][0]["text"].startswith("材料齐全，可以直接到")
+    everything = await visitor.say("都有了")
+    assert everything["replies"][0]["card"]["decision"] == "complete"
     assert last["replies"][0]["card"]["item"] == "存量房转移登记"
     question = await visitor.say("要多久")  # the check is over: a question is a question again
     assert question["replies"][0]["text"].startswith("【存量房转移登记】承诺")
+    await visitor.say("预审")
+    await visitor.say("有1 2 3")
+    other = await visitor.say("我有身份证，想办居住证")  # a new question right after a result
+    assert other["replies"][0]["text"].startswith("【居住证申领】")
