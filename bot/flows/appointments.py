@@ -19,7 +19,8 @@ from handoff.calendar import date_in_words
 from policy_kb.schema import ServiceItem
 
 KIND_BY_FIELD: dict[str, Kind] = {"appointment": "appointment", "assisted": "assisted"}
-MANAGE = re.compile(r"^(取消预约|改约)\s*(YY[0-9]{8}-[0-9]{4})$", re.IGNORECASE)
+# "取消预约 YY…", or without the number when the user has one upcoming appointment (else they are listed).
+MANAGE = re.compile(r"^(取消预约|改约)\s*(YY[0-9]{8}-[0-9]{4})?$", re.IGNORECASE)
 
 
 def is_booking_answer(ctx: TurnContext, booking: dict[str, Any]) -> bool:
@@ -34,7 +35,21 @@ def _chosen(ctx: TurnContext, booking: dict[str, Any]) -> str | None:
     if booking.get("step") == "day":  # "明天", "下周一", "11月25日"
         dates = [e.value for e in ctx.parse.entities if e.entity == "date"]
         return dates[0] if dates and dates[0] in choices.values() else None
-    return next((v for title, v in choices.items() if ctx.text and title.startswith(ctx.text)), None)
+    chosen = next((v for title, v in choices.items() if ctx.text and title.startswith(ctx.text)), None)
+    return chosen or _half_named(ctx, set(choices.values()))
+
+
+def _half_named(ctx: TurnContext, halves: set[str]) -> str | None:
+    """The one half-day of `halves` the message names ("下午吧", "周五下午行不"), if exactly one."""
+    names = ctx.services.appointments.rules.halves
+    named = [half for half in halves if names[half].name in ctx.text]  # type: ignore[index]
+    return named[0] if len(named) == 1 else None
+
+
+def ask_again(ctx: TurnContext, booking: dict[str, Any]) -> list[Reply]:
+    """The pending day or half-day question again (a bare 好的 or 嗯 picks neither)."""
+    key = "appointment_pick_day_again" if booking["step"] == "day" else "appointment_pick_half_again"
+    return [Reply(ctx.texts.get(key), buttons=tuple(Button(title, title) for title in booking["choices"]))]
 
 
 async def start(ctx: TurnContext, item: ServiceItem, field: str, replaces: str | None = None) -> list[Reply]:
@@ -64,6 +79,9 @@ async def step(ctx: TurnContext, item: ServiceItem) -> list[Reply]:
         halves = book.rules.halves
         booking.update(step="half", day=value, choices={
             texts.get("appointment_half_button", name=halves[s.half].name, left=s.left): s.half for s in open_slots})
+        half = _half_named(ctx, {s.half for s in open_slots})
+        if half is not None:  # "周五下午": the day and the half-day in one message
+            return await _book(ctx, item, booking, half)  # type: ignore[arg-type]
         return [Reply(texts.get("appointment_pick_half", day=date_in_words(day)),
                       buttons=tuple(Button(t, t) for t in booking["choices"]))]
     return await _book(ctx, item, booking, value)  # type: ignore[arg-type]
@@ -91,10 +109,23 @@ async def _book(ctx: TurnContext, item: ServiceItem, booking: dict[str, Any], ha
 
 
 async def manage(ctx: TurnContext, match: re.Match[str]) -> list[Reply]:
-    """"取消预约 YY…" or "改约 YY…"."""
-    action, number = match.group(1), match.group(2).upper()
+    """"取消预约 YY…" or "改约 YY…"; without the number, the one upcoming appointment (or a choice among them)."""
+    action = match.group(1)
     book = ctx.services.appointments
     texts = ctx.texts
+    if match.group(2) is None:
+        upcoming = await book.of_user(ctx.inbound.user_id, today_local(), limit=10)
+        if not upcoming:
+            return [Reply(texts.get("appointment_none"))]
+        if len(upcoming) > 1:
+            halves = book.rules.halves
+            buttons = tuple(Button(texts.get("appointment_choice", number=a.number, item=a.item_name,
+                                             day=date_in_words(a.day), half=halves[a.half].name),  # type: ignore[index]
+                                   f"{action} {a.number}") for a in upcoming)
+            return [Reply(texts.get("appointment_which", action=action), buttons=buttons)]
+        number = upcoming[0].number
+    else:
+        number = match.group(2).upper()
     if action == "取消预约":
         try:
             await book.cancel(number, ctx.inbound.user_id)

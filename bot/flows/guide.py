@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.choices_materials import material_numbers, names_only_materials, states_having
 from bot.flows import appointments
-from bot.flows.base import MORE_WORDS, Flow, TurnContext, menu_buttons
+from bot.flows.base import MORE_WORDS, Flow, TurnContext, is_bare_yes_no, menu_buttons
 from bot.messages import Button, Reply
 from core.clock import today_local
 from handoff.calendar import date_in_words
@@ -45,13 +45,17 @@ class GuideFlow(Flow):
     def wants(self, ctx: TurnContext) -> bool:
         """A chosen option (its payload, or "1" resolved by the engine) or "更多" for the next page is ours."""
         slots = ctx.session.slots_of(self.name)
-        if slots.get("booking") and appointments.is_booking_answer(ctx, slots["booking"]):
+        if slots.get("booking") and (appointments.is_booking_answer(ctx, slots["booking"]) or is_bare_yes_no(ctx)):
             return True
         if appointments.MANAGE.match(ctx.text):
             return True
         if self._checked_item(ctx, slots) is not None:
             return True
         return ctx.text in slots.get("choices", {}) or (ctx.text in MORE_WORDS and bool(slots.get("more")))
+
+    def owns(self, ctx: TurnContext) -> bool:
+        """"取消预约" and "改约" (with or without the number) are about appointments, whatever the NLU reads."""
+        return bool(appointments.MANAGE.match(ctx.text))
 
     def window_hint(self, ctx: TurnContext) -> str | None:
         """The window of the item being discussed."""
@@ -82,6 +86,9 @@ class GuideFlow(Flow):
         if booking and booked_item is not None and appointments.is_booking_answer(ctx, booking):
             slots["booking"] = booking
             return await appointments.step(ctx, booked_item)
+        if booking and booked_item is not None and is_bare_yes_no(ctx):
+            slots["booking"] = booking
+            return appointments.ask_again(ctx, booking)
         if ctx.text in MORE_WORDS and slots.get("more"):
             return [Reply(self._page(ctx, slots.pop("more")))]
         slots.pop("more", None)

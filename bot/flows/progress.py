@@ -53,6 +53,10 @@ class ProgressFlow(Flow):
         ctx.session.end_flow()
         if number is not None and number.startswith("YS"):
             return await self._precheck(ctx, number)
+        if number is not None and number.startswith("YY"):
+            return await self._appointment(ctx, number)
+        if number is not None and number.startswith("GD"):
+            return await self._ticket(ctx, number)
         if number is not None:
             try:
                 case = await cases.get(number)
@@ -95,6 +99,28 @@ class ProgressFlow(Flow):
         lines.append(texts.get("progress_footer"))
         buttons = tuple(Button(c.case_no, c.case_no) for c in own_cases)
         return [Reply("\n".join(lines), buttons=buttons)]
+
+    async def _appointment(self, ctx: TurnContext, number: str) -> list[Reply]:
+        """One of the user's upcoming appointments, with how to cancel or move it."""
+        book = ctx.services.appointments
+        own = {a.number: a for a in await book.of_user(ctx.inbound.user_id, today_local(), limit=50)}
+        booking = own.get(number)
+        if booking is None:
+            return [Reply(ctx.texts.get("appointment_not_found"))]
+        half = book.rules.halves[booking.half]  # type: ignore[index]
+        text = ctx.texts.get("progress_appointment_detail", number=number, item=booking.item_name,
+                             day=date_in_words(booking.day), half=half.name, hours=half.hours, window=booking.window)
+        return [Reply(text, buttons=(Button(ctx.texts.get("button_cancel_booking"), f"取消预约 {number}"),
+                                     Button(ctx.texts.get("button_rebook"), f"改约 {number}")))]
+
+    async def _ticket(self, ctx: TurnContext, number: str) -> list[Reply]:
+        """One of the user's 转人工 tickets."""
+        tickets = {t.number: t for t in await ctx.services.tickets.of_user(ctx.inbound.user_id, limit=20)}
+        ticket = tickets.get(number)
+        if ticket is None:
+            return [Reply(ctx.texts.get("progress_ticket_not_found"))]
+        return [Reply(ctx.texts.get("progress_ticket_line", number=number, window=ticket.window,
+                                    status=ctx.texts.get(f"progress_ticket_{ticket.status}")).removeprefix("• "))]
 
     async def _detail(self, ctx: TurnContext, case: Case) -> list[Reply]:
         texts = ctx.texts

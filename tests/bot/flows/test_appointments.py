@@ -101,3 +101,30 @@ async def test_capacity_holds_when_two_people_take_the_last_place_at_once(client
     with pytest.raises(InvalidInput):  # today and non-working days cannot be booked
         await book.book(user_id="web:c", kind="appointment", item_code="X", item_name="某事项", window="综合",
                         day=today_local(), half="pm", today=today_local())
+
+
+async def test_a_day_and_half_in_one_message_books_and_bare_words_manage_it(client: TestClient,
+                                                                            visitor: Visitor) -> None:
+    none = await visitor.say("取消预约")
+    assert none["flow"] == "guide" and none["replies"][0]["text"].startswith("您目前没有待办的预约")
+    await visitor.say("办护照")
+    days = await visitor.say("我要预约")
+    second = days["replies"][0]["buttons"][1]["title"]  # e.g. 11月26日（周四）
+    halves = await visitor.say(second)
+    again = await visitor.say("嗯")  # neither half: asked again, nothing booked
+    assert again["flow"] == "guide" and again["replies"][0]["text"].startswith("还没有预约成功。请选择时段")
+    booked = await visitor.say("下午吧")
+    number = booked["replies"][0]["card"]["number"]
+    assert booked["replies"][0]["text"].startswith(f"预约成功，预约号 {number}") and halves["flow"] == "guide"
+    detail = await visitor.say(number)  # the number as 进度 lists it
+    assert detail["flow"] == "progress" and detail["replies"][0]["text"].startswith(f"预约 {number}：【普通护照签发")
+    moved = await visitor.say("改约")  # no number: the one upcoming appointment
+    assert f"原预约 {number} 自动取消" in moved["replies"][0]["text"]
+    day_and_half = moved["replies"][1]["buttons"][2]["title"].split("（")[0] + "上午"  # "11月27日上午"
+    rebooked = await visitor.say(day_and_half)
+    new_number = rebooked["replies"][0]["card"]["number"]
+    assert new_number != number and "上午" in rebooked["replies"][0]["text"]
+    cancelled = await visitor.say("取消预约")
+    assert cancelled["replies"][0]["text"] == f"预约 {new_number} 已取消。"
+    mine = await book_of(client).of_user(visitor.user_id, today_local())
+    assert mine == []
