@@ -14,8 +14,10 @@ from bot.flows.base import MORE_WORDS, Flow, TurnContext, menu_buttons
 from bot.messages import Button, Reply
 from core.clock import today_local
 from policy_kb.schema import NEEDS, SCALES, Policy, Profile
+from policy_kb.search import Hit
 
 QUESTIONS = ("scale", "taxpayer_type", "need")
+PROFILE_ENTITIES = frozenset({"enterprise_scale", "taxpayer_type", "industry", "policy_domain"})
 FOLLOW_UPS = {"ask_process": "how", "ask_materials": "materials", "ask_location": "window", "ask_conditions": "who"}
 SKIP = frozenset({"跳过", "不知道", "不清楚", "都行", "随便"})
 SCALE_WORDS: dict[str, str] = {"小型微利": "小型", **{s: s for s in SCALES}}
@@ -24,6 +26,10 @@ DOMAIN_NEEDS = {"减税降费": "减税", "金融财税": "贷款", "就业服�
 LIST_SIZE = 5
 # "2 怎么申请": the least confidence of the follow-up intent behind choose_option for it to count as asked.
 FOLLOW_UP_AFTER_NUMBER = 0.1
+# A policy is named when its match is confident and this far ahead of the next confident one, or this good
+# (its name, nearly word for word: "2022年小规模纳税人免征增值税" beside the current 小规模纳税人减免).
+NAMED_MARGIN = 0.1
+NAMED_OUTRIGHT = 0.95
 
 
 class PolicyFlow(Flow):
@@ -50,8 +56,10 @@ class PolicyFlow(Flow):
             names_item and names_item[0].confident)
 
     def claims(self, ctx: TurnContext) -> bool:
-        """A message that names a policy ("研发费用加计扣除比例是多少") is a policy question."""
-        return ctx.best(ctx.text, ["policy"]) is not None
+        """A message that names a policy ("研发费用加计扣除比例是多少") is a policy question; so is one that describes
+        the enterprise ("小微 一般纳税人 想了解贷款": two of scale, taxpayer type, industry and what it wants).
+        """
+        return _describes_enterprise(ctx) or _named_policy(ctx) is not None
 
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Answer a profile question, a follow-up, a named policy, or start narrowing."""
@@ -74,7 +82,7 @@ class PolicyFlow(Flow):
             profile[asking] = value if value is not None else "skip"
             return self._next(ctx, profile)
         current = kb.policies.get(slots.get("policy", ""))
-        hit = ctx.best(ctx.text, ["policy"])
+        hit = _named_policy(ctx)
         if current is not None and ctx.parse.intent in FOLLOW_UPS and hit is None:
             return self._follow_up(ctx, current, FOLLOW_UPS[ctx.parse.intent])
         if hit is not None:
@@ -137,6 +145,8 @@ class PolicyFlow(Flow):
         eligible = kb.eligible(Profile(scale=known.get("scale"), taxpayer_type=known.get("taxpayer_type"),
                                        industry=known.get("industry"),
                                        needs=(known["need"],) if known.get("need") else ()), today_local())
+        if known.get("need"):  # what they want to know about: only those, when any offer it
+            eligible = [p for p in eligible if known["need"] in p.needs] or eligible
         label = "·".join(str(v) for v in known.values()) or "不限条件"
         if not eligible:
             return [Reply(ctx.texts.get("policy_none", profile=label))]
@@ -191,6 +201,26 @@ class PolicyFlow(Flow):
         if what == "window":
             return [Reply(texts.get("policy_window", title=policy.title, window=policy.window or "惠企政策综合窗口"))]
         return self._detail(ctx, policy)
+
+
+def _describes_enterprise(ctx: TurnContext) -> bool:
+    """Whether the message tells two or more of scale, taxpayer type, industry and what the enterprise wants."""
+    return len({e.entity for e in ctx.parse.entities} & PROFILE_ENTITIES) >= 2
+
+
+def _named_policy(ctx: TurnContext) -> Hit | None:
+    """The one policy the message names; None when it names none, or when several fit about as well ("个体户有什么
+    优惠政策" matches many a little): that is a question for the narrowing, not about one policy.
+    """
+    hits = ctx.search(ctx.text, ["policy"], limit=2)
+    if not hits or not hits[0].confident:
+        return None
+    # A near-exact name is the policy asked about, unless the message describes an enterprise: then the names
+    # it shares with several policies (小微, 贷款) are part of the description.
+    outright = hits[0].score >= NAMED_OUTRIGHT and not _describes_enterprise(ctx)
+    if not outright and len(hits) > 1 and hits[1].confident and hits[0].score - hits[1].score < NAMED_MARGIN:
+        return None
+    return hits[0]
 
 
 def _doc(ctx: TurnContext, policy: Policy) -> str:

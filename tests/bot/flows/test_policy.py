@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 
 from bot.messages import Reply
+from bot.typedefs import KB
 from tests.conftest import Visitor, new_visitor
 
 
@@ -114,3 +115,20 @@ async def test_a_stray_yes_is_not_read_as_a_policy_holding_the_word(visitor: Vis
     stray = await visitor.say("确认")  # nothing to confirm; 项目确认书 is in a policy, which is beside the point
     assert stray["flow"] == "fallback", stray
     assert not stray["replies"][0]["buttons"], "nor is a policy suggested for it"
+
+
+async def test_a_question_many_policies_fit_a_little_is_narrowed_not_answered_by_one(client: TestClient,
+                                                                                  visitor: Visitor) -> None:
+    start = await visitor.say("个体户有什么优惠政策")
+    texts = [r["text"] for r in start["replies"]]
+    assert start["flow"] == "policy" and texts[-1] == "增值税纳税人类型？", texts  # 个体户 was said already
+    described = await new_visitor(client)
+    listing = await described.say("小微 一般纳税人 想了解贷款")
+    assert listing["flow"] == "policy"
+    text = listing["replies"][-1]["text"]
+    assert text.startswith("按“小型·一般纳税人·贷款”，您可关注以下政策：")
+    kb = client.app[KB].current
+    titles = [b["title"] for b in listing["replies"][-1]["buttons"]]
+    assert titles and all("贷款" in next(p for p in kb.policies.values() if p.title == t).needs for t in titles)
+    named = await described.say("研发费用加计扣除比例是多少")  # one policy clearly named is still answered
+    assert named["replies"][0]["text"].startswith("【研发费用税前加计扣除】")
