@@ -119,7 +119,7 @@ def fit_pipeline(examples: Sequence[Example], tokenizer: WordSource) -> Pipeline
 @dataclass
 class IntentModel:
     """The fitted classifier as plain arrays: the same probabilities as scikit-learn's predict_proba, without
-    its per-call input validation (about 20 ms a message with 27 classes × 3 calibrated folds; this is
+    its per-call input validation (about 20 ms a message with 28 classes × 3 calibrated folds; this is
     ~0.05 ms) and without importing it. A message has a few dozen features, so they are counted in plain
     Python and only the product with the weights is a NumPy call: one row gather of a features ×
     (folds·classes) matrix. The word analyzer's tokenizer is attached after loading.

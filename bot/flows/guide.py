@@ -10,6 +10,7 @@ from typing import Any
 from bot.choices_materials import material_numbers, names_only_materials, states_having
 from bot.flows import appointments
 from bot.flows.base import MORE_WORDS, Flow, TurnContext, is_bare_yes_no, menu_buttons
+from bot.flows.smalltalk import office_hours
 from bot.messages import Button, Reply
 from core.clock import today_local
 from handoff.calendar import date_in_words
@@ -122,7 +123,9 @@ class GuideFlow(Flow):
                 slots["pending_field"] = field
                 if ctx.parse.intent in FIELD_BY_INTENT and len(ctx.text) > 6:
                     await ctx.services.gaps.record(ctx.text, "item")
-                return [Reply(ctx.texts.get("guide_which_item"))]
+                # "办事大厅在哪": the centre itself, then which item's window
+                before = office_hours(ctx) if field == "location" else []
+                return [*before, Reply(ctx.texts.get("guide_which_item"))]
         slots["target"] = target
         kind, _, key = target.partition(":")
         if kind == "bundle" and key in kb.bundles:

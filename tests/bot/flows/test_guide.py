@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from aiohttp.test_utils import TestClient
+
+from bot.typedefs import CALENDAR
+from handoff.calendar import date_in_words
 from tests.conftest import Visitor
 
 
@@ -136,3 +142,24 @@ async def test_a_bare_ok_with_nothing_asked_is_acknowledged(visitor: Visitor) ->
     assert again["replies"][0]["text"].startswith("【社会保障卡申领、补换】承诺")
     nonsense = await visitor.say("阿巴阿巴")
     assert nonsense["flow"] == "fallback"
+
+
+async def test_the_centres_hours_and_whether_a_day_is_open(client: TestClient, visitor: Visitor) -> None:
+    hours = await visitor.say("你们几点下班")
+    assert hours["flow"] == "smalltalk"
+    assert hours["replies"][0]["text"].startswith("县政务服务中心办公时间：工作日 9:00–12:00、13:30–17:30")
+    saturday = await visitor.say("政务中心周六上班不")
+    asked = next(e["value"] for e in saturday["nlu"]["entities"] if e["entity"] == "date")
+    calendar = client.app[CALENDAR]
+    day = date.fromisoformat(asked)
+    if calendar.is_workday(day):  # a 调休 Saturday
+        expected = f"{date_in_words(day)}是工作日，政务服务中心照常办公。"
+    else:
+        expected = f"{date_in_words(day)}休息，政务服务中心不办公；最近的工作日是" \
+                   f"{date_in_words(calendar.add_working_days(day, 1)[0])}。"
+    assert saturday["replies"][0]["text"] == expected
+    hall = await visitor.say("办事大厅在哪")
+    assert hall["replies"][0]["text"].startswith("县政务服务中心办公时间")
+    where = await visitor.say("在哪办")  # no item named: the centre, then which item's window
+    texts = [r["text"] for r in where["replies"]]
+    assert texts[0].startswith("县政务服务中心办公时间") and texts[-1].startswith("请问您要办理什么事项"), texts
