@@ -52,7 +52,7 @@ class PolicyFlow(Flow):
         if self._asked_of_listed(ctx, slots) is not None:
             return True
         names_item = ctx.search(ctx.text, ["item", "bundle"], limit=1)
-        return bool(slots.get("policy")) and ctx.parse.intent in FOLLOW_UPS and not (
+        return bool(slots.get("policy") or slots.get("listed")) and ctx.parse.intent in FOLLOW_UPS and not (
             names_item and names_item[0].confident)
 
     def claims(self, ctx: TurnContext) -> bool:
@@ -85,6 +85,8 @@ class PolicyFlow(Flow):
         hit = _named_policy(ctx)
         if current is not None and ctx.parse.intent in FOLLOW_UPS and hit is None:
             return self._follow_up(ctx, current, FOLLOW_UPS[ctx.parse.intent])
+        if listed and ctx.parse.intent in FOLLOW_UPS and hit is None:  # "怎么申请" to a list: which one?
+            return [Reply(ctx.texts.get("policy_pick_first"))]
         if hit is not None:
             return self._detail(ctx, kb.policies[hit.key])
         self._profile_from_entities(ctx, profile)
@@ -119,6 +121,10 @@ class PolicyFlow(Flow):
                 profile["industry"] = entity.value
             elif entity.entity == "policy_domain" and entity.value in DOMAIN_NEEDS:
                 profile["need"] = DOMAIN_NEEDS[entity.value]
+        if "need" not in profile:  # "个体户有啥补贴"
+            need = next((n for n in NEEDS if n in ctx.text), None)
+            if need is not None:
+                profile["need"] = need
 
     def _answer_value(self, ctx: TurnContext, field: str) -> str | None:
         text = ctx.text

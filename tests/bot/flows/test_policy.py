@@ -132,3 +132,17 @@ async def test_a_question_many_policies_fit_a_little_is_narrowed_not_answered_by
     assert titles and all("贷款" in next(p for p in kb.policies.values() if p.title == t).needs for t in titles)
     named = await described.say("研发费用加计扣除比例是多少")  # one policy clearly named is still answered
     assert named["replies"][0]["text"].startswith("【研发费用税前加计扣除】")
+
+
+async def test_what_they_want_is_taken_from_the_question_and_a_follow_up_to_a_list_asks_which(
+        visitor: Visitor) -> None:
+    start = await visitor.say("开了个奶茶店，个体户有啥补贴")
+    assert start["replies"][-1]["text"] == "增值税纳税人类型？"  # 个体户 and 补贴 were said already
+    listing = await visitor.say("小规模")
+    assert listing["replies"][0]["text"].startswith("按“住宿和餐饮业·个体工商户·补贴·小规模纳税人”")
+    which = await visitor.say("怎么申请")
+    assert which["flow"] == "policy" and which["replies"][0]["text"].startswith("想了解哪一项？请先回复它的序号")
+    first = listing["replies"][0]["buttons"][0]["title"]
+    await visitor.say("1")
+    how = await visitor.say("怎么申请")
+    assert how["replies"][0]["text"].startswith(f"【{first}】申请方式：")
