@@ -1,4 +1,6 @@
-"""`fallback`: the message was not understood. One clarifying reply; on the second miss, the menu."""
+"""`fallback`: the message was not understood. One clarifying reply; on the second miss, the menu; after that,
+the way to a person.
+"""
 
 from __future__ import annotations
 
@@ -28,4 +30,8 @@ class FallbackFlow(Flow):
             if near:
                 return [Reply(ctx.texts.get("fallback_suggest"), buttons=tuple(Button(h.title, h.title) for h in near))]
             return [Reply(ctx.texts.get("fallback_first"))]
-        return [Reply(ctx.texts.get("fallback_again"), buttons=menu_buttons(ctx.texts.menu("help")))]
+        if ctx.session.misses == 2:
+            return [Reply(ctx.texts.get("fallback_again"), buttons=menu_buttons(ctx.texts.menu("help")))]
+        # The menu did not help either: not the same words again, but the way to a person.
+        person = Button(ctx.texts.get("button_person"), "转人工")
+        return [Reply(ctx.texts.get("fallback_offer_human"), buttons=(person,))]

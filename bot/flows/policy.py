@@ -17,6 +17,8 @@ from policy_kb.schema import NEEDS, SCALES, Policy, Profile
 from policy_kb.search import Hit
 
 QUESTIONS = ("scale", "taxpayer_type", "need")
+DOC_WORDS = ("文号", "依据", "哪个文件", "什么文件", "政策文件")
+VALIDITY_WORDS = ("有效期", "到啥时候", "到什么时候", "执行到", "截止", "到期", "什么时候结束", "还有效")
 PROFILE_ENTITIES = frozenset({"enterprise_scale", "taxpayer_type", "industry", "policy_domain"})
 FOLLOW_UPS = {"ask_process": "how", "ask_materials": "materials", "ask_location": "window", "ask_conditions": "who"}
 SKIP = frozenset({"跳过", "不知道", "不清楚", "都行", "随便"})
@@ -51,6 +53,8 @@ class PolicyFlow(Flow):
             return True
         if self._asked_of_listed(ctx, slots) is not None:
             return True
+        if slots.get("policy") and _asks_about(ctx.text) is not None:
+            return True
         names_item = ctx.search(ctx.text, ["item", "bundle"], limit=1)
         return bool(slots.get("policy") or slots.get("listed")) and ctx.parse.intent in FOLLOW_UPS and not (
             names_item and names_item[0].confident)
@@ -82,6 +86,9 @@ class PolicyFlow(Flow):
             profile[asking] = value if value is not None else "skip"
             return self._next(ctx, profile)
         current = kb.policies.get(slots.get("policy", ""))
+        about = _asks_about(ctx.text)
+        if current is not None and about is not None:  # "那文号是啥", "执行到啥时候"
+            return [Reply(self._fact(ctx, current, about))]
         hit = _named_policy(ctx)
         if current is not None and ctx.parse.intent in FOLLOW_UPS and hit is None:
             return self._follow_up(ctx, current, FOLLOW_UPS[ctx.parse.intent])
@@ -195,6 +202,18 @@ class PolicyFlow(Flow):
         lines.append(ctx.texts.get("policy_detail_footer"))
         return [Reply("\n".join(lines), buttons=menu_buttons(ctx.texts.menu("policy_follow_ups")))]
 
+    @staticmethod
+    def _fact(ctx: TurnContext, policy: Policy, about: str) -> str:
+        """The policy's 文号 or validity, asked about on its own."""
+        if about == "doc":
+            return ctx.texts.get("policy_fact_doc", title=policy.title, doc=_doc(ctx, policy))
+        end = policy.valid_until
+        validity = f"{end.year}年{end.month}月{end.day}日" if end else None
+        if validity is None:
+            return ctx.texts.get("policy_fact_long_term", title=policy.title)
+        key = "policy_fact_expired" if policy.expired(today_local()) else "policy_fact_until"
+        return ctx.texts.get(key, title=policy.title, date=validity)
+
     def _follow_up(self, ctx: TurnContext, policy: Policy, what: str) -> list[Reply]:
         texts = ctx.texts
         if what == "how":
@@ -207,6 +226,15 @@ class PolicyFlow(Flow):
         if what == "window":
             return [Reply(texts.get("policy_window", title=policy.title, window=policy.window or "惠企政策综合窗口"))]
         return self._detail(ctx, policy)
+
+
+def _asks_about(text: str) -> str | None:
+    """"doc" for a question about the 文号, "valid" for one about how long the policy runs, else None."""
+    if any(word in text for word in DOC_WORDS):
+        return "doc"
+    if any(word in text for word in VALIDITY_WORDS):
+        return "valid"
+    return None
 
 
 def _describes_enterprise(ctx: TurnContext) -> bool:

@@ -163,3 +163,12 @@ async def test_the_centres_hours_and_whether_a_day_is_open(client: TestClient, v
     where = await visitor.say("在哪办")  # no item named: the centre, then which item's window
     texts = [r["text"] for r in where["replies"]]
     assert texts[0].startswith("县政务服务中心办公时间") and texts[-1].startswith("请问您要办理什么事项"), texts
+
+
+async def test_missing_again_and_again_offers_a_person_not_the_same_words(visitor: Visitor) -> None:
+    replies = [(await visitor.say(text))["replies"][0] for text in ("阿巴阿巴", "咕噜咕噜", "嘀嘀嗒嗒", "呜啦啦")]
+    assert replies[0]["text"].startswith("抱歉，我没太明白")
+    assert replies[1]["text"].startswith("抱歉，我还是没能理解") and len(replies[1]["buttons"]) > 2
+    for later in replies[2:]:
+        assert later["text"].startswith("这个问题我答不好，建议转给工作人员")
+        assert [b["payload"] for b in later["buttons"]] == ["转人工"]

@@ -146,3 +146,16 @@ async def test_what_they_want_is_taken_from_the_question_and_a_follow_up_to_a_li
     await visitor.say("1")
     how = await visitor.say("怎么申请")
     assert how["replies"][0]["text"].startswith(f"【{first}】申请方式：")
+
+
+async def test_the_document_number_and_validity_asked_on_their_own(client: TestClient, visitor: Visitor) -> None:
+    detail = await visitor.say("研发费用加计扣除比例是多少")
+    assert detail["replies"][0]["text"].startswith("【研发费用税前加计扣除】")
+    policy = next(p for p in client.app[KB].current.policies.values() if p.title == "研发费用税前加计扣除")
+    doc = await visitor.say("那文号是啥")
+    assert doc["flow"] == "policy"
+    assert doc["replies"][0]["text"] == f"【研发费用税前加计扣除】的依据：{policy.doc_no or '文号待核实'}。"
+    until = (await visitor.say("执行到啥时候"))["replies"][0]["text"]
+    end = policy.valid_until
+    assert until == (f"【研发费用税前加计扣除】执行到{end.year}年{end.month}月{end.day}日。" if end
+                     else "【研发费用税前加计扣除】长期有效，没有截止日期。")
