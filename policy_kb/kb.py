@@ -42,6 +42,7 @@ class KnowledgeBase:
         self._canonical = {name: group[0] for group in content.material_aliases for name in group}
         self._alias_groups = {name: group for group in content.material_aliases for name in group}
         self.tokenizer = tokenizer
+        self._bundle_checklists: dict[str, ServiceItem] = {}
         self.index = SearchIndex(self._docs(), tokenizer, synonyms, names, cache_dir)
 
     @classmethod
@@ -117,14 +118,19 @@ class KnowledgeBase:
         """The bundle as one application for 预审 (pre-check): its merged materials in the order `bundle_materials`
         lists them, at the window and place of its first item, where a bundle is applied for.
         """
+        known = self._bundle_checklists.get(code)
+        if known is not None:
+            return known
         bundle = self.bundles[code]
         first = self.items[bundle.items[0]]
         materials = tuple(Material(name=m.name, required=m.required, deferrable=m.deferrable,
                                    form=m.form, copies=m.copies, notes=m.notes)  # type: ignore[arg-type]
                           for m in self.bundle_materials(code))
-        return ServiceItem(code=bundle.code, name=bundle.name, window=first.window, location=first.location,
-                           hours=first.hours, phone=first.phone, promised_days=bundle.promised_days,
-                           materials=materials)
+        checklist = ServiceItem(code=bundle.code, name=bundle.name, window=first.window, location=first.location,
+                                hours=first.hours, phone=first.phone, promised_days=bundle.promised_days,
+                                materials=materials)
+        self._bundle_checklists[code] = checklist  # the snapshot never changes: built once, on first use
+        return checklist
 
     def canonical_material(self, name: str) -> str:
         """The standard name of a material (its alias group's first name)."""

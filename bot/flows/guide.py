@@ -48,8 +48,6 @@ class GuideFlow(Flow):
         slots = ctx.session.slots_of(self.name)
         if slots.get("booking") and (appointments.is_booking_answer(ctx, slots["booking"]) or is_bare_yes_no(ctx)):
             return True
-        if appointments.MANAGE.match(ctx.text):
-            return True
         if self._checked_item(ctx, slots) is not None:
             return True
         return ctx.text in slots.get("choices", {}) or (ctx.text in MORE_WORDS and bool(slots.get("more")))
@@ -65,11 +63,7 @@ class GuideFlow(Flow):
         return item.window if item is not None else ("企业开办" if kind == "bundle" else None)
 
     def claims(self, ctx: TurnContext) -> bool:
-        """A message naming an item or bundle, whatever the intent ("二手房过户"), is a guide question; so is
-        "取消预约 YY…" or "改约 YY…".
-        """
-        if appointments.MANAGE.match(ctx.text):
-            return True
+        """A message naming an item or bundle, whatever the intent ("二手房过户"), is a guide question."""
         if ctx.session.slots_of(self.name).get("precheck") and states_having(ctx.text):
             return True  # "我带了那个" to a checklist: nobody else understood it, and it is an answer of ours
         hits = ctx.search(ctx.text, ["item", "bundle"], limit=1)
@@ -152,8 +146,7 @@ class GuideFlow(Flow):
         if item is None and (checked := slots.get("checked")):
             # Right after a result, "4也有" or "合同也带了" adds to what the person said they had.
             item = _checklist(kb, checked["ref"])
-            if item is not None and names_only_materials(
-                    ctx.text, [kb.material_names(m.name) for m in item.materials], numbers=True):
+            if item is not None and names_only_materials(ctx.text, _material_names(kb, item), numbers=True):
                 had = set(checked["have"])
             else:
                 item = None
@@ -162,10 +155,9 @@ class GuideFlow(Flow):
             # nothing here (no list was shown), and a phrase of anything else ("…想办护照") is a new question.
             kind, _, code = str(slots.get("target", "")).partition(":")
             item = _checklist(kb, BUNDLE_REF + code if kind == "bundle" else code or None)
-            if item is None or not names_only_materials(ctx.text, [kb.material_names(m.name) for m in item.materials]):
+            if item is None or not names_only_materials(ctx.text, _material_names(kb, item)):
                 return None
-        names = [kb.material_names(m.name) for m in item.materials]
-        have = material_numbers(ctx.text, len(item.materials), names)
+        have = material_numbers(ctx.text, len(item.materials), _material_names(kb, item))
         return (item, had | have) if have is not None else None
 
     @staticmethod
@@ -346,6 +338,11 @@ def _bundle_field(ctx: TurnContext, kb: KnowledgeBase, code: str, field: str) ->
         return texts.get("guide_bundle_fee_free", name=bundle.name)
     return "\n".join([texts.get("guide_bundle_fee", name=bundle.name), *(f"• {i.name}：{i.fee}" for i in charged),
                       texts.get("guide_bundle_fee_others")])
+
+
+def _material_names(kb: KnowledgeBase, item: ServiceItem) -> list[tuple[str, ...]]:
+    """Every name each of the item's materials goes by, in list order."""
+    return [kb.material_names(m.name) for m in item.materials]
 
 
 def _checklist(kb: KnowledgeBase, ref: str | None) -> ServiceItem | None:
