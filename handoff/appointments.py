@@ -154,6 +154,15 @@ class AppointmentBook:
             await db.refresh(booking)
         return booking
 
+    async def upcoming(self, number: str, user_id: str, today: date) -> Appointment | None:
+        """The user's own booking of this number, if it is still to come; None otherwise (not theirs, cancelled,
+        past or unknown look the same).
+        """
+        async with self._read() as db:
+            query = select(Appointment).where(Appointment.number == number.upper(), Appointment.user_id == user_id,
+                                              Appointment.status == "booked", col(Appointment.day) >= today)
+            return (await db.exec(query)).first()
+
     async def of_user(self, user_id: str, today: date, limit: int = 5) -> list[Appointment]:
         """The user's upcoming bookings, soonest first."""
         async with self._read() as db:

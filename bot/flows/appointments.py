@@ -134,8 +134,7 @@ async def manage(ctx: TurnContext, match: re.Match[str]) -> list[Reply]:
         except Conflict:
             return [Reply(texts.get("appointment_already_cancelled", number=number))]
         return [Reply(texts.get("appointment_cancelled", number=number))]
-    own = {a.number: a for a in await book.of_user(ctx.inbound.user_id, today_local(), limit=50)}
-    existing = own.get(number)
+    existing = await book.upcoming(number, ctx.inbound.user_id, today_local())
     item = ctx.services.kb.current.items.get(existing.item_code) if existing else None
     if existing is None or item is None:
         return [Reply(texts.get("appointment_not_found"))]

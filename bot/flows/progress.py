@@ -103,8 +103,7 @@ class ProgressFlow(Flow):
     async def _appointment(self, ctx: TurnContext, number: str) -> list[Reply]:
         """One of the user's upcoming appointments, with how to cancel or move it."""
         book = ctx.services.appointments
-        own = {a.number: a for a in await book.of_user(ctx.inbound.user_id, today_local(), limit=50)}
-        booking = own.get(number)
+        booking = await book.upcoming(number, ctx.inbound.user_id, today_local())
         if booking is None:
             return [Reply(ctx.texts.get("appointment_not_found"))]
         half = book.rules.halves[booking.half]  # type: ignore[index]
@@ -115,8 +114,8 @@ class ProgressFlow(Flow):
 
     async def _ticket(self, ctx: TurnContext, number: str) -> list[Reply]:
         """One of the user's 转人工 tickets."""
-        tickets = {t.number: t for t in await ctx.services.tickets.of_user(ctx.inbound.user_id, limit=20)}
-        ticket = tickets.get(number)
+        found = await ctx.services.tickets.find(windows=None, number=number, limit=1)
+        ticket = found[0] if found and found[0].user_id == ctx.inbound.user_id else None
         if ticket is None:
             return [Reply(ctx.texts.get("progress_ticket_not_found"))]
         return [Reply(ctx.texts.get("progress_ticket_line", number=number, window=ticket.window,

@@ -339,3 +339,16 @@ async def test_progress_lists_the_citizens_tickets(open_client: TestClient) -> N
 def place(ahead: int) -> str:
     """How the citizen is told their place in the queue."""
     return f"前面还有 {ahead} 位" if ahead else "下一位就是您"
+
+
+async def test_a_ticket_number_in_chat_shows_that_ticket_to_its_owner_only(open_client: TestClient) -> None:
+    visitor = await new_visitor(open_client)
+    await visitor.say("转人工")
+    ticket = (await open_client.app[TICKETS].find(windows=None, status="waiting"))[0]
+    await visitor.say("取消")  # out of the queue: the next message is the bot's again
+    shown = await visitor.say(ticket.number)
+    assert shown["flow"] == "progress"
+    assert shown["replies"][0]["text"] == f"人工服务 {ticket.number}（{ticket.window}窗口）：已结束"
+    stranger = await new_visitor(open_client)
+    other = await stranger.say(ticket.number)
+    assert other["replies"][0]["text"] == "没有找到您的这个人工服务单号，请核对。"
