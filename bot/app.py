@@ -186,7 +186,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     texts = Texts.from_yaml()
     app[TURN_LOG] = TurnLog(app[DB])
-    app[OUTBOX] = Outbox(app[DB], app[REDIS], app[PUBSUB])
+    app[OUTBOX] = Outbox(app[DB], app[REDIS], app[PUBSUB], menu_ttl_seconds=settings.session_ttl_seconds)
     state = TurnState(app[REDIS], lock_seconds=settings.user_lock_seconds,
                       session_ttl_seconds=settings.session_ttl_seconds, dedupe_ttl_seconds=settings.dedupe_ttl_seconds)
     engine = Engine(settings=settings, state=state, nlu=app[NLU_BACKEND], texts=texts,

@@ -162,7 +162,8 @@ class Engine:
         lost = stored is None and await self._session_lost(last_turn)
         session = stored or Session(inbound.user_id, inbound.channel)
         text = normalise(inbound.text)
-        chosen = resolve_choice(text, session.buttons)
+        # A menu pushed since the last turn (a rating after the handoff) is the newest the user has seen.
+        chosen = resolve_choice(text, session.buttons if begun.pushed_menu is None else begun.pushed_menu)
         if chosen is not None:
             text = chosen
         parse = await self._nlu.parse(text) if text else Parse(text="", intent="empty", confidence=1.0)

@@ -22,6 +22,7 @@ from sqlmodel import col, or_, select, update
 
 from bot.messages import Reply
 from bot.models import OutboundMessage
+from core import jsoncodec
 from core.db import SessionFactory, read_sessions, single_statement_engine, utcnow
 from core.keys import Prefix, key
 from core.listeners import Listeners
@@ -62,8 +63,10 @@ def _tell_pushed(push: tuple[str, Sequence[Reply], list[int]], source: str,
 class Outbox:
     """Push and read back a user's outbound messages; the message id is the read cursor."""
 
-    def __init__(self, db: SessionFactory, redis: aioredis.Redis, subscriber: Subscriber) -> None:
+    def __init__(self, db: SessionFactory, redis: aioredis.Redis, subscriber: Subscriber, *,
+                 menu_ttl_seconds: int) -> None:
         self._db = db
+        self._menu_ttl = menu_ttl_seconds
         self._read = read_sessions(db)
         self._single = single_statement_engine(db)  # one statement, no BEGIN/COMMIT round trips (PostgreSQL)
         self._redis = redis
@@ -81,6 +84,9 @@ class Outbox:
     async def push_many(self, messages: Sequence[tuple[str, Sequence[Reply]]], source: str) -> list[list[int]]:
         """`push` for several users at once (a queue's new positions): one INSERT for all the rows and one
         Redis round trip for all the announcements. Returns each user's new message ids, in the given order.
+
+        The buttons of a user's push, if it has any, become the menu their next message chooses from
+        (`Prefix.PUSHED_MENU`): "2" after a pushed rating is 满意, not the second button of an older turn.
         """
         now = utcnow()
         rows = [{"user_id": user_id, "source": source, "reply": r.to_json(), "created_at": now, "delivered_at": None}
@@ -97,10 +103,14 @@ class Outbox:
             start += len(replies)
         pushes = [(user_id, replies, user_ids) for (user_id, replies), user_ids in zip(messages, ids, strict=True)]
         announced = [(user_id, user_ids[-1]) for user_id, _replies, user_ids in pushes if user_ids]
-        if len(announced) == 1:
+        menus = [(user_id, buttons) for user_id, replies in messages
+                 if (buttons := [b.to_json() for r in replies for b in r.buttons])]
+        if len(announced) == 1 and not menus:
             await self._redis.publish(key(Prefix.USER_EVENTS, announced[0][0]), str(announced[0][1]))
         elif announced:
             async with self._redis.pipeline(transaction=False) as pipe:
+                for user_id, buttons in menus:
+                    pipe.set(key(Prefix.PUSHED_MENU, user_id), jsoncodec.dumps(buttons), ex=self._menu_ttl)
                 for user_id, newest in announced:
                     pipe.publish(key(Prefix.USER_EVENTS, user_id), str(newest))
                 await pipe.execute()

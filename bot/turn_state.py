@@ -1,6 +1,6 @@
-"""A turn's state in Redis: the per-user lock, the message's de-duplication entry, the chat session and the
-user's open-ticket marker, read in one round trip when a turn begins (which counts the channel's message
-limits too) and written in one when it ends.
+"""A turn's state in Redis: the per-user lock, the message's de-duplication entry, the chat session, the
+user's open-ticket marker and the buttons of a message pushed since the last turn, read in one round trip when
+a turn begins (which counts the channel's message limits too) and written in one when it ends.
 
 Separate commands cost eight round trips a turn, a fifth of a turn's CPU (bench/RESULTS.md, issue 9). Each
 script runs atomically in Redis, so nothing another worker does can fall between the lock and the reads.
@@ -19,31 +19,33 @@ import asyncio
 import secrets
 import time
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
 from bot.session import Session
+from core import jsoncodec
 from core.errors import ServiceUnavailable
 from core.keys import Prefix, key
 from core.ratelimit import LUA_LIMITS, Budget
 from handoff.tickets import NO_TICKET, NO_TICKET_SECONDS
 
 # Count the message against its limits and take the lock; if it is ours, read the rest and take the horizon
-# away. KEYS: lock, dedupe, session, ticket marker, horizon, then the limits' counters. ARGV: token, lock ms,
+# away, and the pushed menu too (it is this turn's to use). KEYS: lock, dedupe, session, ticket marker, horizon,
+# pushed menu, then the limits' counters. ARGV: token, lock ms,
 # then each limit's window and limit. While another turn holds the lock nothing is counted (the caller asks
 # again), but a message whose limits are used up already is refused at once instead of waiting for the lock.
-# Returns false (busy), {0, ttl} (over a limit: refused, no lock) or {1, answer, session, marker, horizon};
+# Returns false (busy), {0, ttl} (over a limit: refused, no lock) or {1, answer, session, marker, horizon, menu};
 # a missing key reads as Lua false, which Redis returns as nil.
 _BEGIN = LUA_LIMITS + """
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local ttl = used_up(6, 3)
+  local ttl = used_up(7, 3)
   if ttl then
     return {0, ttl}
   end
   return false
 end
-local ttl = hit_all(6, 3)
+local ttl = hit_all(7, 3)
 if ttl then
   return {0, ttl}
 end
@@ -52,7 +54,11 @@ local horizon = redis.call('GET', KEYS[5])
 if horizon then
   redis.call('DEL', KEYS[5])
 end
-return {1, redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4]), horizon}
+local menu = redis.call('GET', KEYS[6])
+if menu then
+  redis.call('DEL', KEYS[6])
+end
+return {1, redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4]), horizon, menu}
 """
 
 # Remember the answer and the session, then, if the lock is still ours, set the horizon and let go of the lock
@@ -98,6 +104,7 @@ class Begun:
     session: Session | None  # None: no session (never started, expired, or lost)
     ticket_marker: str | None  # the raw USER_TICKET value (handoff/tickets.py reads it)
     horizon: int | None  # the user's dedupe horizon (Unix seconds); None: unknown, ask the SQL turn log
+    pushed_menu: list[dict[str, Any]] | None = None  # buttons pushed since the last turn (`Outbox.push`), newest
 
 
 class TurnState:
@@ -131,7 +138,8 @@ class TurnState:
         the previous turn still holds the lock by then.
         """
         token = secrets.token_hex(8)
-        keys = [*self._keys(user_id, msg_id), key(Prefix.USER_TICKET, user_id), key(Prefix.DEDUPE_HORIZON, user_id)]
+        keys = [*self._keys(user_id, msg_id), key(Prefix.USER_TICKET, user_id), key(Prefix.DEDUPE_HORIZON, user_id),
+                key(Prefix.PUSHED_MENU, user_id)]
         args: list[str | int] = [token, self._lock_ms]
         if budget is not None:
             keys += budget.keys()
@@ -142,9 +150,9 @@ class TurnState:
             if read:
                 if not int(read[0]):
                     raise cast(Budget, budget).refusal(int(read[1]))
-                answer, session, marker, horizon = cast(list[str | None], read[1:])
+                answer, session, marker, horizon, menu = cast(list[str | None], read[1:])
                 return Begun(user_id, msg_id, token, answer, Session.from_json(session) if session else None, marker,
-                             _horizon(horizon))
+                             _horizon(horizon), _menu(menu))
             if time.monotonic() >= give_up:
                 raise ServiceUnavailable("上一条消息还在处理中，请稍后再试。", code="busy")
             await asyncio.sleep(LOCK_POLL_SECONDS)
@@ -177,6 +185,17 @@ class TurnState:
         """
         await self._release(keys=[key(Prefix.USER_LOCK, begun.user_id), key(Prefix.DEDUPE_HORIZON, begun.user_id)],
                             args=[begun.token, "" if horizon is None else horizon, self._dedupe_ttl])
+
+
+def _menu(raw: str | None) -> list[dict[str, Any]] | None:
+    # Written by Outbox.push as a JSON list of buttons; anything else is no menu.
+    if raw is None:
+        return None
+    try:
+        menu = jsoncodec.loads(raw)
+    except ValueError:
+        return None
+    return [b for b in menu if isinstance(b, dict)] if isinstance(menu, list) else None
 
 
 def _horizon(raw: str | None) -> int | None:

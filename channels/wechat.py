@@ -200,18 +200,10 @@ def pack(texts: Sequence[str], limit: int = TEXT_LIMIT_BYTES) -> list[str]:
 
 
 def render_turn(replies: Sequence[Reply]) -> list[str]:
-    """A turn's replies as WeChat texts: buttons as numbered lines (the session remembers them for "1")."""
+    """A turn's or a push's replies as WeChat texts: buttons as numbered lines. The user's next message chooses
+    from them by number ("1"): the session remembers a turn's, `Prefix.PUSHED_MENU` a push's.
+    """
     return pack([r.as_plain_text() for r in replies])
-
-
-def render_pushed(replies: Sequence[Reply], texts: Texts) -> list[str]:
-    """Pushed replies as WeChat texts. Their buttons are not in the session, so each says what to send."""
-    rendered = []
-    for reply in replies:
-        lines = [reply.text, *(texts.get("wechat_button_line", payload=b.payload, title=b.title)
-                               for b in reply.buttons)]
-        rendered.append("\n".join(lines))
-    return pack(rendered)
 
 
 # ---------------------------------------------------------------- sending
@@ -635,7 +627,7 @@ async def wechat_ctx(app: web.Application) -> AsyncIterator[None]:
                             app[BACKGROUND_TASKS], app[TICKETS], PrecheckStore(app[DB]))
 
     async def send_pushed(openid: str, replies: Sequence[Reply], source: str) -> bool:
-        return await sender.send(openid, render_pushed(replies, texts), source)
+        return await sender.send(openid, render_turn(replies), source)
 
     dispatcher = OutboxDispatcher(CHANNEL, send_pushed, app[OUTBOX])
     app[OUTBOX].add_listener(dispatcher)

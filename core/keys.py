@@ -15,6 +15,9 @@ class Prefix(StrEnum):
     # Until when (Unix seconds) a retry of one of the user's messages may find no dedupe entry although the message
     # was logged, so that the SQL turn log must be asked (bot/turn_state.py); TTL settings.dedupe_ttl_seconds
     DEDUPE_HORIZON = "dedupe-horizon"
+    # The buttons of the newest message pushed to a user that offered any (a rating after a handoff), as JSON: the
+    # user's next turn reads and removes it, so "2" or "满意" typed next chooses from them; TTL session_ttl_seconds
+    PUSHED_MENU = "menu:pushed"
     USER_LOCK = "lock:user"  # per-user turn lock; expires after settings.user_lock_seconds
     USER_EVENTS = "events:user"  # pub/sub channel: something was pushed to this user
     KB_EVENTS = "events:kb"  # pub/sub channel: the knowledge base changed, every worker rebuilds

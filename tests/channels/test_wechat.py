@@ -318,7 +318,7 @@ async def test_staff_reply_pushed_to_a_wechat_user_goes_out_as_a_customer_servic
     await wx.app[WECHAT_OUTBOX].drain()
     sends = state.called("/cgi-bin/message/custom/send")
     assert len(sends) == 1 and sends[0].body["touser"] == OPENID
-    assert sends[0].body["text"]["content"] == "您好，材料已收到。\n回复“BBC20261122-0001”：查询进度"
+    assert sends[0].body["text"]["content"] == "您好，材料已收到。\n回复 1 查询进度"
 
 
 async def test_outside_the_48_hour_window_falls_back_to_the_template(

@@ -138,7 +138,7 @@ class TestSqlContract:
         from core.pubsub import Subscriber
 
         client = aioredis.Redis.from_url(embedded_redis.url, decode_responses=True)
-        outbox = Outbox(session_factory(engine), client, Subscriber(client))
+        outbox = Outbox(session_factory(engine), client, Subscriber(client), menu_ttl_seconds=60)
         a = await outbox.push("web:u1", [Reply("一"), Reply("二")], "staff")
         await outbox.push("web:u2", [Reply("别人")], "staff")
         b = await outbox.push("web:u1", [Reply("三")], "case")

@@ -169,6 +169,35 @@ async def test_a_citizen_leaving_as_staff_close_ends_the_ticket_once(open_client
         await service.close(999_999, "zhao")
 
 
+async def test_a_rating_pushed_after_staff_close_is_chosen_by_number_or_title(open_client: TestClient) -> None:
+    service = open_client.app[TICKETS]
+
+    async def served_and_closed() -> tuple[Visitor, str]:
+        visitor = await new_visitor(open_client)
+        menu = await visitor.say("办护照")  # a turn with buttons of its own, older than the rating
+        assert menu["replies"][-1]["buttons"]
+        await visitor.say("转人工")
+        ticket = (await service.open_ticket_of(visitor.user_id))
+        assert ticket is not None
+        await service.claim(ticket.id or 0, "zhao")
+        await service.close(ticket.id or 0, "zhao")
+        assert [b["title"] for b in (await pushed(visitor))[-1]["buttons"]][1] == "满意"
+        return visitor, ticket.number
+
+    by_number, number = await served_and_closed()
+    chosen = await by_number.say("2")
+    assert chosen["flow"] == "feedback" and chosen["replies"][0]["text"].startswith("感谢评价")
+    await by_number.say("跳过")
+    assert (await service.find(windows=None, status="closed", number=number))[0].rating == 4
+    # The pushed menu was this turn's: the next "2" is not a second rating.
+    assert (await by_number.say("2"))["flow"] != "feedback"
+
+    by_title, number = await served_and_closed()
+    assert (await by_title.say("满意"))["flow"] == "feedback"
+    await by_title.say("窗口态度很好")
+    assert (await service.find(windows=None, status="closed", number=number))[0].rating == 4
+
+
 async def test_transfer_keeps_history_and_other_windows_cannot_see(open_client: TestClient) -> None:
     client = open_client
     visitor = await new_visitor(client)
