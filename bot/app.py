@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from bot import console, streams
+from bot.api_agent_appointments import routes as agent_appointment_routes
 from bot.api_agent_cases import routes as agent_case_routes
 from bot.api_agent_kb import routes as agent_kb_routes
 from bot.api_agent_tickets import routes as agent_ticket_routes
@@ -41,6 +42,7 @@ from bot.ticket_notices import TicketNotices
 from bot.turn_state import TurnState
 from bot.turns import TurnLog
 from bot.typedefs import (
+    APPOINTMENTS,
     BACKGROUND_TASKS,
     CALENDAR,
     CASE_REPORTS,
@@ -187,6 +189,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     texts = Texts.from_yaml()
     app[TURN_LOG] = TurnLog(app[DB])
     app[OUTBOX] = Outbox(app[DB], app[REDIS], app[PUBSUB], menu_ttl_seconds=settings.session_ttl_seconds)
+    app[APPOINTMENTS] = AppointmentBook(app[DB], app[REDIS], app[CALENDAR], AppointmentRules.load())
     state = TurnState(app[REDIS], lock_seconds=settings.user_lock_seconds,
                       session_ttl_seconds=settings.session_ttl_seconds, dedupe_ttl_seconds=settings.dedupe_ttl_seconds)
     engine = Engine(settings=settings, state=state, nlu=app[NLU_BACKEND], texts=texts,
@@ -195,8 +198,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
                                       calendar=app[CALENDAR], deferred_supply_days=settings.deferred_supply_days,
                                       cases=app[CASES], tickets=app[TICKETS], evaluations=app[EVALUATIONS],
                                       turns=app[TURN_LOG],
-                                      appointments=AppointmentBook(app[DB], app[REDIS], app[CALENDAR],
-                                                                   AppointmentRules.load())))
+                                      appointments=app[APPOINTMENTS]))
     app[CASES].add_listener(CaseNotices(app[OUTBOX], app[REDIS], texts))
     app[TICKETS].add_listener(TicketNotices(app[OUTBOX], app[REDIS], texts, app[TICKETS]))
     engine.add_flow(SmalltalkFlow())
@@ -260,6 +262,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(case_routes)
     app.router.add_routes(agent_case_routes)
     app.router.add_routes(agent_ticket_routes)
+    app.router.add_routes(agent_appointment_routes)
     app.router.add_routes(agent_kb_routes)
     streams.setup(app)
     web_channel.setup(app)

@@ -18,6 +18,7 @@ from core.pubsub import Subscriber
 from core.ratelimit import RateLimiter
 from core.settings import Settings
 from core.tokens import TokenSigner
+from handoff.appointments import AppointmentBook
 from handoff.calendar import WorkCalendar
 from handoff.cases import CaseService
 from handoff.evaluations import EvaluationStore
@@ -54,3 +55,4 @@ CASE_REPORTS = web.AppKey("case_reports", CaseReports)
 EVALUATIONS = web.AppKey("evaluations", EvaluationStore)
 SLA = web.AppKey("sla", SlaMonitor)
 TICKETS = web.AppKey("tickets", TicketService)
+APPOINTMENTS = web.AppKey("appointments", AppointmentBook)

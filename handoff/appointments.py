@@ -27,6 +27,8 @@ from handoff.calendar import WorkCalendar
 RULES_FILE = Path(__file__).parent / "data" / "appointments.yml"
 Half = Literal["am", "pm"]
 Kind = Literal["appointment", "assisted"]
+MAX_ADDRESS_CHARS = 200
+STAFF_LIST_LIMIT = 500  # one console page of bookings
 
 
 class HalfDay(BaseModel):
@@ -46,6 +48,12 @@ class AppointmentRules(YamlRules):
     capacity: dict[str, int]
     cue_words: tuple[str, ...]
     halves: dict[Half, HalfDay]
+    come_in_words: frozenset[str]
+    address_marks: tuple[str, ...]
+
+    def is_address(self, text: str) -> bool:
+        """Whether `text` reads as a visiting address ("幸福路 12 号 3 栋")."""
+        return any(mark in text for mark in self.address_marks)
 
     def without_cues(self, text: str) -> str:
         """`text` with the booking words taken out (what is left may name the item)."""
@@ -73,6 +81,9 @@ class Appointment(SQLModel, table=True):
     day: date = SqlField(index=True)
     half: str = SqlField(max_length=2)
     status: str = SqlField(default="booked", max_length=16, description="booked or cancelled")
+    # 帮办代办: the number staff ring before the appointment, and where to go for someone who cannot come in
+    phone: str | None = SqlField(default=None, max_length=32)
+    address: str | None = SqlField(default=None, max_length=MAX_ADDRESS_CHARS)
     created_at: datetime = SqlField(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     cancelled_at: datetime | None = SqlField(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
@@ -80,6 +91,11 @@ class Appointment(SQLModel, table=True):
         """The booking as the API shows it."""
         return {"number": self.number, "kind": self.kind, "item_code": self.item_code, "item_name": self.item_name,
                 "window": self.window, "day": self.day.isoformat(), "half": self.half, "status": self.status}
+
+    def to_staff_json(self) -> dict[str, Any]:
+        """The booking as the staff console shows it: with the contact phone and address (authorised staff only)."""
+        return {**self.to_json(), "phone": self.phone, "address": self.address,
+                "created_at": self.created_at.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -122,8 +138,10 @@ class AppointmentBook:
         return int((await db.exec(query)).one())
 
     async def book(self, *, user_id: str, kind: Kind, item_code: str, item_name: str, window: str, day: date,
-                   half: Half, today: date) -> Appointment:
-        """Book a place; Conflict when the half-day is full, InvalidInput for a day that cannot be booked."""
+                   half: Half, today: date, phone: str | None = None, address: str | None = None) -> Appointment:
+        """Book a place (帮办代办 with the citizen's phone and, to be visited, address); Conflict when the half-day
+        is full, InvalidInput for a day that cannot be booked.
+        """
         if day not in self.days(today) or half not in self.rules.halves:
             raise InvalidInput("只能预约今后几个工作日的上午或下午。", code="invalid_slot")
         capacity = self.rules.capacity_of(window)
@@ -134,7 +152,8 @@ class AppointmentBook:
                 if await self._taken(db, window, day, half) >= capacity:
                     raise Conflict("这个时段已约满，请换一个时间。", code="slot_full")
                 booking = Appointment(number=number, user_id=user_id, kind=kind, item_code=item_code,
-                                      item_name=item_name, window=window, day=day, half=half)
+                                      item_name=item_name, window=window, day=day, half=half, phone=phone,
+                                      address=address[:MAX_ADDRESS_CHARS] if address else None)
                 db.add(booking)
                 return booking
 
@@ -170,3 +189,18 @@ class AppointmentBook:
                                                col(Appointment.day) >= today)
                      .order_by(col(Appointment.day), col(Appointment.half)).limit(limit))
             return list((await db.exec(query)).all())
+
+    async def for_windows(self, windows: list[str], first_day: date, last_day: date, *, kind: Kind | None = None,
+                          include_cancelled: bool = False) -> list[Appointment]:
+        """The bookings at `windows` from `first_day` to `last_day`, by day and half-day (the staff console)."""
+        if not windows:
+            return []
+        async with self._read() as db:
+            query = select(Appointment).where(col(Appointment.window).in_(windows),
+                                              col(Appointment.day) >= first_day, col(Appointment.day) <= last_day)
+            if kind is not None:
+                query = query.where(Appointment.kind == kind)
+            if not include_cancelled:
+                query = query.where(Appointment.status == "booked")
+            query = query.order_by(col(Appointment.day), col(Appointment.half), col(Appointment.id))
+            return list((await db.exec(query.limit(STAFF_LIST_LIMIT))).all())

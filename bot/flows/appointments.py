@@ -1,5 +1,6 @@
 """Booking steps of the `guide` flow: 预约办事 and 帮办代办 for the item in context. Pick a working day, then
-a half-day with places left; the booking gets a number (YY20261122-0001). "取消预约 YY…" cancels it and
+a half-day with places left; 帮办代办 then asks for the phone staff will ring and an address if staff should
+come to the citizen. The booking gets a number (YY20261122-0001). "取消预约 YY…" cancels it and
 "改约 YY…" books a new time and then cancels the old one.
 """
 
@@ -14,18 +15,39 @@ from bot.flows.base import TurnContext
 from bot.messages import Button, Reply
 from core.clock import today_local
 from core.errors import Conflict, NotFound
-from handoff.appointments import Half, Kind
+from core.phones import mask_phone, normalise_phone
+from core.text import fold_width
+from handoff.appointments import MAX_ADDRESS_CHARS, Appointment, Half, Kind
 from handoff.calendar import date_in_words
 from policy_kb.schema import ServiceItem
 
 KIND_BY_FIELD: dict[str, Kind] = {"appointment": "appointment", "assisted": "assisted"}
 # "取消预约 YY…", or without the number when the user has one upcoming appointment (else they are listed).
+# Digits enough to be meant as a phone number (a mistyped one is asked for again, not taken for another question).
+PHONE_MIN_DIGITS = 5
 MANAGE = re.compile(r"^(取消预约|改约)\s*(YY[0-9]{8}-[0-9]{4})?$", re.IGNORECASE)
 
 
 def is_booking_answer(ctx: TurnContext, booking: dict[str, Any]) -> bool:
-    """Whether the message picks one of the offered days or half-days."""
+    """Whether the message picks one of the offered days or half-days, or answers the 帮办代办 questions: a
+    phone number (a mistyped one too: it is asked for again) or where to meet.
+    """
+    if booking.get("step") == "phone":
+        return _phone(ctx) is not None or sum(c.isdigit() for c in fold_width(ctx.inbound.text)) >= PHONE_MIN_DIGITS
+    if booking.get("step") == "address":
+        return ctx.text in ctx.services.appointments.rules.come_in_words or _address(ctx) is not None
     return _chosen(ctx, booking) is not None
+
+
+def _phone(ctx: TurnContext) -> str | None:
+    found = normalise_phone(ctx.inbound.text)
+    phones = (normalise_phone(str(e.value)) for e in ctx.parse.entities if e.entity == "phone")
+    return found or next((p for p in phones if p), None)
+
+
+def _address(ctx: TurnContext) -> str | None:
+    text = " ".join(ctx.inbound.text.split())
+    return text[:MAX_ADDRESS_CHARS] if ctx.services.appointments.rules.is_address(text) else None
 
 
 def _chosen(ctx: TurnContext, booking: dict[str, Any]) -> str | None:
@@ -47,25 +69,48 @@ def _half_named(ctx: TurnContext, halves: set[str]) -> str | None:
 
 
 def ask_again(ctx: TurnContext, booking: dict[str, Any]) -> list[Reply]:
-    """The pending day or half-day question again (a bare 好的 or 嗯 picks neither)."""
+    """The pending question again (a bare 好的 or 嗯 picks no day and gives no phone number)."""
+    if booking["step"] == "phone":
+        return [Reply(ctx.texts.get("assisted_ask_phone"))]
+    if booking["step"] == "address":
+        return _ask_address(ctx, again=True)
     key = "appointment_pick_day_again" if booking["step"] == "day" else "appointment_pick_half_again"
     return [Reply(ctx.texts.get(key), buttons=tuple(Button(title, title) for title in booking["choices"]))]
 
 
-async def start(ctx: TurnContext, item: ServiceItem, field: str, replaces: str | None = None) -> list[Reply]:
-    """Offer the bookable days for the item."""
+def _ask_address(ctx: TurnContext, *, again: bool = False) -> list[Reply]:
+    come_in = ctx.texts.get("assisted_come_in_button")
+    return [Reply(ctx.texts.get("assisted_ask_address_again" if again else "assisted_ask_address"),
+                  buttons=(Button(come_in, come_in),))]
+
+
+async def start(ctx: TurnContext, item: ServiceItem, field: str, replaces: Appointment | None = None) -> list[Reply]:
+    """Offer the bookable days for the item. A booking moved to a new time (`replaces`) keeps its phone and
+    address, so they are not asked for again.
+    """
     book = ctx.services.appointments
     choices = {date_in_words(day): day.isoformat() for day in book.days(today_local())}
     kind = KIND_BY_FIELD[field]
     ctx.slots["booking"] = {"item": item.code, "kind": kind, "step": "day", "choices": choices,
-                            "replaces": replaces}
+                            "replaces": replaces.number if replaces is not None else None}
+    if replaces is not None and replaces.phone:
+        ctx.slots["booking"].update(phone=replaces.phone, address=replaces.address)
     head = ctx.texts.get(f"{kind}_pick_day", name=item.name, window=item.window)
     return [Reply(head, buttons=tuple(Button(title, title) for title in choices))]
 
 
 async def step(ctx: TurnContext, item: ServiceItem) -> list[Reply]:
-    """Take the chosen day or half-day; book when both are known."""
+    """Take the chosen day or half-day, then for 帮办代办 the phone and where to meet; book when all are known."""
     booking: dict[str, Any] = ctx.slots["booking"]
+    if booking["step"] == "phone":
+        phone = _phone(ctx)
+        if phone is None:
+            return [Reply(ctx.texts.get("assisted_phone_invalid"))]
+        booking.update(step="address", phone=phone)
+        return _ask_address(ctx)
+    if booking["step"] == "address":
+        booking["address"] = None if ctx.text in ctx.services.appointments.rules.come_in_words else _address(ctx)
+        return await _book(ctx, item, booking, booking["half"])
     value = _chosen(ctx, booking)
     assert value is not None
     book = ctx.services.appointments
@@ -81,10 +126,20 @@ async def step(ctx: TurnContext, item: ServiceItem) -> list[Reply]:
             texts.get("appointment_half_button", name=halves[s.half].name, left=s.left): s.half for s in open_slots})
         half = _half_named(ctx, {s.half for s in open_slots})
         if half is not None:  # "周五下午": the day and the half-day in one message
-            return await _book(ctx, item, booking, half)  # type: ignore[arg-type]
+            return await _half_chosen(ctx, item, booking, half)  # type: ignore[arg-type]
         return [Reply(texts.get("appointment_pick_half", day=date_in_words(day)),
                       buttons=tuple(Button(t, t) for t in booking["choices"]))]
-    return await _book(ctx, item, booking, value)  # type: ignore[arg-type]
+    return await _half_chosen(ctx, item, booking, value)  # type: ignore[arg-type]
+
+
+async def _half_chosen(ctx: TurnContext, item: ServiceItem, booking: dict[str, Any], half: Half) -> list[Reply]:
+    """Book, or for 帮办代办 first ask for the phone staff will ring (unless a slot taken meanwhile sent the
+    citizen back to choose again after they gave it).
+    """
+    if booking["kind"] == "assisted" and "address" not in booking:
+        booking.update(step="phone", half=half)
+        return [Reply(ctx.texts.get("assisted_ask_phone"))]
+    return await _book(ctx, item, booking, half)
 
 
 async def _book(ctx: TurnContext, item: ServiceItem, booking: dict[str, Any], half: Half) -> list[Reply]:
@@ -93,7 +148,8 @@ async def _book(ctx: TurnContext, item: ServiceItem, booking: dict[str, Any], ha
     day = date.fromisoformat(booking["day"])
     try:
         made = await book.book(user_id=ctx.inbound.user_id, kind=booking["kind"], item_code=item.code,
-                               item_name=item.name, window=item.window, day=day, half=half, today=today_local())
+                               item_name=item.name, window=item.window, day=day, half=half, today=today_local(),
+                               phone=booking.get("phone"), address=booking.get("address"))
     except Conflict:
         booking.update(step="day", choices={date_in_words(d): d.isoformat() for d in book.days(today_local())})
         return [Reply(texts.get("appointment_slot_taken"), buttons=tuple(Button(t, t) for t in booking["choices"]))]
@@ -102,8 +158,11 @@ async def _book(ctx: TurnContext, item: ServiceItem, booking: dict[str, Any], ha
         with contextlib.suppress(NotFound, Conflict):  # already cancelled: nothing to undo
             await book.cancel(booking["replaces"], ctx.inbound.user_id)
     info = book.rules.halves[half]
+    location = item.location or f"{item.window}窗口"
+    where = texts.get("assisted_at_address", address=made.address) if made.address else \
+        texts.get("assisted_at_window", location=location)
     text = texts.get(f"{made.kind}_booked", number=made.number, day=date_in_words(day), half=info.name,
-                     hours=info.hours, location=item.location or f"{item.window}窗口")
+                     hours=info.hours, location=location, where=where, phone=mask_phone(made.phone or ""))
     card = {"type": "appointment", **made.to_json()}
     return [Reply(text, card=card)]
 
@@ -139,5 +198,5 @@ async def manage(ctx: TurnContext, match: re.Match[str]) -> list[Reply]:
     if existing is None or item is None:
         return [Reply(texts.get("appointment_not_found"))]
     ctx.slots["target"] = f"item:{item.code}"
-    replies = await start(ctx, item, existing.kind, replaces=number)
+    replies = await start(ctx, item, existing.kind, replaces=existing)
     return [Reply(texts.get("appointment_rebook", number=number)), *replies]

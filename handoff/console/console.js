@@ -1,6 +1,7 @@
 // 一窗 staff console (工作台): login, the three views, search, keyboard shortcuts, live events and presence.
 // Plain ES modules, no build step, no dependencies. Server text only ever reaches the page as text nodes.
 import { api, onLoggedOut, setCsrf } from "./api.js";
+import * as appointments from "./appointments.js";
 import * as cases from "./cases.js";
 import { byId, clear, el, label, setError, show } from "./dom.js";
 import * as stats from "./stats.js";
@@ -9,7 +10,7 @@ import * as tickets from "./tickets.js";
 const ALL_WINDOWS = JSON.parse(document.body.dataset.windows || "[]");
 const COMPLAINT_WINDOW = "办不成事反映";
 const PRESENCE_SECONDS = 30;
-const VIEWS = { cases, tickets, stats };
+const VIEWS = { cases, tickets, stats, appointments };
 
 const state = { staff: null, view: "cases", events: null, presence: null, reconnect: null, flashTimer: null };
 
@@ -95,9 +96,11 @@ async function enter(staff) {
   cases.start();
   tickets.start();
   stats.start();
+  appointments.start();
   switchView(viewFromHash(), true);
   await Promise.all([cases.refresh(), tickets.refresh()]);
   if (state.view === "stats") await stats.refresh();
+  if (state.view === "appointments") await appointments.refresh();
   startLive();
 }
 
@@ -236,6 +239,7 @@ function onKey(e) {
     1: () => switchView("cases"),
     2: () => switchView("tickets"),
     3: () => switchView("stats"),
+    4: () => switchView("appointments"),
   };
   const action = actions[e.key];
   if (action) {

@@ -57,6 +57,14 @@ export function when(iso) {
   return `${parts.month}月${parts.day}日 ${parts.hour}:${parts.minute}`;
 }
 
+// Today as YYYY-MM-DD in Beijing time (the service centre's calendar).
+export function localToday() {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
+    day: "2-digit" }).formatToParts(new Date());
+  const get = (type) => parts.find((p) => p.type === type).value;
+  return `${get("year")}-${get("month")}-${get("day")}`;
+}
+
 export function waitWords(seconds) {
   const s = Math.max(0, Math.round(seconds || 0));
   if (s < 60) return `${s} 秒`;
@@ -88,6 +96,8 @@ export const LABELS = {
   ticketReason: { request: "群众要求转人工", misses: "智能助手多次未能理解", message: "非工作时间留言" },
   rating: { 5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意" },
   role: { agent: "窗口人员", supervisor: "主管", admin: "管理员" },
+  appointmentKind: { appointment: "预约办事", assisted: "帮办代办" },
+  half: { am: "上午", pm: "下午" },
 };
 
 export function label(table, value) {

@@ -1,7 +1,7 @@
 // 统计 (supervisors and admins): case statistics as inline SVG (no chart library), the Excel export, and
 // the bad reviews waiting for a follow-up.
 import { api, query } from "./api.js";
-import { byId, clear, el, input, label, setError, svg, when } from "./dom.js";
+import { byId, clear, el, input, label, localToday, setError, svg, when } from "./dom.js";
 
 let ctx = null;
 let loading = 0;
@@ -14,14 +14,6 @@ export function bind(context) {
     refresh();
   });
   form.addEventListener("change", () => updateExport());
-}
-
-function localToday() {
-  // YYYY-MM-DD in Beijing time (the service centre's calendar).
-  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
-    day: "2-digit" }).formatToParts(new Date());
-  const get = (type) => parts.find((p) => p.type === type).value;
-  return `${get("year")}-${get("month")}-${get("day")}`;
 }
 
 export function start() {

@@ -16,7 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
-from bot.typedefs import CASES, EVALUATIONS
+from bot.typedefs import APPOINTMENTS, CASES, EVALUATIONS
 from core.clock import today_local
 from core.settings import Settings
 from tests.backends import unavailable
@@ -252,6 +252,38 @@ async def test_supervisor_sees_the_dashboard_and_follows_up_a_bad_review(
     await tablet.locator("#case-list li").first.wait_for()
     assert await tablet.evaluate("document.documentElement.scrollWidth") <= 768
     await tablet.screenshot(path=screenshot("console_tablet.png"))
+
+
+async def test_an_agent_sees_the_bookings_of_their_window_with_the_phone_to_ring(
+    aiohttp_server: Any, aiohttp_client: Any, settings: Settings, browser: Browser
+) -> None:
+    server, client = await serve(aiohttp_server, aiohttp_client, settings)
+    await add_staff(client, "deng", windows=("不动产登记",))
+    book = client.app[APPOINTMENTS]
+    day = book.days(today_local())[0]
+    visit = await book.book(user_id="web:a", kind="assisted", item_code="X1", item_name="二手房转移登记",
+                            window="不动产登记", day=day, half="pm", today=today_local(), phone="13912345678",
+                            address="幸福路12号3栋201")
+    await book.book(user_id="web:b", kind="appointment", item_code="X1", item_name="二手房转移登记",
+                    window="不动产登记", day=day, half="am", today=today_local())
+    await book.book(user_id="web:c", kind="appointment", item_code="P1", item_name="普通护照签发",
+                    window="出入境", day=day, half="am", today=today_local())
+
+    page = await browser.new_page()
+    await log_in(page, server, "deng")
+    await page.locator("#tab-appointments").click()
+    rows = page.locator("#appointments-rows tr")
+    await rows.nth(1).wait_for()
+    assert await rows.count() == 2  # 出入境's booking is not this window's
+    assert "上午" in await rows.nth(0).inner_text()
+    assisted = await rows.nth(1).inner_text()
+    assert "帮办代办" in assisted and visit.number in assisted and "幸福路12号3栋201" in assisted
+    assert await rows.nth(1).locator("a[href='tel:13912345678']").count() == 1
+    await page.select_option("#appointments-range select[name=kind]", "appointment")
+    await page.locator("#appointments-range button[type=submit]").click()
+    await page.locator("#appointments-rows tr").nth(1).wait_for(state="detached")
+    assert "预约办事" in await page.locator("#appointments-rows").inner_text()
+    await page.screenshot(path=screenshot("console_appointments.png"), full_page=True)
 
 
 async def test_login_refusals_show_the_servers_words(

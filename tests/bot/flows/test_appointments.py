@@ -13,6 +13,7 @@ from core.errors import Conflict, InvalidInput
 from handoff.appointments import AppointmentBook, AppointmentRules
 from handoff.calendar import date_in_words
 from tests.conftest import Visitor
+from tests.handoff.test_staff import add_staff, logged_in
 
 
 def book_of(client: TestClient, capacity: int | None = None) -> AppointmentBook:
@@ -61,17 +62,51 @@ async def test_asking_for_my_appointment_lists_it_rather_than_booking_again(visi
 async def test_reschedule_books_the_new_time_and_cancels_the_old(client: TestClient, visitor: Visitor) -> None:
     await visitor.say("二手房过户能帮我代办吗")
     await visitor.say("1")
-    first = await visitor.say("1")
+    assert (await visitor.say("1"))["replies"][0]["text"].startswith("请留一个联系电话")
+    await visitor.say("13912345678")
+    first = await visitor.say("到窗口")
     number = first["replies"][0]["card"]["number"]
     assert "帮办代办已登记" in first["replies"][0]["text"]
     change = await visitor.say(f"改约 {number}")
     assert f"原预约 {number}" in change["replies"][0]["text"]
     await visitor.say("3")
-    moved = await visitor.say("上午")
+    moved = await visitor.say("上午")  # the phone is not asked for again
     new_number = moved["replies"][0]["card"]["number"]
     assert new_number != number and moved["replies"][0]["card"]["kind"] == "assisted"
+    assert "139****5678" in moved["replies"][0]["text"]
     upcoming = await book_of(client).of_user(visitor.user_id, today_local())
-    assert [a.number for a in upcoming] == [new_number]
+    assert [a.number for a in upcoming] == [new_number] and upcoming[0].phone == "13912345678"
+
+
+async def test_assisted_service_takes_a_phone_and_an_address_that_staff_of_the_window_see(
+        client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("二手房过户能帮我代办吗")
+    await visitor.say("1")
+    asked = await visitor.say("下午")
+    assert asked["replies"][0]["text"] == "请留一个联系电话，工作人员办理前会先打给您："
+    assert (await visitor.say("好的"))["replies"][0]["text"].startswith("请留一个联系电话")  # asked again
+    wrong = await visitor.say("139123")
+    assert wrong["flow"] == "guide" and wrong["replies"][0]["text"].startswith("这个号码好像不对")
+    where = await visitor.say("１３９ ８７６５ ４３２１")  # full-width digits and spaces, as phones type them
+    assert where["replies"][0]["text"].startswith("行动不便需要上门的")
+    assert [b["title"] for b in where["replies"][0]["buttons"]] == ["到窗口"]
+    booked = await visitor.say("幸福路12号3栋201，老人腿脚不便")
+    text = booked["replies"][0]["text"]
+    assert "上门到 幸福路12号3栋201，老人腿脚不便" in text and "139****4321" in text and "13987654321" not in text
+    number = booked["replies"][0]["card"]["number"]
+    assert "phone" not in booked["replies"][0]["card"]  # the card goes to the chat: no contact details in it
+
+    await add_staff(client, "deng", windows=("不动产登记",))
+    await add_staff(client, "chu", windows=("出入境",))
+    await logged_in(client, "chu")
+    assert (await (await client.get("/api/v1/agent/appointments")).json())["appointments"] == []
+    await logged_in(client, "deng")
+    listed = (await (await client.get("/api/v1/agent/appointments", params={"kind": "assisted"})).json())
+    [row] = listed["appointments"]
+    assert row["number"] == number and row["phone"] == "13987654321"
+    assert row["address"] == "幸福路12号3栋201，老人腿脚不便" and row["half"] == "pm"
+    bad = await client.get("/api/v1/agent/appointments", params={"from": "2026-13-01"})
+    assert bad.status == 400 and (await bad.json())["error"]["code"] == "invalid_query"
 
 
 async def test_someone_elses_booking_cannot_be_cancelled(client: TestClient, visitor: Visitor) -> None:
