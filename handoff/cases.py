@@ -371,6 +371,29 @@ class CaseService:
                                     rating=rating, comment=comment)
         return case
 
+    async def urge(self, case_no: str, user_id: str) -> tuple[Case, bool]:
+        """催办: the citizen asks for their open case to be hurried. It goes into the case's history and to the
+        staff console, once per day: returns the case and whether this call recorded the urge (False when the
+        citizen urged it already today). NotFound for anyone else's case, Conflict for one no longer open.
+        """
+        case = await self.get(case_no)
+        if case.user_id != user_id:
+            raise NotFound("没有找到这个案件编号。")
+        _require_open(case)
+        today = self.now().astimezone(self.calendar.tz).date()
+        async with self._read() as db:
+            query = (select(CaseEvent.created_at).where(CaseEvent.case_id == case.id, CaseEvent.kind == "urged")
+                     .order_by(col(CaseEvent.id).desc()).limit(1))
+            last = (await db.exec(query)).first()
+        if last is not None and last.astimezone(self.calendar.tz).date() == today:
+            return case, False
+
+        def change(case: Case) -> CaseChange:
+            _require_open(case)
+            return CaseChange("urged")
+
+        return await self._act(case.case_no, CITIZEN, change), True
+
     async def close_unrated(self, case: Case) -> Case | None:
         """Close a resolved case whose rating did not come within the allowed working days."""
         assert case.resolved_at is not None

@@ -22,6 +22,7 @@ CONFIRM = frozenset({"确认", "确定", "提交", "对", "是的", "没问题",
 EDIT = frozenset({"修改", "更改", "改", "不对", "改一下"})
 # A short message the NLU reads as one of these ("确认", "好的", "进度", "不是", "你好") answers none of the open
 # questions: filed as the matter or the account, it would make the case unreadable for staff.
+# Not urge_case: "希望尽快提取" reads as one and is the commonest answer to "您希望怎么解决".
 NOT_ANSWER_INTENTS = frozenset({"affirm", "deny", "ask_progress", "greet", "thanks", "goodbye"})
 MAX_QUESTION_CHARS = 10  # "那要多久有结果": longer, a message read as ask_time_limit is likely an account
 # A first message shorter than this that names no matter is just "I want to complain", not an account.

@@ -1,20 +1,24 @@
 """`progress`: "我的事办到哪了". Lists the user's own cases and pre-checks; a case number shows that case's
-history. A case filed from another channel is shown after the phone it was filed with is given.
+history. A case filed from another channel is shown after the phone it was filed with is given. "能催一下吗"
+(催办) hurries the user's open case: staff see it in the case's history and on the console.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date, datetime
 
 from bot.flows.base import Flow, TurnContext
 from bot.messages import Button, Reply
 from core.clock import today_local
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from handoff.calendar import date_in_words
 from handoff.case_models import Case
 
 MAX_PHONE_TRIES = 3
+# The payload of a 催办 button, when the user has several open cases.
+URGE = re.compile(r"^催办\s*(BBC[0-9]{8}-[0-9]{4})$", re.IGNORECASE)
 LISTED = 5
 
 
@@ -22,7 +26,11 @@ class ProgressFlow(Flow):
     """Answers progress questions from the case service and the pre-check store."""
 
     name = "progress"
-    intents = frozenset({"ask_progress"})
+    intents = frozenset({"ask_progress", "urge_case"})
+
+    def owns(self, ctx: TurnContext) -> bool:
+        """A 催办 button ("催办 BBC20261122-0003"), whatever the NLU made of it."""
+        return bool(URGE.match(ctx.text))
 
     def wants(self, ctx: TurnContext) -> bool:
         """The phone asked for to show a case, or a record number."""
@@ -51,6 +59,8 @@ class ProgressFlow(Flow):
             return await self._detail(ctx, case)
         number = _record_no(ctx)
         ctx.session.end_flow()
+        if ctx.parse.intent == "urge_case" or URGE.match(ctx.text):
+            return await self._urge(ctx, number if number is not None and number.startswith("BBC") else None)
         if number is not None and number.startswith("YS"):
             return await self._precheck(ctx, number)
         if number is not None and number.startswith("YY"):
@@ -99,6 +109,40 @@ class ProgressFlow(Flow):
         lines.append(texts.get("progress_footer"))
         buttons = tuple(Button(c.case_no, c.case_no) for c in own_cases)
         return [Reply("\n".join(lines), buttons=buttons)]
+
+    async def _urge(self, ctx: TurnContext, number: str | None) -> list[Reply]:
+        """催办 the named case, or the user's one open case (a choice when there are several)."""
+        texts = ctx.texts
+        cases = ctx.services.cases
+        user_id = ctx.inbound.user_id
+        if number is None:
+            open_cases = [c for c in await cases.of_user(user_id, limit=LISTED) if c.is_open]
+            if not open_cases:
+                return [Reply(texts.get("urge_nothing_open"))]
+            if len(open_cases) > 1:
+                return [Reply(texts.get("urge_which"), buttons=tuple(
+                    Button(texts.get("urge_choice", case_no=c.case_no, item=c.item_name), f"催办 {c.case_no}")
+                    for c in open_cases))]
+            number = open_cases[0].case_no
+        try:
+            case = await cases.get(number)
+        except NotFound:
+            case = None
+        if case is None or case.user_id != user_id:
+            return [Reply(texts.get("urge_not_found"))]
+        if case.paused_since is not None:  # waiting for the citizen's material: nothing for staff to hurry
+            key, recorded = "urge_paused", False
+        elif not case.is_open:
+            key, recorded = "urge_finished", False
+        else:
+            try:
+                case, recorded = await cases.urge(case.case_no, user_id)
+            except Conflict:  # finished meanwhile
+                return [Reply(texts.get("urge_finished", case_no=case.case_no),
+                              buttons=(Button(texts.get("button_progress"), case.case_no),))]
+            key = "urge_recorded" if recorded else "urge_already"
+        text = texts.get(key, case_no=case.case_no, department=case.department, due=date_in_words(case.due_date))
+        return [Reply(text, buttons=(Button(texts.get("button_progress"), case.case_no),))]
 
     async def _appointment(self, ctx: TurnContext, number: str) -> list[Reply]:
         """One of the user's upcoming appointments, with how to cancel or move it."""

@@ -10,6 +10,7 @@ from bot.typedefs import CALENDAR, CASES
 from core.clock import today_local
 from handoff.calendar import date_in_words
 from tests.conftest import Visitor, new_visitor
+from tests.handoff.conftest import draft
 
 
 def due_words(client: TestClient, days: int) -> str:
@@ -274,3 +275,38 @@ def test_a_button_title_typed_chooses_that_button() -> None:
     assert resolve_choice("非常不满意", buttons) == "评价 BBC20261124-0001 1"
     assert resolve_choice("2", buttons) == "评价 BBC20261124-0001 4"  # by its place
     assert resolve_choice("挺满意", buttons) is None
+
+
+async def test_urging_a_case_reaches_its_history_once_a_day(client: TestClient, visitor: Visitor) -> None:
+    nothing = await visitor.say("能催一下吗")
+    assert nothing["flow"] == "progress" and nothing["replies"][0]["text"].startswith("您目前没有正在办理的反映")
+    filed = await file_the_example(visitor)
+    case_no = filed["replies"][0]["buttons"][0]["payload"]
+    urged = await visitor.say("能催一下吗")
+    assert urged["flow"] == "progress", urged
+    text = urged["replies"][0]["text"]
+    assert text.startswith(f"已为您催办 {case_no}，已提醒市住房公积金管理中心县管理部尽快处理")
+    assert f"最迟 {due_words(client, 3)}前答复您" in text
+    again = await visitor.say("帮我催一下")
+    assert again["replies"][0]["text"].startswith(f"{case_no} 今天已经催办过了")
+    service = client.app[CASES]
+    events = await service.events(await service.get(case_no), public_only=True)
+    assert [e.kind for e in events].count("urged") == 1 and events[-1].actor == "citizen"
+    history = (await visitor.say(case_no))["replies"][0]["card"]["timeline"]
+    assert history[-1]["text"] == "您催办了一次"
+
+    # Two open cases: which one? The button urges the one chosen.
+    second, _ = await service.file(draft(user_id=visitor.user_id, phone="13900001111", item_name="社会保障卡补领"))
+    which = await visitor.say("催办")
+    assert which["replies"][0]["text"] == "您有几件正在办理的反映，要催办哪一件？"
+    assert [b["payload"] for b in which["replies"][0]["buttons"]] == [f"催办 {second.case_no}", f"催办 {case_no}"]
+    chosen = await visitor.say("1")
+    assert chosen["replies"][0]["text"].startswith(f"已为您催办 {second.case_no}")
+
+    # Someone else's number is not theirs to urge, nor to learn anything about.
+    stranger = await new_visitor(client)
+    refused = await stranger.say(f"催办 {case_no}")
+    assert refused["replies"][0]["text"] == "没有找到您的这个案件编号，请核对。"
+    await service.resolve(second.case_no, "staff:li", result="已补领")
+    finished = await visitor.say(f"催办 {second.case_no}")
+    assert finished["replies"][0]["text"].startswith(f"{second.case_no} 已经办结了")
