@@ -20,6 +20,10 @@ QUESTIONS = ("scale", "taxpayer_type", "need")
 DOC_WORDS = ("文号", "依据", "哪个文件", "什么文件", "政策文件")
 VALIDITY_WORDS = ("有效期", "到啥时候", "到什么时候", "执行到", "截止", "到期", "什么时候结束", "还有效")
 PROFILE_ENTITIES = frozenset({"enterprise_scale", "taxpayer_type", "industry", "policy_domain"})
+# "制造业也是100%吗", "那餐饮业呢": whether the policy in context applies to an enterprise like this.
+APPLIES_WORDS = ("吗", "呢", "能不能", "可不可以", "可以不", "行不行", "适用", "享受", "能用", "也是", "也能", "也可以",
+                 "也行")
+WHO_ENTITIES = frozenset({"enterprise_scale", "taxpayer_type", "industry"})
 FOLLOW_UPS = {"ask_process": "how", "ask_materials": "materials", "ask_location": "window", "ask_conditions": "who"}
 SKIP = frozenset({"跳过", "不知道", "不清楚", "都行", "随便"})
 SCALE_WORDS: dict[str, str] = {"小型微利": "小型", **{s: s for s in SCALES}}
@@ -53,7 +57,7 @@ class PolicyFlow(Flow):
             return True
         if self._asked_of_listed(ctx, slots) is not None:
             return True
-        if slots.get("policy") and _asks_about(ctx.text) is not None:
+        if slots.get("policy") and (_asks_about(ctx.text) is not None or _asks_if_it_applies(ctx)):
             return True
         names_item = ctx.search(ctx.text, ["item", "bundle"], limit=1)
         return bool(slots.get("policy") or slots.get("listed")) and ctx.parse.intent in FOLLOW_UPS and not (
@@ -83,6 +87,9 @@ class PolicyFlow(Flow):
         asking = slots.pop("asking", None)
         if asking:
             value = None if ctx.text in SKIP else self._answer_value(ctx, asking)
+            if value is None and ctx.text not in SKIP and (named := _named_policy(ctx)) is not None:
+                # "研发费用加计扣除" to "最想了解哪方面": that policy, not a list with it somewhere in it
+                return self._detail(ctx, kb.policies[named.key])
             profile[asking] = value if value is not None else "skip"
             return self._next(ctx, profile)
         current = kb.policies.get(slots.get("policy", ""))
@@ -90,6 +97,8 @@ class PolicyFlow(Flow):
         if current is not None and about is not None:  # "那文号是啥", "执行到啥时候"
             return [Reply(self._fact(ctx, current, about))]
         hit = _named_policy(ctx)
+        if current is not None and (hit is None or hit.key == current.id) and _asks_if_it_applies(ctx):
+            return [Reply(self._applies(ctx, current))]
         if current is not None and ctx.parse.intent in FOLLOW_UPS and hit is None:
             return self._follow_up(ctx, current, FOLLOW_UPS[ctx.parse.intent])
         if listed and ctx.parse.intent in FOLLOW_UPS and hit is None:  # "怎么申请" to a list: which one?
@@ -196,7 +205,7 @@ class PolicyFlow(Flow):
         lines = [ctx.texts.get("policy_detail", title=policy.title, benefit=policy.benefit or policy.summary),
                  ctx.texts.get("policy_detail_basis", doc=_doc(ctx, policy)),
                  ctx.texts.get("policy_detail_valid", validity=validity)]
-        who = "、".join([*policy.eligibility.scales, *policy.eligibility.taxpayer_types, *policy.eligibility.other])
+        who = _who(policy)
         if who:
             lines.append(ctx.texts.get("policy_detail_who", who=who))
         lines.append(ctx.texts.get("policy_detail_footer"))
@@ -213,6 +222,13 @@ class PolicyFlow(Flow):
             return ctx.texts.get("policy_fact_long_term", title=policy.title)
         key = "policy_fact_expired" if policy.expired(today_local()) else "policy_fact_until"
         return ctx.texts.get(key, title=policy.title, date=validity)
+
+    @staticmethod
+    def _applies(ctx: TurnContext, policy: Policy) -> str:
+        """Who the policy is for and what it gives, for "制造业也是100%吗" about it."""
+        return ctx.texts.get("policy_fact_applies", title=policy.title,
+                             who=_who(policy) or ctx.texts.get("policy_for_anyone"),
+                             benefit=policy.benefit or policy.summary)
 
     def _follow_up(self, ctx: TurnContext, policy: Policy, what: str) -> list[Reply]:
         texts = ctx.texts
@@ -235,6 +251,17 @@ def _asks_about(text: str) -> str | None:
     if any(word in text for word in VALIDITY_WORDS):
         return "valid"
     return None
+
+
+def _asks_if_it_applies(ctx: TurnContext) -> bool:
+    """Whether the message asks if the policy applies to an enterprise it describes ("个体户也可以吗")."""
+    return any(e.entity in WHO_ENTITIES for e in ctx.parse.entities) and any(w in ctx.text for w in APPLIES_WORDS)
+
+
+def _who(policy: Policy) -> str:
+    """The policy's eligibility in words ("小型、微型、一般纳税人、…"), empty when it is for any enterprise."""
+    rules = policy.eligibility
+    return "、".join([*rules.scales, *rules.taxpayer_types, *rules.industries, *rules.other])
 
 
 def _describes_enterprise(ctx: TurnContext) -> bool:

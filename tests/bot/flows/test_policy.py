@@ -159,3 +159,17 @@ async def test_the_document_number_and_validity_asked_on_their_own(client: TestC
     end = policy.valid_until
     assert until == (f"【研发费用税前加计扣除】执行到{end.year}年{end.month}月{end.day}日。" if end
                      else "【研发费用税前加计扣除】长期有效，没有截止日期。")
+
+
+async def test_a_policy_named_at_a_narrowing_question_is_answered_and_asked_about(visitor: Visitor) -> None:
+    await visitor.say("我们是做机械加工的小厂，有啥优惠政策？")
+    need = await visitor.say("一般纳税人")
+    assert need["replies"][0]["text"] == "最想了解哪方面？"
+    named = await visitor.say("研发费用加计扣除")  # not one of the offered needs: the policy it names
+    assert named["flow"] == "policy" and named["replies"][0]["text"].startswith("【研发费用税前加计扣除】")
+    applies = await visitor.say("制造业也是100%吗")
+    text = applies["replies"][0]["text"]
+    assert applies["flow"] == "policy" and text.startswith("【研发费用税前加计扣除】适用对象：")
+    assert "住宿和餐饮业" in text and "优惠内容：研发费用100%加计扣除" in text
+    catering = await visitor.say("那餐饮业呢")
+    assert catering["flow"] == "policy" and catering["replies"][0]["text"] == text
