@@ -22,9 +22,10 @@ from handoff.calendar import date_in_words
 from policy_kb.schema import ServiceItem
 
 KIND_BY_FIELD: dict[str, Kind] = {"appointment": "appointment", "assisted": "assisted"}
-# "取消预约 YY…", or without the number when the user has one upcoming appointment (else they are listed).
 # Digits enough to be meant as a phone number (a mistyped one is asked for again, not taken for another question).
 PHONE_MIN_DIGITS = 5
+VISIT_WORD = "上门"
+# "取消预约 YY…", or without the number when the user has one upcoming appointment (else they are listed).
 MANAGE = re.compile(r"^(取消预约|改约)\s*(YY[0-9]{8}-[0-9]{4})?$", re.IGNORECASE)
 
 
@@ -34,8 +35,9 @@ def is_booking_answer(ctx: TurnContext, booking: dict[str, Any]) -> bool:
     """
     if booking.get("step") == "phone":
         return _phone(ctx) is not None or sum(c.isdigit() for c in fold_width(ctx.inbound.text)) >= PHONE_MIN_DIGITS
-    if booking.get("step") == "address":
-        return ctx.text in ctx.services.appointments.rules.come_in_words or _address(ctx) is not None
+    if booking.get("step") == "address":  # "需要上门" without the address is asked for it again
+        rules = ctx.services.appointments.rules
+        return ctx.text in rules.come_in_words or _address(ctx) is not None or VISIT_WORD in ctx.text
     return _chosen(ctx, booking) is not None
 
 
@@ -109,7 +111,11 @@ async def step(ctx: TurnContext, item: ServiceItem) -> list[Reply]:
         booking.update(step="address", phone=phone)
         return _ask_address(ctx)
     if booking["step"] == "address":
-        booking["address"] = None if ctx.text in ctx.services.appointments.rules.come_in_words else _address(ctx)
+        come_in = ctx.text in ctx.services.appointments.rules.come_in_words
+        address = None if come_in else _address(ctx)
+        if not come_in and address is None:
+            return _ask_address(ctx, again=True)
+        booking["address"] = address
         return await _book(ctx, item, booking, booking["half"])
     value = _chosen(ctx, booking)
     assert value is not None

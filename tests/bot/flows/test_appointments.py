@@ -90,6 +90,8 @@ async def test_assisted_service_takes_a_phone_and_an_address_that_staff_of_the_w
     where = await visitor.say("１３９ ８７６５ ４３２１")  # full-width digits and spaces, as phones type them
     assert where["replies"][0]["text"].startswith("行动不便需要上门的")
     assert [b["title"] for b in where["replies"][0]["buttons"]] == ["到窗口"]
+    again = await visitor.say("需要上门")
+    assert again["replies"][0]["text"].startswith("还没有登记成功。请告诉我上门的详细地址")
     booked = await visitor.say("幸福路12号3栋201，老人腿脚不便")
     text = booked["replies"][0]["text"]
     assert "上门到 幸福路12号3栋201，老人腿脚不便" in text and "139****4321" in text and "13987654321" not in text
