@@ -191,6 +191,10 @@ class Engine:
             return "smalltalk", [Reply(self._texts.get("empty_message"))]
         # A button payload of a flow's own goes to it, before the NLU's reading of it counts.
         flow = next((f for f in self._flows.values() if f.owns(ctx)), None)
+        active = self._flows.get(ctx.session.flow or "")
+        if flow is None and active is not None and intent in GLOBAL_INTENTS and ctx.parse.confidence < 1.0 \
+                and active.answers(ctx):
+            flow = active  # "不知道" to an open question is its answer, not a request for the menu
         if flow is None:
             # "取消预约 YY…" names a record: it is about that record, not a command to leave the conversation.
             if intent in GLOBAL_INTENTS and not any(e.entity == "case_no" for e in ctx.parse.entities):
@@ -199,7 +203,6 @@ class Engine:
                     ctx.session.misses = 0
                     return "smalltalk", self._global(ctx, intent)
             else:
-                active = self._flows.get(ctx.session.flow or "")
                 if intent in OVERRIDING_INTENTS:
                     active = None
                 flow = active if active is not None and active.wants(ctx) else self._by_intent.get(intent)

@@ -20,6 +20,19 @@ def mask_id_numbers(text: str) -> str:
     return _ID_CARD.sub(lambda m: m.group(1) + "*" * 12, text)
 
 
+# A 身份证号 with the words that name it ("我身份证号是3201…"): in free text a complaint keeps, neither is needed to
+# understand the matter, and the words would make 居民身份证换领 look like the matter.
+_ID_MENTION = re.compile(r"[，,、；;\s]*(?:我的?)?(?:身份证(?:号码|号)?|证件号码?)?\s*(?:是|为|:|：)?\s*"
+                         + _ID_CARD.pattern)
+
+
+def drop_id_numbers(text: str) -> str:
+    """`text` without any 身份证号, nor the words that name one ("我身份证号320102…"): for free text that is kept
+    and shown again (a complaint's account), where even a masked number is of no use.
+    """
+    return _ID_MENTION.sub("", text).strip(" ，,；;、")
+
+
 def mask_phone_numbers(text: str) -> str:
     """Mask mobile numbers as 139****5678."""
     return _MOBILE.sub(r"\1****\2", text)

@@ -27,6 +27,7 @@ from core.db import SessionFactory, read_sessions, stored, utcnow
 from core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from core.keys import Prefix, key
 from core.listeners import Listeners
+from core.logging import drop_id_numbers
 from core.numbering import Dependents, insert_numbered
 from core.phones import normalise_phone
 from core.text import normalise
@@ -466,7 +467,8 @@ def _checked(draft: CaseDraft) -> CaseDraft:
     phone = normalise_phone(draft.phone or "")
     if phone is None:
         raise InvalidInput("请提供有效的手机号或带区号的固定电话。", code="invalid_phone")
-    happened = (draft.happened or "").strip()
+    # 身份证号 in free text is dropped: staff and the citizen see these fields again, and the phone identifies.
+    happened = drop_id_numbers((draft.happened or "").strip())
     if not happened:
         raise InvalidInput("请说明遇到的情况（happened）。", code="missing_field")
     for name, limit in MAX_FIELD_CHARS.items():
@@ -474,6 +476,8 @@ def _checked(draft: CaseDraft) -> CaseDraft:
         if len(value) > limit:
             raise InvalidInput(f"字段 {name} 不能超过 {limit} 个字符。", code="field_too_long")
     return CaseDraft(**{**draft.__dict__, "phone": phone, "happened": happened,
+                        "where_when": drop_id_numbers(draft.where_when or ""),
+                        "wants": drop_id_numbers(draft.wants or ""),
                         "item_name": (draft.item_name or "").strip(), "name": (draft.name or "").strip() or None})
 
 

@@ -103,6 +103,12 @@ class Flow(ABC):
         """Whether this active flow takes the message rather than a newly recognised intent."""
         return False
 
+    def answers(self, ctx: TurnContext) -> bool:
+        """Whether this active flow's pending question is answered by the message even though the classifier
+        read a global intent into it ("不记得了" to "什么时候办的" is no 取消). Exact commands stay global.
+        """
+        return False
+
     def window_hint(self, ctx: TurnContext) -> str | None:
         """The themed window (主题窗口) of what this flow is discussing, for 转人工; None if it has no idea."""
         return None

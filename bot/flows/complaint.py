@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.flows.base import MAX_BARE_ANSWER_CHARS, Flow, TurnContext, menu_buttons
 from bot.messages import Button, Reply
+from core.logging import drop_id_numbers
 from core.phones import mask_phone, normalise_phone
 from handoff.calendar import date_in_words
 from handoff.case_models import Case
@@ -17,7 +18,8 @@ from handoff.cases import MAX_FIELD_CHARS, CaseDraft
 # The order questions are asked in; `optional` ones can be skipped.
 FIELDS = ("happened", "item_name", "where_when", "wants", "name", "phone")
 OPTIONAL = frozenset({"where_when", "wants", "name"})
-SKIP = frozenset({"跳过", "不知道", "不清楚", "没有", "无", "不用", "算了吧"})
+SKIP = frozenset({"跳过", "不知道", "不清楚", "没有", "无", "不用", "算了吧", "不记得了", "不记得", "记不清了", "忘了",
+                  "想不起来了", "不知道了"})
 CONFIRM = frozenset({"确认", "确定", "提交", "对", "是的", "没问题", "好的", "可以"})
 EDIT = frozenset({"修改", "更改", "改", "不对", "改一下"})
 # A short message the NLU reads as one of these ("确认", "好的", "进度", "不是", "你好") answers none of the open
@@ -40,6 +42,10 @@ class ComplaintFlow(Flow):
     def window_hint(self, ctx: TurnContext) -> str | None:
         """A complaint goes to the 办不成事反映 window."""
         return ctx.services.cases.rules.routing.complaint_window
+
+    def answers(self, ctx: TurnContext) -> bool:
+        """"不知道" or "不记得了" to a pending question skips it (or is the answer); it cancels nothing."""
+        return bool(ctx.session.slots_of(self.name).get("asking")) and ctx.text in SKIP
 
     def wants(self, ctx: TurnContext) -> bool:
         """While a question or the confirmation is pending, the message is the answer."""
@@ -89,11 +95,11 @@ class ComplaintFlow(Flow):
         return self._next(ctx, draft)
 
     def _first_message(self, ctx: TurnContext, draft: dict[str, Any]) -> None:
-        found = self._find_item(ctx, ctx.text)
+        found = self._find_item(ctx, drop_id_numbers(ctx.text))
         if found:
             draft.update(found)
         if found or len(ctx.text) >= MIN_ACCOUNT_CHARS:
-            draft["account"] = ctx.inbound.text.strip()
+            draft["account"] = drop_id_numbers(ctx.inbound.text.strip())
 
     def _find_item(self, ctx: TurnContext, text: str) -> dict[str, Any]:
         kb = ctx.services.kb.current
@@ -110,10 +116,10 @@ class ComplaintFlow(Flow):
         """Store the answer to `field`; a Reply when it cannot be accepted. Free text is kept as the citizen
         wrote it (not normalised), since staff read it.
         """
-        text = ctx.inbound.text.strip()
+        text = drop_id_numbers(ctx.inbound.text.strip())  # 身份证号 is never kept nor repeated
         if field == "phone":
             phone = next((normalise_phone(e.value) for e in ctx.parse.entities if e.entity == "phone"), None)
-            phone = phone or normalise_phone(text)
+            phone = phone or normalise_phone(ctx.inbound.text)
             if phone is None:
                 return Reply(ctx.texts.get("complaint_bad_phone"))
             draft["phone"] = phone
@@ -129,7 +135,7 @@ class ComplaintFlow(Flow):
                 text = text.removeprefix(prefix)
             draft["name"] = text.strip()[:MAX_FIELD_CHARS["name"]]
         elif field == "item_name":
-            found = self._find_item(ctx, ctx.text)
+            found = self._find_item(ctx, drop_id_numbers(ctx.text))
             draft.update(found or {"item_name": text, "item_code": None, "item_window": None,
                                    "item_department": None})
             draft["item_chosen"] = True
@@ -137,7 +143,7 @@ class ComplaintFlow(Flow):
             draft[field] = text
             if field == "happened" and not draft.get("item_chosen"):
                 # The reason often names the matter better ("租房合同没备案" → 公积金提取（租房）).
-                draft.update(self._find_item(ctx, f"{draft.get('account', '')} {ctx.text}"))
+                draft.update(self._find_item(ctx, f"{draft.get('account', '')} {text}"))
         return None
 
     def _next(self, ctx: TurnContext, draft: dict[str, Any]) -> list[Reply]:
@@ -221,8 +227,13 @@ def _phone_in(ctx: TurnContext) -> str | None:
 def _not_an_answer(ctx: TurnContext) -> bool:
     """Whether the message is a short word of assent, refusal, greeting or a progress query, not an answer."""
     text = ctx.text
-    return len(text) <= MAX_BARE_ANSWER_CHARS and (
-        text in CONFIRM or text in EDIT or ctx.parse.intent in NOT_ANSWER_INTENTS)
+    if len(text) > MAX_BARE_ANSWER_CHARS or text in SKIP:
+        return False
+    if text in CONFIRM or text in EDIT:
+        return True
+    if ctx.parse.intent in ("affirm", "deny"):  # a bare 是 or 不是, not "房东不配合", which also reads as a refusal
+        return text in ctx.texts.words("acknowledgements") or text in ctx.texts.words("refusals")
+    return ctx.parse.intent in NOT_ANSWER_INTENTS
 
 
 def _account(draft: dict[str, Any]) -> str:

@@ -18,11 +18,25 @@ RATING = re.compile(r"^评价\s*((?:BBC|GD)[0-9]{8}-[0-9]{4})\s*([1-5])$", re.IG
 SKIP = frozenset({"跳过", "没有", "无", "没了", "不用了", "没有了"})
 MAX_COMMENT_CHARS = 500
 SCORE_OF_LEVEL = {label: score for score, label in LEVELS.items()}
+COMMENT_STRIP = " ，,。.！!；;：:~～、"
 
 
 def rating_buttons(case_no: str) -> tuple[Button, ...]:
     """The five 好差评 levels as buttons, best first."""
     return tuple(Button(label, f"评价 {case_no} {score}") for score, label in sorted(LEVELS.items(), reverse=True))
+
+
+def typed_rating(text: str) -> tuple[int | None, str]:
+    """The level a typed message starts with and the words after it: "不满意，拖了这么久" → (2, "拖了这么久");
+    (None, "") when it starts with none.
+    """
+    text = text.strip()
+    for label in sorted(SCORE_OF_LEVEL, key=len, reverse=True):  # 不满意 before 满意
+        rest = text[len(label):]
+        # The level ends at a pause: "满意度评价" rates nothing.
+        if text.startswith(label) and (not rest or rest[0] in COMMENT_STRIP):
+            return SCORE_OF_LEVEL[label], rest.strip(COMMENT_STRIP)
+    return None, ""
 
 
 class FeedbackFlow(Flow):
@@ -36,8 +50,10 @@ class FeedbackFlow(Flow):
         return "pending" in ctx.session.slots_of(self.name)
 
     def owns(self, ctx: TurnContext) -> bool:
-        """A rating button, pressed whatever flow was active and whatever the NLU made of it."""
-        return bool(RATING.match(ctx.text))
+        """A rating button, pressed whatever flow was active and whatever the NLU made of it, or a level typed
+        with a reason ("满意，谢谢你们" reads as thanks).
+        """
+        return bool(RATING.match(ctx.text)) or typed_rating(ctx.inbound.text)[1] != ""
 
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Rating → ask for a comment; comment → store both; otherwise offer the case waiting for a rating."""
@@ -57,12 +73,19 @@ class FeedbackFlow(Flow):
             return [Reply(ctx.texts.get(key))]
         waiting = [c for c in await ctx.services.cases.of_user(ctx.inbound.user_id)
                    if c.status == "resolved" and c.rating is None]
-        level = SCORE_OF_LEVEL.get(ctx.text)
+        level, comment = typed_rating(ctx.inbound.text)
         if waiting and level is not None:  # "满意" typed for the case waiting for it, not a button pressed
-            return await self._rated(ctx, waiting[0].case_no, level)
+            if not comment:
+                return await self._rated(ctx, waiting[0].case_no, level)
+            ctx.session.end_flow()  # "不满意，拖了这么久": the rating and its reason in one message
+            try:
+                await self._store(ctx, waiting[0].case_no, level, comment[:MAX_COMMENT_CHARS])
+            except (Conflict, NotFound):
+                return [Reply(ctx.texts.get("feedback_not_ratable"))]
+            return [Reply(ctx.texts.get("feedback_follow_up" if level <= FOLLOW_UP_AT_OR_BELOW else "feedback_thanks"))]
         ctx.session.end_flow()
-        if not waiting:
-            return [Reply(ctx.texts.get("feedback_nothing"))]
+        if not waiting:  # "满意，谢谢你们" with nothing to rate is thanks for the answer
+            return [Reply(ctx.texts.get("thanks" if comment else "feedback_nothing"))]
         case = waiting[0]
         return [Reply(ctx.texts.get("feedback_choose", item=case.item_name, case_no=case.case_no),
                       buttons=rating_buttons(case.case_no))]

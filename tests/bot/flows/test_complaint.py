@@ -310,3 +310,50 @@ async def test_urging_a_case_reaches_its_history_once_a_day(client: TestClient, 
     await service.resolve(second.case_no, "staff:li", result="已补领")
     finished = await visitor.say(f"催办 {second.case_no}")
     assert finished["replies"][0]["text"].startswith(f"{second.case_no} 已经办结了")
+
+
+async def test_an_id_number_in_a_complaint_is_neither_kept_nor_taken_for_the_matter(
+        client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("办不成事反映")
+    await visitor.say("社保窗口说我档案年龄不对，不给办退休；我身份证号320102196501011234")
+    for answer in ("跳过", "跳过", "跳过"):  # where and when, what they want, their name
+        asked = await visitor.say(answer)
+    assert "联系电话" in asked["replies"][-1]["text"], asked
+    summary = await visitor.say("13311112222")
+    text = summary["replies"][0]["text"]
+    assert text.startswith("请确认：") and "档案年龄不对" in text
+    assert "320102" not in text and "身份证" not in text, text
+    filed = await visitor.say("确认")
+    case_no = filed["replies"][0]["buttons"][0]["payload"]
+    case = await client.app[CASES].get(case_no)
+    assert "320102" not in case.happened and "身份证" not in (case.item_name or "")
+
+
+async def test_short_answers_to_the_questions_skip_them_and_lose_nothing(client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    reason = await visitor.say("房东不配合")  # read as a refusal by the classifier, but it is the reason
+    assert "什么时候、在哪个窗口" in reason["replies"][0]["text"], reason
+    forgot = await visitor.say("不记得了")  # not 取消
+    assert forgot["flow"] == "complaint" and "您希望怎么解决" in forgot["replies"][0]["text"], forgot
+    unsure = await visitor.say("不知道")  # not the help menu
+    assert unsure["flow"] == "complaint" and "怎么称呼您" in unsure["replies"][0]["text"], unsure
+    assert (await visitor.say("不是"))["replies"][0]["text"].startswith("抱歉，我没太明白")  # a bare 不是 still is no name
+    await visitor.say("跳过")
+    summary = await visitor.say("13912345678")
+    assert "房东不配合" in summary["replies"][0]["text"]
+    filed = await visitor.say("确认")
+    assert filed["replies"][0]["text"].startswith("已受理")
+
+
+async def test_a_level_typed_with_its_reason_rates_and_keeps_the_reason(client: TestClient, visitor: Visitor) -> None:
+    filed = await file_the_example(visitor)
+    case_no = filed["replies"][0]["buttons"][0]["payload"]
+    await client.app[CASES].resolve(case_no, "staff:li", result="已协调")
+    rated = await visitor.say("不满意，拖了这么久")
+    assert rated["flow"] == "feedback" and "已转主管跟进" in rated["replies"][0]["text"], rated
+    case = await client.app[CASES].get(case_no)
+    assert case.rating == 2
+    events = await client.app[CASES].events(case, public_only=False)
+    assert events[-1].kind == "feedback" and events[-1].note == "拖了这么久"
+    # With nothing to rate, "满意，谢谢你们" is thanks for the answer.
+    assert (await visitor.say("满意，谢谢你们"))["replies"][0]["text"].startswith("不客气")
