@@ -200,7 +200,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
                                       turns=app[TURN_LOG],
                                       appointments=app[APPOINTMENTS]))
     app[CASES].add_listener(CaseNotices(app[OUTBOX], app[REDIS], texts))
-    app[TICKETS].add_listener(TicketNotices(app[OUTBOX], app[REDIS], texts, app[TICKETS]))
+    app[TICKETS].add_listener(TicketNotices(app[OUTBOX], app[REDIS], texts, app[TICKETS], app[STAFF]))
     engine.add_flow(SmalltalkFlow())
     engine.add_flow(GuideFlow())
     engine.add_flow(PolicyFlow())

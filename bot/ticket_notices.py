@@ -12,6 +12,7 @@ from bot.outbox import Outbox
 from bot.texts import Texts
 from core import jsoncodec
 from core.keys import Prefix, key
+from handoff.staff import StaffService
 from handoff.tickets import Ticket, TicketChange, TicketService
 
 # Waiting citizens told of their new place when the queue moves; the rest hear on their next message.
@@ -21,8 +22,10 @@ POSITION_UPDATES = 20
 class TicketNotices:
     """A TicketListener for the citizen's channel (through the outbox) and the staff console."""
 
-    def __init__(self, outbox: Outbox, redis: aioredis.Redis, texts: Texts, tickets: TicketService) -> None:
+    def __init__(self, outbox: Outbox, redis: aioredis.Redis, texts: Texts, tickets: TicketService,
+                 staff: StaffService) -> None:
         self._outbox = outbox
+        self._staff = staff
         self._redis = redis
         self._texts = texts
         self._tickets = tickets
@@ -32,7 +35,8 @@ class TicketNotices:
         texts = self._texts
         user = ticket.user_id
         if change.kind == "claimed":
-            await self._outbox.push(user, [Reply(texts.get("handoff_claimed", staff=change.data["staff"]))], "staff")
+            shown = await self._staff.shown_name(change.data["staff"])  # the login name stays in the console
+            await self._outbox.push(user, [Reply(texts.get("handoff_claimed", staff=shown))], "staff")
         elif change.kind == "message" and change.data.get("sender") == "staff":
             await self._outbox.push(user, [Reply(change.text)], "staff")
         elif change.kind in ("transferred", "released"):

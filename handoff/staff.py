@@ -258,6 +258,13 @@ class StaffService:
             return None
         return StaffMember.from_account(account)
 
+    async def shown_name(self, username: str) -> str:
+        """What a citizen is told a staff member is called: the display name (the username if the account is
+        gone), never the login name when a display name was set.
+        """
+        account = await self._account(username)
+        return account.display_name if account is not None and account.display_name else username
+
     async def list(self) -> builtins.list[StaffAccount]:
         """Every account, disabled ones included, by username."""
         async with self._db() as db:

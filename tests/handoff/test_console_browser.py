@@ -348,7 +348,7 @@ async def test_handoff_from_the_chat_page_to_the_console_and_back(
     await agent.locator("#ticket-status", has_text="服务中").wait_for()
     history = agent.locator("#ticket-messages .msg--bot")
     assert await history.count() >= 1  # the conversation with the bot before the handoff, greyed
-    await citizen.locator(".msg--staff", has_text="zhao").wait_for()  # "工作人员 zhao 为您服务。"
+    await citizen.locator(".msg--staff", has_text="zhao 同志").wait_for()  # "工作人员 zhao 同志 为您服务。"
     await agent.keyboard.press("Escape")
     await agent.keyboard.press("r")
     assert await agent.evaluate("document.activeElement.id") == "reply-text"

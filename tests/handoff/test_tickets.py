@@ -84,7 +84,8 @@ async def test_handoff_end_to_end(open_client: TestClient) -> None:
     assert claimed.status == 200 and (await claimed.json())["status"] == "serving"
     again = await client.post(f"/api/v1/agent/tickets/{ticket_id}/claim", headers=headers)
     assert again.status == 409
-    assert any(m["text"] == "工作人员 zhao 为您服务。" for m in await pushed(first))
+    # The display name the account was given, not its login name.
+    assert any(m["text"] == "工作人员 zhao 同志 为您服务。" for m in await pushed(first))
     assert any(m["text"] == "排队进度：下一位就是您。" for m in await pushed(second))
 
     silent = await first.say("请问要带什么材料")
