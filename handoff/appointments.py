@@ -49,7 +49,14 @@ class AppointmentRules(YamlRules):
     cue_words: tuple[str, ...]
     halves: dict[Half, HalfDay]
     come_in_words: frozenset[str]
+    come_in_phrases: tuple[str, ...]
     address_marks: tuple[str, ...]
+
+    def comes_in(self, text: str) -> bool:
+        """Whether an answer to "where should staff come" means the citizen comes to the window ("不用上门，我们
+        自己去").
+        """
+        return text in self.come_in_words or any(phrase in text for phrase in self.come_in_phrases)
 
     def is_address(self, text: str) -> bool:
         """Whether `text` reads as a visiting address ("幸福路 12 号 3 栋")."""

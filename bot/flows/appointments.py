@@ -37,7 +37,7 @@ def is_booking_answer(ctx: TurnContext, booking: dict[str, Any]) -> bool:
         return _phone(ctx) is not None or sum(c.isdigit() for c in fold_width(ctx.inbound.text)) >= PHONE_MIN_DIGITS
     if booking.get("step") == "address":  # "需要上门" without the address is asked for it again
         rules = ctx.services.appointments.rules
-        return ctx.text in rules.come_in_words or _address(ctx) is not None or VISIT_WORD in ctx.text
+        return rules.comes_in(ctx.text) or _address(ctx) is not None or VISIT_WORD in ctx.text
     return _chosen(ctx, booking) is not None
 
 
@@ -111,7 +111,7 @@ async def step(ctx: TurnContext, item: ServiceItem) -> list[Reply]:
         booking.update(step="address", phone=phone)
         return _ask_address(ctx)
     if booking["step"] == "address":
-        come_in = ctx.text in ctx.services.appointments.rules.come_in_words
+        come_in = ctx.services.appointments.rules.comes_in(ctx.text)
         address = None if come_in else _address(ctx)
         if not come_in and address is None:
             return _ask_address(ctx, again=True)

@@ -64,7 +64,7 @@ async def test_reschedule_books_the_new_time_and_cancels_the_old(client: TestCli
     await visitor.say("1")
     assert (await visitor.say("1"))["replies"][0]["text"].startswith("请留一个联系电话")
     await visitor.say("13912345678")
-    first = await visitor.say("到窗口")
+    first = await visitor.say("不用上门，我们自己去")
     number = first["replies"][0]["card"]["number"]
     assert "帮办代办已登记" in first["replies"][0]["text"]
     change = await visitor.say(f"改约 {number}")
