@@ -337,7 +337,8 @@ async def test_short_answers_to_the_questions_skip_them_and_lose_nothing(client:
     assert forgot["flow"] == "complaint" and "您希望怎么解决" in forgot["replies"][0]["text"], forgot
     unsure = await visitor.say("不知道")  # not the help menu
     assert unsure["flow"] == "complaint" and "怎么称呼您" in unsure["replies"][0]["text"], unsure
-    assert (await visitor.say("不是"))["replies"][0]["text"].startswith("抱歉，我没太明白")  # a bare 不是 still is no name
+    # A bare 不是 is still no name.
+    assert (await visitor.say("不是"))["replies"][0]["text"].startswith("抱歉，我没太明白")
     await visitor.say("跳过")
     summary = await visitor.say("13912345678")
     assert "房东不配合" in summary["replies"][0]["text"]
