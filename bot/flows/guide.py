@@ -57,8 +57,17 @@ class GuideFlow(Flow):
         return bool(appointments.MANAGE.match(ctx.text))
 
     def window_hint(self, ctx: TurnContext) -> str | None:
-        """The window of the item being discussed."""
-        kind, _, code = str(ctx.session.slots_of(self.name).get("target", "")).partition(":")
+        """The window of the item being discussed; while the user chooses among items (three kinds of 公积金提取),
+        their window when they share one.
+        """
+        slots = ctx.session.slots_of(self.name)
+        targets = list(slots.get("choices", {}).values()) or [str(slots.get("target", ""))]
+        windows = {self._window_of(ctx, target) for target in targets}
+        return windows.pop() if len(windows) == 1 else None
+
+    @staticmethod
+    def _window_of(ctx: TurnContext, target: str) -> str | None:
+        kind, _, code = target.partition(":")
         item = ctx.services.kb.current.items.get(code) if kind == "item" else None
         return item.window if item is not None else ("企业开办" if kind == "bundle" else None)
 

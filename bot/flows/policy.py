@@ -25,6 +25,11 @@ APPLIES_WORDS = ("吗", "呢", "能不能", "可不可以", "可以不", "行不
                  "也行")
 WHO_ENTITIES = frozenset({"enterprise_scale", "taxpayer_type", "industry"})
 FOLLOW_UPS = {"ask_process": "how", "ask_materials": "materials", "ask_location": "window", "ask_conditions": "who"}
+# A policy named with one of these asks that of it ("稳岗补贴怎么申请" reads as ask_policy).
+FOLLOW_UP_WORDS = {"how": ("怎么申请", "如何申请", "怎么申报", "如何申报", "怎么办理", "如何办理", "申请流程",
+                           "怎么享受", "如何享受"),
+                   "materials": ("什么材料", "哪些材料", "啥材料", "材料清单"),
+                   "window": ("在哪办", "去哪办", "到哪办", "哪里办", "在哪申请", "去哪申请")}
 SKIP = frozenset({"跳过", "不知道", "不清楚", "都行", "随便"})
 SCALE_WORDS: dict[str, str] = {"小型微利": "小型", **{s: s for s in SCALES}}
 DOMAIN_NEEDS = {"减税降费": "减税", "金融财税": "贷款", "就业服务": "招工", "社会保障": "社保", "招商引资": "奖励",
@@ -103,8 +108,9 @@ class PolicyFlow(Flow):
             return self._follow_up(ctx, current, FOLLOW_UPS[ctx.parse.intent])
         if listed and ctx.parse.intent in FOLLOW_UPS and hit is None:  # "怎么申请" to a list: which one?
             return [Reply(ctx.texts.get("policy_pick_first"))]
-        if hit is not None:
-            return self._detail(ctx, kb.policies[hit.key])
+        if hit is not None:  # "稳岗补贴怎么申请": what is asked of it, else its details
+            asked_of_it = FOLLOW_UPS.get(ctx.parse.intent) or _follow_up_named(ctx.text)
+            return self._follow_up(ctx, kb.policies[hit.key], asked_of_it or "who")
         self._profile_from_entities(ctx, profile)
         replies = [Reply(ctx.texts.get("policy_intro"))] if not slots.get("introduced") else []
         slots["introduced"] = True
@@ -251,6 +257,11 @@ def _asks_about(text: str) -> str | None:
     if any(word in text for word in VALIDITY_WORDS):
         return "valid"
     return None
+
+
+def _follow_up_named(text: str) -> str | None:
+    """The FOLLOW_UPS value a question names in words ("怎么申请" → how), whatever the classifier read."""
+    return next((what for what, words in FOLLOW_UP_WORDS.items() if any(word in text for word in words)), None)
 
 
 def _asks_if_it_applies(ctx: TurnContext) -> bool:

@@ -382,3 +382,13 @@ async def test_a_ticket_number_in_chat_shows_that_ticket_to_its_owner_only(open_
     stranger = await new_visitor(open_client)
     other = await stranger.say(ticket.number)
     assert other["replies"][0]["text"] == "没有找到您的这个人工服务单号，请核对。"
+
+
+async def test_a_person_asked_for_while_choosing_among_items_of_one_window_is_at_that_window(
+        open_client: TestClient) -> None:
+    visitor = await new_visitor(open_client)
+    choices = await visitor.say("公积金怎么取")
+    assert len(choices["replies"][0]["buttons"]) > 1  # which kind of 公积金提取?
+    queued = await visitor.say("人工")
+    assert queued["replies"][0]["text"].startswith("正在为您转接【公积金】窗口")
+

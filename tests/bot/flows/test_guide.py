@@ -172,3 +172,10 @@ async def test_missing_again_and_again_offers_a_person_not_the_same_words(visito
     for later in replies[2:]:
         assert later["text"].startswith("这个问题我答不好，建议转给工作人员")
         assert [b["payload"] for b in later["buttons"]] == ["转人工"]
+
+
+async def test_the_help_menu_s_guide_entry_asks_which_matter(visitor: Visitor) -> None:
+    menu = await visitor.say("帮助")
+    assert "办事指南" in menu["replies"][-1]["buttons"][1]["title"]
+    chosen = await visitor.say("2")  # it showed the menu again
+    assert chosen["flow"] == "guide" and chosen["replies"][0]["text"].startswith("请问您要办理什么事项"), chosen

@@ -173,3 +173,9 @@ async def test_a_policy_named_at_a_narrowing_question_is_answered_and_asked_abou
     assert "住宿和餐饮业" in text and "优惠内容：研发费用100%加计扣除" in text
     catering = await visitor.say("那餐饮业呢")
     assert catering["flow"] == "policy" and catering["replies"][0]["text"] == text
+
+
+async def test_a_named_policy_asked_how_to_apply_gets_how(visitor: Visitor) -> None:
+    how = await visitor.say("研发费用加计扣除怎么申请")  # the classifier reads a policy question, the words say how
+    assert how["flow"] == "policy"
+    assert how["replies"][0]["text"].startswith("【研发费用税前加计扣除】申请方式：无需审批")
