@@ -48,4 +48,7 @@ class CaseNotices:
                                department=case.department, note=change.note)
         if change.kind == "resolved":
             return [Reply(text), Reply(self._texts.get("case_notice_rate"), buttons=rating_buttons(case.case_no))]
+        if change.kind == "paused":  # 补正 in the chat: the button's next message goes into the case
+            return [Reply(text, buttons=(Button(self._texts.get("button_supplement"), f"补正 {case.case_no}"),
+                                         Button(self._texts.get("button_progress"), case.case_no)))]
         return [Reply(text, buttons=(Button(self._texts.get("button_progress"), case.case_no),))]

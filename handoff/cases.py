@@ -41,6 +41,7 @@ log = logging.getLogger("handoff.cases")
 CASES: Table = Case.__table__  # type: ignore[attr-defined]
 CASE_EVENTS: Table = CaseEvent.__table__  # type: ignore[attr-defined]
 SYSTEM = "system"
+MAX_SUPPLEMENT_CHARS = 1000
 CITIZEN = "citizen"
 MAX_FIELD_CHARS = {"item_name": 200, "where_when": 500, "happened": 2000, "wants": 500, "name": 64}
 
@@ -394,6 +395,23 @@ class CaseService:
             return CaseChange("urged")
 
         return await self._act(case.case_no, CITIZEN, change), True
+
+    async def supplement(self, case_no: str, user_id: str, text: str) -> Case:
+        """补正 in chat: the citizen's own words for a case waiting for them, kept in its history for staff (who
+        resume the timer once it is enough). NotFound for anyone else's case, Conflict for a finished one.
+        """
+        note = drop_id_numbers(text.strip())[:MAX_SUPPLEMENT_CHARS]
+        if not note:
+            raise InvalidInput("请写下要补充的内容。", code="missing_field")
+        case = await self.get(case_no)
+        if case.user_id != user_id:
+            raise NotFound("没有找到这个案件编号。")
+
+        def change(case: Case) -> CaseChange:
+            _require_open(case)
+            return CaseChange("supplemented", note)
+
+        return await self._act(case.case_no, CITIZEN, change)
 
     async def close_unrated(self, case: Case) -> Case | None:
         """Close a resolved case whose rating did not come within the allowed working days."""

@@ -12,13 +12,15 @@ from datetime import date, datetime
 from bot.flows.base import Flow, TurnContext
 from bot.messages import Button, Reply
 from core.clock import today_local
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from handoff.calendar import date_in_words
 from handoff.case_models import Case
 
 MAX_PHONE_TRIES = 3
 # The payload of a 催办 button, when the user has several open cases.
 URGE = re.compile(r"^催办\s*(BBC[0-9]{8}-[0-9]{4})$", re.IGNORECASE)
+# The payload of the 补充说明 button of a "需要您补充" notice: the next message is the supplement.
+SUPPLEMENT = re.compile(r"^补正\s*(BBC[0-9]{8}-[0-9]{4})$", re.IGNORECASE)
 LISTED = 5
 
 
@@ -29,12 +31,13 @@ class ProgressFlow(Flow):
     intents = frozenset({"ask_progress", "urge_case"})
 
     def owns(self, ctx: TurnContext) -> bool:
-        """A 催办 button ("催办 BBC20261122-0003"), whatever the NLU made of it."""
-        return bool(URGE.match(ctx.text))
+        """A 催办 or 补充说明 button ("催办 BBC20261122-0003"), whatever the NLU made of it."""
+        return bool(URGE.match(ctx.text) or SUPPLEMENT.match(ctx.text))
 
     def wants(self, ctx: TurnContext) -> bool:
-        """The phone asked for to show a case, or a record number."""
-        return "phone_for" in ctx.session.slots_of(self.name) or _record_no(ctx) is not None
+        """The phone asked for to show a case, the supplement asked for, or a record number."""
+        slots = ctx.session.slots_of(self.name)
+        return "phone_for" in slots or "supplement_for" in slots or _record_no(ctx) is not None
 
     def claims(self, ctx: TurnContext) -> bool:
         """A bare case or pre-check number ("BBC20261122-0003")."""
@@ -44,6 +47,12 @@ class ProgressFlow(Flow):
         """Show one record, check the phone for it, or list the user's records."""
         slots = ctx.slots
         cases = ctx.services.cases
+        supplementing = SUPPLEMENT.match(ctx.text)
+        if supplementing:
+            return await self._ask_supplement(ctx, supplementing.group(1).upper())
+        if "supplement_for" in slots:
+            ctx.session.end_flow()
+            return await self._supplement(ctx, slots["supplement_for"])
         if "phone_for" in slots and _record_no(ctx) is None:
             case_no = slots["phone_for"]
             tries = slots.get("tries", 0) + 1
@@ -143,6 +152,34 @@ class ProgressFlow(Flow):
             key = "urge_recorded" if recorded else "urge_already"
         text = texts.get(key, case_no=case.case_no, department=case.department, due=date_in_words(case.due_date))
         return [Reply(text, buttons=(Button(texts.get("button_progress"), case.case_no),))]
+
+    async def _ask_supplement(self, ctx: TurnContext, case_no: str) -> list[Reply]:
+        """补充说明 pressed: the next message is what the citizen adds to the case."""
+        try:
+            case = await ctx.services.cases.get(case_no)
+        except NotFound:
+            case = None
+        if case is None or case.user_id != ctx.inbound.user_id:
+            return [Reply(ctx.texts.get("urge_not_found"))]
+        if not case.is_open:
+            return [Reply(ctx.texts.get("urge_finished", case_no=case.case_no),
+                          buttons=(Button(ctx.texts.get("button_progress"), case.case_no),))]
+        ctx.session.flow = self.name
+        ctx.slots["supplement_for"] = case.case_no
+        return [Reply(ctx.texts.get("supplement_ask", case_no=case.case_no, department=case.department))]
+
+    async def _supplement(self, ctx: TurnContext, case_no: str) -> list[Reply]:
+        """Keep the message in the case's history for the department (取消 left before this)."""
+        try:
+            case = await ctx.services.cases.supplement(case_no, ctx.inbound.user_id, ctx.inbound.text)
+        except InvalidInput:
+            ctx.session.flow = self.name
+            ctx.slots["supplement_for"] = case_no
+            return [Reply(ctx.texts.get("supplement_ask_again"))]
+        except (NotFound, Conflict):
+            return [Reply(ctx.texts.get("urge_finished", case_no=case_no))]
+        return [Reply(ctx.texts.get("supplement_received", department=case.department),
+                      buttons=(Button(ctx.texts.get("button_progress"), case.case_no),))]
 
     async def _appointment(self, ctx: TurnContext, number: str) -> list[Reply]:
         """One of the user's upcoming appointments, with how to cancel or move it."""

@@ -84,6 +84,7 @@ export const LABELS = {
     accepted: "受理", classified: "分类", reclassified: "重新分类", transferred: "转办", paused: "暂停计时",
     resumed: "恢复计时", note: "内部备注", resolved: "办结", feedback: "评价", closed: "结案",
     light_yellow: "黄灯", light_red: "红灯", light_green: "恢复正常", escalated: "督办", urged: "群众催办",
+    supplemented: "群众补充说明",
   },
   caseStatus: { accepted: "已受理", classified: "已分类", transferred: "已转办", resolved: "已办结", closed: "已反馈" },
   complexity: { simple: "一般", complex: "复杂", impossible: "不能办理" },

@@ -358,3 +358,26 @@ async def test_a_level_typed_with_its_reason_rates_and_keeps_the_reason(client: 
     assert events[-1].kind == "feedback" and events[-1].note == "拖了这么久"
     # With nothing to rate, "满意，谢谢你们" is thanks for the answer.
     assert (await visitor.say("满意，谢谢你们"))["replies"][0]["text"].startswith("不客气")
+
+
+async def test_a_paused_case_is_supplemented_in_the_chat(client: TestClient, visitor: Visitor) -> None:
+    filed = await file_the_example(visitor)
+    case_no = filed["replies"][0]["buttons"][0]["payload"]
+    service = client.app[CASES]
+    await service.pause(case_no, "staff:li", reason="房东拒绝备案的情况说明")
+    messages = (await (await client.get("/api/v1/messages", headers=visitor.headers)).json())["messages"]
+    notice = messages[-1]
+    assert "需要您补充：房东拒绝备案的情况说明" in notice["text"] and "点“补充说明”" in notice["text"]
+    assert [b["title"] for b in notice["buttons"]] == ["补充说明", "查询进度"]
+    asked = await visitor.say("1")  # the pushed notice's first button
+    assert asked["flow"] == "progress" and asked["replies"][0]["text"].startswith("请直接发送要补充的说明"), asked
+    done = await visitor.say("房东说要先交齐押金才给备案，我已经打了 12345 热线")
+    assert done["replies"][0]["text"].startswith("已收到您的补充说明，已转给市住房公积金管理中心县管理部")
+    events = await service.events(await service.get(case_no), public_only=True)
+    assert (events[-1].kind, events[-1].actor) == ("supplemented", "citizen")
+    assert events[-1].note == "房东说要先交齐押金才给备案，我已经打了 12345 热线"
+    # Once the supplement is in, the next message is an ordinary one again.
+    assert (await visitor.say("你好"))["flow"] == "smalltalk"
+    stranger = await new_visitor(client)
+    refused = await stranger.say(f"补正 {case_no}")
+    assert refused["replies"][0]["text"] == "没有找到您的这个案件编号，请核对。"
