@@ -16,11 +16,13 @@ _CN_ORDINAL = re.compile(r"第([一二两三四五六七八九十])")
 ALL_WORDS = ("都有", "全都有", "全有", "都齐了", "齐了", "都带了", "全部都有", "都备齐")
 NONE_WORDS = ("都没有", "一个都没有", "全没有", "都没", "啥都没有", "什么都没有")
 _HAVING = re.compile(r"有|带了|带着|备齐|备好|准备了|齐了")
+# "就差照片", "只缺3": everything else is had.
+_ONLY_MISSING = re.compile(r"^(?:我|现在|目前)?(?:就|只|还)(?:差|缺)")
 _ASKING = re.compile(r"[吗？?]|什么|哪些|怎么|要不要|是不是|需不需要")
 # Materials named in words: the text is cut into phrases at these, and a phrase saying one is missing is skipped.
 _PHRASE_BREAK = re.compile(r"[，,、;；。.!！\s]|和|及|与|跟|还有|以及|另外")
-_MISSING = ("没", "缺", "还差", "差一", "除了")
-_LEADING_MISSING = re.compile(r"^(?:我|还|就|只)*(?:没有|没带|没|缺少|缺|还差|除了)")
+_MISSING = ("没", "缺", "还差", "就差", "只差", "差一", "除了")
+_LEADING_MISSING = re.compile(r"^(?:我|还|就|只)*(?:没有|没带|没|缺少|缺|差|除了)")
 # Clauses for numbers: "没有3、4" is one clause (both missing), "有1、2，没有3" two.
 _NUMBER_WORDS = re.compile(r"[0-9]+|第|[一二两三四五六七八九十]|到|至|-|~|～|个|项|号")
 _CLAUSE_BREAK = re.compile(r"[，,;；。!！]")
@@ -43,7 +45,7 @@ def material_numbers(text: str, count: int, names: Sequence[Sequence[str]] = ())
     had = {n for n in had - missing if 1 <= n <= count}
     if any(w in text for w in NONE_WORDS):
         return had  # "我有身份证，其他都没有", "1有，别的都没有"
-    if any(w in text for w in ALL_WORDS) and not had:
+    if (any(w in text for w in ALL_WORDS) or _ONLY_MISSING.match(text)) and not had:
         return set(range(1, count + 1)) - missing
     return had or None
 
@@ -86,7 +88,7 @@ def _numbers_in(clause: str) -> set[int]:
 def states_having(text: str) -> bool:
     """Whether the text says what the person has ("我有1、3", "身份证带了", "都有"), not asks ("有身份证就行吗")."""
     text = fold_width(text)
-    return bool(_HAVING.search(text)) and not _ASKING.search(text)
+    return bool(_HAVING.search(text) or _ONLY_MISSING.match(text)) and not _ASKING.search(text)
 
 
 def _named(text: str, names: Sequence[Sequence[str]]) -> tuple[set[int], set[int]]:

@@ -98,6 +98,12 @@ async def start(ctx: TurnContext, item: ServiceItem, field: str, replaces: Appoi
     if replaces is not None and replaces.phone:
         ctx.slots["booking"].update(phone=replaces.phone, address=replaces.address)
     head = ctx.texts.get(f"{kind}_pick_day", name=item.name, window=item.window)
+    named = next((e.value for e in ctx.parse.entities if e.entity == "date"), None)
+    if replaces is None and named in choices.values():  # "预约周五下午办社保卡": the day (and half) at once
+        return await step(ctx, item)
+    if replaces is None and named is not None:  # a weekend, today, or too far ahead: say so, then offer
+        head = ctx.texts.get("appointment_day_unavailable", day=date_in_words(date.fromisoformat(str(named))),
+                             count=len(choices)) + "\n" + head
     return [Reply(head, buttons=tuple(Button(title, title) for title in choices))]
 
 

@@ -52,6 +52,10 @@ class GuideFlow(Flow):
             return True
         return ctx.text in slots.get("choices", {}) or (ctx.text in MORE_WORDS and bool(slots.get("more")))
 
+    def answers(self, ctx: TurnContext) -> bool:
+        """"除了照片都有" to a checklist answers it, though the classifier may read a request for help."""
+        return self._checked_item(ctx, ctx.session.slots_of(self.name)) is not None
+
     def owns(self, ctx: TurnContext) -> bool:
         """"取消预约" and "改约" (with or without the number) are about appointments, whatever the NLU reads."""
         return bool(appointments.MANAGE.match(ctx.text))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -12,7 +13,7 @@ from core.clock import today_local
 from core.errors import Conflict, InvalidInput
 from handoff.appointments import AppointmentBook, AppointmentRules
 from handoff.calendar import date_in_words
-from tests.conftest import Visitor
+from tests.conftest import Visitor, new_visitor
 from tests.handoff.test_staff import add_staff, logged_in
 
 
@@ -165,3 +166,17 @@ async def test_a_day_and_half_in_one_message_books_and_bare_words_manage_it(clie
     assert cancelled["replies"][0]["text"] == f"预约 {new_number} 已取消。"
     mine = await book_of(client).of_user(visitor.user_id, today_local())
     assert mine == []
+
+
+async def test_the_day_and_half_in_the_first_message_book_at_once(client: TestClient, visitor: Visitor) -> None:
+    first = book_of(client).days(today_local())[0]
+    day_words = f"{first.month}月{first.day}日"
+    booked = await visitor.say(f"预约{day_words}下午办社保卡")
+    reply = booked["replies"][0]
+    assert reply["text"].startswith("预约成功") and f"{date_in_words(first)}下午" in reply["text"], booked
+    calendar = client.app[CALENDAR]
+    rest_day = next(d for d in (today_local() + timedelta(days=n) for n in range(1, 15)) if not calendar.is_workday(d))
+    refused = await (await new_visitor(client)).say(f"预约{rest_day.month}月{rest_day.day}日上午办护照")
+    text = refused["replies"][0]["text"]
+    assert text.startswith(f"{date_in_words(rest_day)}不能预约，可以预约的是今后 5 个工作日。"), text
+    assert len(refused["replies"][0]["buttons"]) == 5

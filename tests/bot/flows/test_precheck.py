@@ -14,7 +14,7 @@ from tests.conftest import Visitor, new_visitor
     [("有1 2 3", {1, 2, 3}), ("我有1、3、4", {1, 3, 4}), ("１，２", {1, 2}), ("1到4都有", {1, 2, 3, 4}),
      ("都有", {1, 2, 3, 4, 5}), ("都没有", set()), ("第一和第三", {1, 3}), ("有9", None), ("你好", None),
      ("1到3都有，4没有，5有", {1, 2, 3, 5}), ("有1，没有2、3", {1}), ("1有，其他都没有", {1}),
-     ("缺3，别的都有", {1, 2, 4, 5}), ("除了2都有", {1, 3, 4, 5})],
+     ("缺3，别的都有", {1, 2, 4, 5}), ("除了2都有", {1, 3, 4, 5}), ("就差3", {1, 2, 4, 5}), ("只缺2和4", {1, 3, 5})],
 )
 def test_reading_which_materials_someone_has(text: str, numbers: set[int] | None) -> None:
     assert material_numbers(text, 5) == numbers
@@ -229,3 +229,13 @@ async def test_more_materials_right_after_a_result_are_added_to_it(visitor: Visi
     await visitor.say("有1 2 3")
     other = await visitor.say("我有身份证，想办居住证")  # a new question right after a result
     assert other["replies"][0]["text"].startswith("【居住证申领】")
+
+
+async def test_all_but_one_is_read_as_a_checklist_answer_not_a_request_for_help(visitor: Visitor) -> None:
+    for answer in ("除了照片都有", "除了2都有", "就差照片"):
+        await visitor.say("重新开始")
+        listed = await visitor.say("居住证要带什么")
+        assert "近期免冠证件照片" in listed["replies"][0]["text"]
+        result = await visitor.say(answer)
+        assert result["flow"] == "guide", (answer, result)
+        assert "近期免冠证件照片" in result["replies"][0]["text"] and "居民身份证" not in result["replies"][0]["text"]
