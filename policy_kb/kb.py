@@ -28,6 +28,7 @@ class MergedMaterial:
     copies: int
     notes: str
     for_items: tuple[str, ...]  # item codes that need it
+    on_site: bool = False  # made at the window (Material.on_site) for every item that needs it
 
 
 class KnowledgeBase:
@@ -111,7 +112,7 @@ class KnowledgeBase:
                     name=name, required=seen.required or material.required,
                     deferrable=seen.deferrable and material.deferrable, form=seen.form,
                     copies=max(seen.copies, material.copies), notes=seen.notes or material.notes,
-                    for_items=(*seen.for_items, item_code))
+                    for_items=(*seen.for_items, item_code), on_site=seen.on_site and material.on_site)
         return list(merged.values())
 
     def bundle_checklist(self, code: str) -> ServiceItem:
@@ -124,7 +125,8 @@ class KnowledgeBase:
         bundle = self.bundles[code]
         first = self.items[bundle.items[0]]
         materials = tuple(Material(name=m.name, required=m.required, deferrable=m.deferrable,
-                                   form=m.form, copies=m.copies, notes=m.notes)  # type: ignore[arg-type]
+                                   form=m.form, copies=m.copies, notes=m.notes,  # type: ignore[arg-type]
+                                   on_site=m.on_site)
                           for m in self.bundle_materials(code))
         checklist = ServiceItem(code=bundle.code, name=bundle.name, window=first.window, location=first.location,
                                 hours=first.hours, phone=first.phone, promised_days=bundle.promised_days,
@@ -143,7 +145,8 @@ class KnowledgeBase:
 
 def _merge(name: str, material: Material, item_code: str) -> MergedMaterial:
     return MergedMaterial(name=name, required=material.required, deferrable=material.deferrable,
-                          form=material.form, copies=material.copies, notes=material.notes, for_items=(item_code,))
+                          form=material.form, copies=material.copies, notes=material.notes, for_items=(item_code,),
+                          on_site=material.on_site)
 
 
 def _fit(policy: Policy, profile: Profile) -> int | None:

@@ -60,6 +60,7 @@ class Assessment:
     missing_main: tuple[Material, ...]  # required and not deferrable: must be brought before acceptance
     missing_deferrable: tuple[Material, ...]  # required but 容缺: may follow after acceptance
     missing_optional: tuple[Material, ...]  # only in some situations (视情况提供)
+    on_site: tuple[Material, ...] = ()  # not brought but made at the window: never missing
 
     @property
     def decision(self) -> Decision:
@@ -71,11 +72,13 @@ class Assessment:
 
 def assess(item: ServiceItem, have: set[int]) -> Assessment:
     """Sort the item's materials the person does not have (numbers are 1-based positions)."""
-    missing = [(i, m) for i, m in enumerate(item.materials, 1) if i not in have]
+    not_had = [m for i, m in enumerate(item.materials, 1) if i not in have]
+    missing = [m for m in not_had if not m.on_site]
     return Assessment(
-        missing_main=tuple(m for _, m in missing if m.required and not m.deferrable),
-        missing_deferrable=tuple(m for _, m in missing if m.deferrable),
-        missing_optional=tuple(m for _, m in missing if not m.required and not m.deferrable),
+        missing_main=tuple(m for m in missing if m.required and not m.deferrable),
+        missing_deferrable=tuple(m for m in missing if m.deferrable),
+        missing_optional=tuple(m for m in missing if not m.required and not m.deferrable),
+        on_site=tuple(m for m in not_had if m.on_site and m.required),
     )
 
 

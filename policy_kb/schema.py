@@ -39,6 +39,9 @@ class Material(Strict):
     copies: int = Field(1, ge=0, le=99)
     notes: str = ""
     sample_url: str = ""
+    # Made at the window (申请表 filled in or printed there, photo taken, statement signed before the clerk): nobody
+    # brings it, so a pre-check never counts it as missing.
+    on_site: bool = False
 
 
 class ServiceItem(Strict):

@@ -290,6 +290,8 @@ class GuideFlow(Flow):
         if result.missing_optional:
             lines.append(texts.get("precheck_optional"))
             lines += [_missing_line(m) for m in result.missing_optional]
+        if result.on_site:
+            lines.append(texts.get("precheck_on_site", names="、".join(m.name for m in result.on_site)))
         record = await services.prechecks.save(ctx.inbound.user_id, item, have, result, supply_by, today)
         lines.append(texts.get("precheck_number", number=record.number))
         card = {"type": "precheck", "number": record.number, "decision": result.decision, "item": item.name,
@@ -373,6 +375,8 @@ def _missing_line(material: Material) -> str:
 
 
 def _tags(material: Any) -> str:
+    if material.on_site:
+        return "（窗口现场办理）"
     if material.deferrable:
         return "（可容缺）"
     if not material.required:

@@ -149,8 +149,9 @@ async def test_asking_for_a_check_while_naming_what_one_has_gets_the_result_at_o
     await visitor.say("身份证过期了怎么办")
     result = await visitor.say("我有旧身份证和户口本")
     text = result["replies"][0]["text"]
-    assert text.startswith("还缺以下材料（一次性告知）："), text
-    assert "居民身份证相片" in text and "居民身份证申领登记表" in text
+    # The photo and the form are taken and printed at the window: nothing to bring but these two.
+    assert text.startswith("材料齐全"), text
+    assert "居民身份证相片、居民身份证申领登记表在窗口现场办理" in text
     assert "原居民身份证" not in text and "居民户口簿" not in text
     assert result["replies"][0]["card"]["item"] == "居民身份证换领、补领"
 
@@ -232,10 +233,20 @@ async def test_more_materials_right_after_a_result_are_added_to_it(visitor: Visi
 
 
 async def test_all_but_one_is_read_as_a_checklist_answer_not_a_request_for_help(visitor: Visitor) -> None:
-    for answer in ("除了照片都有", "除了2都有", "就差照片"):
+    for answer in ("除了住址证明都有", "除了3都有", "就差住址证明"):
         await visitor.say("重新开始")
         listed = await visitor.say("居住证要带什么")
-        assert "近期免冠证件照片" in listed["replies"][0]["text"]
+        assert "3 居住地住址证明" in listed["replies"][0]["text"]
         result = await visitor.say(answer)
         assert result["flow"] == "guide", (answer, result)
-        assert "近期免冠证件照片" in result["replies"][0]["text"] and "居民身份证" not in result["replies"][0]["text"]
+        text = result["replies"][0]["text"]
+        assert text.startswith("还缺以下材料") and "居住地住址证明" in text and "居民身份证" not in text, text
+
+
+async def test_what_is_made_at_the_window_is_never_missing(visitor: Visitor) -> None:
+    listed = await visitor.say("办护照要带什么")
+    assert "中国公民出入境证件申请表（窗口现场办理）" in listed["replies"][0]["text"]
+    result = await visitor.say("我有身份证")
+    text = result["replies"][0]["text"]
+    assert text.startswith("材料齐全"), text
+    assert "中国公民出入境证件申请表、出入境证件照片在窗口现场办理，不用提前准备。" in text
