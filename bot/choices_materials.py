@@ -5,7 +5,7 @@ has.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot.choices import CN_NUMERALS
 from core.text import fold_width
@@ -28,7 +28,8 @@ _NUMBER_WORDS = re.compile(r"[0-9]+|第|[一二两三四五六七八九十]|到|
 _CLAUSE_BREAK = re.compile(r"[，,;；。!！]")
 # Words around a material's name in "我已经带了身份证" or "户口本也有了", taken off the ends of a phrase.
 _AROUND = re.compile(r"^(?:我们|我|已经|都|也|还|只|就|带了|带着|带|备齐了|备好了|准备好了|准备了|拿了|有了|有)+|"
-                     r"(?:都|也|还|已经|有了|有|带了|带着|备齐了|备好了|准备好了|准备了|齐了|了|的)+$")
+                     r"(?:都|也|还|已经|有了|有|带了|带着|备齐了|备好了|准备好了|准备了|齐了|没带|没有|没拿|忘带了|忘了带|"
+                     r"没|了|的)+$")
 # Too general to name one material ("材料都有" is not about a material called 材料).
 _GENERAL = frozenset({"材料", "证件", "资料", "东西", "手续", "原件", "复印件", "文件", "证明", "证"})
 
@@ -50,10 +51,12 @@ def material_numbers(text: str, count: int, names: Sequence[Sequence[str]] = ())
     return had or None
 
 
-def names_only_materials(text: str, names: Sequence[Sequence[str]], *, numbers: bool = False) -> bool:
+def names_only_materials(text: str, names: Sequence[Sequence[str]], *, numbers: bool = False,
+                         other_material: Callable[[str], bool] | None = None) -> bool:
     """Whether the text speaks of these materials and nothing else ("我有身份证和照片", not "我有身份证，想办护照"):
-    each of its phrases names one of them (or, with `numbers`, is a material's number: "4也有") or is only words
-    like 有, 也带了, 都.
+    each of its phrases names one of them (or, with `numbers`, is a material's number: "4也有", or is what
+    `other_material` says is some other material: "户口本没带" to a passport's list) or is only words like 有,
+    也带了, 都; at least one phrase names one of these.
     """
     found = False
     for phrase in _PHRASE_BREAK.split(fold_width(text)):
@@ -64,6 +67,8 @@ def names_only_materials(text: str, names: Sequence[Sequence[str]], *, numbers: 
         if len(core) < 2:
             continue
         if not _material_in(phrase, names):
+            if other_material is not None and other_material(core):
+                continue
             return False
         found = True
     # "都有了", "剩下的都齐了": about the whole list

@@ -42,6 +42,7 @@ class KnowledgeBase:
         self.origins = dict(content.origins)
         self._canonical = {name: group[0] for group in content.material_aliases for name in group}
         self._alias_groups = {name: group for group in content.material_aliases for name in group}
+        self._material_names = frozenset(m.name for item in content.items for m in item.materials)
         self.tokenizer = tokenizer
         self._bundle_checklists: dict[str, ServiceItem] = {}
         self.index = SearchIndex(self._docs(), tokenizer, synonyms, names, cache_dir)
@@ -137,6 +138,12 @@ class KnowledgeBase:
     def canonical_material(self, name: str) -> str:
         """The standard name of a material (its alias group's first name)."""
         return self._canonical.get(name, name)
+
+    def is_material_name(self, name: str) -> bool:
+        """Whether `name` is what some material of the KB is called (户口本, 房产证): talk of materials, not a
+        question about an item.
+        """
+        return name in self._alias_groups or name in self._material_names
 
     def material_names(self, name: str) -> tuple[str, ...]:
         """Every name a material goes by: its own and its alias group's (身份证 for 居民身份证)."""

@@ -168,7 +168,8 @@ class GuideFlow(Flow):
             # nothing here (no list was shown), and a phrase of anything else ("…想办护照") is a new question.
             kind, _, code = str(slots.get("target", "")).partition(":")
             item = _checklist(kb, BUNDLE_REF + code if kind == "bundle" else code or None)
-            if item is None or not names_only_materials(ctx.text, _material_names(kb, item)):
+            if item is None or not names_only_materials(ctx.text, _material_names(kb, item),
+                                                        other_material=kb.is_material_name):
                 return None
         have = material_numbers(ctx.text, len(item.materials), _material_names(kb, item))
         return (item, had | have) if have is not None else None

@@ -250,3 +250,10 @@ async def test_what_is_made_at_the_window_is_never_missing(visitor: Visitor) -> 
     text = result["replies"][0]["text"]
     assert text.startswith("材料齐全"), text
     assert "中国公民出入境证件申请表、出入境证件照片在窗口现场办理，不用提前准备。" in text
+
+
+async def test_a_material_the_item_does_not_need_does_not_switch_to_another_item(visitor: Visitor) -> None:
+    await visitor.say("办护照")
+    result = await visitor.say("身份证有，户口本没带")  # 户口本 is not on a passport's list
+    assert result["flow"] == "guide" and result["replies"][0]["card"]["item"].startswith("普通护照签发"), result
+    assert result["replies"][0]["text"].startswith("材料齐全")
