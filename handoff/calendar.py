@@ -26,6 +26,10 @@ log = logging.getLogger("handoff.calendar")
 # Lunar holidays (春节, 清明, 端午, 中秋) move every year and need the override file.
 FIXED_HOLIDAYS = ((1, 1), (5, 1), (5, 2), (5, 3), (10, 1), (10, 2), (10, 3), (10, 4), (10, 5), (10, 6), (10, 7))
 MAX_DAYS = 366
+# The day a statutory holiday starts on when its date is fixed, by chinese_calendar's Holiday name: what a year
+# without official data can still be told (元旦 is 1 January whatever the 调休).
+FIXED_HOLIDAY_STARTS = {"new_years_day": (1, 1), "labour_day": (5, 1), "national_day": (10, 1)}
+HOLIDAY_SEARCH_DAYS = 400  # far enough to find every holiday's next period
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,29 @@ class WorkCalendar:
                 log.warning("no holiday data for %s: using weekends and fixed-date holidays; deadlines are "
                             "provisional until data/holidays.yml covers that year", day.year)
             return day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS
+
+    def holiday_period(self, holiday: str, today: date) -> tuple[date, date, bool] | None:
+        """The days off of a statutory holiday (a chinese_calendar Holiday name: "national_day") now or next:
+        first and last day of the run of days off around it, and whether it is provisional (its year has no
+        official data, so only a fixed-date holiday is found, with weekends for its length). None when not found.
+        """
+        name = chinese_calendar.Holiday[holiday].value
+        for offset in range(HOLIDAY_SEARCH_DAYS):
+            day = today + timedelta(days=offset)
+            try:
+                found = chinese_calendar.get_holiday_detail(day) == (True, name)
+            except NotImplementedError:
+                found = FIXED_HOLIDAY_STARTS.get(holiday) == (day.month, day.day) and not self.is_workday(day)
+            if found:
+                break
+        else:
+            return None
+        first, last = day, day
+        while not self.is_workday(first - timedelta(days=1)) and first > today:
+            first -= timedelta(days=1)
+        while not self.is_workday(last + timedelta(days=1)):
+            last += timedelta(days=1)
+        return first, last, not self.is_known(day)
 
     def add_working_days(self, start: date, days: int) -> tuple[date, bool]:
         """The N-th working day after `start` (start itself not counted), and whether it is provisional."""

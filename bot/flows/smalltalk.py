@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from datetime import date, time
 
+from chinese_calendar import Holiday
+
 from bot.flows.base import Flow, TurnContext, menu_buttons
 from bot.messages import Reply
+from core.clock import now_local, today_local
 from handoff.calendar import date_in_words
+
+# The statutory holidays asked about by name (chinese_calendar's names; the words for each are in replies.yml).
+HOLIDAYS = ("new_years_day", "spring_festival", "tomb_sweeping_day", "labour_day", "dragon_boat_festival",
+            "national_day", "mid_autumn_festival")
 
 
 class SmalltalkFlow(Flow):
@@ -50,7 +57,43 @@ def office_hours(ctx: TurnContext) -> list[Reply]:
             following, _ = calendar.add_working_days(day, 1)
             replies.insert(0, Reply(ctx.texts.get("office_day_closed", day=date_in_words(day),
                                                   next=date_in_words(following))))
+    elif (holiday := _holiday_named(ctx)) is not None:
+        replies.insert(0, Reply(_holiday_line(ctx, holiday)))
+    elif any(word in ctx.text for word in ctx.texts.words("now")):  # "现在还能去办吗"
+        replies.insert(0, Reply(_now_line(ctx)))
     return replies
+
+
+def _holiday_named(ctx: TurnContext) -> str | None:
+    """The statutory holiday the message names ("元旦上班吗", "国庆放几天"), as a chinese_calendar Holiday name."""
+    return next((h.name for h in Holiday if h.name in HOLIDAYS
+                 and any(word in ctx.text for word in ctx.texts.words(f"holiday_{h.name}"))), None)
+
+
+def _holiday_line(ctx: TurnContext, holiday: str) -> str:
+    """When the holiday's days off are and when work starts again."""
+    texts = ctx.texts
+    name = texts.get(f"holiday_name_{holiday}")
+    period = ctx.services.calendar.holiday_period(holiday, today_local())
+    if period is None:
+        return texts.get("holiday_not_published", name=name)
+    first, last, provisional = period
+    back, _ = ctx.services.calendar.add_working_days(last, 1)
+    key = "holiday_period_provisional" if provisional else "holiday_period"
+    return texts.get(key, name=name, first=date_in_words(first), last=date_in_words(last),
+                     days=(last - first).days + 1, back=date_in_words(back), year=first.year)
+
+
+def _now_line(ctx: TurnContext) -> str:
+    """Whether the windows are open right now, and if not, when they open."""
+    calendar = ctx.services.calendar
+    now = now_local(calendar.tz)
+    opening = calendar.next_opening(now)
+    if opening == now:
+        return ctx.texts.get("office_open_now", closes=_clock(calendar.hours.closes))
+    if opening.date() == now.date():
+        return ctx.texts.get("office_opens_today", at=_clock(opening.time()))
+    return ctx.texts.get("office_closed_now", day=date_in_words(opening.date()), at=_clock(opening.time()))
 
 
 def _clock(moment: time) -> str:

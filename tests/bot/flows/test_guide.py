@@ -7,6 +7,7 @@ from datetime import date
 from aiohttp.test_utils import TestClient
 
 from bot.typedefs import CALENDAR
+from core.clock import now_local, today_local
 from handoff.calendar import date_in_words
 from tests.conftest import Visitor
 
@@ -179,3 +180,28 @@ async def test_the_help_menu_s_guide_entry_asks_which_matter(visitor: Visitor) -
     assert "办事指南" in menu["replies"][-1]["buttons"][1]["title"]
     chosen = await visitor.say("2")  # it showed the menu again
     assert chosen["flow"] == "guide" and chosen["replies"][0]["text"].startswith("请问您要办理什么事项"), chosen
+
+
+async def test_a_holiday_named_is_answered_with_its_days_off(client: TestClient, visitor: Visitor) -> None:
+    calendar = client.app[CALENDAR]
+    first, last, provisional = calendar.holiday_period("national_day", today_local()) or (None, None, None)
+    assert first is not None and last is not None
+    answer = await visitor.say("国庆放几天")
+    assert answer["flow"] == "smalltalk", answer
+    text = answer["replies"][0]["text"]
+    assert f"{date_in_words(first)}至{date_in_words(last)}" in text, text
+    assert ("还没有公布" in text) == provisional
+
+
+async def test_whether_it_is_open_now_is_answered_from_the_clock(client: TestClient, visitor: Visitor) -> None:
+    answer = await visitor.say("现在还能去办吗")
+    calendar = client.app[CALENDAR]
+    now = now_local(calendar.tz)
+    opening = calendar.next_opening(now)
+    text = answer["replies"][0]["text"]
+    if opening.date() == now.date() and opening.time() <= now.time():
+        assert text.startswith("现在是办公时间"), text
+    elif opening.date() == now.date():
+        assert text.startswith("现在不在办公时间，今天"), text
+    else:
+        assert text.startswith(f"今天已经下班了，下次办公是{date_in_words(opening.date())}"), text
