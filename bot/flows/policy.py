@@ -56,8 +56,9 @@ class PolicyFlow(Flow):
     def wants(self, ctx: TurnContext) -> bool:
         """An answer to the question asked, a listed number, or a follow-up on the policy in context."""
         slots = ctx.session.slots_of(self.name)
-        if slots.get("asking") and (ctx.text in SKIP or self._answer_value(ctx, slots["asking"]) is not None):
-            return True
+        if slots.get("asking") and (ctx.text in SKIP or self._answer_value(ctx, slots["asking"]) is not None
+                                    or any(e.entity in PROFILE_ENTITIES for e in ctx.parse.entities)):
+            return True  # an answer, or an earlier one corrected ("不对，我们是一般纳税人")
         if ctx.text in slots.get("listed", {}) or (ctx.text in MORE_WORDS and slots.get("more")):
             return True
         if self._asked_of_listed(ctx, slots) is not None:
@@ -95,6 +96,13 @@ class PolicyFlow(Flow):
             if value is None and ctx.text not in SKIP and (named := _named_policy(ctx)) is not None:
                 # "研发费用加计扣除" to "最想了解哪方面": that policy, not a list with it somewhere in it
                 return self._detail(ctx, kb.policies[named.key])
+            if value is None and ctx.text not in SKIP:
+                before = dict(profile)
+                self._profile_from_entities(ctx, profile)
+                changed = [str(v) for k, v in profile.items() if before.get(k) != v]
+                if changed:  # "不对，我们是一般纳税人": an earlier answer corrected; the question still stands
+                    return [Reply(ctx.texts.get("policy_corrected", value="、".join(changed))),
+                            *self._next(ctx, profile)]
             profile[asking] = value if value is not None else "skip"
             return self._next(ctx, profile)
         current = kb.policies.get(slots.get("policy", ""))

@@ -179,3 +179,15 @@ async def test_a_named_policy_asked_how_to_apply_gets_how(visitor: Visitor) -> N
     how = await visitor.say("研发费用加计扣除怎么申请")  # the classifier reads a policy question, the words say how
     assert how["flow"] == "policy"
     assert how["replies"][0]["text"].startswith("【研发费用税前加计扣除】申请方式：无需审批")
+
+
+async def test_an_earlier_answer_corrected_while_narrowing_is_taken(visitor: Visitor) -> None:
+    await visitor.say("有什么优惠政策")
+    await visitor.say("小微")
+    need = await visitor.say("小规模纳税人")
+    assert need["replies"][0]["text"] == "最想了解哪方面？"
+    corrected = await visitor.say("不对，我们是一般纳税人")
+    texts = [r["text"] for r in corrected["replies"]]
+    assert corrected["flow"] == "policy" and texts == ["好的，已改为“一般纳税人”。", "最想了解哪方面？"], corrected
+    listed = await visitor.say("减税")
+    assert "一般纳税人" in listed["replies"][0]["text"] and "小规模纳税人·" not in listed["replies"][0]["text"]
