@@ -16,7 +16,7 @@ Category = Literal["办不了", "很难办", "不给办"]
 CATEGORIES: tuple[Category, ...] = ("办不了", "很难办", "不给办")
 Complexity = Literal["simple", "complex", "impossible"]
 COMPLEXITIES: tuple[Complexity, ...] = ("simple", "complex", "impossible")
-Status = Literal["accepted", "classified", "transferred", "resolved", "closed"]
+Status = Literal["accepted", "classified", "transferred", "resolved", "closed", "withdrawn"]
 OPEN_STATUSES: tuple[Status, ...] = ("accepted", "classified", "transferred")
 Light = Literal["green", "yellow", "red"]
 

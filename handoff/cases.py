@@ -413,6 +413,21 @@ class CaseService:
 
         return await self._act(case.case_no, CITIZEN, change)
 
+    async def withdraw(self, case_no: str, user_id: str) -> Case:
+        """撤销反映: the citizen withdraws their open case (solved meanwhile, or filed by mistake); it is no longer
+        worked nor timed. NotFound for anyone else's case, Conflict for one already finished.
+        """
+        case = await self.get(case_no)
+        if case.user_id != user_id:
+            raise NotFound("没有找到这个案件编号。")
+
+        def change(case: Case) -> CaseChange:
+            _require_open(case)
+            case.status, case.closed_at, case.paused_since = "withdrawn", self.now(), None
+            return CaseChange("withdrawn")
+
+        return await self._act(case.case_no, CITIZEN, change)
+
     async def close_unrated(self, case: Case) -> Case | None:
         """Close a resolved case whose rating did not come within the allowed working days."""
         assert case.resolved_at is not None

@@ -19,6 +19,9 @@ from handoff.case_models import Case
 MAX_PHONE_TRIES = 3
 # The payload of a 催办 button, when the user has several open cases.
 URGE = re.compile(r"^催办\s*(BBC[0-9]{8}-[0-9]{4})$", re.IGNORECASE)
+# 撤销反映: "撤回 BBC…" picks the case (then asks to confirm), "确认撤回 BBC…" withdraws it.
+WITHDRAW_PICK = re.compile(r"^撤回\s*(BBC[0-9]{8}-[0-9]{4})$", re.IGNORECASE)
+WITHDRAW_CONFIRMED = re.compile(r"^确认撤回\s*(BBC[0-9]{8}-[0-9]{4})$", re.IGNORECASE)
 # The payload of the 补充说明 button of a "需要您补充" notice: the next message is the supplement.
 SUPPLEMENT = re.compile(r"^补正\s*(BBC[0-9]{8}-[0-9]{4})$", re.IGNORECASE)
 LISTED = 5
@@ -31,8 +34,12 @@ class ProgressFlow(Flow):
     intents = frozenset({"ask_progress", "urge_case"})
 
     def owns(self, ctx: TurnContext) -> bool:
-        """A 催办 or 补充说明 button ("催办 BBC20261122-0003"), whatever the NLU made of it."""
-        return bool(URGE.match(ctx.text) or SUPPLEMENT.match(ctx.text))
+        """A 催办, 补充说明 or 撤回 button ("催办 BBC20261122-0003"), whatever the NLU made of it, and "撤销反映" (but
+        not while a complaint is being written: that 取消 is the complaint flow's).
+        """
+        if any(p.match(ctx.text) for p in (URGE, SUPPLEMENT, WITHDRAW_PICK, WITHDRAW_CONFIRMED)):
+            return True
+        return ctx.session.flow != "complaint" and _asks_to_withdraw(ctx)
 
     def wants(self, ctx: TurnContext) -> bool:
         """The phone asked for to show a case, the supplement asked for, or a record number."""
@@ -47,6 +54,9 @@ class ProgressFlow(Flow):
         """Show one record, check the phone for it, or list the user's records."""
         slots = ctx.slots
         cases = ctx.services.cases
+        if WITHDRAW_PICK.match(ctx.text) or WITHDRAW_CONFIRMED.match(ctx.text) or _asks_to_withdraw(ctx):
+            ctx.session.end_flow()
+            return await self._withdraw(ctx)
         supplementing = SUPPLEMENT.match(ctx.text)
         if supplementing:
             return await self._ask_supplement(ctx, supplementing.group(1).upper())
@@ -133,11 +143,8 @@ class ProgressFlow(Flow):
                     Button(texts.get("urge_choice", case_no=c.case_no, item=c.item_name), f"催办 {c.case_no}")
                     for c in open_cases))]
             number = open_cases[0].case_no
-        try:
-            case = await cases.get(number)
-        except NotFound:
-            case = None
-        if case is None or case.user_id != user_id:
+        case = await _own_case(ctx, number)
+        if case is None:
             return [Reply(texts.get("urge_not_found"))]
         if case.paused_since is not None:  # waiting for the citizen's material: nothing for staff to hurry
             key, recorded = "urge_paused", False
@@ -153,13 +160,42 @@ class ProgressFlow(Flow):
         text = texts.get(key, case_no=case.case_no, department=case.department, due=date_in_words(case.due_date))
         return [Reply(text, buttons=(Button(texts.get("button_progress"), case.case_no),))]
 
+    async def _withdraw(self, ctx: TurnContext) -> list[Reply]:
+        """撤销反映: which case, then a confirmation, then the case is withdrawn."""
+        texts, cases, user_id = ctx.texts, ctx.services.cases, ctx.inbound.user_id
+        confirmed = WITHDRAW_CONFIRMED.match(ctx.text)
+        if confirmed:
+            try:
+                withdrawn = await cases.withdraw(confirmed.group(1), user_id)
+            except NotFound:
+                return [Reply(texts.get("urge_not_found"))]
+            except Conflict:
+                return [Reply(texts.get("urge_finished", case_no=confirmed.group(1).upper()))]
+            return [Reply(texts.get("withdraw_done", case_no=withdrawn.case_no))]
+        picked = WITHDRAW_PICK.match(ctx.text)
+        number = picked.group(1).upper() if picked else _record_no(ctx)
+        if number is None:
+            open_cases = [c for c in await cases.of_user(user_id, limit=LISTED) if c.is_open]
+            if not open_cases:
+                return [Reply(texts.get("withdraw_nothing_open"))]
+            if len(open_cases) > 1:
+                return [Reply(texts.get("withdraw_which"), buttons=tuple(
+                    Button(texts.get("urge_choice", case_no=c.case_no, item=c.item_name), f"撤回 {c.case_no}")
+                    for c in open_cases))]
+            number = open_cases[0].case_no
+        case = await _own_case(ctx, number)
+        if case is None:
+            return [Reply(texts.get("urge_not_found"))]
+        if not case.is_open:
+            return [Reply(texts.get("urge_finished", case_no=case.case_no))]
+        return [Reply(texts.get("withdraw_confirm", case_no=case.case_no, item=case.item_name),
+                      buttons=(Button(texts.get("button_withdraw"), f"确认撤回 {case.case_no}"),
+                               Button(texts.get("button_keep_case"), case.case_no)))]
+
     async def _ask_supplement(self, ctx: TurnContext, case_no: str) -> list[Reply]:
         """补充说明 pressed: the next message is what the citizen adds to the case."""
-        try:
-            case = await ctx.services.cases.get(case_no)
-        except NotFound:
-            case = None
-        if case is None or case.user_id != ctx.inbound.user_id:
+        case = await _own_case(ctx, case_no)
+        if case is None:
             return [Reply(ctx.texts.get("urge_not_found"))]
         if not case.is_open:
             return [Reply(ctx.texts.get("urge_finished", case_no=case.case_no),
@@ -240,6 +276,20 @@ class ProgressFlow(Flow):
                            decision=texts.get(f"progress_decision_{record.decision}"))]
         lines += [f"  - {m['name']}" for m in record.missing]
         return [Reply("\n".join(lines))]
+
+
+async def _own_case(ctx: TurnContext, case_no: str) -> Case | None:
+    """The user's own case of this number; None for an unknown number and for anyone else's alike."""
+    try:
+        case = await ctx.services.cases.get(case_no)
+    except NotFound:
+        return None
+    return case if case.user_id == ctx.inbound.user_id else None
+
+
+def _asks_to_withdraw(ctx: TurnContext) -> bool:
+    """"撤销反映", "我的问题解决了，撤回投诉"."""
+    return any(word in ctx.text for word in ctx.texts.words("withdraw"))
 
 
 def _record_no(ctx: TurnContext) -> str | None:

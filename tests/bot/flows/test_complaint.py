@@ -309,7 +309,7 @@ async def test_urging_a_case_reaches_its_history_once_a_day(client: TestClient, 
     assert refused["replies"][0]["text"] == "没有找到您的这个案件编号，请核对。"
     await service.resolve(second.case_no, "staff:li", result="已补领")
     finished = await visitor.say(f"催办 {second.case_no}")
-    assert finished["replies"][0]["text"].startswith(f"{second.case_no} 已经办结了")
+    assert finished["replies"][0]["text"].startswith(f"{second.case_no} 已经不在办理中了")
 
 
 async def test_an_id_number_in_a_complaint_is_neither_kept_nor_taken_for_the_matter(
@@ -381,3 +381,23 @@ async def test_a_paused_case_is_supplemented_in_the_chat(client: TestClient, vis
     stranger = await new_visitor(client)
     refused = await stranger.say(f"补正 {case_no}")
     assert refused["replies"][0]["text"] == "没有找到您的这个案件编号，请核对。"
+
+
+async def test_a_case_is_withdrawn_after_a_confirmation(client: TestClient, visitor: Visitor) -> None:
+    filed = await file_the_example(visitor)
+    case_no = filed["replies"][0]["buttons"][0]["payload"]
+    asked = await visitor.say("我的问题解决了，撤销反映")
+    assert asked["flow"] == "progress", asked
+    assert asked["replies"][0]["text"].startswith(f"确定撤回 {case_no}（住房公积金提取（租赁住房））吗")
+    assert [b["title"] for b in asked["replies"][0]["buttons"]] == ["确认撤回", "继续办理"]
+    assert (await client.app[CASES].get(case_no)).status != "withdrawn"  # nothing until confirmed
+    done = await visitor.say("1")
+    assert done["replies"][0]["text"].startswith(f"已撤回 {case_no}"), done
+    case = await client.app[CASES].get(case_no)
+    assert case.status == "withdrawn" and not case.is_open
+    assert "已撤回" in (await visitor.say("查进度"))["replies"][0]["text"]
+    again = await visitor.say("撤销反映")
+    assert again["replies"][0]["text"] == "您目前没有正在办理的反映，不需要撤回。"
+    # While a complaint is being written, 撤销 is its own cancel, not a withdrawal of an older case.
+    await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    assert (await visitor.say("撤销反映"))["flow"] != "progress"
