@@ -205,3 +205,9 @@ async def test_whether_it_is_open_now_is_answered_from_the_clock(client: TestCli
         assert text.startswith("现在不在办公时间，今天"), text
     else:
         assert text.startswith(f"今天已经下班了，下次办公是{date_in_words(opening.date())}"), text
+
+
+async def test_how_to_get_a_business_licence_offers_registering_a_company(visitor: Visitor) -> None:
+    choices = await visitor.say("营业执照怎么办")
+    titles = [b["title"] for b in choices["replies"][0]["buttons"]]
+    assert "企业设立登记（有限责任公司）" in titles and "个体工商户设立登记" in titles, titles
