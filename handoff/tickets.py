@@ -279,8 +279,13 @@ class TicketService:
             rank = await self._redis.zrank(queue, str(ticket.id))
         return None if rank is None else int(rank) + 1
 
-    async def wait_minutes(self, ticket: Ticket, position: int) -> int:
-        """Estimated wait: position × recent average service time ÷ staff online at the window."""
+    async def wait_minutes(self, ticket: Ticket, position: int) -> int | None:
+        """Estimated wait: position × recent average service time ÷ staff online at the window; None when nobody
+        is online there (no estimate can be honest).
+        """
+        online = len(await self.online_staff(ticket.window))
+        if not online:
+            return None
         async with self._read() as db:
             query = (select(Ticket).where(Ticket.window == ticket.window, col(Ticket.closed_at).is_not(None),
                                           col(Ticket.claimed_at).is_not(None))
@@ -288,7 +293,6 @@ class TicketService:
             recent = (await db.exec(query)).all()
         spans = [(t.closed_at - t.claimed_at).total_seconds() / 60 for t in recent if t.closed_at and t.claimed_at]
         each = sum(spans) / len(spans) if spans else self.rules.minutes_per_ticket
-        online = max(1, len(await self.online_staff(ticket.window)))
         return max(1, round(position * each / online))
 
     async def rate(self, number: str, user_id: str, rating: int) -> Ticket:

@@ -94,8 +94,8 @@ async def queue_text(ctx: TurnContext, ticket: Ticket) -> str:
     if position is None:
         return ctx.texts.get("handoff_serving")
     minutes = await tickets.wait_minutes(ticket, position)
-    return ctx.texts.get("handoff_queued", window=ticket.window, place=ctx.texts.queue_place(position - 1),
-                         minutes=minutes)
+    key = "handoff_queued" if minutes is not None else "handoff_queued_nobody_online"
+    return ctx.texts.get(key, window=ticket.window, place=ctx.texts.queue_place(position - 1), minutes=minutes)
 
 
 def _half(hour: int) -> str:

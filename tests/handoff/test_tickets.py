@@ -392,3 +392,14 @@ async def test_a_person_asked_for_while_choosing_among_items_of_one_window_is_at
     queued = await visitor.say("人工")
     assert queued["replies"][0]["text"].startswith("正在为您转接【公积金】窗口")
 
+
+
+async def test_no_wait_is_promised_when_nobody_at_the_window_is_online(open_client: TestClient) -> None:
+    alone = await new_visitor(open_client)
+    queued = await alone.say("转人工")
+    text = queued["replies"][0]["text"]
+    assert "工作人员暂时不在线，接待时会在这里回复您" in text and "预计等待" not in text, text
+    await alone.say("取消")
+    await open_client.app[TICKETS].heartbeat("wang", ["综合"])
+    served = await new_visitor(open_client)
+    assert "预计等待约" in (await served.say("转人工"))["replies"][0]["text"]
