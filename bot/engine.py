@@ -206,6 +206,8 @@ class Engine:
                 if intent in OVERRIDING_INTENTS:
                     active = None
                 flow = active if active is not None and active.wants(ctx) else self._by_intent.get(intent)
+                if flow is not None and flow is not active:
+                    flow = next((f for f in self._flows.values() if f is not flow and f.names_better(ctx)), flow)
         if flow is None and is_bare_yes_no(ctx):
             # A bare 是 or 不是 names nothing to search for ("不是这个，我是要租房提取" does); 好的 with nothing asked
             # is acknowledged.

@@ -103,6 +103,12 @@ class Flow(ABC):
         """Whether this active flow takes the message rather than a newly recognised intent."""
         return False
 
+    def names_better(self, ctx: TurnContext) -> bool:
+        """Whether the message, routed by its intent to another flow, names this flow's subject clearly better
+        ("创业担保贷款要什么材料" names a policy, not the item 就业创业证 its words half match).
+        """
+        return False
+
     def answers(self, ctx: TurnContext) -> bool:
         """Whether this active flow's pending question is answered by the message even though the classifier
         read a global intent into it ("不记得了" to "什么时候办的" is no 取消). Exact commands stay global.

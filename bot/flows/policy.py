@@ -69,6 +69,16 @@ class PolicyFlow(Flow):
         return bool(slots.get("policy") or slots.get("listed")) and ctx.parse.intent in FOLLOW_UPS and not (
             names_item and names_item[0].confident)
 
+    def names_better(self, ctx: TurnContext) -> bool:
+        """"创业担保贷款要什么材料": a question the guide would answer names a policy outright and no item as well."""
+        if ctx.parse.intent not in FOLLOW_UPS and ctx.parse.intent != "ask_fee":  # "失业保险费率是多少": its details
+            return False
+        hit = _named_policy(ctx)
+        if hit is None or hit.score < NAMED_OUTRIGHT:
+            return False
+        items = ctx.search(ctx.text, ["item", "bundle"], limit=1)
+        return not items or items[0].score < hit.score - NAMED_MARGIN
+
     def claims(self, ctx: TurnContext) -> bool:
         """A message that names a policy ("研发费用加计扣除比例是多少") is a policy question; so is one that describes
         the enterprise ("小微 一般纳税人 想了解贷款": two of scale, taxpayer type, industry and what it wants).

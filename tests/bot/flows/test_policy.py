@@ -191,3 +191,14 @@ async def test_an_earlier_answer_corrected_while_narrowing_is_taken(visitor: Vis
     assert corrected["flow"] == "policy" and texts == ["好的，已改为“一般纳税人”。", "最想了解哪方面？"], corrected
     listed = await visitor.say("减税")
     assert "一般纳税人" in listed["replies"][0]["text"] and "小规模纳税人·" not in listed["replies"][0]["text"]
+
+
+async def test_a_question_naming_a_policy_outright_is_answered_from_the_policy_not_a_similar_item(
+        visitor: Visitor) -> None:
+    materials = await visitor.say("创业担保贷款要什么材料")
+    assert materials["flow"] == "policy", materials
+    assert materials["replies"][0]["text"].startswith("【创业担保贷款及财政贴息】"), materials
+    rate = await visitor.say("失业保险费率现在是多少，还降吗")  # not the fee of 失业保险金申领
+    assert rate["flow"] == "policy" and rate["replies"][0]["text"].startswith("【阶段性降低失业保险费率至1%】")
+    item = await visitor.say("就业创业证要什么材料")  # the item itself is still the guide's
+    assert item["flow"] == "guide" and item["replies"][0]["text"].startswith("【《就业创业证》申领】")
