@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import get_args
 
 from aiohttp import web
 
 from bot.api_staff import current_staff
-from bot.http import json_response
+from bot.http import json_response, query_date
 from bot.typedefs import APPOINTMENTS
 from core.clock import today_local
 from core.errors import InvalidInput
@@ -27,24 +27,14 @@ def _windows(staff: StaffMember) -> list[str]:
     return list(ALL_WINDOWS) if staff.is_supervisor else list(staff.windows)
 
 
-def _day(request: web.Request, name: str, default: date) -> date:
-    raw = request.query.get(name)
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"参数 {name} 须为 YYYY-MM-DD 格式的日期。", code="invalid_query") from None
-
-
 @routes.get("/api/v1/agent/appointments")
 async def list_appointments(request: web.Request) -> web.Response:
     """Bookings from `from` (default today) to `to` (default two weeks on), soonest first; `window` and `kind`
     (appointment or assisted) narrow them, `cancelled=1` includes cancelled ones.
     """
     staff = await current_staff(request)
-    first = _day(request, "from", today_local())
-    last = _day(request, "to", first + timedelta(days=DEFAULT_DAYS - 1))
+    first = query_date(request, "from") or today_local()
+    last = query_date(request, "to") or first + timedelta(days=DEFAULT_DAYS - 1)
     if last < first or (last - first).days >= MAX_DAYS:
         raise InvalidInput(f"日期范围须从 from 到 to，最多 {MAX_DAYS} 天。", code="invalid_query")
     kind = request.query.get("kind") or None

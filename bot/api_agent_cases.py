@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Any
 
 from aiohttp import web
 
 from bot.api_staff import audit_note, current_staff, require_role
-from bot.http import json_response, parse_uint, read_json_object, require_str
+from bot.http import json_response, parse_uint, query_date, read_json_object, require_str
 from bot.streams import LIVE_STREAMS
 from bot.typedefs import CASE_REPORTS, CASES, EVALUATIONS, PUBSUB
 from core import jsoncodec
@@ -145,22 +144,12 @@ async def staff_events(request: web.Request) -> web.StreamResponse:
     return stream
 
 
-def _date_query(request: web.Request, name: str) -> date | None:
-    raw = request.query.get(name)
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"参数 {name} 须为 YYYY-MM-DD 格式的日期。", code="invalid_query") from None
-
-
 @routes.get("/api/v1/agent/reports/cases")
 async def case_report(request: web.Request) -> web.Response:
     """Statistics of cases accepted between `from` and `to` (both optional, YYYY-MM-DD), supervisors only."""
     require_role(await current_staff(request), *SUPERVISORS)
     reports = request.app[CASE_REPORTS]
-    cases = await reports.cases(_date_query(request, "from"), _date_query(request, "to"))
+    cases = await reports.cases(query_date(request, "from"), query_date(request, "to"))
     return json_response(reports.summary(cases, request.app[CASES].now()))
 
 
@@ -169,7 +158,7 @@ async def case_report_xlsx(request: web.Request) -> web.Response:
     """The same statistics and every case as an Excel workbook."""
     require_role(await current_staff(request), *SUPERVISORS)
     reports = request.app[CASE_REPORTS]
-    start, end = _date_query(request, "from"), _date_query(request, "to")
+    start, end = query_date(request, "from"), query_date(request, "to")
     cases = await reports.cases(start, end)
     body = reports.workbook(reports.summary(cases, request.app[CASES].now()), cases)
     name = f"cases-{start or 'all'}-{end or 'now'}.xlsx"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -138,6 +139,17 @@ def require_str(body: dict[str, Any], field: str, *, max_chars: int, required: b
         raise PayloadTooLarge(f"字段 {field} 不能超过 {max_chars} 个字符。", code="field_too_long")
     # PostgreSQL text cannot hold NUL; it carries no meaning in a message, so it is dropped.
     return value.replace("\x00", "")
+
+
+def query_date(request: web.Request, name: str) -> date | None:
+    """The query parameter `name` as a date (YYYY-MM-DD), None when absent; InvalidInput (400) otherwise."""
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"参数 {name} 须为 YYYY-MM-DD 格式的日期。", code="invalid_query") from None
 
 
 def parse_uint(raw: str, *, maximum: int = MAX_ROW_ID) -> int | None:

@@ -134,18 +134,9 @@ class ProgressFlow(Flow):
         texts = ctx.texts
         cases = ctx.services.cases
         user_id = ctx.inbound.user_id
-        if number is None:
-            open_cases = [c for c in await cases.of_user(user_id, limit=LISTED) if c.is_open]
-            if not open_cases:
-                return [Reply(texts.get("urge_nothing_open"))]
-            if len(open_cases) > 1:
-                return [Reply(texts.get("urge_which"), buttons=tuple(
-                    Button(texts.get("urge_choice", case_no=c.case_no, item=c.item_name), f"催办 {c.case_no}")
-                    for c in open_cases))]
-            number = open_cases[0].case_no
-        case = await _own_case(ctx, number)
-        if case is None:
-            return [Reply(texts.get("urge_not_found"))]
+        case = await _case_to_act_on(ctx, number, "催办", "urge_nothing_open", "urge_which")
+        if isinstance(case, list):
+            return case
         if case.paused_since is not None:  # waiting for the citizen's material: nothing for staff to hurry
             key, recorded = "urge_paused", False
         elif not case.is_open:
@@ -174,18 +165,9 @@ class ProgressFlow(Flow):
             return [Reply(texts.get("withdraw_done", case_no=withdrawn.case_no))]
         picked = WITHDRAW_PICK.match(ctx.text)
         number = picked.group(1).upper() if picked else _record_no(ctx)
-        if number is None:
-            open_cases = [c for c in await cases.of_user(user_id, limit=LISTED) if c.is_open]
-            if not open_cases:
-                return [Reply(texts.get("withdraw_nothing_open"))]
-            if len(open_cases) > 1:
-                return [Reply(texts.get("withdraw_which"), buttons=tuple(
-                    Button(texts.get("urge_choice", case_no=c.case_no, item=c.item_name), f"撤回 {c.case_no}")
-                    for c in open_cases))]
-            number = open_cases[0].case_no
-        case = await _own_case(ctx, number)
-        if case is None:
-            return [Reply(texts.get("urge_not_found"))]
+        case = await _case_to_act_on(ctx, number, "撤回", "withdraw_nothing_open", "withdraw_which")
+        if isinstance(case, list):
+            return case
         if not case.is_open:
             return [Reply(texts.get("urge_finished", case_no=case.case_no))]
         return [Reply(texts.get("withdraw_confirm", case_no=case.case_no, item=case.item_name),
@@ -276,6 +258,24 @@ class ProgressFlow(Flow):
                            decision=texts.get(f"progress_decision_{record.decision}"))]
         lines += [f"  - {m['name']}" for m in record.missing]
         return [Reply("\n".join(lines))]
+
+
+async def _case_to_act_on(ctx: TurnContext, number: str | None, action: str, none_key: str,
+                          which_key: str) -> Case | list[Reply]:
+    """The user's own case `number`, or without one their one open case; else the reply: not found, none open,
+    or which of several (a button "<action> BBC…" for each).
+    """
+    if number is None:
+        open_cases = [c for c in await ctx.services.cases.of_user(ctx.inbound.user_id, limit=LISTED) if c.is_open]
+        if not open_cases:
+            return [Reply(ctx.texts.get(none_key))]
+        if len(open_cases) > 1:
+            return [Reply(ctx.texts.get(which_key), buttons=tuple(
+                Button(ctx.texts.get("urge_choice", case_no=c.case_no, item=c.item_name), f"{action} {c.case_no}")
+                for c in open_cases))]
+        return open_cases[0]
+    case = await _own_case(ctx, number)
+    return case if case is not None else [Reply(ctx.texts.get("urge_not_found"))]
 
 
 async def _own_case(ctx: TurnContext, case_no: str) -> Case | None:
