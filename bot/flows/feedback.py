@@ -18,6 +18,7 @@ RATING = re.compile(r"^评价\s*((?:BBC|GD)[0-9]{8}-[0-9]{4})\s*([1-5])$", re.IG
 SKIP = frozenset({"跳过", "没有", "无", "没了", "不用了", "没有了"})
 MAX_COMMENT_CHARS = 500
 SCORE_OF_LEVEL = {label: score for score, label in LEVELS.items()}
+_LONGEST_LEVEL_FIRST = sorted(SCORE_OF_LEVEL, key=len, reverse=True)  # 不满意 before 满意
 COMMENT_STRIP = " ，,。.！!；;：:~～、"
 
 
@@ -31,7 +32,7 @@ def typed_rating(text: str) -> tuple[int | None, str]:
     (None, "") when it starts with none.
     """
     text = text.strip()
-    for label in sorted(SCORE_OF_LEVEL, key=len, reverse=True):  # 不满意 before 满意
+    for label in _LONGEST_LEVEL_FIRST:
         rest = text[len(label):]
         # The level ends at a pause: "满意度评价" rates nothing.
         if text.startswith(label) and (not rest or rest[0] in COMMENT_STRIP):
@@ -63,32 +64,32 @@ class FeedbackFlow(Flow):
             return await self._rated(ctx, match.group(1).upper(), int(match.group(2)))
         pending = slots.pop("pending", None)
         if pending is not None:
-            comment = "" if ctx.text in SKIP else ctx.text[:MAX_COMMENT_CHARS]
-            ctx.session.end_flow()
-            try:
-                await self._store(ctx, pending["case_no"], pending["rating"], comment)
-            except (Conflict, NotFound):
-                return [Reply(ctx.texts.get("feedback_not_ratable"))]
-            key = "feedback_follow_up" if pending["rating"] <= FOLLOW_UP_AT_OR_BELOW else "feedback_thanks"
-            return [Reply(ctx.texts.get(key))]
+            comment = "" if ctx.text in SKIP else ctx.text
+            return await self._rated_with_comment(ctx, pending["case_no"], pending["rating"], comment)
         waiting = [c for c in await ctx.services.cases.of_user(ctx.inbound.user_id)
                    if c.status == "resolved" and c.rating is None]
         level, comment = typed_rating(ctx.inbound.text)
         if waiting and level is not None:  # "满意" typed for the case waiting for it, not a button pressed
             if not comment:
                 return await self._rated(ctx, waiting[0].case_no, level)
-            ctx.session.end_flow()  # "不满意，拖了这么久": the rating and its reason in one message
-            try:
-                await self._store(ctx, waiting[0].case_no, level, comment[:MAX_COMMENT_CHARS])
-            except (Conflict, NotFound):
-                return [Reply(ctx.texts.get("feedback_not_ratable"))]
-            return [Reply(ctx.texts.get("feedback_follow_up" if level <= FOLLOW_UP_AT_OR_BELOW else "feedback_thanks"))]
+            # "不满意，拖了这么久": the rating and its reason in one message
+            return await self._rated_with_comment(ctx, waiting[0].case_no, level, comment)
         ctx.session.end_flow()
         if not waiting:  # "满意，谢谢你们" with nothing to rate is thanks for the answer
             return [Reply(ctx.texts.get("thanks" if comment else "feedback_nothing"))]
         case = waiting[0]
         return [Reply(ctx.texts.get("feedback_choose", item=case.item_name, case_no=case.case_no),
                       buttons=rating_buttons(case.case_no))]
+
+    async def _rated_with_comment(self, ctx: TurnContext, number: str, rating: int, comment: str) -> list[Reply]:
+        """Store the rating and its comment; thanks, or for 不满意 and worse, the supervisor's follow-up."""
+        ctx.session.end_flow()
+        try:
+            await self._store(ctx, number, rating, comment[:MAX_COMMENT_CHARS])
+        except (Conflict, NotFound):
+            return [Reply(ctx.texts.get("feedback_not_ratable"))]
+        key = "feedback_follow_up" if rating <= FOLLOW_UP_AT_OR_BELOW else "feedback_thanks"
+        return [Reply(ctx.texts.get(key))]
 
     async def _store(self, ctx: TurnContext, number: str, rating: int, comment: str) -> None:
         """Keep the rating with the case (which closes it) or the ticket, and as a 好差评 record."""
