@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date, time
 
-from chinese_calendar import Holiday
-
 from bot.flows.base import Flow, TurnContext, menu_buttons
 from bot.messages import Reply
 from core.clock import now_local, today_local
@@ -66,8 +64,8 @@ def office_hours(ctx: TurnContext) -> list[Reply]:
 
 def _holiday_named(ctx: TurnContext) -> str | None:
     """The statutory holiday the message names ("元旦上班吗", "国庆放几天"), as a chinese_calendar Holiday name."""
-    return next((h.name for h in Holiday if h.name in HOLIDAYS
-                 and any(word in ctx.text for word in ctx.texts.words(f"holiday_{h.name}"))), None)
+    return next((name for name in HOLIDAYS if any(word in ctx.text for word in ctx.texts.words(f"holiday_{name}"))),
+                None)
 
 
 def _holiday_line(ctx: TurnContext, holiday: str) -> str:
