@@ -5,6 +5,7 @@ the phone masked, then files the case and answers with its number and due date i
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.flows.base import MAX_BARE_ANSWER_CHARS, Flow, TurnContext, menu_buttons
@@ -31,6 +32,9 @@ MAX_QUESTION_CHARS = 10  # "那要多久有结果": longer, a message read as as
 MIN_ACCOUNT_CHARS = 9
 ITEM_MARGIN = 0.05
 NAME_PREFIXES = ("我姓", "我叫", "我是", "叫我", "姓")
+# "窗口说我租房合同没备案不给提取": a first message that reports what the window said (or why) has answered
+# "窗口说不能办的原因是什么", so that is not asked again. The reason must follow the word.
+GIVES_REASON = re.compile(r"(?:说|因为|原因是|理由是)[^，,。！!？?]{4,}")
 
 
 class ComplaintFlow(Flow):
@@ -100,6 +104,8 @@ class ComplaintFlow(Flow):
             draft.update(found)
         if found or len(ctx.text) >= MIN_ACCOUNT_CHARS:
             draft["account"] = drop_id_numbers(ctx.inbound.text.strip())
+            if GIVES_REASON.search(draft["account"]):
+                draft["happened"] = ""  # told already: the account says it
 
     def _find_item(self, ctx: TurnContext, text: str) -> dict[str, Any]:
         kb = ctx.services.kb.current

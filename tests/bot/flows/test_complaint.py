@@ -401,3 +401,14 @@ async def test_a_case_is_withdrawn_after_a_confirmation(client: TestClient, visi
     # While a complaint is being written, 撤销 is its own cancel, not a withdrawal of an older case.
     await visitor.say("我都跑了三趟了，公积金还是取不出来")
     assert (await visitor.say("撤销反映"))["flow"] != "progress"
+
+
+async def test_a_reason_given_in_the_first_message_is_not_asked_for_again(visitor: Visitor) -> None:
+    first = await visitor.say("公积金窗口说我租房合同没备案不给提取，已经跑了三趟了")
+    assert first["flow"] == "complaint"
+    asked = first["replies"][-1]["text"]
+    assert "原因" not in asked and "什么时候、在哪个窗口" in asked, first
+    for answer in ("跳过", "跳过", "跳过"):
+        summary = await visitor.say(answer)
+    summary = await visitor.say("13912345678")
+    assert "情况：公积金窗口说我租房合同没备案不给提取，已经跑了三趟了" in summary["replies"][0]["text"]
