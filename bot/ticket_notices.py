@@ -36,7 +36,8 @@ class TicketNotices:
         user = ticket.user_id
         if change.kind == "claimed":
             shown = await self._staff.shown_name(change.data["staff"])  # the login name stays in the console
-            await self._outbox.push(user, [Reply(texts.get("handoff_claimed", staff=shown))], "staff")
+            claimed = texts.get("handoff_claimed", staff=shown) if shown else texts.get("handoff_claimed_unnamed")
+            await self._outbox.push(user, [Reply(claimed)], "staff")
         elif change.kind == "message" and change.data.get("sender") == "staff":
             await self._outbox.push(user, [Reply(change.text)], "staff")
         elif change.kind in ("transferred", "released"):

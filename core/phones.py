@@ -22,7 +22,12 @@ def normalise_phone(text: str) -> str | None:
 
 
 def mask_phone(phone: str) -> str:
-    """"139****5678": the first three and last four digits, as replies repeat a number back."""
+    """"139****5678": the first three and last four digits, as replies repeat a number back; a landline keeps its
+    area code ("0571-****9999": 010 and 02x have three digits, the others four).
+    """
     if len(phone) < 8:
         return "*" * len(phone)
+    if phone.startswith("0"):
+        area = phone[:3] if phone[1] in "12" else phone[:4]
+        return f"{area}-****{phone[-4:]}"
     return f"{phone[:3]}****{phone[-4:]}"

@@ -258,12 +258,14 @@ class StaffService:
             return None
         return StaffMember.from_account(account)
 
-    async def shown_name(self, username: str) -> str:
-        """What a citizen is told a staff member is called: the display name (the username if the account is
-        gone), never the login name when a display name was set.
+    async def shown_name(self, username: str) -> str | None:
+        """What a citizen is told a staff member is called: the display name; None when the account has none of
+        its own (it defaults to the login name, which citizens are not shown) or is gone.
         """
         account = await self._account(username)
-        return account.display_name if account is not None and account.display_name else username
+        if account is None or not account.display_name or account.display_name == account.username:
+            return None
+        return account.display_name
 
     async def list(self) -> builtins.list[StaffAccount]:
         """Every account, disabled ones included, by username."""

@@ -25,6 +25,7 @@ KIND_BY_FIELD: dict[str, Kind] = {"appointment": "appointment", "assisted": "ass
 # Digits enough to be meant as a phone number (a mistyped one is asked for again, not taken for another question).
 PHONE_MIN_DIGITS = 5
 VISIT_WORD = "上门"
+ADDRESS_LEAD = re.compile(r"^(?:我们?家|家里|我|我们)?(?:的)?(?:地址|住址|家)?(?:是|在|住在|:|：)\s*")
 # "取消预约 YY…", or without the number when the user has one upcoming appointment (else they are listed).
 MANAGE = re.compile(r"^(取消预约|改约)\s*(YY[0-9]{8}-[0-9]{4})?$", re.IGNORECASE)
 
@@ -48,7 +49,7 @@ def _phone(ctx: TurnContext) -> str | None:
 
 
 def _address(ctx: TurnContext) -> str | None:
-    text = " ".join(ctx.inbound.text.split())
+    text = ADDRESS_LEAD.sub("", " ".join(ctx.inbound.text.split()))  # "家里地址是城关镇…" → "城关镇…"
     return text[:MAX_ADDRESS_CHARS] if ctx.services.appointments.rules.is_address(text) else None
 
 

@@ -48,8 +48,11 @@ class ComplaintFlow(Flow):
         return ctx.services.cases.rules.routing.complaint_window
 
     def answers(self, ctx: TurnContext) -> bool:
-        """"不知道" or "不记得了" to a pending question skips it (or is the answer); it cancels nothing."""
-        return bool(ctx.session.slots_of(self.name).get("asking")) and ctx.text in SKIP
+        """"不知道" or "不记得了" to a pending question skips it (or is the answer): it cancels nothing. Nor is an
+        answer the classifier reads as 帮助 ("希望一次告诉我要什么") a request for the menu ("帮助" itself is).
+        """
+        asking = bool(ctx.session.slots_of(self.name).get("asking"))
+        return asking and (ctx.text in SKIP or ctx.parse.intent == "help")
 
     def wants(self, ctx: TurnContext) -> bool:
         """While a question or the confirmation is pending, the message is the answer."""

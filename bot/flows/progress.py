@@ -42,8 +42,12 @@ class ProgressFlow(Flow):
         return ctx.session.flow != "complaint" and _asks_to_withdraw(ctx)
 
     def wants(self, ctx: TurnContext) -> bool:
-        """The phone asked for to show a case, the supplement asked for, or a record number."""
+        """The phone asked for to show a case, the supplement asked for, a yes or no to a withdrawal, or a record
+        number.
+        """
         slots = ctx.session.slots_of(self.name)
+        if "withdraw_pending" in slots and _yes_or_no(ctx) is not None:
+            return True
         return "phone_for" in slots or "supplement_for" in slots or _record_no(ctx) is not None
 
     def claims(self, ctx: TurnContext) -> bool:
@@ -54,6 +58,13 @@ class ProgressFlow(Flow):
         """Show one record, check the phone for it, or list the user's records."""
         slots = ctx.slots
         cases = ctx.services.cases
+        pending_withdrawal = slots.pop("withdraw_pending", None)
+        answer = _yes_or_no(ctx) if pending_withdrawal is not None else None
+        if answer is not None:  # "确认" / "好的" / "不了" to "确定撤回…吗"
+            ctx.session.end_flow()
+            if not answer:
+                return [Reply(ctx.texts.get("withdraw_kept", case_no=pending_withdrawal))]
+            return await self._withdraw(ctx, confirmed=pending_withdrawal)
         if WITHDRAW_PICK.match(ctx.text) or WITHDRAW_CONFIRMED.match(ctx.text) or _asks_to_withdraw(ctx):
             ctx.session.end_flow()
             return await self._withdraw(ctx)
@@ -134,34 +145,37 @@ class ProgressFlow(Flow):
         texts = ctx.texts
         cases = ctx.services.cases
         user_id = ctx.inbound.user_id
-        case = await _case_to_act_on(ctx, number, "催办", "urge_nothing_open", "urge_which")
+        case = await _case_to_act_on(ctx, number, "催办", "urge_nothing_open", "urge_which", running_only=True)
         if isinstance(case, list):
             return case
+        progress = (Button(texts.get("button_progress"), case.case_no),)
+        if not case.is_open:
+            return [Reply(_finished_text(ctx, case), buttons=progress)]
         if case.paused_since is not None:  # waiting for the citizen's material: nothing for staff to hurry
             key, recorded = "urge_paused", False
-        elif not case.is_open:
-            key, recorded = "urge_finished", False
         else:
             try:
                 case, recorded = await cases.urge(case.case_no, user_id)
             except Conflict:  # finished meanwhile
-                return [Reply(texts.get("urge_finished", case_no=case.case_no),
-                              buttons=(Button(texts.get("button_progress"), case.case_no),))]
+                return [Reply(texts.get("urge_finished", case_no=case.case_no), buttons=progress)]
             key = "urge_recorded" if recorded else "urge_already"
         text = texts.get(key, case_no=case.case_no, department=case.department, due=date_in_words(case.due_date))
-        return [Reply(text, buttons=(Button(texts.get("button_progress"), case.case_no),))]
+        return [Reply(text, buttons=progress)]
 
-    async def _withdraw(self, ctx: TurnContext) -> list[Reply]:
-        """撤销反映: which case, then a confirmation, then the case is withdrawn."""
+    async def _withdraw(self, ctx: TurnContext, confirmed: str | None = None) -> list[Reply]:
+        """撤销反映: which case, then a confirmation (a button, or 确认 typed: `confirmed`), then the case is
+        withdrawn.
+        """
         texts, cases, user_id = ctx.texts, ctx.services.cases, ctx.inbound.user_id
-        confirmed = WITHDRAW_CONFIRMED.match(ctx.text)
+        pressed = WITHDRAW_CONFIRMED.match(ctx.text)
+        confirmed = pressed.group(1).upper() if pressed else confirmed
         if confirmed:
             try:
-                withdrawn = await cases.withdraw(confirmed.group(1), user_id)
+                withdrawn = await cases.withdraw(confirmed, user_id)
             except NotFound:
                 return [Reply(texts.get("urge_not_found"))]
             except Conflict:
-                return [Reply(texts.get("urge_finished", case_no=confirmed.group(1).upper()))]
+                return [Reply(texts.get("urge_finished", case_no=confirmed))]
             return [Reply(texts.get("withdraw_done", case_no=withdrawn.case_no))]
         picked = WITHDRAW_PICK.match(ctx.text)
         number = picked.group(1).upper() if picked else _record_no(ctx)
@@ -169,7 +183,9 @@ class ProgressFlow(Flow):
         if isinstance(case, list):
             return case
         if not case.is_open:
-            return [Reply(texts.get("urge_finished", case_no=case.case_no))]
+            return [Reply(_finished_text(ctx, case))]
+        ctx.session.flow = self.name  # the confirmation may be typed: "确认", "好的", "不了"
+        ctx.slots["withdraw_pending"] = case.case_no
         return [Reply(texts.get("withdraw_confirm", case_no=case.case_no, item=case.item_name),
                       buttons=(Button(texts.get("button_withdraw"), f"确认撤回 {case.case_no}"),
                                Button(texts.get("button_keep_case"), case.case_no)))]
@@ -261,14 +277,19 @@ class ProgressFlow(Flow):
 
 
 async def _case_to_act_on(ctx: TurnContext, number: str | None, action: str, none_key: str,
-                          which_key: str) -> Case | list[Reply]:
-    """The user's own case `number`, or without one their one open case; else the reply: not found, none open,
-    or which of several (a button "<action> BBC…" for each).
+                          which_key: str, *, running_only: bool = False) -> Case | list[Reply]:
+    """The user's own case `number`, or without one their one open case (with `running_only`, one not paused
+    for the citizen's material, when there is such); else the reply: not found, none open (saying what became
+    of the latest), or which of several (a button "<action> BBC…" for each).
     """
     if number is None:
-        open_cases = [c for c in await ctx.services.cases.of_user(ctx.inbound.user_id, limit=LISTED) if c.is_open]
+        own = await ctx.services.cases.of_user(ctx.inbound.user_id, limit=LISTED)
+        open_cases = [c for c in own if c.is_open]
+        if running_only:
+            open_cases = [c for c in open_cases if c.paused_since is None] or open_cases
         if not open_cases:
-            return [Reply(ctx.texts.get(none_key))]
+            latest = [Reply(_finished_text(ctx, own[0]))] if own else []  # "能催一下吗" just after it was resolved
+            return [*latest, Reply(ctx.texts.get(none_key))]
         if len(open_cases) > 1:
             return [Reply(ctx.texts.get(which_key), buttons=tuple(
                 Button(ctx.texts.get("urge_choice", case_no=c.case_no, item=c.item_name), f"{action} {c.case_no}")
@@ -278,6 +299,13 @@ async def _case_to_act_on(ctx: TurnContext, number: str | None, action: str, non
     return case if case is not None else [Reply(ctx.texts.get("urge_not_found"))]
 
 
+def _finished_text(ctx: TurnContext, case: Case) -> str:
+    """"BBC… 已办结：…" for a case no longer worked."""
+    status = ctx.services.cases.rules.status_names.get(case.status, case.status)
+    result = ctx.texts.get("case_result_suffix", result=case.result) if case.result else ""
+    return ctx.texts.get("case_not_open", case_no=case.case_no, status=status, result=result)
+
+
 async def _own_case(ctx: TurnContext, case_no: str) -> Case | None:
     """The user's own case of this number; None for an unknown number and for anyone else's alike."""
     try:
@@ -285,6 +313,13 @@ async def _own_case(ctx: TurnContext, case_no: str) -> Case | None:
     except NotFound:
         return None
     return case if case.user_id == ctx.inbound.user_id else None
+
+
+def _yes_or_no(ctx: TurnContext) -> bool | None:
+    """True for a typed yes ("确认", "好的"), False for a no ("不了"), None for anything else."""
+    if ctx.text in ctx.texts.words("confirmations"):
+        return True
+    return False if ctx.text in ctx.texts.words("refusals") else None
 
 
 def _asks_to_withdraw(ctx: TurnContext) -> bool:

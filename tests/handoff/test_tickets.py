@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
 from bot.app import create_app
-from bot.typedefs import DB, EVALUATIONS, REDIS, TICKETS
+from bot.typedefs import DB, EVALUATIONS, REDIS, STAFF, TICKETS
 from core.clock import today_local
 from core.errors import Conflict, NotFound
 from core.keys import Prefix, key
@@ -21,7 +21,7 @@ from core.settings import Settings
 from handoff.tickets import NO_TICKET
 from tests.channels.test_web_api import next_data
 from tests.conftest import Visitor, new_visitor
-from tests.handoff.test_staff import add_staff, logged_in
+from tests.handoff.test_staff import PASSWORD, add_staff, logged_in
 
 
 def _app_settings(settings: Settings, tmp_path: Path, *, open_today: bool) -> Settings:
@@ -403,3 +403,15 @@ async def test_no_wait_is_promised_when_nobody_at_the_window_is_online(open_clie
     await open_client.app[TICKETS].heartbeat("wang", ["综合"])
     served = await new_visitor(open_client)
     assert "预计等待约" in (await served.say("转人工"))["replies"][0]["text"]
+
+
+async def test_a_staff_member_without_a_display_name_is_not_shown_by_login_name(open_client: TestClient) -> None:
+    await open_client.app[STAFF].add("crj.agent", PASSWORD, role="agent", windows=("综合",))
+    visitor = await new_visitor(open_client)
+    await visitor.say("转人工")
+    service = open_client.app[TICKETS]
+    ticket = await service.open_ticket_of(visitor.user_id)
+    assert ticket is not None
+    await service.claim(ticket.id or 0, "crj.agent")
+    texts = [m["text"] for m in await pushed(visitor)]
+    assert "工作人员已接入，为您服务。" in texts and not any("crj.agent" in t for t in texts)

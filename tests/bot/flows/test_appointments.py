@@ -93,7 +93,7 @@ async def test_assisted_service_takes_a_phone_and_an_address_that_staff_of_the_w
     assert [b["title"] for b in where["replies"][0]["buttons"]] == ["到窗口"]
     again = await visitor.say("需要上门")
     assert again["replies"][0]["text"].startswith("还没有登记成功。请告诉我上门的详细地址")
-    booked = await visitor.say("幸福路12号3栋201，老人腿脚不便")
+    booked = await visitor.say("家里地址是幸福路12号3栋201，老人腿脚不便")  # the lead-in words are not the address
     text = booked["replies"][0]["text"]
     assert "上门到 幸福路12号3栋201，老人腿脚不便" in text and "139****4321" in text and "13987654321" not in text
     number = booked["replies"][0]["card"]["number"]
