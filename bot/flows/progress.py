@@ -39,7 +39,7 @@ class ProgressFlow(Flow):
         """
         if any(p.match(ctx.text) for p in (URGE, SUPPLEMENT, WITHDRAW_PICK, WITHDRAW_CONFIRMED)):
             return True
-        return ctx.session.flow != "complaint" and _asks_to_withdraw(ctx)
+        return ctx.session.flow != "complaint" and (_asks_to_withdraw(ctx) or _asks_to_supplement(ctx))
 
     def wants(self, ctx: TurnContext) -> bool:
         """The phone asked for to show a case, the supplement asked for, a yes or no to a withdrawal, or a record
@@ -71,6 +71,8 @@ class ProgressFlow(Flow):
         supplementing = SUPPLEMENT.match(ctx.text)
         if supplementing:
             return await self._ask_supplement(ctx, supplementing.group(1).upper())
+        if _asks_to_supplement(ctx):  # "我要补充材料" typed, not the notice's button
+            return await self._which_to_supplement(ctx)
         if "supplement_for" in slots:
             ctx.session.end_flow()
             return await self._supplement(ctx, slots["supplement_for"])
@@ -189,6 +191,18 @@ class ProgressFlow(Flow):
         return [Reply(texts.get("withdraw_confirm", case_no=case.case_no, item=case.item_name),
                       buttons=(Button(texts.get("button_withdraw"), f"确认撤回 {case.case_no}"),
                                Button(texts.get("button_keep_case"), case.case_no)))]
+
+    async def _which_to_supplement(self, ctx: TurnContext) -> list[Reply]:
+        """The user's case waiting for their material (a choice when there are several), or that none waits."""
+        waiting = [c for c in await ctx.services.cases.of_user(ctx.inbound.user_id, limit=LISTED)
+                   if c.is_open and c.paused_since is not None]
+        if not waiting:
+            return [Reply(ctx.texts.get("supplement_nothing"))]
+        if len(waiting) > 1:
+            return [Reply(ctx.texts.get("supplement_which"), buttons=tuple(
+                Button(ctx.texts.get("urge_choice", case_no=c.case_no, item=c.item_name), f"补正 {c.case_no}")
+                for c in waiting))]
+        return await self._ask_supplement(ctx, waiting[0].case_no)
 
     async def _ask_supplement(self, ctx: TurnContext, case_no: str) -> list[Reply]:
         """补充说明 pressed: the next message is what the citizen adds to the case."""
@@ -320,6 +334,16 @@ def _yes_or_no(ctx: TurnContext) -> bool | None:
     if ctx.text in ctx.texts.words("confirmations"):
         return True
     return False if ctx.text in ctx.texts.words("refusals") else None
+
+
+def _asks_to_supplement(ctx: TurnContext) -> bool:
+    """"我要补充材料", "补正的材料怎么给你们": about a case waiting for the citizen, unless a service item is named
+    (then it is a question about that item's materials) or a service or policy conversation is under way.
+    """
+    if ctx.session.flow in ("guide", "policy") or not any(w in ctx.text for w in ctx.texts.words("supplement")):
+        return False
+    named = ctx.search(ctx.text, ["item", "bundle"], limit=1)
+    return not (named and named[0].confident)
 
 
 def _asks_to_withdraw(ctx: TurnContext) -> bool:

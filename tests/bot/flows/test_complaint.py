@@ -384,6 +384,16 @@ async def test_a_paused_case_is_supplemented_in_the_chat(client: TestClient, vis
     assert events[-1].note == "房东说要先交齐押金才给备案，我已经打了 12345 热线"
     # Once the supplement is in, the next message is an ordinary one again.
     assert (await visitor.say("你好"))["flow"] == "smalltalk"
+    # Typed instead of pressed: the case still waiting for the citizen takes it.
+    typed = await visitor.say("我要补充材料")
+    assert typed["flow"] == "progress" and typed["replies"][0]["text"].startswith("请直接发送要补充的说明"), typed
+    await visitor.say("租房合同备案回执明天送到窗口")
+    events = await service.events(await service.get(case_no), public_only=True)
+    assert events[-1].note == "租房合同备案回执明天送到窗口"
+    nobody = await new_visitor(client)
+    assert (await nobody.say("我要补充材料"))["replies"][0]["text"].startswith("您目前没有等待补正的反映")
+    about_item = await nobody.say("居住证补充材料要带什么")  # names a service item: a guide question
+    assert about_item["flow"] == "guide", about_item
     stranger = await new_visitor(client)
     refused = await stranger.say(f"补正 {case_no}")
     assert refused["replies"][0]["text"] == "没有找到您的这个案件编号，请核对。"
