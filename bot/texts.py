@@ -15,6 +15,8 @@ class Texts:
 
     def __init__(self, data: dict[str, Any]) -> None:
         self._data = data
+        # Word lists are looked up on every turn (a flow's `owns`): each set is built once.
+        self._words = {key: frozenset(str(word) for word in words) for key, words in (data.get("words") or {}).items()}
 
     @classmethod
     def from_yaml(cls, path: Path = DEFAULT_REPLIES_FILE) -> Texts:
@@ -32,7 +34,7 @@ class Texts:
 
     def words(self, key: str) -> frozenset[str]:
         """A word list of the `words` table (e.g. acknowledgements), as a set to look up."""
-        return frozenset(str(word) for word in self._data["words"][key])
+        return self._words[key]
 
     def menu(self, key: str) -> list[dict[str, str]]:
         """A list of `{title, payload}` entries (e.g. the help menu)."""

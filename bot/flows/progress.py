@@ -199,9 +199,7 @@ class ProgressFlow(Flow):
         if not waiting:
             return [Reply(ctx.texts.get("supplement_nothing"))]
         if len(waiting) > 1:
-            return [Reply(ctx.texts.get("supplement_which"), buttons=tuple(
-                Button(ctx.texts.get("urge_choice", case_no=c.case_no, item=c.item_name), f"补正 {c.case_no}")
-                for c in waiting))]
+            return [_which_case(ctx, waiting, "补正", "supplement_which")]
         return await self._ask_supplement(ctx, waiting[0].case_no)
 
     async def _ask_supplement(self, ctx: TurnContext, case_no: str) -> list[Reply]:
@@ -305,12 +303,17 @@ async def _case_to_act_on(ctx: TurnContext, number: str | None, action: str, non
             latest = [Reply(_finished_text(ctx, own[0]))] if own else []  # "能催一下吗" just after it was resolved
             return [*latest, Reply(ctx.texts.get(none_key))]
         if len(open_cases) > 1:
-            return [Reply(ctx.texts.get(which_key), buttons=tuple(
-                Button(ctx.texts.get("urge_choice", case_no=c.case_no, item=c.item_name), f"{action} {c.case_no}")
-                for c in open_cases))]
+            return [_which_case(ctx, open_cases, action, which_key)]
         return open_cases[0]
     case = await _own_case(ctx, number)
     return case if case is not None else [Reply(ctx.texts.get("urge_not_found"))]
+
+
+def _which_case(ctx: TurnContext, cases: list[Case], action: str, which_key: str) -> Reply:
+    """"要催办哪一件？" with a button "<action> BBC…" for each case."""
+    return Reply(ctx.texts.get(which_key), buttons=tuple(
+        Button(ctx.texts.get("urge_choice", case_no=c.case_no, item=c.item_name), f"{action} {c.case_no}")
+        for c in cases))
 
 
 def _finished_text(ctx: TurnContext, case: Case) -> str:
