@@ -7,6 +7,7 @@ offered as current, and when asked about, the answer says they expired.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.choices import leading_choice
@@ -41,6 +42,9 @@ FOLLOW_UP_AFTER_NUMBER = 0.1
 # (its name, nearly word for word: "2022年小规模纳税人免征增值税" beside the current 小规模纳税人减免).
 NAMED_MARGIN = 0.1
 NAMED_OUTRIGHT = 0.95
+# "小微企业有什么减税政策": asks for the policies an enterprise like this has, not about the one policy whose name
+# holds its description (小型微利企业所得税优惠).
+LIST_QUESTION = re.compile(r"(?:有什么|有哪些|有啥|哪些)[^，,。？?]{0,6}(?:政策|优惠|补贴|扶持|支持|减免|奖励|好处)")
 
 
 class PolicyFlow(Flow):
@@ -310,7 +314,25 @@ def _named_policy(ctx: TurnContext) -> Hit | None:
     outright = hits[0].score >= NAMED_OUTRIGHT and not _describes_enterprise(ctx)
     if not outright and len(hits) > 1 and hits[1].confident and hits[0].score - hits[1].score < NAMED_MARGIN:
         return None
+    if LIST_QUESTION.search(ctx.text) and not _named_beyond_who(ctx, hits[0]):
+        return None
     return hits[0]
+
+
+def _named_beyond_who(ctx: TurnContext, hit: Hit) -> bool:
+    """Whether the message still names the policy without the words that describe the enterprise: "小微企业所得税有
+    什么优惠" does (所得税), "小微企业有什么减税政策" does not.
+    """
+    spans = sorted((e.start, e.end) for e in ctx.parse.entities if e.entity in WHO_ENTITIES)
+    if not spans:
+        return True
+    rest, position = [], 0
+    for start, end in spans:
+        rest.append(ctx.text[position:start])
+        position = max(position, end)
+    rest.append(ctx.text[position:])
+    again = ctx.search("".join(rest), ["policy"], limit=1)
+    return bool(again and again[0].confident and again[0].key == hit.key)
 
 
 def _doc(ctx: TurnContext, policy: Policy) -> str:

@@ -202,3 +202,17 @@ async def test_a_question_naming_a_policy_outright_is_answered_from_the_policy_n
     assert rate["flow"] == "policy" and rate["replies"][0]["text"].startswith("【阶段性降低失业保险费率至1%】")
     item = await visitor.say("就业创业证要什么材料")  # the item itself is still the guide's
     assert item["flow"] == "guide" and item["replies"][0]["text"].startswith("【《就业创业证》申领】")
+
+
+async def test_what_policies_an_enterprise_has_is_a_list_not_the_policy_its_description_names(
+        client: TestClient) -> None:
+    visitor = await new_visitor(client)
+    asked = await visitor.say("小微企业有什么减税政策")  # 小微企业 is also in 小型微利企业所得税优惠's name
+    assert asked["flow"] == "policy"
+    assert asked["replies"][-1]["text"] == "增值税纳税人类型？", asked
+    listed = await visitor.say("小规模纳税人")
+    text = listed["replies"][0]["text"]
+    assert text.startswith("按“小型·减税·小规模纳税人”") and "小型微利企业所得税优惠" in text
+    assert "“六税两费”减半征收" in text
+    named = await (await new_visitor(client)).say("小微企业所得税有什么优惠")  # 所得税 names the one policy
+    assert named["replies"][0]["text"].startswith("【小型微利企业所得税优惠】")
