@@ -192,6 +192,7 @@ class Engine:
         # A button payload of a flow's own goes to it, before the NLU's reading of it counts.
         flow = next((f for f in self._flows.values() if f.owns(ctx)), None)
         active = self._flows.get(ctx.session.flow or "")
+        set_aside_by: Flow | None = None  # the active flow that lets a question about something else through
         if flow is None and active is not None and intent in GLOBAL_INTENTS and ctx.parse.confidence < 1.0 \
                 and active.answers(ctx):
             flow = active  # "不知道" to an open question is its answer, not a request for the menu
@@ -205,6 +206,8 @@ class Engine:
             else:
                 if intent in OVERRIDING_INTENTS:
                     active = None
+                if active is not None and active.wants(ctx) and active.sets_aside(ctx):
+                    set_aside_by, active = active, None
                 flow = active if active is not None and active.wants(ctx) else self._by_intent.get(intent)
                 if flow is not None and flow is not active:
                     flow = next((f for f in self._flows.values() if f is not flow and f.names_better(ctx)), flow)
@@ -222,7 +225,10 @@ class Engine:
         ctx.session.misses = 0
         if flow.keeps_context:
             ctx.session.flow = flow.name
-        return flow.name, await flow.handle(ctx)
+        replies = await flow.handle(ctx)
+        if set_aside_by is not None and flow is not set_aside_by:
+            replies += set_aside_by.resume_hint(ctx)
+        return flow.name, replies
 
     def _claimer(self, ctx: TurnContext) -> Flow | None:
         """The first flow that claims the message by what it names (an item, a policy…)."""

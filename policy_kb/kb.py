@@ -88,6 +88,14 @@ class KnowledgeBase:
         hits = self.search(query, kinds, limit=1)
         return hits[0] if hits and hits[0].confident else None
 
+    def core(self, question: str) -> str:
+        """The question without filler words and spaces (what is left may name a record)."""
+        return self.index.core(question)
+
+    def named_only(self, query: str, kinds: Sequence[str] | None = None) -> Hit | None:
+        """The record the question only names, typos corrected (see SearchIndex.named_only)."""
+        return self.index.named_only(query, kinds)
+
     def eligible(self, profile: Profile, today: date) -> list[Policy]:
         """Current policies this enterprise may use, best first: national before local samples (a deployment
         replaces the samples with its real local policies), then the most specific fit and wanted benefit.

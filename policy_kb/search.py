@@ -111,7 +111,7 @@ class SearchIndex:
         self._kinds = {kind: np.array([d.kind == kind for d in self._docs], dtype=bool)
                        for kind in {d.kind for d in self._docs}}
         self._weights = np.array([d.weight for d in self._docs], dtype=np.float32)
-        position = {(d.kind, d.key): i for i, d in enumerate(self._docs)}
+        self._position = position = {(d.kind, d.key): i for i, d in enumerate(self._docs)}
         self._parts = {i: np.array([position[("item", k)] for k in d.parts if ("item", k) in position], dtype=np.int64)
                        for i, d in enumerate(self._docs) if d.parts}
         self._readings: dict[str, _Reading] = {}  # oldest first
@@ -174,6 +174,29 @@ class SearchIndex:
                         best[(hit.kind, hit.key)] = scaled
                 hits = sorted(best.values(), key=lambda h: h.score, reverse=True)
         return hits[:limit]
+
+    def core(self, question: str) -> str:
+        """The question without filler words and spaces."""
+        return self._matcher.core(question)
+
+    def named_only(self, query: str, kinds: Sequence[str] | None = None) -> Hit | None:
+        """The confident match when the question does nothing but name it: apart from filler words, every
+        character is one of a single name's, once same-sounding typos are corrected ("社报卡补半" → 补办社保卡).
+        None when it says more ("社保卡补办不了") or names nothing confidently.
+        """
+        hits = self.search(query, kinds, limit=1)
+        if not hits or not hits[0].confident:
+            return None
+        names = self._names[self._position[(hits[0].kind, hits[0].key)]]
+        norm = normalise(query)
+        if self._only_names(norm, names):
+            return hits[0]
+        corrected = self._corrector.correct(norm)
+        return hits[0] if corrected != norm and self._only_names(corrected, names) else None
+
+    def _only_names(self, text: str, names: tuple[str, ...]) -> bool:
+        core = self._matcher.core(text)
+        return len(core) >= 2 and any(set(core) <= set(name) for name in names)
 
     def _rank(self, norm: str, kinds: Sequence[str] | None, facets: dict[str, str] | None) -> list[Hit]:
         """Every candidate of the normalised question, best first."""

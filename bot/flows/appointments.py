@@ -42,6 +42,15 @@ def is_booking_answer(ctx: TurnContext, booking: dict[str, Any]) -> bool:
     return _chosen(ctx, booking) is not None
 
 
+def gives_contact(ctx: TurnContext, booking: dict[str, Any]) -> bool:
+    """Whether the message gives the phone number or the address the 帮办代办 step asks for (or says the citizen
+    comes to the window), as opposed to asking something ("上门要收费吗").
+    """
+    if booking.get("step") == "phone":
+        return _phone(ctx) is not None
+    return ctx.services.appointments.rules.comes_in(ctx.text) or _address(ctx) is not None
+
+
 def _phone(ctx: TurnContext) -> str | None:
     found = normalise_phone(ctx.inbound.text)
     phones = (normalise_phone(str(e.value)) for e in ctx.parse.entities if e.entity == "phone")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,18 @@ MAX_BARE_ANSWER_CHARS = 6
 def is_bare_yes_no(ctx: TurnContext) -> bool:
     """A short 是, 好的, 不是 or 不用: nothing in it to search the knowledge base for."""
     return ctx.parse.intent in YES_NO_INTENTS and len(ctx.text) <= MAX_BARE_ANSWER_CHARS
+
+
+# "护照要带什么材料", "上门要收费吗", "几点下班": the message asks something (what it says is not an answer).
+QUESTION = re.compile(r"[？?]|[吗呢嘛]$|什么|啥|哪|怎么|怎样|如何|多少|多久|多长时间|几[点天个号时]|是否|"
+                      r"能不能|可不可以|要不要|需不需要|用不用|收不收|有没有|是不是")
+
+
+def asks_question(text: str) -> bool:
+    """Whether the text is put as a question ("上门要收费吗"), not as a statement ("窗口说要带户口本")."""
+    return bool(QUESTION.search(text))
+
+
 # Every cached search keeps this many hits; callers slice what they need.
 SEARCH_DEPTH = 5
 
@@ -114,6 +127,17 @@ class Flow(ABC):
         read a global intent into it ("不记得了" to "什么时候办的" is no 取消). Exact commands stay global.
         """
         return False
+
+    def sets_aside(self, ctx: TurnContext) -> bool:
+        """Whether this active flow, waiting for an answer, lets a question about something else go to its own
+        flow and keeps its place ("对了，护照要带什么材料" in the middle of a complaint): the engine routes the
+        message by its intent and adds `resume_hint`.
+        """
+        return False
+
+    def resume_hint(self, ctx: TurnContext) -> list[Reply]:
+        """After a question set aside (see `sets_aside`): how to carry on where this flow was."""
+        return []
 
     def window_hint(self, ctx: TurnContext) -> str | None:
         """The themed window (主题窗口) of what this flow is discussing, for 转人工; None if it has no idea."""

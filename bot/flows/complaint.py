@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.flows.base import MAX_BARE_ANSWER_CHARS, Flow, TurnContext, menu_buttons
+from bot.flows.base import MAX_BARE_ANSWER_CHARS, Flow, TurnContext, asks_question, menu_buttons
 from bot.messages import Button, Reply
 from core.logging import drop_id_numbers
 from core.phones import mask_phone, normalise_phone
@@ -35,6 +35,10 @@ NAME_PREFIXES = ("我姓", "我叫", "我是", "叫我", "姓")
 # "窗口说我租房合同没备案不给提取": a first message that reports what the window said (or why) has answered
 # "窗口说不能办的原因是什么", so that is not asked again. The reason must follow the word.
 GIVES_REASON = re.compile(r"(?:说|因为|原因是|理由是)[^，,。！!？?]{4,}")
+# "对了，护照要带什么材料", "你们几点下班": a question about something else, asked while the complaint waits for an
+# answer, is answered by its own flow; the draft is kept and the citizen is told how to carry on.
+ASIDE_INTENTS = frozenset({"ask_materials", "ask_conditions", "ask_time_limit", "ask_location", "ask_fee",
+                           "ask_process", "ask_online", "ask_policy", "ask_office_hours"})
 
 
 class ComplaintFlow(Flow):
@@ -59,9 +63,43 @@ class ComplaintFlow(Flow):
         slots = ctx.session.slots_of(self.name)
         return bool(slots.get("asking") or slots.get("confirming") or slots.get("choosing_field"))
 
+    def owns(self, ctx: TurnContext) -> bool:
+        """"继续登记" after a question set aside takes the complaint up where it was."""
+        return bool(ctx.session.slots_of(self.name).get("set_aside")) and ctx.text == _resume_payload(ctx)
+
+    def sets_aside(self, ctx: TurnContext) -> bool:
+        """A question put as one, that the classifier reads as a guide, policy or office-hours question and that
+        names an item, bundle or policy (office hours name nothing), is not the answer to the pending question.
+        "那要多久有结果" names nothing: it is about the complaint, and answered here.
+        """
+        slots = ctx.session.slots_of(self.name)
+        if not (slots.get("asking") or slots.get("confirming")) or ctx.parse.intent not in ASIDE_INTENTS:
+            return False
+        if not asks_question(ctx.text) or GIVES_REASON.search(ctx.text):
+            return False
+        if ctx.parse.intent == "ask_office_hours":
+            return True
+        hits = ctx.search(ctx.text, ["item", "bundle", "policy"], limit=1)
+        return bool(hits and hits[0].confident)
+
+    def resume_hint(self, ctx: TurnContext) -> list[Reply]:
+        """Still the active flow (the answer took one turn): the pending question again. Otherwise a button to
+        come back to it, since the other flow now holds the conversation.
+        """
+        slots = ctx.session.slots_of(self.name)
+        if ctx.session.flow == self.name:
+            return [Reply(ctx.texts.get("complaint_resumed")), *self._pending_question(ctx, slots)]
+        slots["set_aside"] = True
+        return [Reply(ctx.texts.get("complaint_set_aside"), buttons=menu_buttons(ctx.texts.menu("complaint_resume")))]
+
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Take the answer to the pending question, then ask the next one or confirm or file."""
         slots = ctx.slots
+        if slots.pop("set_aside", False) and (ctx.previous_flow != self.name or ctx.text == _resume_payload(ctx)):
+            # Back from a question set aside, by the button or by asking to complain again: where it was.
+            return [Reply(ctx.texts.get("complaint_resumed")), *self._pending_question(ctx, slots)]
+        if ctx.previous_flow != self.name:
+            slots.clear()  # a draft left behind (转人工 half-way) is not the start of this one
         draft: dict[str, Any] = slots.setdefault("draft", {})
         if slots.pop("choosing_field", False):
             if (phone := _phone_in(ctx)) is not None:  # the new number itself instead of a field
@@ -155,6 +193,14 @@ class ComplaintFlow(Flow):
                 draft.update(self._find_item(ctx, f"{draft.get('account', '')} {text}"))
         return None
 
+    def _pending_question(self, ctx: TurnContext, slots: dict[str, Any]) -> list[Reply]:
+        """The question the complaint waits on, asked again (the summary when it waits for the confirmation)."""
+        draft: dict[str, Any] = slots.setdefault("draft", {})
+        if slots.get("confirming"):
+            return self._summary(ctx, draft)
+        asking = slots.get("asking")
+        return self._ask(ctx, asking) if asking else self._next(ctx, draft)
+
     def _next(self, ctx: TurnContext, draft: dict[str, Any]) -> list[Reply]:
         if not ctx.slots.pop("editing", False):
             for field in FIELDS:
@@ -214,6 +260,10 @@ class ComplaintFlow(Flow):
         buttons = (Button(ctx.texts.get("button_progress"), case.case_no),
                    Button(ctx.texts.get("button_person"), "转人工"))
         return [Reply(filed_text(ctx, case), buttons=buttons)]
+
+
+def _resume_payload(ctx: TurnContext) -> str:
+    return ctx.texts.menu("complaint_resume")[0]["payload"]
 
 
 def _field_named(ctx: TurnContext) -> str | None:

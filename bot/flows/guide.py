@@ -5,11 +5,12 @@ three as numbered choices. A bundle (一件事) is answered with its items and m
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.choices_materials import material_numbers, names_only_materials, states_having
 from bot.flows import appointments
-from bot.flows.base import MORE_WORDS, Flow, TurnContext, is_bare_yes_no, menu_buttons
+from bot.flows.base import MORE_WORDS, Flow, TurnContext, asks_question, is_bare_yes_no, menu_buttons
 from bot.flows.smalltalk import office_hours
 from bot.messages import Button, Reply
 from core.clock import today_local
@@ -31,7 +32,17 @@ FIELD_BY_INTENT = {
     "book_appointment": "appointment",
     "request_assisted_service": "assisted",
 }
-SUGGEST = 0.35  # below confidence but this close: offered as "您要办理的是" choices
+# The fields a question asked half-way through a booking can be about ("上门要收费吗", "要带什么材料"): answered for
+# the item being booked, and the booking's question asked again.
+BOOKING_ASIDE_FIELDS = frozenset({"materials", "conditions", "time_limit", "location", "fee", "steps", "online"})
+# Below this, the classifier's reading of a message that only names an item ("社报卡补半", read as a complaint) is
+# a guess: the item is what was asked about.
+UNSURE = 0.5
+SUGGEST = 0.35
+# A question that names no known item calls it by at least this many characters (what is left without the filler
+# words) to be told that it is not in the guide, rather than asked which item it means; not "这个", "那个".
+MIN_UNKNOWN_NAME = 3
+REFERS_BACK = re.compile(r"这|那|它|此|上面|刚才")  # below confidence but this close: offered as "您要办理的是" choices
 CLOSE = 0.05  # a second confident match this close to the first means "ask which one"
 BUNDLE_REF = "bundle:"  # a checklist slot naming a bundle's merged list rather than an item
 MAX_LINES = 12  # longer lists are paged: the rest follows on "更多"
@@ -55,6 +66,13 @@ class GuideFlow(Flow):
     def answers(self, ctx: TurnContext) -> bool:
         """"除了照片都有" to a checklist answers it, though the classifier may read a request for help."""
         return self._checked_item(ctx, ctx.session.slots_of(self.name)) is not None
+
+    def names_better(self, ctx: TurnContext) -> bool:
+        """A message that only names an item or bundle, perhaps mistyped ("社报卡补半"), asks about it, whichever
+        flow the classifier's unsure reading would send it to.
+        """
+        return ctx.parse.confidence < UNSURE and \
+            ctx.services.kb.current.named_only(ctx.text, ["item", "bundle"]) is not None
 
     def owns(self, ctx: TurnContext) -> bool:
         """"取消预约" and "改约" (with or without the number) are about appointments, whatever the NLU reads."""
@@ -91,6 +109,14 @@ class GuideFlow(Flow):
             return await appointments.manage(ctx, managing)
         booking = slots.pop("booking", None)
         booked_item = kb.items.get(booking["item"]) if booking else None
+        aside = self._asked_while_booking(ctx, booking, booked_item) if booking and booked_item else None
+        if aside is not None and booking and booked_item is not None:
+            slots["booking"] = booking
+            answer = await self._answer(ctx, booked_item, aside)
+            slots.pop("listed", None)  # the booking's question is the one pending, not the checklist
+            if aside == "fee" and booking["kind"] == "assisted":
+                answer.insert(0, Reply(ctx.texts.get("assisted_fee")))
+            return [*answer, *appointments.ask_again(ctx, booking)]
         if booking and booked_item is not None and appointments.is_booking_answer(ctx, booking):
             slots["booking"] = booking
             return await appointments.step(ctx, booked_item)
@@ -128,8 +154,12 @@ class GuideFlow(Flow):
                 return self._ask_choice(ctx, [h for h in hits if h.score >= SUGGEST], field)
             else:
                 slots["pending_field"] = field
-                if ctx.parse.intent in FIELD_BY_INTENT and len(ctx.text) > 6:
+                unknown = _unknown_name(ctx, query)
+                if unknown is not None or (ctx.parse.intent in FIELD_BY_INTENT and len(ctx.text) > 6):
                     await ctx.services.gaps.record(ctx.text, "item")
+                if unknown is not None:  # "出租车营运证要什么材料": named, but not in the guide
+                    return [Reply(ctx.texts.get("guide_item_unknown", name=unknown),
+                                  buttons=(Button(ctx.texts.get("button_person"), "转人工"),))]
                 # "办事大厅在哪": the centre itself, then which item's window
                 before = office_hours(ctx) if field == "location" else []
                 return [*before, Reply(ctx.texts.get("guide_which_item"))]
@@ -142,6 +172,19 @@ class GuideFlow(Flow):
             slots.pop("target", None)
             return [Reply(ctx.texts.get("guide_which_item"))]
         return await self._answer(ctx, item, field)
+
+    @staticmethod
+    def _asked_while_booking(ctx: TurnContext, booking: dict[str, Any], item: ServiceItem) -> str | None:
+        """The field of the booked item a question asks about half-way through the booking ("上门要收费吗" at
+        the address), or None: an answer to the booking's question, or a question naming another item.
+        """
+        field = FIELD_BY_INTENT.get(ctx.parse.intent)
+        if field not in BOOKING_ASIDE_FIELDS or not asks_question(ctx.text):
+            return None
+        if booking.get("step") in ("phone", "address") and appointments.gives_contact(ctx, booking):
+            return None
+        hit = ctx.best(ctx.services.appointments.rules.without_cues(ctx.text), ["item", "bundle"])
+        return field if hit is None or hit.key == item.code else None
 
     @staticmethod
     def _checked_item(ctx: TurnContext, slots: dict[str, Any]) -> tuple[ServiceItem, set[int]] | None:
@@ -359,6 +402,17 @@ def _bundle_field(ctx: TurnContext, kb: KnowledgeBase, code: str, field: str) ->
 def _material_names(kb: KnowledgeBase, item: ServiceItem) -> list[tuple[str, ...]]:
     """Every name each of the item's materials goes by, in list order."""
     return [kb.material_names(m.name) for m in item.materials]
+
+
+def _unknown_name(ctx: TurnContext, query: str) -> str | None:
+    """What a question that matched no item calls the matter, when it names one ("出租车营运证要什么材料" →
+    出租车营运证: a word of the `matter_marks` list is in it); None for a question that names nothing ("要带什么
+    材料", "这个要多久", "帮我看看材料齐不齐").
+    """
+    core = ctx.services.kb.current.core(query)
+    if len(core) < MIN_UNKNOWN_NAME or REFERS_BACK.search(core):
+        return None
+    return core if any(mark in core for mark in ctx.texts.words("matter_marks")) else None
 
 
 def _checklist(kb: KnowledgeBase, ref: str | None) -> ServiceItem | None:

@@ -180,3 +180,25 @@ async def test_the_day_and_half_in_the_first_message_book_at_once(client: TestCl
     text = refused["replies"][0]["text"]
     assert text.startswith(f"{date_in_words(rest_day)}不能预约，可以预约的是今后 5 个工作日。"), text
     assert len(refused["replies"][0]["buttons"]) == 5
+
+
+async def test_a_question_half_way_through_assisted_service_is_answered_and_the_booking_kept(
+        client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("社保卡补办可以帮办代办吗")
+    await visitor.say("1")
+    await visitor.say("上午")
+    materials = await visitor.say("要带什么材料")  # at the phone question
+    assert materials["flow"] == "guide"
+    assert "【社会保障卡申领、补换】需要" in materials["replies"][0]["text"]
+    assert materials["replies"][-1]["text"] == "请留一个联系电话，工作人员办理前会先打给您："
+    assert (await visitor.say("13912345678"))["replies"][0]["text"].startswith("行动不便需要上门的")
+    fee = await visitor.say("上门要收费吗")  # holds 上门, and is no address
+    texts = [r["text"] for r in fee["replies"]]
+    assert texts[0] == "帮办代办（包括上门）不另外收费。"
+    assert "【社会保障卡申领、补换】收费" in texts[1]
+    assert texts[-1].startswith("还没有登记成功。请告诉我上门的详细地址")
+    booked = await visitor.say("幸福路12号3栋201")
+    assert booked["replies"][0]["text"].startswith("帮办代办已登记")
+    assert "上门到 幸福路12号3栋201" in booked["replies"][0]["text"]
+    [made] = await book_of(client).of_user(visitor.user_id, today_local())
+    assert made.phone == "13912345678" and made.address == "幸福路12号3栋201"

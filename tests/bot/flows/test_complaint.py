@@ -431,3 +431,43 @@ async def test_a_reason_given_in_the_first_message_is_not_asked_for_again(visito
         summary = await visitor.say(answer)
     summary = await visitor.say("13912345678")
     assert "情况：公积金窗口说我租房合同没备案不给提取，已经跑了三趟了" in summary["replies"][0]["text"]
+
+
+async def test_a_question_about_something_else_is_answered_and_the_complaint_taken_up_again(
+        client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    aside = await visitor.say("对了，护照要带什么材料")
+    assert aside["flow"] == "guide"
+    assert "【普通护照签发" in aside["replies"][0]["text"]
+    hint = aside["replies"][-1]
+    assert "反映还没登记完" in hint["text"] and [b["payload"] for b in hint["buttons"]] == ["继续登记"]
+    fee = await visitor.say("要多少钱")  # the guide keeps the conversation meanwhile
+    assert fee["flow"] == "guide" and "收费" in fee["replies"][0]["text"]
+    back = await visitor.say("继续登记")
+    assert back["flow"] == "complaint"
+    assert [r["text"] for r in back["replies"]][-1].startswith("窗口说不能办的原因是什么")
+    await visitor.say("说租房合同没备案")
+    hours = await visitor.say("你们几点下班")  # answered in one turn: the complaint's question follows at once
+    assert hours["replies"][0]["text"].startswith("县政务服务中心办公时间")
+    assert hours["flow"] == "smalltalk" and hours["replies"][-1]["text"].startswith("大概什么时候")
+    for answer in ("跳过", "跳过", "跳过"):
+        summary = await visitor.say(answer)
+    summary = await visitor.say("13912345678")
+    text = summary["replies"][0]["text"]
+    assert "租房合同没备案" in text and "护照" not in text and "下班" not in text, text
+
+
+async def test_an_account_that_mentions_materials_is_still_the_account(visitor: Visitor) -> None:
+    await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    answer = await visitor.say("窗口说要带户口本原件，我没带")  # read as a materials question, put as a statement
+    assert answer["flow"] == "complaint"
+    assert answer["replies"][0]["text"].startswith("大概什么时候"), answer
+
+
+async def test_a_complaint_left_half_way_does_not_swallow_the_next_one(client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    await visitor.say("转人工")  # nobody is online: the complaint's draft is left behind
+    await visitor.say("取消")
+    again = await visitor.say("我要投诉，社保卡窗口的人态度很差")
+    assert again["flow"] == "complaint"
+    assert again["replies"][0]["text"].startswith("非常抱歉让您多跑了"), again

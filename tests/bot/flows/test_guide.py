@@ -6,10 +6,10 @@ from datetime import date
 
 from aiohttp.test_utils import TestClient
 
-from bot.typedefs import CALENDAR
+from bot.typedefs import CALENDAR, GAPS
 from core.clock import now_local, today_local
 from handoff.calendar import date_in_words
-from tests.conftest import Visitor
+from tests.conftest import Visitor, new_visitor
 
 
 async def test_materials_then_follow_ups_keep_the_item(visitor: Visitor) -> None:
@@ -211,3 +211,24 @@ async def test_how_to_get_a_business_licence_offers_registering_a_company(visito
     choices = await visitor.say("营业执照怎么办")
     titles = [b["title"] for b in choices["replies"][0]["buttons"]]
     assert "企业设立登记（有限责任公司）" in titles and "个体工商户设立登记" in titles, titles
+
+
+async def test_an_item_named_with_typos_is_asked_about_not_complained_of(client: TestClient) -> None:
+    typo = await (await new_visitor(client)).say("社报卡补半")  # the classifier guesses a complaint
+    assert typo["flow"] == "guide", typo
+    assert "社会保障卡申领、补换" in typo["replies"][0]["text"]
+    failed = await (await new_visitor(client)).say("社保卡补办不了")  # says more than the name: a complaint
+    assert failed["flow"] == "complaint"
+
+
+async def test_a_matter_the_guide_lacks_is_said_to_be_missing_not_asked_for_again(client: TestClient) -> None:
+    visitor = await new_visitor(client)
+    missing = await visitor.say("出租车营运证能帮办代办吗")
+    reply = missing["replies"][0]
+    assert reply["text"].startswith("抱歉，暂时没有“出租车营运证”的办事指南"), missing
+    assert [b["payload"] for b in reply["buttons"]] == ["转人工"]
+    assert any(g.example == "出租车营运证能帮办代办吗" for g in await client.app[GAPS].top())
+    nothing_named = await visitor.say("要带什么材料")
+    assert nothing_named["replies"][0]["text"].startswith("请问您要办理什么事项")
+    rephrased = await visitor.say("居住证")  # the question still stands for the matter named next
+    assert "【居住证" in rephrased["replies"][0]["text"] and "材料" in rephrased["replies"][0]["text"]
