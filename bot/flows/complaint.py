@@ -37,6 +37,13 @@ NAME_PREFIXES = ("我姓", "我叫", "我是", "叫我", "姓")
 GIVES_REASON = re.compile(r"(?:说|因为|原因是|理由是)[^，,。！!？?]{4,}")
 # "对了，护照要带什么材料", "你们几点下班": a question about something else, asked while the complaint waits for an
 # answer, is answered by its own flow; the draft is kept and the citizen is told how to carry on.
+# Where a matter is named in a complaint (the `marks` are the words a matter's name ends with), and the verb
+# to take off its front ("办个", "申请").
+MATTER_AT = r"(?:^|[，,。！!？?；;\s]|办理?|申请|补办|领取?)([\u4e00-\u9fff]{{1,8}}?(?:{marks}))"
+MATTER_LEAD = re.compile(r"^(?:我|想|要|去|来|给|帮)*(?:办理|补办|申请|领取|办|领|换)?(?:个|了|一个|一张|一本|张|本)?")
+NOT_IN_MATTER = re.compile(r"[说缺没要让给不带交拿问找跑]")
+# Left of a when-or-where answer once its date, time and place words are taken out ("在三楼窗口", "上周三下午").
+WHEN_WHERE_FILLER = re.compile(r"[\s，,。.！!、0-9一二三四五六七八九十两在就是了的吧啊呢去办我]")
 ASIDE_INTENTS = frozenset({"ask_materials", "ask_conditions", "ask_time_limit", "ask_location", "ask_fee",
                            "ask_process", "ask_online", "ask_policy", "ask_office_hours"})
 
@@ -129,6 +136,11 @@ class ComplaintFlow(Flow):
                 hint = "complaint_not_an_answer_progress" if ctx.parse.intent == "ask_progress" else \
                     "complaint_not_an_answer"
                 return [Reply(ctx.texts.get(hint)), *self._ask(ctx, asking)]
+            if asking in ("item_name", "happened") and _only_when_where(ctx):
+                # "上周三" or "在三楼窗口" to "想办理什么事": kept as the time and place, and the question stands
+                said = drop_id_numbers(ctx.inbound.text.strip())[:MAX_FIELD_CHARS["where_when"]]
+                draft["where_when"] = "，".join(filter(None, [draft.get("where_when"), said]))
+                return [Reply(ctx.texts.get("complaint_when_where_noted", value=said)), *self._ask(ctx, asking)]
             problem = self._take(ctx, draft, asking)
             if problem is not None:
                 slots["asking"] = asking
@@ -149,11 +161,18 @@ class ComplaintFlow(Flow):
                 draft["happened"] = ""  # told already: the account says it
 
     def _find_item(self, ctx: TurnContext, text: str) -> dict[str, Any]:
+        """The service item the text names, or, when it names none the KB knows, the matter in its own words
+        ("出租车营运证一直办不下来" → 出租车营运证), so that it is not asked for again.
+        """
         kb = ctx.services.kb.current
         hits = ctx.search(text, ["item"], limit=2)
+        if not hits or not hits[0].confident:
+            named = _matter_named(ctx, text)
+            return {"item_name": named, "item_code": None, "item_window": None, "item_department": None} \
+                if named else {}
         # Two items about as likely ("公积金取不出来": buying or renting?) is no answer yet: the next reply
         # usually settles it.
-        if not hits or not hits[0].confident or (len(hits) > 1 and hits[0].score - hits[1].score < ITEM_MARGIN):
+        if len(hits) > 1 and hits[0].score - hits[1].score < ITEM_MARGIN:
             return {}
         item = kb.items[hits[0].key]
         return {"item_name": item.name, "item_code": item.code, "item_window": item.window,
@@ -188,8 +207,10 @@ class ComplaintFlow(Flow):
             draft["item_chosen"] = True
         else:
             draft[field] = text
-            if field == "happened" and not draft.get("item_chosen"):
-                # The reason often names the matter better ("租房合同没备案" → 公积金提取（租房）).
+            named_in_own_words = draft.get("item_name") and not draft.get("item_code")
+            if field == "happened" and not draft.get("item_chosen") and not named_in_own_words:
+                # The reason often names the matter better ("租房合同没备案" → 公积金提取（租房）); a matter the KB
+                # lacks, named in the first message ("狗证"), is not swapped for one its materials name.
                 draft.update(self._find_item(ctx, f"{draft.get('account', '')} {text}"))
         return None
 
@@ -281,6 +302,36 @@ def _phone_in(ctx: TurnContext) -> str | None:
     """A phone number in the message, alone or in a sentence."""
     found = (normalise_phone(e.value) for e in ctx.parse.entities if e.entity == "phone")
     return next((phone for phone in found if phone), None) or normalise_phone(ctx.inbound.text)
+
+
+def _matter_named(ctx: TurnContext, text: str) -> str | None:
+    """A matter named in the citizen's words: a few characters ending in a word of the `matter_marks` list, at
+    the start of a clause or after 办/申请 ("办个狗证跑了好几趟" → 狗证), without the verb before it.
+    """
+    marks = "|".join(re.escape(m) for m in sorted(ctx.texts.words("matter_marks"), key=len, reverse=True))
+    kb = ctx.services.kb.current
+    for found in re.finditer(MATTER_AT.format(marks=marks), text):
+        name = MATTER_LEAD.sub("", found.group(1))
+        # "说我缺结婚证": a material the window asked for, not the matter
+        if len(name) >= 2 and not NOT_IN_MATTER.search(name) and not kb.is_material_name(name):
+            return name
+    return None
+
+
+def _only_when_where(ctx: TurnContext) -> bool:
+    """Whether the message says only when or where ("上周三", "在三楼窗口", "昨天下午"): a date, or words of the
+    `when_where` list, and nothing else but numbers and little words.
+    """
+    text = ctx.text
+    dates = [e for e in ctx.parse.entities if e.entity == "date"]
+    for entity in sorted(dates, key=lambda e: e.start, reverse=True):
+        text = text[:entity.start] + " " + text[entity.end:]
+    words = sorted(ctx.texts.words("when_where"), key=len, reverse=True)
+    found = bool(dates)
+    for word in words:
+        if word in text:
+            found, text = True, text.replace(word, " ")
+    return found and not WHEN_WHERE_FILLER.sub("", text)
 
 
 def _not_an_answer(ctx: TurnContext) -> bool:

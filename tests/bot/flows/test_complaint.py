@@ -471,3 +471,33 @@ async def test_a_complaint_left_half_way_does_not_swallow_the_next_one(client: T
     again = await visitor.say("我要投诉，社保卡窗口的人态度很差")
     assert again["flow"] == "complaint"
     assert again["replies"][0]["text"].startswith("非常抱歉让您多跑了"), again
+
+
+async def test_a_time_or_place_given_for_the_matter_is_kept_as_the_time_and_place(visitor: Visitor) -> None:
+    await visitor.say("我要反映问题")
+    when = await visitor.say("上周三")  # to "窗口说不能办的原因是什么"
+    assert when["replies"][0]["text"] == "好的，时间地点“上周三”已记下。"
+    assert when["replies"][1]["text"].startswith("窗口说不能办的原因是什么")
+    await visitor.say("说我缺材料")
+    where = await visitor.say("在三楼窗口")  # to "您当时想办理什么事"
+    assert where["replies"][0]["text"] == "好的，时间地点“在三楼窗口”已记下。"
+    assert where["replies"][1]["text"].startswith("您当时想办理什么事")
+    await visitor.say("办社保卡")
+    for answer in ("跳过", "跳过"):  # what they want, the name: the time and place are not asked again
+        await visitor.say(answer)
+    summary = (await visitor.say("13912345678"))["replies"][0]["text"]
+    assert "事项：社会保障卡申领、补换" in summary and "时间地点：上周三，在三楼窗口" in summary, summary
+
+
+async def test_a_matter_the_guide_lacks_is_kept_in_the_citizens_words(client: TestClient, visitor: Visitor) -> None:
+    first = await visitor.say("办个狗证跑了好几趟")
+    assert first["flow"] == "complaint"
+    await visitor.say("说我缺结婚证")  # a material the window asked for: not the matter
+    for answer in ("跳过", "跳过", "跳过"):
+        await visitor.say(answer)
+    summary = (await visitor.say("13912345678"))["replies"][0]["text"]
+    assert "事项：狗证" in summary, summary
+    other = await new_visitor(client)
+    await other.say("我想反映一下，出租车营运证一直办不下来")
+    asked = await other.say("说要交的表格不对")
+    assert asked["replies"][0]["text"].startswith("大概什么时候"), asked  # the matter is not asked for
