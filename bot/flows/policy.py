@@ -69,6 +69,8 @@ class PolicyFlow(Flow):
             return True
         if slots.get("policy") and (_asks_about(ctx.text) is not None or _asks_if_it_applies(ctx)):
             return True
+        if slots.get("listed") and _describes_who(ctx):
+            return True  # "不对，我们是一般纳税人" or "那中型企业呢" after the list: the list again, for that
         names_item = ctx.search(ctx.text, ["item", "bundle"], limit=1)
         return bool(slots.get("policy") or slots.get("listed")) and ctx.parse.intent in FOLLOW_UPS and not (
             names_item and names_item[0].confident)
@@ -126,6 +128,13 @@ class PolicyFlow(Flow):
         hit = _named_policy(ctx)
         if current is not None and (hit is None or hit.key == current.id) and _asks_if_it_applies(ctx):
             return [Reply(self._applies(ctx, current))]
+        if listed and _describes_who(ctx):
+            before = dict(profile)
+            self._profile_from_entities(ctx, profile)
+            changed = [str(v) for k, v in profile.items() if before.get(k) != v]
+            if changed:
+                slots.pop("more", None)
+                return [Reply(ctx.texts.get("policy_refiltered", value="、".join(changed))), *self._list(ctx, profile)]
         if current is not None and ctx.parse.intent in FOLLOW_UPS and hit is None:
             return self._follow_up(ctx, current, FOLLOW_UPS[ctx.parse.intent])
         if listed and ctx.parse.intent in FOLLOW_UPS and hit is None:  # "怎么申请" to a list: which one?
@@ -295,6 +304,11 @@ def _who(policy: Policy) -> str:
     """The policy's eligibility in words ("小型、微型、一般纳税人、…"), empty when it is for any enterprise."""
     rules = policy.eligibility
     return "、".join([*rules.scales, *rules.taxpayer_types, *rules.industries, *rules.other])
+
+
+def _describes_who(ctx: TurnContext) -> bool:
+    """Whether the message tells the enterprise's scale, taxpayer type or industry."""
+    return any(e.entity in WHO_ENTITIES for e in ctx.parse.entities)
 
 
 def _describes_enterprise(ctx: TurnContext) -> bool:

@@ -216,3 +216,18 @@ async def test_what_policies_an_enterprise_has_is_a_list_not_the_policy_its_desc
     assert "“六税两费”减半征收" in text
     named = await (await new_visitor(client)).say("小微企业所得税有什么优惠")  # 所得税 names the one policy
     assert named["replies"][0]["text"].startswith("【小型微利企业所得税优惠】")
+
+
+async def test_a_correction_after_the_list_lists_again_for_it(visitor: Visitor) -> None:
+    for answer in ("有什么优惠政策", "小型", "小规模纳税人"):
+        await visitor.say(answer)
+    first = await visitor.say("减税")
+    assert first["replies"][0]["text"].startswith("按“小型·小规模纳税人·减税”")
+    assert "增值税小规模纳税人减免增值税" in first["replies"][0]["text"]
+    corrected = await visitor.say("不对，我们是一般纳税人")
+    assert corrected["flow"] == "policy"
+    texts = [r["text"] for r in corrected["replies"]]
+    assert texts[0] == "好的，按“一般纳税人”重新筛选。"
+    assert texts[1].startswith("按“小型·一般纳税人·减税”") and "增值税小规模纳税人减免增值税" not in texts[1]
+    industry = await visitor.say("那制造业呢")
+    assert industry["replies"][1]["text"].startswith("按“小型·一般纳税人·减税·制造业”"), industry
