@@ -164,6 +164,14 @@ def _merge(name: str, material: Material, item_code: str) -> MergedMaterial:
                           on_site=material.on_site)
 
 
+ENTERPRISE_SCALES = frozenset({"大型", "中型", "小型", "微型"})
+
+
+def fits(policy: Policy, profile: Profile) -> bool:
+    """Whether nothing the profile says rules the policy out (what it does not say is not held against it)."""
+    return _fit(policy, profile) is not None
+
+
 def _fit(policy: Policy, profile: Profile) -> int | None:
     """None when the profile rules the policy out; otherwise how many stated conditions it matches."""
     rules = policy.eligibility
@@ -177,7 +185,10 @@ def _fit(policy: Policy, profile: Profile) -> int | None:
         if allowed and value is not None:
             if value not in allowed:
                 return None
-            score += 1
+            # Every enterprise size (研发费用加计扣除) rules out only 个体工商户: no closer fit than no rule at all.
+            score += 0 if allowed is rules.scales and set(allowed) >= ENTERPRISE_SCALES else 1
+    if profile.industry is not None and profile.industry in rules.excluded_industries:
+        return None
     if rules.industries and profile.industry is not None:
         if not any(i in profile.industry or profile.industry in i for i in rules.industries):
             return None

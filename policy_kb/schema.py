@@ -97,6 +97,8 @@ class Eligibility(Strict):
 
     scales: tuple[Scale, ...] = ()
     industries: tuple[str, ...] = ()
+    # Industries the policy is not for, named as the document names them (研发费用加计扣除: 住宿和餐饮业 …).
+    excluded_industries: tuple[str, ...] = ()
     taxpayer_types: tuple[TaxpayerType, ...] = ()
     min_age_years: float | None = Field(None, ge=0)
     max_age_years: float | None = Field(None, ge=0)

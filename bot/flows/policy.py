@@ -14,6 +14,7 @@ from bot.choices import leading_choice
 from bot.flows.base import MORE_WORDS, Flow, TurnContext, menu_buttons
 from bot.messages import Button, Reply
 from core.clock import today_local
+from policy_kb.kb import fits
 from policy_kb.schema import NEEDS, SCALES, Policy, Profile
 from policy_kb.search import Hit
 
@@ -165,14 +166,9 @@ class PolicyFlow(Flow):
         return policy_id, FOLLOW_UPS.get(asked)
 
     def _profile_from_entities(self, ctx: TurnContext, profile: dict[str, Any]) -> None:
+        profile.update(_who_said(ctx))
         for entity in ctx.parse.entities:
-            if entity.entity == "enterprise_scale" and entity.value in SCALE_WORDS:
-                profile["scale"] = SCALE_WORDS[entity.value]
-            elif entity.entity == "taxpayer_type":
-                profile["taxpayer_type"] = entity.value
-            elif entity.entity == "industry":
-                profile["industry"] = entity.value
-            elif entity.entity == "policy_domain" and entity.value in DOMAIN_NEEDS:
+            if entity.entity == "policy_domain" and entity.value in DOMAIN_NEEDS:
                 profile["need"] = DOMAIN_NEEDS[entity.value]
         if "need" not in profile:  # "个体户有啥补贴"
             need = next((n for n in NEEDS if n in ctx.text), None)
@@ -262,10 +258,22 @@ class PolicyFlow(Flow):
 
     @staticmethod
     def _applies(ctx: TurnContext, policy: Policy) -> str:
-        """Who the policy is for and what it gives, for "制造业也是100%吗" about it."""
-        return ctx.texts.get("policy_fact_applies", title=policy.title,
-                             who=_who(policy) or ctx.texts.get("policy_for_anyone"),
-                             benefit=policy.benefit or policy.summary)
+        """"制造业也是100%吗", "那餐饮业呢": whether the policy is for an enterprise like the one the message
+        describes, with what it gives and the conditions left to meet, or who it is for instead.
+        """
+        texts = ctx.texts
+        said = _who_said(ctx)
+        described = "、".join(_shown(value, field) for field, value in said.items())
+        if not described:
+            who, benefit = _who(policy) or texts.get("policy_for_anyone"), policy.benefit or policy.summary
+            return texts.get("policy_fact_applies", title=policy.title, who=who, benefit=benefit)
+        if not fits(policy, Profile(**said)):
+            return texts.get("policy_applies_no", asked=described, title=policy.title, who=_who(policy))
+        text = texts.get("policy_applies_yes", asked=described, title=policy.title,
+                         benefit=policy.benefit or policy.summary)
+        if policy.eligibility.other:
+            text += "\n" + texts.get("policy_applies_other", other="；".join(policy.eligibility.other))
+        return text
 
     def _follow_up(self, ctx: TurnContext, policy: Policy, what: str) -> list[Reply]:
         texts = ctx.texts
@@ -301,9 +309,32 @@ def _asks_if_it_applies(ctx: TurnContext) -> bool:
 
 
 def _who(policy: Policy) -> str:
-    """The policy's eligibility in words ("小型、微型、一般纳税人、…"), empty when it is for any enterprise."""
+    """The policy's eligibility in words ("小型、微型、一般纳税人、…"), then the industries it is not for; empty when
+    it is for any enterprise.
+    """
     rules = policy.eligibility
-    return "、".join([*rules.scales, *rules.taxpayer_types, *rules.industries, *rules.other])
+    who = "、".join([*rules.scales, *rules.taxpayer_types, *rules.industries, *rules.other])
+    if rules.excluded_industries:
+        who += ("；" if who else "") + "不适用于" + "、".join(rules.excluded_industries)
+    return who
+
+
+def _who_said(ctx: TurnContext) -> dict[str, str]:
+    """The scale, taxpayer type and industry the message describes, as profile fields."""
+    said: dict[str, str] = {}
+    for entity in ctx.parse.entities:
+        if entity.entity == "enterprise_scale" and entity.value in SCALE_WORDS:
+            said["scale"] = SCALE_WORDS[entity.value]
+        elif entity.entity == "taxpayer_type":
+            said["taxpayer_type"] = entity.value
+        elif entity.entity == "industry":
+            said["industry"] = entity.value
+    return said
+
+
+def _shown(value: str, field: str) -> str:
+    """"小型" → "小型企业"; a taxpayer type or an industry as it is."""
+    return f"{value}企业" if field == "scale" and not value.endswith("户") else value
 
 
 def _describes_who(ctx: TurnContext) -> bool:

@@ -143,3 +143,11 @@ def test_small_scale_manufacturer_gets_current_eligible_policies_only(kb: Knowle
 def test_self_employed_get_the_personal_income_tax_half(kb: KnowledgeBase) -> None:
     ids = [p.id for p in kb.eligible(Profile(scale="个体工商户"), TODAY)]
     assert "gtgsh-iit-half" in ids and "xwqy-income-tax" not in ids
+
+
+def test_an_industry_the_document_rules_out_is_not_offered_the_policy(kb: KnowledgeBase) -> None:
+    def ids(**profile: str) -> list[str]:
+        return [p.id for p in kb.eligible(Profile(needs=("减税",), **profile), TODAY)]  # type: ignore[arg-type]
+    assert "rd-super-deduction" in ids(scale="小型", industry="制造业")
+    assert "rd-super-deduction" not in ids(scale="小型", industry="住宿和餐饮业"), "研发费用加计扣除 excludes it"
+    assert "rd-super-deduction" not in ids(scale="个体工商户"), "for enterprises only"

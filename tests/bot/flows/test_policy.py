@@ -167,12 +167,18 @@ async def test_a_policy_named_at_a_narrowing_question_is_answered_and_asked_abou
     assert need["replies"][0]["text"] == "最想了解哪方面？"
     named = await visitor.say("研发费用加计扣除")  # not one of the offered needs: the policy it names
     assert named["flow"] == "policy" and named["replies"][0]["text"].startswith("【研发费用税前加计扣除】")
-    applies = await visitor.say("制造业也是100%吗")
+    applies = await visitor.say("制造业也是100%吗")  # a yes, with what it gives and what is still required
     text = applies["replies"][0]["text"]
-    assert applies["flow"] == "policy" and text.startswith("【研发费用税前加计扣除】适用对象：")
-    assert "住宿和餐饮业" in text and "优惠内容：研发费用100%加计扣除" in text
-    catering = await visitor.say("那餐饮业呢")
-    assert catering["flow"] == "policy" and catering["replies"][0]["text"] == text
+    assert applies["flow"] == "policy"
+    assert text.startswith("制造业可以享受【研发费用税前加计扣除】：研发费用100%加计扣除"), text
+    assert "还需满足：会计核算健全" in text
+    catering = await visitor.say("那餐饮业呢")  # a no: the document rules the industry out
+    text = catering["replies"][0]["text"]
+    assert catering["flow"] == "policy"
+    assert text.startswith("住宿和餐饮业不在【研发费用税前加计扣除】的适用范围内。适用对象："), text
+    assert "不适用于烟草制造业、住宿和餐饮业" in text
+    sole_trader = await visitor.say("个体户可以吗")  # not an enterprise: the policy is for enterprises
+    assert sole_trader["replies"][0]["text"].startswith("个体工商户不在【研发费用税前加计扣除】的适用范围内")
 
 
 async def test_a_named_policy_asked_how_to_apply_gets_how(visitor: Visitor) -> None:
