@@ -29,6 +29,7 @@ class MergedMaterial:
     notes: str
     for_items: tuple[str, ...]  # item codes that need it
     on_site: bool = False  # made at the window (Material.on_site) for every item that needs it
+    accepted: tuple[str, ...] = ()  # documents that serve as it (Material.accepted), from every item that needs it
 
 
 class KnowledgeBase:
@@ -42,7 +43,8 @@ class KnowledgeBase:
         self.origins = dict(content.origins)
         self._canonical = {name: group[0] for group in content.material_aliases for name in group}
         self._alias_groups = {name: group for group in content.material_aliases for name in group}
-        self._material_names = frozenset(m.name for item in content.items for m in item.materials)
+        self._material_names = frozenset(name for item in content.items for m in item.materials
+                                         for name in (m.name, *m.accepted))
         self.tokenizer = tokenizer
         self._bundle_checklists: dict[str, ServiceItem] = {}
         self.index = SearchIndex(self._docs(), tokenizer, synonyms, names, cache_dir)
@@ -121,7 +123,8 @@ class KnowledgeBase:
                     name=name, required=seen.required or material.required,
                     deferrable=seen.deferrable and material.deferrable, form=seen.form,
                     copies=max(seen.copies, material.copies), notes=seen.notes or material.notes,
-                    for_items=(*seen.for_items, item_code), on_site=seen.on_site and material.on_site)
+                    for_items=(*seen.for_items, item_code), on_site=seen.on_site and material.on_site,
+                    accepted=tuple(dict.fromkeys((*seen.accepted, *material.accepted))))
         return list(merged.values())
 
     def bundle_checklist(self, code: str) -> ServiceItem:
@@ -135,7 +138,7 @@ class KnowledgeBase:
         first = self.items[bundle.items[0]]
         materials = tuple(Material(name=m.name, required=m.required, deferrable=m.deferrable,
                                    form=m.form, copies=m.copies, notes=m.notes,  # type: ignore[arg-type]
-                                   on_site=m.on_site)
+                                   on_site=m.on_site, accepted=m.accepted)
                           for m in self.bundle_materials(code))
         checklist = ServiceItem(code=bundle.code, name=bundle.name, window=first.window, location=first.location,
                                 hours=first.hours, phone=first.phone, promised_days=bundle.promised_days,
@@ -153,15 +156,20 @@ class KnowledgeBase:
         """
         return name in self._alias_groups or name in self._material_names
 
-    def material_names(self, name: str) -> tuple[str, ...]:
-        """Every name a material goes by: its own and its alias group's (身份证 for 居民身份证)."""
-        return (name, *(alias for alias in self._alias_groups.get(name, ()) if alias != name))
+    def material_names(self, name: str, accepted: Sequence[str] = ()) -> tuple[str, ...]:
+        """Every name a material goes by: its own and its alias group's (身份证 for 居民身份证), then those of the
+        documents `accepted` as it (租房合同 for 居住地住址证明's 房屋租赁合同).
+        """
+        names = [name, *(alias for alias in self._alias_groups.get(name, ()) if alias != name)]
+        for document in accepted:
+            names += [document, *self._alias_groups.get(document, ())]
+        return tuple(dict.fromkeys(names))
 
 
 def _merge(name: str, material: Material, item_code: str) -> MergedMaterial:
     return MergedMaterial(name=name, required=material.required, deferrable=material.deferrable,
                           form=material.form, copies=material.copies, notes=material.notes, for_items=(item_code,),
-                          on_site=material.on_site)
+                          on_site=material.on_site, accepted=material.accepted)
 
 
 ENTERPRISE_SCALES = frozenset({"大型", "中型", "小型", "微型"})

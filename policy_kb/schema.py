@@ -39,6 +39,9 @@ class Material(Strict):
     copies: int = Field(1, ge=0, le=99)
     notes: str = ""
     sample_url: str = ""
+    # Documents any one of which serves as this material (居住地住址证明: 房屋租赁合同, 不动产权证书 …): a pre-check
+    # that names one counts the material as brought.
+    accepted: tuple[str, ...] = ()
     # Made at the window (申请表 filled in or printed there, photo taken, statement signed before the clerk): nobody
     # brings it, so a pre-check never counts it as missing.
     on_site: bool = False

@@ -401,7 +401,7 @@ def _bundle_field(ctx: TurnContext, kb: KnowledgeBase, code: str, field: str) ->
 
 def _material_names(kb: KnowledgeBase, item: ServiceItem) -> list[tuple[str, ...]]:
     """Every name each of the item's materials goes by, in list order."""
-    return [kb.material_names(m.name) for m in item.materials]
+    return [kb.material_names(m.name, m.accepted) for m in item.materials]
 
 
 def _unknown_name(ctx: TurnContext, query: str) -> str | None:

@@ -257,3 +257,11 @@ async def test_a_material_the_item_does_not_need_does_not_switch_to_another_item
     result = await visitor.say("身份证有，户口本没带")  # 户口本 is not on a passport's list
     assert result["flow"] == "guide" and result["replies"][0]["card"]["item"].startswith("普通护照签发"), result
     assert result["replies"][0]["text"].startswith("材料齐全")
+
+
+async def test_a_document_that_serves_as_a_material_counts_as_it(visitor: Visitor) -> None:
+    await visitor.say("居住证要什么材料")
+    checked = await visitor.say("我有身份证和租房合同")  # 租房合同 is one of the 居住地住址证明 it accepts
+    text = checked["replies"][0]["text"]
+    assert checked["flow"] == "guide" and "居住地住址证明" not in text, text
+    assert text.startswith("主要材料已备齐，可以容缺受理") and "就业或就读证明" in text
