@@ -36,8 +36,10 @@ class CaseNotices:
 
     async def case_changed(self, case: Case, change: CaseChange) -> None:
         """Tell the citizen (when asked to) and the console (always)."""
-        if change.citizen and case.user_id and change.kind in CITIZEN_TEXTS:
-            await self._outbox.push(case.user_id, self.citizen_replies(case, change), source="case")
+        if change.citizen and change.kind in CITIZEN_TEXTS:
+            # The chat it was filed from, and any other chat of the citizen's following it.
+            for user_id in filter(None, (case.user_id, *change.followers)):
+                await self._outbox.push(user_id, self.citizen_replies(case, change), source="case")
         event = {"type": "case", "case_no": case.case_no, "kind": change.kind, "status": case.status,
                  "light": case.light, "window": case.window, "due_date": case.due_date.isoformat()}
         await self._redis.publish(key(Prefix.STAFF_EVENTS), jsoncodec.dumps(event))

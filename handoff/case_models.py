@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text, event
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapper
 from sqlmodel import Field, SQLModel
 
@@ -109,6 +109,21 @@ class CaseEvent(SQLModel, table=True):
         """The event as the API shows it."""
         return {"kind": self.kind, "actor": self.actor, "note": self.note, "data": self.data,
                 "created_at": self.created_at.isoformat()}
+
+
+class CaseFollower(SQLModel, table=True):
+    """Another chat of the case's citizen: the same complaint filed again from a new chat (the same phone and
+    words), or the case's phone given there to look it up. That chat lists the case under 进度, may urge,
+    supplement, withdraw and rate it, and is told of its progress like the chat it was filed from.
+    """
+
+    __tablename__ = "case_follower"
+    __table_args__ = (UniqueConstraint("case_id", "user_id", name="uq_case_follower"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(sa_column=Column(Integer, ForeignKey("case.id"), nullable=False, index=True))
+    user_id: str = Field(max_length=128, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
 class AppendOnlyError(RuntimeError):

@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -23,7 +23,7 @@ from sqlalchemy import Table
 from sqlalchemy import case as sql_case
 from sqlmodel import col, select
 
-from core.db import SessionFactory, read_sessions, stored, utcnow
+from core.db import SessionFactory, read_sessions, single_statement_engine, stored, upsert_insert, utcnow
 from core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from core.keys import Prefix, key
 from core.listeners import Listeners
@@ -32,7 +32,7 @@ from core.numbering import Dependents, insert_numbered
 from core.phones import normalise_phone
 from core.text import normalise
 from handoff.calendar import WorkCalendar
-from handoff.case_models import COMPLEXITIES, OPEN_STATUSES, Case, CaseEvent, Complexity, Light
+from handoff.case_models import COMPLEXITIES, OPEN_STATUSES, Case, CaseEvent, CaseFollower, Complexity, Light
 from handoff.case_rules import CaseRules, check_category
 from handoff.evaluations import EvaluationStore
 
@@ -40,6 +40,7 @@ log = logging.getLogger("handoff.cases")
 
 CASES: Table = Case.__table__  # type: ignore[attr-defined]
 CASE_EVENTS: Table = CaseEvent.__table__  # type: ignore[attr-defined]
+FOLLOWERS: Table = CaseFollower.__table__  # type: ignore[attr-defined]
 SYSTEM = "system"
 MAX_SUPPLEMENT_CHARS = 1000
 CITIZEN = "citizen"
@@ -82,6 +83,8 @@ class CaseChange:
     note: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     citizen: bool = False
+    # The other chats of the citizen's that follow the case (CaseFollower), filled in when the citizen is told.
+    followers: tuple[str, ...] = ()
 
 
 class CaseListener(Protocol):
@@ -134,6 +137,8 @@ class CaseService:
         try:
             existing = await self._existing(draft.request_key, fingerprint)
             if existing is not None:
+                if draft.user_id:  # the same complaint from another chat of the citizen's: it follows the case
+                    await self.follow(existing, draft.user_id)
                 return existing, False
             case = await self._insert(draft, fingerprint)
         finally:
@@ -230,9 +235,44 @@ class CaseService:
             return list((await db.exec(query.order_by(col(CaseEvent.id)))).all())
 
     async def of_user(self, user_id: str, limit: int = 10) -> list[Case]:
-        """A chat user's own cases, newest first."""
+        """A chat user's own cases and those it follows (CaseFollower), newest first."""
         async with self._read() as db:
-            query = select(Case).where(Case.user_id == user_id).order_by(col(Case.id).desc()).limit(limit)
+            # Two queries, not one with OR: each uses its own index (ix_case_user_latest, the follower's user_id).
+            owned = await db.exec(select(Case).where(Case.user_id == user_id).order_by(col(Case.id).desc())
+                                  .limit(limit))
+            cases = list(owned.all())
+            followed = await db.exec(select(Case).join(CaseFollower, col(CaseFollower.case_id) == col(Case.id))
+                                     .where(CaseFollower.user_id == user_id).order_by(col(Case.id).desc())
+                                     .limit(limit))
+            cases += followed.all()
+        return sorted(cases, key=lambda case: case.id or 0, reverse=True)[:limit]
+
+    async def follow(self, case: Case, user_id: str) -> None:
+        """Let another chat of the case's citizen follow it (see CaseFollower); nothing for the chat it came from
+        or one that follows it already.
+        """
+        if not user_id or user_id == case.user_id:
+            return
+        assert case.id is not None
+        engine = single_statement_engine(self._db)
+        statement = (upsert_insert(engine.dialect, FOLLOWERS).on_conflict_do_nothing()
+                     .values(case_id=case.id, user_id=user_id, created_at=self.now()))
+        async with engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def belongs_to(self, case: Case, user_id: str) -> bool:
+        """Whether the chat `user_id` is the case's citizen's: the one it was filed from, or one following it."""
+        if case.user_id == user_id:
+            return True
+        async with self._read() as db:
+            query = select(CaseFollower.id).where(CaseFollower.case_id == case.id, CaseFollower.user_id == user_id)
+            return (await db.exec(query)).first() is not None
+
+    async def followers(self, case: Case) -> list[str]:
+        """The other chats following the case, oldest first."""
+        async with self._read() as db:
+            query = select(CaseFollower.user_id).where(CaseFollower.case_id == case.id).order_by(
+                col(CaseFollower.id))
             return list((await db.exec(query)).all())
 
     async def search(self, *, windows: Sequence[str] | None = None, status: str | None = None,
@@ -379,7 +419,7 @@ class CaseService:
         citizen urged it already today). NotFound for anyone else's case, Conflict for one no longer open.
         """
         case = await self.get(case_no)
-        if case.user_id != user_id:
+        if not await self.belongs_to(case, user_id):
             raise NotFound("没有找到这个案件编号。")
         _require_open(case)
         today = self.now().astimezone(self.calendar.tz).date()
@@ -404,7 +444,7 @@ class CaseService:
         if not note:
             raise InvalidInput("请写下要补充的内容。", code="missing_field")
         case = await self.get(case_no)
-        if case.user_id != user_id:
+        if not await self.belongs_to(case, user_id):
             raise NotFound("没有找到这个案件编号。")
 
         def change(case: Case) -> CaseChange:
@@ -418,7 +458,7 @@ class CaseService:
         worked nor timed. NotFound for anyone else's case, Conflict for one already finished.
         """
         case = await self.get(case_no)
-        if case.user_id != user_id:
+        if not await self.belongs_to(case, user_id):
             raise NotFound("没有找到这个案件编号。")
 
         def change(case: Case) -> CaseChange:
@@ -478,6 +518,8 @@ class CaseService:
         return case
 
     async def _announce(self, case: Case, change: CaseChange) -> None:
+        if change.citizen:
+            change = replace(change, followers=tuple(await self.followers(case)))
         await self._listeners.tell(lambda listener: listener.case_changed(case, change),
                                    f"{case.case_no} {change.kind}")
 

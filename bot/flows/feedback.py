@@ -110,7 +110,8 @@ class FeedbackFlow(Flow):
             case = await ctx.services.cases.get(number)
         except NotFound:
             return False
-        return case.user_id == ctx.inbound.user_id and case.status == "resolved" and not case.rating
+        return case.status == "resolved" and not case.rating and \
+            await ctx.services.cases.belongs_to(case, ctx.inbound.user_id)
 
     async def _rated(self, ctx: TurnContext, case_no: str, rating: int) -> list[Reply]:
         if not await self._ratable(ctx, case_no):

@@ -88,6 +88,7 @@ class ProgressFlow(Flow):
                 slots["tries"] = tries
                 return [Reply(ctx.texts.get("progress_not_found"))]
             ctx.session.end_flow()
+            await cases.follow(case, ctx.inbound.user_id)  # the phone proves it: this chat now follows the case
             return await self._detail(ctx, case)
         number = _record_no(ctx)
         ctx.session.end_flow()
@@ -104,7 +105,7 @@ class ProgressFlow(Flow):
                 case = await cases.get(number)
             except NotFound:
                 return [Reply(ctx.texts.get("progress_not_found"))]
-            if case.user_id != ctx.inbound.user_id:
+            if not await cases.belongs_to(case, ctx.inbound.user_id):
                 ctx.session.flow = self.name
                 ctx.slots["phone_for"] = number
                 return [Reply(ctx.texts.get("progress_ask_phone"))]
@@ -329,7 +330,7 @@ async def _own_case(ctx: TurnContext, case_no: str) -> Case | None:
         case = await ctx.services.cases.get(case_no)
     except NotFound:
         return None
-    return case if case.user_id == ctx.inbound.user_id else None
+    return case if await ctx.services.cases.belongs_to(case, ctx.inbound.user_id) else None
 
 
 def _yes_or_no(ctx: TurnContext) -> bool | None:

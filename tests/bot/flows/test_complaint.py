@@ -501,3 +501,28 @@ async def test_a_matter_the_guide_lacks_is_kept_in_the_citizens_words(client: Te
     await other.say("我想反映一下，出租车营运证一直办不下来")
     asked = await other.say("说要交的表格不对")
     assert asked["replies"][0]["text"].startswith("大概什么时候"), asked  # the matter is not asked for
+
+
+async def test_the_same_complaint_from_a_new_chat_is_followed_there(client: TestClient, visitor: Visitor) -> None:
+    filed = await file_the_example(visitor)
+    case_no = filed["replies"][0]["buttons"][0]["payload"]
+    later = await new_visitor(client)  # the web session expired: a new chat, the same citizen
+    again = await file_the_example(later)
+    assert again["replies"][0]["text"].startswith(f"这个问题已经登记过了，编号 {case_no}")
+    listing = await later.say("查进度")
+    assert case_no in listing["replies"][0]["text"], listing
+    urged = await later.say(f"催办 {case_no}")
+    assert urged["flow"] == "progress" and "没有找到" not in urged["replies"][0]["text"], urged
+    await client.app[CASES].resolve(case_no, "staff:li", result="已协调，可凭承诺书提取")
+    for chat in (visitor, later):  # told in both chats
+        messages = (await (await client.get("/api/v1/messages", headers=chat.headers)).json())["messages"]
+        assert "已办结：已协调，可凭承诺书提取" in messages[-2]["text"]
+    rated = await later.say(messages[-1]["buttons"][1]["payload"])
+    assert rated["flow"] == "feedback" and "意见或建议" in rated["replies"][0]["text"]
+    # A chat that looked the case up with its phone follows it too; a stranger without the phone sees nothing.
+    looked_up = await new_visitor(client)
+    await looked_up.say(case_no)
+    await looked_up.say("13912345678")
+    assert case_no in (await looked_up.say("查进度"))["replies"][0]["text"]
+    stranger = await new_visitor(client)
+    assert case_no not in (await stranger.say("查进度"))["replies"][0]["text"]
