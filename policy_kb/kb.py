@@ -94,9 +94,9 @@ class KnowledgeBase:
         """The question without filler words and spaces (what is left may name a record)."""
         return self.index.core(question)
 
-    def named_only(self, query: str, kinds: Sequence[str] | None = None) -> Hit | None:
-        """The record the question only names, typos corrected (see SearchIndex.named_only)."""
-        return self.index.named_only(query, kinds)
+    def names_only(self, query: str, hit: Hit) -> bool:
+        """Whether the question only names the record it found, typos corrected (see SearchIndex.names_only)."""
+        return self.index.names_only(query, hit)
 
     def eligible(self, profile: Profile, today: date) -> list[Policy]:
         """Current policies this enterprise may use, best first: national before local samples (a deployment

@@ -179,20 +179,17 @@ class SearchIndex:
         """The question without filler words and spaces."""
         return self._matcher.core(question)
 
-    def named_only(self, query: str, kinds: Sequence[str] | None = None) -> Hit | None:
-        """The confident match when the question does nothing but name it: apart from filler words, every
-        character is one of a single name's, once same-sounding typos are corrected ("社报卡补半" → 补办社保卡).
-        None when it says more ("社保卡补办不了") or names nothing confidently.
+    def names_only(self, query: str, hit: Hit) -> bool:
+        """Whether the question does nothing but name the record `hit` found for it: apart from filler words,
+        every character is one of a single name's, once same-sounding typos are corrected ("社报卡补半" → 补办社保卡).
+        False when it says more ("社保卡补办不了").
         """
-        hits = self.search(query, kinds, limit=1)
-        if not hits or not hits[0].confident:
-            return None
-        names = self._names[self._position[(hits[0].kind, hits[0].key)]]
+        names = self._names[self._position[(hit.kind, hit.key)]]
         norm = normalise(query)
         if self._only_names(norm, names):
-            return hits[0]
+            return True
         corrected = self._corrector.correct(norm)
-        return hits[0] if corrected != norm and self._only_names(corrected, names) else None
+        return corrected != norm and self._only_names(corrected, names)
 
     def _only_names(self, text: str, names: tuple[str, ...]) -> bool:
         core = self._matcher.core(text)

@@ -71,8 +71,10 @@ class GuideFlow(Flow):
         """A message that only names an item or bundle, perhaps mistyped ("社报卡补半"), asks about it, whichever
         flow the classifier's unsure reading would send it to.
         """
-        return ctx.parse.confidence < UNSURE and \
-            ctx.services.kb.current.named_only(ctx.text, ["item", "bundle"]) is not None
+        if ctx.parse.confidence >= UNSURE:
+            return False
+        hits = ctx.search(ctx.text, ["item", "bundle"], limit=1)
+        return bool(hits and hits[0].confident and ctx.services.kb.current.names_only(ctx.text, hits[0]))
 
     def owns(self, ctx: TurnContext) -> bool:
         """"取消预约" and "改约" (with or without the number) are about appointments, whatever the NLU reads."""
