@@ -102,9 +102,12 @@ class ComplaintFlow(Flow):
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Take the answer to the pending question, then ask the next one or confirm or file."""
         slots = ctx.slots
-        if slots.pop("set_aside", False) and (ctx.previous_flow != self.name or ctx.text == _resume_payload(ctx)):
+        resuming = ctx.text == _resume_payload(ctx)
+        if slots.pop("set_aside", False) and (ctx.previous_flow != self.name or resuming):
             # Back from a question set aside, by the button or by asking to complain again: where it was.
             return [Reply(ctx.texts.get("complaint_resumed")), *self._pending_question(ctx, slots)]
+        if resuming and ctx.previous_flow == self.name and (slots.get("asking") or slots.get("confirming")):
+            return self._pending_question(ctx, slots)  # "继续登记" typed after a question answered in passing
         if ctx.previous_flow != self.name:
             slots.clear()  # a draft left behind (转人工 half-way) is not the start of this one
         draft: dict[str, Any] = slots.setdefault("draft", {})

@@ -526,3 +526,15 @@ async def test_the_same_complaint_from_a_new_chat_is_followed_there(client: Test
     assert case_no in (await looked_up.say("查进度"))["replies"][0]["text"]
     stranger = await new_visitor(client)
     assert case_no not in (await stranger.say("查进度"))["replies"][0]["text"]
+
+
+async def test_continue_typed_after_an_answer_in_passing_asks_the_pending_question(visitor: Visitor) -> None:
+    await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    await visitor.say("说租房合同没备案")
+    await visitor.say("你们几点下班")  # answered, and the complaint's question follows at once
+    again = await visitor.say("继续登记")  # typed anyway: the question again, not "继续登记" taken as its answer
+    assert again["flow"] == "complaint" and again["replies"][-1]["text"].startswith("大概什么时候"), again
+    for answer in ("跳过", "跳过", "跳过"):
+        summary = await visitor.say(answer)
+    summary = await visitor.say("13912345678")
+    assert "继续登记" not in summary["replies"][0]["text"], summary
