@@ -38,7 +38,8 @@ def is_booking_answer(ctx: TurnContext, booking: dict[str, Any]) -> bool:
         return _phone(ctx) is not None or sum(c.isdigit() for c in fold_width(ctx.inbound.text)) >= PHONE_MIN_DIGITS
     if booking.get("step") == "address":  # "需要上门" without the address is asked for it again
         rules = ctx.services.appointments.rules
-        return rules.comes_in(ctx.text) or _address(ctx) is not None or VISIT_WORD in ctx.text
+        return rules.comes_in(ctx.text) or _address(ctx) is not None or VISIT_WORD in ctx.text \
+            or _phone(ctx) is not None  # "电话说错了，是136…": the phone corrected
     return _chosen(ctx, booking) is not None
 
 
@@ -127,6 +128,10 @@ async def step(ctx: TurnContext, item: ServiceItem) -> list[Reply]:
         booking.update(step="address", phone=phone)
         return _ask_address(ctx)
     if booking["step"] == "address":
+        corrected = _phone(ctx)
+        if corrected is not None and _address(ctx) is None:
+            booking["phone"] = corrected
+            return [Reply(ctx.texts.get("assisted_phone_changed", phone=mask_phone(corrected))), *_ask_address(ctx)]
         come_in = ctx.services.appointments.rules.comes_in(ctx.text)
         address = None if come_in else _address(ctx)
         if not come_in and address is None:

@@ -202,3 +202,17 @@ async def test_a_question_half_way_through_assisted_service_is_answered_and_the_
     assert "上门到 幸福路12号3栋201" in booked["replies"][0]["text"]
     [made] = await book_of(client).of_user(visitor.user_id, today_local())
     assert made.phone == "13912345678" and made.address == "幸福路12号3栋201"
+
+
+async def test_a_phone_corrected_at_the_address_step_is_the_one_booked(visitor: Visitor) -> None:
+    await visitor.say("二手房过户能帮我代办吗")
+    await visitor.say("1")
+    await visitor.say("下午")
+    await visitor.say("13912345678")
+    corrected = await visitor.say("电话说错了，是13687654321")  # not an address, not a reason to ask again
+    texts = [r["text"] for r in corrected["replies"]]
+    assert texts[0] == "好的，电话已改为 136****4321。", corrected
+    assert texts[-1].startswith("行动不便需要上门的")
+    booked = await visitor.say("到窗口")
+    text = booked["replies"][0]["text"]
+    assert "136****4321" in text and "139****5678" not in text, text
