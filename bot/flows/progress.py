@@ -50,6 +50,10 @@ class ProgressFlow(Flow):
             return True
         return "phone_for" in slots or "supplement_for" in slots or _record_no(ctx) is not None
 
+    def answers(self, ctx: TurnContext) -> bool:
+        """"不想投诉了，撤销吧" to "确定撤回…吗" is a yes, though the classifier reads 取消 into it."""
+        return "withdraw_pending" in ctx.session.slots_of(self.name) and _yes_or_no(ctx) is not None
+
     def claims(self, ctx: TurnContext) -> bool:
         """A bare case or pre-check number ("BBC20261122-0003")."""
         return _record_no(ctx) is not None
@@ -334,10 +338,12 @@ async def _own_case(ctx: TurnContext, case_no: str) -> Case | None:
 
 
 def _yes_or_no(ctx: TurnContext) -> bool | None:
-    """True for a typed yes ("确认", "好的"), False for a no ("不了"), None for anything else."""
+    """True for a typed yes ("确认", "好的", "不想投诉了，撤销吧"), False for a no ("不了"), None for anything else."""
     if ctx.text in ctx.texts.words("confirmations"):
         return True
-    return False if ctx.text in ctx.texts.words("refusals") else None
+    if ctx.text in ctx.texts.words("refusals"):
+        return False
+    return True if any(word in ctx.text for word in ctx.texts.words("withdraw_consent")) else None
 
 
 def _asks_to_supplement(ctx: TurnContext) -> bool:
@@ -351,8 +357,8 @@ def _asks_to_supplement(ctx: TurnContext) -> bool:
 
 
 def _asks_to_withdraw(ctx: TurnContext) -> bool:
-    """"撤销反映", "我的问题解决了，撤回投诉"."""
-    return any(word in ctx.text for word in ctx.texts.words("withdraw"))
+    """"撤销反映", "我的问题解决了，撤回投诉", a bare "撤回"."""
+    return ctx.text in ctx.texts.words("withdraw_bare") or any(word in ctx.text for word in ctx.texts.words("withdraw"))
 
 
 def _record_no(ctx: TurnContext) -> str | None:

@@ -538,3 +538,14 @@ async def test_continue_typed_after_an_answer_in_passing_asks_the_pending_questi
         summary = await visitor.say(answer)
     summary = await visitor.say("13912345678")
     assert "继续登记" not in summary["replies"][0]["text"], summary
+
+
+async def test_a_withdrawal_confirmed_in_own_words_or_asked_in_one_word(client: TestClient,
+                                                                          visitor: Visitor) -> None:
+    filed = await file_the_example(visitor)
+    case_no = filed["replies"][0]["buttons"][0]["payload"]
+    asked = await visitor.say("撤回")
+    assert asked["replies"][0]["text"].startswith(f"确定撤回 {case_no}"), asked
+    done = await visitor.say("不想投诉了 撤销吧")  # a yes, though it holds the words of a cancel
+    assert done["replies"][0]["text"].startswith(f"已撤回 {case_no}"), done
+    assert (await client.app[CASES].get(case_no)).status == "withdrawn"
