@@ -45,6 +45,8 @@ class KnowledgeBase:
         self._alias_groups = {name: group for group in content.material_aliases for name in group}
         self._material_names = frozenset(name for item in content.items for m in item.materials
                                          for name in (m.name, *m.accepted))
+        self._material_names_longest_first = sorted({*self._material_names, *self._alias_groups}, key=len,
+                                                    reverse=True)
         self.tokenizer = tokenizer
         self._bundle_checklists: dict[str, ServiceItem] = {}
         self.index = SearchIndex(self._docs(), tokenizer, synonyms, names, cache_dir)
@@ -149,6 +151,13 @@ class KnowledgeBase:
     def canonical_material(self, name: str) -> str:
         """The standard name of a material (its alias group's first name)."""
         return self._canonical.get(name, name)
+
+    def without_material_names(self, text: str) -> str:
+        """`text` with every material name in it blanked out ("我有身份证 户口本" → "我有   "), longest first."""
+        for name in self._material_names_longest_first:
+            if name in text:
+                text = text.replace(name, " ")
+        return text
 
     def is_material_name(self, name: str) -> bool:
         """Whether `name` is what some material of the KB is called (户口本, 房产证): talk of materials, not a

@@ -141,6 +141,11 @@ class GuideFlow(Flow):
         target = choices.get(ctx.text)
         # A chosen option answers the question asked before the choice, not whatever its title sounds like.
         field = (pending if target else None) or FIELD_BY_INTENT.get(ctx.parse.intent) or pending or "overview"
+        if target is None and pending == "precheck" and states_having(ctx.text) and \
+                ctx.best(kb.without_material_names(ctx.text), ["item", "bundle"]) is None:
+            # "我有身份证 户口本" to "要办理什么事项": materials, not the matter (身份证 is also an item's name)
+            slots["pending_field"] = pending
+            return [Reply(ctx.texts.get("precheck_which_item_first"))]
         if target is None:
             query = ctx.services.appointments.rules.without_cues(ctx.text) if field in appointments.KIND_BY_FIELD \
                 else ctx.text

@@ -265,3 +265,11 @@ async def test_a_document_that_serves_as_a_material_counts_as_it(visitor: Visito
     text = checked["replies"][0]["text"]
     assert checked["flow"] == "guide" and "居住地住址证明" not in text, text
     assert text.startswith("主要材料已备齐，可以容缺受理") and "就业或就读证明" in text
+
+
+async def test_materials_named_before_the_matter_ask_for_the_matter(visitor: Visitor) -> None:
+    await visitor.say("材料预审")
+    named = await visitor.say("我有身份证 户口本")  # 身份证 is also an item's name: still materials, not the matter
+    assert named["replies"][0]["text"].startswith("请先告诉我要办理什么事项"), named
+    checklist = await visitor.say("办居住证")
+    assert "材料预审" in checklist["replies"][0]["text"], checklist
