@@ -273,3 +273,15 @@ async def test_materials_named_before_the_matter_ask_for_the_matter(visitor: Vis
     assert named["replies"][0]["text"].startswith("请先告诉我要办理什么事项"), named
     checklist = await visitor.say("办居住证")
     assert "材料预审" in checklist["replies"][0]["text"], checklist
+
+
+async def test_everyday_names_of_materials_count(visitor: Visitor) -> None:
+    await visitor.say("护照要什么材料")
+    passport = await visitor.say("我有身份证和旧护照")  # 旧护照 is the 原护照 asked for on renewal
+    assert passport["replies"][0]["text"].startswith("材料齐全"), passport
+    assert "原护照" not in passport["replies"][0]["text"]
+    await visitor.say("个体户营业执照要什么材料")
+    lease = await visitor.say("我有身份证 租房合同")  # a lease is what 经营场所使用证明 means
+    text = lease["replies"][0]["text"]
+    assert lease["flow"] == "guide" and text.startswith("还缺以下材料"), lease
+    assert "个体工商户登记（备案）申请书" in text and "经营场所使用证明" not in text, text
