@@ -35,6 +35,9 @@ GLOBAL_INTENTS = frozenset({"help", "cancel", "restart"})
 # Go straight to their flow, even when the active flow would take any message as an answer (转人工 in the
 # middle of a complaint must reach a person, not become the complaint's text).
 OVERRIDING_INTENTS = frozenset({"request_human"})
+# What may stand between a greeting and the question after it, and how long that question must be to count.
+GREETING_BREAK = " ，,。.！!~～、"
+MIN_AFTER_GREETING = 2
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class Engine:
         self._flows: dict[str, Flow] = {fallback.name: fallback}
         self._by_intent: dict[str, Flow] = {}
         self._acknowledgements = texts.words("acknowledgements")
+        self._greeting_leads = sorted(texts.words("greeting_leads"), key=len, reverse=True)
 
     def add_flow(self, flow: Flow) -> None:
         """Register a flow for its intents. An intent may belong to one flow only."""
@@ -164,8 +168,7 @@ class Engine:
         text = normalise(inbound.text)
         # A menu pushed since the last turn (a rating after the handoff) is the newest the user has seen.
         chosen = resolve_choice(text, session.buttons if begun.pushed_menu is None else begun.pushed_menu)
-        if chosen is not None:
-            text = chosen
+        text = chosen if chosen is not None else self._without_greeting(text)
         parse = await self._nlu.parse(text) if text else Parse(text="", intent="empty", confidence=1.0)
         ctx = TurnContext(inbound=inbound, text=text, parse=parse, session=session, texts=self._texts,
                           services=self._services, previous_flow=session.flow)
@@ -229,6 +232,16 @@ class Engine:
         if set_aside_by is not None and flow is not set_aside_by:
             replies += set_aside_by.resume_hint(ctx)
         return flow.name, replies
+
+    def _without_greeting(self, text: str) -> str:
+        """"你好，我想问下稳岗返还" → "我想问下稳岗返还": a greeting in front of a question is not the message (it
+        was answered with the greeting menu and the question lost). A greeting alone stays one.
+        """
+        for lead in self._greeting_leads:
+            if text.startswith(lead):
+                rest = text[len(lead):].lstrip(GREETING_BREAK)
+                return rest if len(rest) >= MIN_AFTER_GREETING else text
+        return text
 
     def _claimer(self, ctx: TurnContext) -> Flow | None:
         """The first flow that claims the message by what it names (an item, a policy…)."""

@@ -154,7 +154,8 @@ async def test_the_document_number_and_validity_asked_on_their_own(client: TestC
     policy = next(p for p in client.app[KB].current.policies.values() if p.title == "研发费用税前加计扣除")
     doc = await visitor.say("那文号是啥")
     assert doc["flow"] == "policy"
-    assert doc["replies"][0]["text"] == f"【研发费用税前加计扣除】的依据：{policy.doc_no or '文号待核实'}。"
+    basis = policy.doc_no or "以主管部门当年发布的文件为准"
+    assert doc["replies"][0]["text"] == f"【研发费用税前加计扣除】的依据：{basis}。"
     until = (await visitor.say("执行到啥时候"))["replies"][0]["text"]
     end = policy.valid_until
     assert until == (f"【研发费用税前加计扣除】执行到{end.year}年{end.month}月{end.day}日。" if end
@@ -237,3 +238,10 @@ async def test_a_correction_after_the_list_lists_again_for_it(visitor: Visitor) 
     assert texts[1].startswith("按“小型·一般纳税人·减税”") and "增值税小规模纳税人减免增值税" not in texts[1]
     industry = await visitor.say("那制造业呢")
     assert industry["replies"][1]["text"].startswith("按“小型·一般纳税人·减税·制造业”"), industry
+
+
+async def test_a_question_after_a_greeting_is_answered(visitor: Visitor) -> None:
+    asked = await visitor.say("你好，我想问下稳岗返还")
+    assert asked["flow"] == "policy" and asked["replies"][0]["text"].startswith("【失业保险稳岗返还】"), asked
+    hello = await visitor.say("你好！")  # a greeting alone is still greeted
+    assert hello["flow"] == "smalltalk" and "政务服务智能助手" in hello["replies"][0]["text"]
