@@ -43,6 +43,10 @@ FOLLOW_UP_AFTER_NUMBER = 0.1
 # (its name, nearly word for word: "2022年小规模纳税人免征增值税" beside the current 小规模纳税人减免).
 NAMED_MARGIN = 0.1
 NAMED_OUTRIGHT = 0.95
+# A year in the message ("2022年小规模纳税人免征增值税"): a policy that has ended may be the one asked about.
+YEAR = re.compile(r"20[0-9]{2}")
+# The mark on a local example policy's title: it is named only when its title is typed.
+SAMPLE_MARK = re.compile(r"[（(]示例[）)]")
 # "小微企业有什么减税政策": asks for the policies an enterprise like this has, not about the one policy whose name
 # holds its description (小型微利企业所得税优惠).
 LIST_QUESTION = re.compile(r"(?:有什么|有哪些|有啥|哪些)[^，,。？?]{0,6}(?:政策|优惠|补贴|扶持|支持|减免|奖励|好处)")
@@ -351,13 +355,23 @@ def _named_policy(ctx: TurnContext) -> Hit | None:
     """The one policy the message names; None when it names none, or when several fit about as well ("个体户有什么
     优惠政策" matches many a little): that is a question for the narrowing, not about one policy.
     """
-    hits = ctx.search(ctx.text, ["policy"], limit=2)
+    hits = ctx.search(ctx.text, ["policy"], limit=3)
     if not hits or not hits[0].confident:
         return None
+    policies = ctx.services.kb.current.policies
+    if policies[hits[0].key].expired(today_local()) and not YEAR.search(ctx.text):
+        # "小规模纳税人免征增值税": the policy in force now with about the same name, not the 2022 one that ended
+        # (asked by its year, that one)
+        current = [h for h in hits if h.confident and hits[0].score - h.score < NAMED_MARGIN
+                   and not policies[h.key].expired(today_local())]
+        hits = current[:1] + [h for h in hits if h not in current[:1]] if current else hits
     # A near-exact name is the policy asked about, unless the message describes an enterprise: then the names
     # it shares with several policies (小微, 贷款) are part of the description.
     outright = hits[0].score >= NAMED_OUTRIGHT and not _describes_enterprise(ctx)
-    if not outright and len(hits) > 1 and hits[1].confident and hits[0].score - hits[1].score < NAMED_MARGIN:
+    sample = policies[hits[0].key]
+    if sample.sample and SAMPLE_MARK.sub("", sample.title) not in ctx.text:
+        return None  # "招工有补贴吗": the question is what there is, not the one local example policy it matches
+    if not outright and len(hits) > 1 and hits[1].confident and 0 <= hits[0].score - hits[1].score < NAMED_MARGIN:
         return None
     if LIST_QUESTION.search(ctx.text) and not _named_beyond_who(ctx, hits[0]):
         return None

@@ -240,6 +240,21 @@ async def test_a_correction_after_the_list_lists_again_for_it(visitor: Visitor) 
     assert industry["replies"][1]["text"].startswith("按“小型·一般纳税人·减税·制造业”"), industry
 
 
+async def test_a_policy_named_without_its_year_is_the_one_in_force(client: TestClient) -> None:
+    visitor = await new_visitor(client)
+    current = await visitor.say("小规模纳税人免征增值税")  # the 2022 one that ended has this very name
+    assert current["replies"][0]["text"].startswith("【增值税小规模纳税人减免增值税】"), current
+    ended = await (await new_visitor(client)).say("2022年小规模纳税人免征增值税")  # by its year, that one
+    assert "已于2022年12月31日到期" in ended["replies"][0]["text"], ended
+
+
+async def test_a_general_question_a_local_example_matches_is_narrowed(visitor: Visitor) -> None:
+    asked = await visitor.say("招工有补贴吗")
+    assert asked["flow"] == "policy"
+    assert asked["replies"][0]["text"].startswith("好的，帮您筛选适用的惠企政策"), asked
+    assert "示例" not in asked["replies"][0]["text"]
+
+
 async def test_a_question_after_a_greeting_is_answered(visitor: Visitor) -> None:
     asked = await visitor.say("你好，我想问下稳岗返还")
     assert asked["flow"] == "policy" and asked["replies"][0]["text"].startswith("【失业保险稳岗返还】"), asked
