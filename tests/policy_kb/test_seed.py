@@ -143,6 +143,10 @@ def test_small_scale_manufacturer_gets_current_eligible_policies_only(kb: Knowle
 def test_self_employed_get_the_personal_income_tax_half(kb: KnowledgeBase) -> None:
     ids = [p.id for p in kb.eligible(Profile(scale="个体工商户"), TODAY)]
     assert "gtgsh-iit-half" in ids and "xwqy-income-tax" not in ids
+    # 企业所得税 and the enterprise-only deductions are not for a 个体工商户, who pays 个人所得税
+    for enterprise_only in ("hnte-cit-15", "energy-env-equipment-tax-credit", "hire-veterans-tax-deduction",
+                            "disabled-wage-super-deduction"):
+        assert enterprise_only not in ids, enterprise_only
 
 
 def test_an_industry_the_document_rules_out_is_not_offered_the_policy(kb: KnowledgeBase) -> None:
