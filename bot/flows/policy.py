@@ -14,7 +14,7 @@ from bot.choices import leading_choice
 from bot.flows.base import MORE_WORDS, Flow, TurnContext, menu_buttons
 from bot.messages import Button, Reply
 from core.clock import today_local
-from policy_kb.kb import fits
+from policy_kb.kb import ENTERPRISE_SCALES, fits
 from policy_kb.schema import NEEDS, SCALES, Policy, Profile
 from policy_kb.search import Hit
 
@@ -242,7 +242,7 @@ class PolicyFlow(Flow):
         lines = [ctx.texts.get("policy_detail", title=policy.title, benefit=policy.benefit or policy.summary),
                  ctx.texts.get("policy_detail_basis", doc=_doc(ctx, policy)),
                  ctx.texts.get("policy_detail_valid", validity=validity)]
-        who = _who(policy)
+        who = _who(ctx, policy)
         if who:
             lines.append(ctx.texts.get("policy_detail_who", who=who))
         lines.append(ctx.texts.get("policy_detail_footer"))
@@ -269,10 +269,10 @@ class PolicyFlow(Flow):
         said = _who_said(ctx)
         described = "、".join(_shown(value, field) for field, value in said.items())
         if not described:
-            who, benefit = _who(policy) or texts.get("policy_for_anyone"), policy.benefit or policy.summary
+            who, benefit = _who(ctx, policy) or texts.get("policy_for_anyone"), policy.benefit or policy.summary
             return texts.get("policy_fact_applies", title=policy.title, who=who, benefit=benefit)
         if not fits(policy, Profile(**said)):
-            return texts.get("policy_applies_no", asked=described, title=policy.title, who=_who(policy))
+            return texts.get("policy_applies_no", asked=described, title=policy.title, who=_who(ctx, policy))
         text = texts.get("policy_applies_yes", asked=described, title=policy.title,
                          benefit=policy.benefit or policy.summary)
         if policy.eligibility.other:
@@ -312,12 +312,14 @@ def _asks_if_it_applies(ctx: TurnContext) -> bool:
     return any(e.entity in WHO_ENTITIES for e in ctx.parse.entities) and any(w in ctx.text for w in APPLIES_WORDS)
 
 
-def _who(policy: Policy) -> str:
+def _who(ctx: TurnContext, policy: Policy) -> str:
     """The policy's eligibility in words ("小型、微型、一般纳税人、…"), then the industries it is not for; empty when
-    it is for any enterprise.
+    it is for any enterprise. Every enterprise size is said as "各类企业（不含个体工商户）", not as a list of four.
     """
     rules = policy.eligibility
-    who = "、".join([*rules.scales, *rules.taxpayer_types, *rules.industries, *rules.other])
+    scales = [ctx.texts.get("policy_who_any_enterprise")] if set(rules.scales) >= ENTERPRISE_SCALES \
+        else list(rules.scales)
+    who = "、".join([*scales, *rules.taxpayer_types, *rules.industries, *rules.other])
     if rules.excluded_industries:
         who += ("；" if who else "") + "不适用于" + "、".join(rules.excluded_industries)
     return who

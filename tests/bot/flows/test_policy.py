@@ -46,6 +46,7 @@ async def test_a_direct_question_is_answered_from_the_policy(visitor: Visitor) -
     assert answer["flow"] == "policy"
     assert text.startswith("【研发费用税前加计扣除】研发费用100%加计扣除")
     assert "财政部 税务总局公告2023年第7号" in text
+    assert "适用对象：各类企业（不含个体工商户）、会计核算健全" in text, text  # not 大型、中型、小型、微型
     where = await visitor.say("到哪办")
     assert where["replies"][0]["text"].startswith("【研发费用税前加计扣除】办理窗口")
 
