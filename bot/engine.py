@@ -8,12 +8,13 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.choices import resolve_choice
 from bot.flows.base import MAX_BARE_ANSWER_CHARS, Flow, Services, TurnContext, is_bare_yes_no
 from bot.flows.feedback import rating_buttons
+from bot.flows.handoff import asks_for_a_person, reopening_in_words, says_nothing
 from bot.flows.smalltalk import help_menu
 from bot.messages import Inbound, Reply
 from bot.metrics import Metrics
@@ -22,6 +23,7 @@ from bot.texts import Texts
 from bot.turn_state import Begun, TurnState
 from bot.turns import LastTurn, TurnLog
 from core import jsoncodec
+from core.clock import now_local
 from core.db import utcnow
 from core.ratelimit import Budget
 from core.settings import Settings
@@ -189,7 +191,8 @@ class Engine:
         return result, session
 
     async def _route(self, ctx: TurnContext) -> tuple[str, list[Reply]]:
-        intent = ctx.parse.intent
+        # "转人工，问一下研发费用加计扣除" asks for a person, though the classifier reads the question in it.
+        intent = "request_human" if asks_for_a_person(ctx) else ctx.parse.intent
         if not ctx.text:
             return "smalltalk", [Reply(self._texts.get("empty_message"))]
         # A button payload of a flow's own goes to it, before the NLU's reading of it counts.
@@ -272,12 +275,16 @@ class Engine:
         names_record = any(e.entity == "case_no" for e in ctx.parse.entities)
         if ctx.parse.intent in ("cancel", "end_human", "restart") and not names_record:
             await tickets.citizen_leaves(ticket)
+            if ticket.status == "waiting" and self._closed_until() is not None:
+                return [Reply(self._texts.get("handoff_message_withdrawn", number=ticket.number))]
             if ticket.status == "waiting":
                 return [Reply(self._texts.get("handoff_left_queue"))]
             return [Reply(self._texts.get("handoff_ended")),
                     Reply(self._texts.get("handoff_rate"), buttons=rating_buttons(ticket.number))]
         text = ctx.inbound.text.strip()
         says = text and ctx.parse.intent != "request_human"
+        if ticket.status == "waiting" and self._closed_until() is not None:
+            return await self._add_to_message(ctx, ticket, text if says else "")
         if ticket.status != "waiting":
             if says:
                 await tickets.citizen_says(ticket, text)
@@ -287,6 +294,26 @@ class Engine:
         else:
             position = await tickets.position(ticket)
         return [Reply(self._texts.get("handoff_waiting_ack", place=self._texts.queue_place((position or 1) - 1)))]
+
+    def _closed_until(self) -> datetime | None:
+        """When the windows open again, if they are closed now (a waiting ticket is a message left)."""
+        calendar = self._services.calendar
+        now = now_local(calendar.tz)
+        opening = calendar.next_opening(now)
+        return opening if opening > now else None
+
+    async def _add_to_message(self, ctx: TurnContext, ticket: Ticket, text: str) -> list[Reply]:
+        """Out of hours, what follows a message left is added to it, and the citizen told when staff reply
+        (not a place in a queue nobody is serving tonight).
+        """
+        opening = self._closed_until()
+        assert opening is not None
+        if not text or says_nothing(ctx):
+            key = "handoff_message_pending"  # "在吗", "好的": nothing to add
+        else:
+            await self._services.tickets.citizen_says(ticket, text)
+            key = "handoff_message_added"
+        return [Reply(self._texts.get(key, number=ticket.number, when=reopening_in_words(opening)))]
 
     def _global(self, ctx: TurnContext, intent: str) -> list[Reply]:
         if intent == "cancel":

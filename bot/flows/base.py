@@ -32,6 +32,10 @@ YES_NO_INTENTS = frozenset({"affirm", "deny"})
 MAX_BARE_ANSWER_CHARS = 6
 
 
+# Themed windows (主题窗口) of what has no item of its own: policy questions and the 一件事 bundles of 企业开办.
+POLICY_WINDOW = "惠企政策"
+BUNDLE_WINDOW = "企业开办"
+
 def is_bare_yes_no(ctx: TurnContext) -> bool:
     """A short 是, 好的, 不是 or 不用: nothing in it to search the knowledge base for."""
     return ctx.parse.intent in YES_NO_INTENTS and len(ctx.text) <= MAX_BARE_ANSWER_CHARS

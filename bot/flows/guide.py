@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.choices_materials import material_numbers, names_only_materials, states_having
 from bot.flows import appointments
-from bot.flows.base import MORE_WORDS, Flow, TurnContext, asks_question, is_bare_yes_no, menu_buttons
+from bot.flows.base import BUNDLE_WINDOW, MORE_WORDS, Flow, TurnContext, asks_question, is_bare_yes_no, menu_buttons
 from bot.flows.smalltalk import office_hours
 from bot.messages import Button, Reply
 from core.clock import today_local
@@ -93,7 +93,7 @@ class GuideFlow(Flow):
     def _window_of(ctx: TurnContext, target: str) -> str | None:
         kind, _, code = target.partition(":")
         item = ctx.services.kb.current.items.get(code) if kind == "item" else None
-        return item.window if item is not None else ("企业开办" if kind == "bundle" else None)
+        return item.window if item is not None else (BUNDLE_WINDOW if kind == "bundle" else None)
 
     def claims(self, ctx: TurnContext) -> bool:
         """A message naming an item or bundle, whatever the intent ("二手房过户"), is a guide question."""

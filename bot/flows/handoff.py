@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 
-from bot.flows.base import Flow, TurnContext
+from bot.flows.base import BUNDLE_WINDOW, POLICY_WINDOW, Flow, TurnContext
 from bot.messages import Reply
 from core.clock import now_local
 from handoff.calendar import date_in_words
@@ -17,6 +18,11 @@ from handoff.tickets import Ticket
 
 HISTORY_TURNS = 10
 DEFAULT_WINDOW = "综合"
+# Shorter than this, what is left of a message after "转人工" asks nothing ("转人工吧").
+MIN_QUESTION_CHARS = 4
+QUESTION_TRIM = " ，,。.！!？?、：:~～"
+# Messages that carry nothing to leave for staff.
+CONTENTLESS_INTENTS = frozenset({"greet", "affirm", "thanks", "goodbye", "request_human"})
 
 
 class HandoffFlow(Flow):
@@ -38,27 +44,36 @@ class HandoffFlow(Flow):
         texts = ctx.texts
         calendar = ctx.services.calendar
         open_cases: list[str] | None = None  # read once, when first needed
-        window = slots.get("window") or self._window_hint(ctx)
+        leaving = bool(slots.get("leaving_message"))
+        # "转人工，问一下研发费用加计扣除", or the message left: what it asks about names the window.
+        question = without_human_request(ctx)
+        stored = slots.get("window")  # the window of the conversation before the out-of-hours notice
+        window = stored if stored and stored != DEFAULT_WINDOW else \
+            _window_named(ctx, question) or self._window_hint(ctx)
         if not window:
             open_cases = await self._open_cases(ctx)
             # Someone with a 办不成事 case still open who asks for a person gets the complaint window.
             window = ctx.services.cases.rules.routing.complaint_window if open_cases else DEFAULT_WINDOW
-        if slots.pop("leaving_message", False):
-            ctx.session.end_flow()
-            ticket = await self._open(ctx, window, "message", ctx.inbound.text.strip(), open_cases)
-            back = calendar.next_opening(now_local(calendar.tz))
-            return [Reply(texts.get("handoff_message_left", number=ticket.number, window=window,
-                                    when=f"{date_in_words(back.date())}{_half(back.hour)}"))]
+        if leaving and says_nothing(ctx):
+            # "好的" to "您可以直接留言": not the message itself, which is still to come
+            return [Reply(texts.get("handoff_message_ask"))]
         now = now_local(calendar.tz)
         opening = calendar.next_opening(now)
+        if leaving or (opening > now and len(question) >= MIN_QUESTION_CHARS):
+            slots.pop("leaving_message", None)
+            ctx.session.end_flow()
+            ticket = await self._open(ctx, window, "message", ctx.inbound.text.strip(), open_cases)
+            return [Reply(texts.get("handoff_message_left", number=ticket.number, window=window,
+                                    when=reopening_in_words(opening)))]
         if opening > now:
             slots.update(leaving_message=True, window=window)
             hours = calendar.hours
             return [Reply(texts.get("handoff_closed", opens=f"{hours.opens:%H:%M}", lunch=f"{hours.lunch_starts:%H:%M}",
                                     reopens=f"{hours.lunch_ends:%H:%M}", closes=f"{hours.closes:%H:%M}",
-                                    when=f"{date_in_words(opening.date())}{_half(opening.hour)}"))]
+                                    when=reopening_in_words(opening)))]
         ctx.session.end_flow()
-        ticket = await self._open(ctx, window, "request", "", open_cases)
+        summary = ctx.inbound.text.strip() if len(question) >= MIN_QUESTION_CHARS else ""
+        ticket = await self._open(ctx, window, "request", summary, open_cases)
         return [Reply(await queue_text(ctx, ticket))]
 
     async def _open_cases(self, ctx: TurnContext) -> list[str]:
@@ -98,5 +113,37 @@ async def queue_text(ctx: TurnContext, ticket: Ticket) -> str:
     return ctx.texts.get(key, window=ticket.window, place=ctx.texts.queue_place(position - 1), minutes=minutes)
 
 
-def _half(hour: int) -> str:
-    return "上午" if hour < 12 else "下午"
+def asks_for_a_person(ctx: TurnContext) -> bool:
+    """"转人工，问一下研发费用加计扣除": asks for a person in so many words, whatever else the message says."""
+    return any(word in ctx.text for word in ctx.texts.words("human_request"))
+
+
+def without_human_request(ctx: TurnContext) -> str:
+    """The message without its words asking for a person, and the punctuation around them."""
+    text = ctx.text
+    for word in sorted(ctx.texts.words("human_request"), key=len, reverse=True):
+        text = text.replace(word, " ")
+    return text.strip(QUESTION_TRIM)
+
+
+def reopening_in_words(opening: datetime) -> str:
+    """"11月25日（周三）上午": when the windows open again."""
+    return f"{date_in_words(opening.date())}{'上午' if opening.hour < 12 else '下午'}"
+
+
+def _window_named(ctx: TurnContext, question: str) -> str | None:
+    """The themed window of the item, bundle or policy the question names."""
+    if len(question) < MIN_QUESTION_CHARS:
+        return None
+    hit = ctx.best(question, ["item", "bundle", "policy"])
+    if hit is None:
+        return None
+    if hit.kind == "item":
+        item = ctx.services.kb.current.items.get(hit.key)
+        return item.window if item is not None else None
+    return BUNDLE_WINDOW if hit.kind == "bundle" else POLICY_WINDOW
+
+
+def says_nothing(ctx: TurnContext) -> bool:
+    """"好的", "嗯", "在吗": an acknowledgement or a greeting, not a message to leave."""
+    return ctx.text.lower() in ctx.texts.words("acknowledgements") or ctx.parse.intent in CONTENTLESS_INTENTS

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from bot.choices import leading_choice
-from bot.flows.base import MORE_WORDS, Flow, TurnContext, menu_buttons
+from bot.flows.base import MORE_WORDS, POLICY_WINDOW, Flow, TurnContext, menu_buttons
 from bot.messages import Button, Reply
 from core.clock import today_local
 from policy_kb.kb import ENTERPRISE_SCALES, fits
@@ -60,7 +60,7 @@ class PolicyFlow(Flow):
 
     def window_hint(self, ctx: TurnContext) -> str | None:
         """Policy questions go to the 惠企政策 window."""
-        return "惠企政策"
+        return POLICY_WINDOW
 
     def wants(self, ctx: TurnContext) -> bool:
         """An answer to the question asked, a listed number, or a follow-up on the policy in context."""

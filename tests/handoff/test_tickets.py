@@ -231,6 +231,45 @@ async def test_out_of_hours_the_citizen_leaves_a_message(closed_client: TestClie
     assert left["replies"][0]["text"].startswith("已留言（编号 GD")
     ticket = (await closed_client.app[TICKETS].find(windows=None))[0]
     assert (ticket.reason, ticket.summary, ticket.status) == ("message", "我想问公积金贷款额度怎么算", "waiting")
+    assert ticket.window == "公积金"  # the window of what the message asks about
+
+
+async def test_out_of_hours_a_message_is_asked_for_added_to_and_withdrawn(closed_client: TestClient) -> None:
+    service = closed_client.app[TICKETS]
+    visitor = await new_visitor(closed_client)
+    await visitor.say("转人工")
+    ok = await visitor.say("好的")  # not the message: it is asked for
+    assert ok["replies"][0]["text"].startswith("请直接写下您要咨询或反映的问题"), ok
+    assert await service.find(windows=None) == []
+    left = await visitor.say("护照能不能加急办")
+    number = (await service.find(windows=None))[0].number
+    assert left["replies"][0]["text"].startswith(f"已留言（编号 {number}），出入境窗口"), left
+    still = await visitor.say("在吗")  # nobody serves tonight: no place in a queue
+    text = still["replies"][0]["text"]
+    assert text.startswith(f"您的留言（编号 {number}）已收到") and "下一位" not in text, still
+    added = await visitor.say("下周三要出国")
+    assert added["replies"][0]["text"].startswith(f"已补充到您的留言（编号 {number}）"), added
+    ticket = (await service.find(windows=None))[0]
+    assert [m.text for m in await service.messages(ticket) if m.sender == "citizen"][-1] == "下周三要出国"
+    withdrawn = await visitor.say("取消")
+    assert withdrawn["replies"][0]["text"] == f"好的，留言（编号 {number}）已撤回。还需要办什么，直接告诉我。"
+    assert (await service.get(ticket.id or 0)).status != "waiting"
+
+
+async def test_asking_for_a_person_with_the_question_leaves_it_at_its_window(closed_client: TestClient) -> None:
+    night = await new_visitor(closed_client)
+    left = await night.say("转人工，问一下研发费用加计扣除的事")  # the classifier reads a policy question
+    assert left["flow"] == "handoff" and left["replies"][0]["text"].startswith("已留言（编号 GD"), left
+    ticket = (await closed_client.app[TICKETS].find(windows=None))[0]
+    assert (ticket.window, ticket.summary) == ("惠企政策", "转人工，问一下研发费用加计扣除的事")
+
+
+async def test_asking_for_a_person_with_the_question_queues_at_its_window(open_client: TestClient) -> None:
+    day = await new_visitor(open_client)
+    queued = await day.say("我要人工客服，公积金提取的问题")
+    assert queued["flow"] == "handoff" and "【公积金】" in queued["replies"][0]["text"], queued
+    ticket = (await open_client.app[TICKETS].find(windows=None))[0]
+    assert ticket.summary == "我要人工客服，公积金提取的问题"
 
 
 async def test_a_silent_console_gives_the_ticket_back(open_client: TestClient) -> None:
