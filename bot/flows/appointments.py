@@ -40,7 +40,15 @@ def is_booking_answer(ctx: TurnContext, booking: dict[str, Any]) -> bool:
         rules = ctx.services.appointments.rules
         return rules.comes_in(ctx.text) or _address(ctx) is not None or VISIT_WORD in ctx.text \
             or _phone(ctx) is not None  # "电话说错了，是136…": the phone corrected
-    return _chosen(ctx, booking) is not None
+    return _chosen(ctx, booking) is not None or _day_not_offered(ctx, booking) is not None
+
+
+def _day_not_offered(ctx: TurnContext, booking: dict[str, Any]) -> date | None:
+    """"周六上午", "下周五", "今天下午" to the offered days: a day that cannot be booked, to say so and offer again."""
+    if booking.get("step") != "day":
+        return None
+    named = next((str(e.value) for e in ctx.parse.entities if e.entity == "date"), None)
+    return date.fromisoformat(named) if named is not None and named not in booking["choices"].values() else None
 
 
 def gives_contact(ctx: TurnContext, booking: dict[str, Any]) -> bool:
@@ -139,9 +147,14 @@ async def step(ctx: TurnContext, item: ServiceItem) -> list[Reply]:
         booking["address"] = address
         return await _book(ctx, item, booking, booking["half"])
     value = _chosen(ctx, booking)
-    assert value is not None
     book = ctx.services.appointments
     texts = ctx.texts
+    if value is None:  # a day not offered (is_booking_answer let nothing else through)
+        day_named = _day_not_offered(ctx, booking)
+        assert day_named is not None
+        head = texts.get("appointment_day_unavailable", day=date_in_words(day_named), count=len(booking["choices"]))
+        return [Reply(head + "\n" + texts.get("appointment_pick_day_again"),
+                      buttons=tuple(Button(t, t) for t in booking["choices"]))]
     if booking["step"] == "day":
         day = date.fromisoformat(value)
         open_slots = [s for s in await book.slots(item.window, day) if s.left > 0]

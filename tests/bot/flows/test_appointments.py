@@ -216,3 +216,21 @@ async def test_a_phone_corrected_at_the_address_step_is_the_one_booked(visitor: 
     booked = await visitor.say("到窗口")
     text = booked["replies"][0]["text"]
     assert "136****4321" in text and "139****5678" not in text, text
+
+
+async def test_a_day_that_cannot_be_booked_is_said_so_and_the_days_offered_again(client: TestClient,
+                                                                               visitor: Visitor) -> None:
+    offered = await visitor.say("我想预约办居住证")
+    days = [b["title"] for b in offered["replies"][0]["buttons"]]
+    calendar = client.app[CALENDAR]
+    rest_day = next(today_local() + timedelta(days=n) for n in range(1, 15)
+                    if not calendar.is_workday(today_local() + timedelta(days=n)))
+    weekday = "一二三四五六日"[rest_day.weekday()]
+    for asked in (f"周{weekday}上午" if rest_day - today_local() < timedelta(days=7) else date_in_words(rest_day),
+                  "今天下午"):
+        refused = await visitor.say(asked)
+        text = refused["replies"][0]["text"]
+        assert refused["flow"] == "guide" and "不能预约" in text and "请选择日期" in text, (asked, refused)
+        assert [b["title"] for b in refused["replies"][0]["buttons"]] == days
+    picked = await visitor.say(days[0])  # the booking goes on from where it was
+    assert picked["replies"][0]["text"].startswith(f"{days[0]}，请选择时段"), picked
