@@ -11,7 +11,7 @@ from typing import Any
 from bot.choices_materials import material_numbers, names_only_materials, states_having
 from bot.flows import appointments
 from bot.flows.base import BUNDLE_WINDOW, MORE_WORDS, Flow, TurnContext, asks_question, is_bare_yes_no, menu_buttons
-from bot.flows.smalltalk import office_hours
+from bot.flows.smalltalk import day_asked, day_line, office_hours
 from bot.messages import Button, Reply
 from core.clock import today_local
 from handoff.calendar import date_in_words
@@ -141,6 +141,9 @@ class GuideFlow(Flow):
         target = choices.get(ctx.text)
         # A chosen option answers the question asked before the choice, not whatever its title sounds like.
         field = (pending if target else None) or FIELD_BY_INTENT.get(ctx.parse.intent) or pending or "overview"
+        day = day_asked(ctx) if _asks_if_open(ctx) and field not in appointments.KIND_BY_FIELD else None
+        if day is not None:
+            field = "location"  # "居住证周六能办吗": whether that day is open, and where it is done
         if target is None and pending == "precheck" and states_having(ctx.text) and \
                 ctx.best(kb.without_material_names(ctx.text), ["item", "bundle"]) is None:
             # "我有身份证 户口本" to "要办理什么事项": materials, not the matter (身份证 is also an item's name)
@@ -178,7 +181,8 @@ class GuideFlow(Flow):
         if item is None:  # the KB was reloaded without it
             slots.pop("target", None)
             return [Reply(ctx.texts.get("guide_which_item"))]
-        return await self._answer(ctx, item, field)
+        answer = await self._answer(ctx, item, field)
+        return [day_line(ctx, day), *answer] if day is not None else answer
 
     @staticmethod
     def _asked_while_booking(ctx: TurnContext, booking: dict[str, Any], item: ServiceItem) -> str | None:
@@ -444,6 +448,11 @@ def _tags(material: Any) -> str:
     if not material.required:
         return "（视情况提供）"
     return ""
+
+
+def _asks_if_open(ctx: TurnContext) -> bool:
+    """"周六能办吗", "明天开门吗": whether a day is open for business (with the day as a date entity)."""
+    return any(word in ctx.text for word in ctx.texts.words("open_on_day"))
 
 
 def _days_text(item: ServiceItem) -> str:

@@ -46,20 +46,30 @@ def office_hours(ctx: TurnContext) -> list[Reply]:
     hours = calendar.hours  # the same office hours the deadlines are computed with
     replies = [Reply(ctx.texts.get("office_hours", opens=_clock(hours.opens), lunch=_clock(hours.lunch_starts),
                                    after_lunch=_clock(hours.lunch_ends), closes=_clock(hours.closes)))]
-    days = [date.fromisoformat(e.value) for e in ctx.parse.entities if e.entity == "date"]
-    if days:
-        day = days[0]
-        if calendar.is_workday(day):
-            replies.insert(0, Reply(ctx.texts.get("office_day_open", day=date_in_words(day))))
-        else:
-            following, _ = calendar.add_working_days(day, 1)
-            replies.insert(0, Reply(ctx.texts.get("office_day_closed", day=date_in_words(day),
-                                                  next=date_in_words(following))))
+    day = day_asked(ctx)
+    if day is not None:
+        replies.insert(0, day_line(ctx, day))
     elif (holiday := _holiday_named(ctx)) is not None:
         replies.insert(0, Reply(_holiday_line(ctx, holiday)))
     elif any(word in ctx.text for word in ctx.texts.words("now")):  # "现在还能去办吗"
         replies.insert(0, Reply(_now_line(ctx)))
     return replies
+
+
+def day_asked(ctx: TurnContext) -> date | None:
+    """The day the message names ("周六", "明天", "12月31日"), if any."""
+    return next((date.fromisoformat(str(e.value)) for e in ctx.parse.entities if e.entity == "date"), None)
+
+
+def day_line(ctx: TurnContext, day: date) -> Reply:
+    """Whether the centre is open on `day` by the official holiday and 调休 calendar, and if not, the next day
+    it is.
+    """
+    calendar = ctx.services.calendar
+    if calendar.is_workday(day):
+        return Reply(ctx.texts.get("office_day_open", day=date_in_words(day)))
+    following, _ = calendar.add_working_days(day, 1)
+    return Reply(ctx.texts.get("office_day_closed", day=date_in_words(day), next=date_in_words(following)))
 
 
 def _holiday_named(ctx: TurnContext) -> str | None:

@@ -164,6 +164,16 @@ async def test_the_centres_hours_and_whether_a_day_is_open(client: TestClient, v
     where = await visitor.say("在哪办")  # no item named: the centre, then which item's window
     texts = [r["text"] for r in where["replies"]]
     assert texts[0].startswith("县政务服务中心办公时间") and texts[-1].startswith("请问您要办理什么事项"), texts
+    for question in ("周六能办吗", "星期天可以去办吗"):  # not "which matter": whether the day is open
+        weekend = await visitor.say(question)
+        day = date.fromisoformat(next(e["value"] for e in weekend["nlu"]["entities"] if e["entity"] == "date"))
+        assert weekend["replies"][0]["text"].startswith(date_in_words(day)), weekend
+        assert "请问您要办理什么事项" not in weekend["replies"][-1]["text"]
+    item_day = await visitor.say("明天能去办社保卡吗")  # the day, then where the item is done
+    texts = [r["text"] for r in item_day["replies"]]
+    tomorrow = date.fromisoformat(next(e["value"] for e in item_day["nlu"]["entities"] if e["entity"] == "date"))
+    assert texts[0].startswith(date_in_words(tomorrow)), texts
+    assert texts[1].startswith("【社会保障卡申领、补换】办理地点"), texts
 
 
 async def test_missing_again_and_again_offers_a_person_not_the_same_words(visitor: Visitor) -> None:
