@@ -247,8 +247,13 @@ class Engine:
         return text
 
     def _claimer(self, ctx: TurnContext) -> Flow | None:
-        """The first flow that claims the message by what it names (an item, a policy…)."""
-        return next((f for f in self._flows.values() if f is not self._fallback and f.claims(ctx)), None)
+        """The flow that claims the message by what it names (an item, a policy…): the first, unless a later
+        one names it clearly better ("高新技术企业15%" is the policy, not the item 企业设立登记 its 企业 matches).
+        """
+        claimers = [f for f in self._flows.values() if f is not self._fallback and f.claims(ctx)]
+        if not claimers:
+            return None
+        return next((f for f in claimers[1:] if f.names_better(ctx)), claimers[0])
 
     def _changed_mind(self, ctx: TurnContext) -> Flow | None:
         """"算了，还是问问社保卡补办": a cancel or restart read by the classifier (not the bare command) that goes on

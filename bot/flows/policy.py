@@ -26,6 +26,10 @@ PROFILE_ENTITIES = frozenset({"enterprise_scale", "taxpayer_type", "industry", "
 APPLIES_WORDS = ("吗", "呢", "能不能", "可不可以", "可以不", "行不行", "适用", "享受", "能用", "也是", "也能", "也可以",
                  "也行")
 WHO_ENTITIES = frozenset({"enterprise_scale", "taxpayer_type", "industry"})
+# What only a service item has (a time limit, online handling, a pre-check, a booking): a message read as one of
+# these is about an item even when it shares words with a policy.
+ITEM_ONLY_INTENTS = frozenset({"ask_time_limit", "ask_online", "precheck", "book_appointment",
+                               "request_assisted_service"})
 FOLLOW_UPS = {"ask_process": "how", "ask_materials": "materials", "ask_location": "window", "ask_conditions": "who"}
 # A policy named with one of these asks that of it ("稳岗补贴怎么申请" reads as ask_policy).
 FOLLOW_UP_WORDS = {"how": ("怎么申请", "如何申请", "怎么申报", "如何申报", "怎么办理", "如何办理", "申请流程",
@@ -81,8 +85,10 @@ class PolicyFlow(Flow):
             names_item and names_item[0].confident)
 
     def names_better(self, ctx: TurnContext) -> bool:
-        """"创业担保贷款要什么材料": a question the guide would answer names a policy outright and no item as well."""
-        if ctx.parse.intent not in FOLLOW_UPS and ctx.parse.intent != "ask_fee":  # "失业保险费率是多少": its details
+        """"创业担保贷款要什么材料", "高新技术企业15%": a message another flow would take names a policy outright and no
+        item as well.
+        """
+        if ctx.parse.intent in ITEM_ONLY_INTENTS:  # "多久办好", "预约": asked of items, never of a policy
             return False
         hit = _named_policy(ctx)
         if hit is None or hit.score < NAMED_OUTRIGHT:

@@ -261,3 +261,10 @@ async def test_a_question_after_a_greeting_is_answered(visitor: Visitor) -> None
     assert asked["flow"] == "policy" and asked["replies"][0]["text"].startswith("【失业保险稳岗返还】"), asked
     hello = await visitor.say("你好！")  # a greeting alone is still greeted
     assert hello["flow"] == "smalltalk" and "政务服务智能助手" in hello["replies"][0]["text"]
+
+
+async def test_a_policy_named_by_what_it_gives_is_the_policy_not_an_item_sharing_a_word(client: TestClient) -> None:
+    for asked, title in (("高新技术企业15%", "高新技术企业减按15%税率征收企业所得税"),  # not 企业设立登记
+                         ("养老保险单位缴费比例", "城镇职工基本养老保险单位缴费比例降至16%")):  # not 社保参保证明
+        answer = await (await new_visitor(client)).say(asked)
+        assert answer["flow"] == "policy" and answer["replies"][0]["text"].startswith(f"【{title}】"), answer
