@@ -76,7 +76,7 @@ class PolicyFlow(Flow):
             return True
         if self._asked_of_listed(ctx, slots) is not None:
             return True
-        if slots.get("policy") and (_asks_about(ctx.text) is not None or _asks_if_it_applies(ctx)):
+        if slots.get("policy") and (_asks_about(ctx) is not None or _asks_if_it_applies(ctx)):
             return True
         if slots.get("listed") and _describes_who(ctx):
             return True  # "不对，我们是一般纳税人" or "那中型企业呢" after the list: the list again, for that
@@ -133,8 +133,8 @@ class PolicyFlow(Flow):
             profile[asking] = value if value is not None else "skip"
             return self._next(ctx, profile)
         current = kb.policies.get(slots.get("policy", ""))
-        about = _asks_about(ctx.text)
-        if current is not None and about is not None:  # "那文号是啥", "执行到啥时候"
+        about = _asks_about(ctx)
+        if current is not None and about is not None:  # "那文号是啥", "执行到啥时候", "能贷多少"
             return [Reply(self._fact(ctx, current, about))]
         hit = _named_policy(ctx)
         if current is not None and (hit is None or hit.key == current.id) and _asks_if_it_applies(ctx):
@@ -256,9 +256,11 @@ class PolicyFlow(Flow):
 
     @staticmethod
     def _fact(ctx: TurnContext, policy: Policy, about: str) -> str:
-        """The policy's 文号 or validity, asked about on its own."""
+        """The policy's 文号, validity or what it gives, asked about on its own."""
         if about == "doc":
             return ctx.texts.get("policy_fact_doc", title=policy.title, doc=_doc(ctx, policy))
+        if about == "benefit":
+            return ctx.texts.get("policy_fact_benefit", title=policy.title, benefit=policy.benefit or policy.summary)
         end = policy.valid_until
         validity = f"{end.year}年{end.month}月{end.day}日" if end else None
         if validity is None:
@@ -299,13 +301,23 @@ class PolicyFlow(Flow):
         return self._detail(ctx, policy)
 
 
-def _asks_about(text: str) -> str | None:
-    """"doc" for a question about the 文号, "valid" for one about how long the policy runs, else None."""
+def _asks_about(ctx: TurnContext) -> str | None:
+    """"doc" for a question about the 文号, "valid" for one about how long the policy runs, "benefit" for one
+    about how much it gives ("能贷多少", "比例是多少", "利息呢") that names no item and no other policy outright;
+    else None.
+    """
+    text = ctx.text
     if any(word in text for word in DOC_WORDS):
         return "doc"
     if any(word in text for word in VALIDITY_WORDS):
         return "valid"
-    return None
+    if not any(word in text for word in ctx.texts.words("policy_amount")):
+        return None
+    if ctx.best(text, ["item", "bundle"]) is not None:
+        return None  # "社保卡补办要多少钱": the item's fee
+    other = _named_policy(ctx)
+    current = ctx.session.slots_of("policy").get("policy")
+    return "benefit" if other is None or other.key == current or other.score < NAMED_OUTRIGHT else None
 
 
 def _follow_up_named(text: str) -> str | None:

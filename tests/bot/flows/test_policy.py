@@ -268,3 +268,15 @@ async def test_a_policy_named_by_what_it_gives_is_the_policy_not_an_item_sharing
                          ("养老保险单位缴费比例", "城镇职工基本养老保险单位缴费比例降至16%")):  # not 社保参保证明
         answer = await (await new_visitor(client)).say(asked)
         assert answer["flow"] == "policy" and answer["replies"][0]["text"].startswith(f"【{title}】"), answer
+
+
+async def test_how_much_a_policy_gives_is_asked_of_the_policy_in_context(visitor: Visitor) -> None:
+    await visitor.say("创业担保贷款")
+    for asked in ("能贷多少", "利息呢"):  # not an item's fee, nor the other policy with 利息 in its name
+        answer = await visitor.say(asked)
+        assert answer["flow"] == "policy", answer
+        assert answer["replies"][0]["text"].startswith("【创业担保贷款及财政贴息】优惠内容：个人最高20万元"), answer
+    fee = await visitor.say("社保卡补办要多少钱")  # an item named: its fee
+    assert fee["flow"] == "guide" and fee["replies"][0]["text"].startswith("【社会保障卡申领、补换】收费"), fee
+    other = await visitor.say("那高新技术企业税率多少")  # another policy named outright: that one
+    assert other["replies"][0]["text"].startswith("【高新技术企业减按15%税率征收企业所得税】"), other
