@@ -63,6 +63,7 @@ class ServiceItem(Strict):
     promised_days: int | None = Field(None, ge=0)
     instant: bool = False  # 即办件
     fee: str = ""
+    amount: str = ""  # 待遇标准: what the item pays or lets one draw, and for how long (失业保险金, 低保)
     legal_basis: tuple[str, ...] = ()
     location: str = ""
     hours: str = ""

@@ -43,6 +43,9 @@ SUGGEST = 0.35
 # words) to be told that it is not in the guide, rather than asked which item it means; not "这个", "那个".
 MIN_UNKNOWN_NAME = 3
 REFERS_BACK = re.compile(r"这|那|它|此|上面|刚才")  # below confidence but this close: offered as "您要办理的是" choices
+# "能在这领吗", "这个也能办吗": a question about the item in context, unless it names another item clearly.
+ASKED_OF_THIS = re.compile(r"在这|这里|这儿|这边|这个|这项|也能|也可以")
+NAMED_CLEARLY = 0.8
 CLOSE = 0.05  # a second confident match this close to the first means "ask which one"
 BUNDLE_REF = "bundle:"  # a checklist slot naming a bundle's merged list rather than an item
 MAX_LINES = 12  # longer lists are paged: the rest follows on "更多"
@@ -141,6 +144,8 @@ class GuideFlow(Flow):
         target = choices.get(ctx.text)
         # A chosen option answers the question asked before the choice, not whatever its title sounds like.
         field = (pending if target else None) or FIELD_BY_INTENT.get(ctx.parse.intent) or pending or "overview"
+        if field not in appointments.KIND_BY_FIELD and _asks_amount(ctx):
+            field = "amount"  # "能领多少钱": what is paid, not the fee (失业金 is free to apply for)
         day = day_asked(ctx) if _asks_if_open(ctx) and field not in appointments.KIND_BY_FIELD else None
         if day is not None:
             field = "location"  # "居住证周六能办吗": whether that day is open, and where it is done
@@ -154,6 +159,11 @@ class GuideFlow(Flow):
                 else ctx.text
             hits = ctx.search(query, ["item", "bundle"], limit=3) if len(query) >= 2 else []
             confident = [h for h in hits if h.confident]
+            if confident and slots.get("target") and confident[0].score < NAMED_CLEARLY and \
+                    ASKED_OF_THIS.search(query) and asks_question(query):
+                # "外地户口能在这领吗" about 失业金: a question about the item in context that mentions another
+                # item's word (户口 → 户口迁移) in passing
+                confident = []
             if confident and (len(confident) == 1 or confident[1].score < confident[0].score - CLOSE):
                 target = f"{confident[0].kind}:{confident[0].key}"
             elif len(confident) > 1:
@@ -281,6 +291,11 @@ class GuideFlow(Flow):
             return [Reply(text, buttons=fields)]
         if field == "fee":
             return [Reply(texts.get("guide_fee", name=item.name, fee=item.fee or "不收费"), buttons=fields)]
+        if field == "amount":
+            if not item.amount:
+                return [Reply(texts.get("guide_amount_unknown", name=item.name),
+                              buttons=(Button(texts.get("button_person"), "转人工"),))]
+            return [Reply(texts.get("guide_amount", name=item.name, amount=item.amount), buttons=fields)]
         if field == "steps":
             lines = [f"{i} {s}" for i, s in enumerate(item.steps, 1)] or ["1 提交申请  2 窗口受理  3 办结"]
             return [
@@ -448,6 +463,11 @@ def _tags(material: Any) -> str:
     if not material.required:
         return "（视情况提供）"
     return ""
+
+
+def _asks_amount(ctx: TurnContext) -> bool:
+    """"能领多少钱", "领多久", "每个月发多少": how much the item pays or lets one draw, and for how long."""
+    return any(word in ctx.text for word in ctx.texts.words("item_amount"))
 
 
 def _asks_if_open(ctx: TurnContext) -> bool:

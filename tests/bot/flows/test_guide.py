@@ -242,3 +242,15 @@ async def test_a_matter_the_guide_lacks_is_said_to_be_missing_not_asked_for_agai
     assert nothing_named["replies"][0]["text"].startswith("请问您要办理什么事项")
     rephrased = await visitor.say("居住证")  # the question still stands for the matter named next
     assert "【居住证" in rephrased["replies"][0]["text"] and "材料" in rephrased["replies"][0]["text"]
+
+
+async def test_how_much_an_item_pays_is_its_standard_not_its_fee(visitor: Visitor) -> None:
+    await visitor.say("失业金怎么领")
+    paid = await visitor.say("能领多少钱")  # not "收费：不收费"
+    text = paid["replies"][0]["text"]
+    assert text.startswith("【失业保险金申领】待遇标准：") and "最长24个月" in text, paid
+    here = await visitor.say("外地户口能在这领吗")  # 户口 in passing: still 失业金, not 户口迁移
+    assert here["replies"][0]["text"].startswith("【失业保险金申领】受理条件"), here
+    unknown = await visitor.say("公积金租房提取能取多少")  # an item without a standard in the guide says so
+    assert unknown["replies"][0]["text"].startswith("办事指南里没有【住房公积金提取（租赁住房）】的金额标准"), unknown
+    assert [b["payload"] for b in unknown["replies"][0]["buttons"]] == ["转人工"]
