@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.choices import resolve_choice
-from bot.flows.base import MAX_BARE_ANSWER_CHARS, Flow, Services, TurnContext, is_bare_yes_no
+from bot.flows.base import MAX_BARE_ANSWER_CHARS, MORE_WORDS, Flow, Services, TurnContext, is_bare_yes_no
 from bot.flows.feedback import rating_buttons
 from bot.flows.handoff import asks_for_a_person, reopening_in_words, says_nothing
 from bot.flows.smalltalk import help_menu
@@ -214,8 +214,9 @@ class Engine:
                     active = None
                 if active is not None and active.wants(ctx) and active.sets_aside(ctx):
                     set_aside_by, active = active, None
-                flow = active if active is not None and active.wants(ctx) else self._by_intent.get(intent)
-                if flow is not None and flow is not active:
+                wanted = active is not None and active.wants(ctx)
+                flow = active if wanted else self._by_intent.get(intent)
+                if flow is not None and not wanted:  # routed by its intent, the active flow's own included
                     flow = next((f for f in self._flows.values() if f is not flow and f.names_better(ctx)), flow)
         if flow is None and is_bare_yes_no(ctx):
             # A bare 是 or 不是 names nothing to search for ("不是这个，我是要租房提取" does); 好的 with nothing asked
@@ -225,6 +226,8 @@ class Engine:
                 return "smalltalk", [Reply(self._texts.get("acknowledged"))]
         elif flow is None:
             flow = self._claimer(ctx)
+        if flow is None and ctx.text in MORE_WORDS:
+            return "smalltalk", [Reply(self._texts.get("nothing_more"))]  # "更多" past the last page
         if flow is None:
             ctx.session.misses += 1
             return self._fallback.name, await self._fallback.handle(ctx)

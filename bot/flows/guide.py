@@ -46,6 +46,7 @@ REFERS_BACK = re.compile(r"这|那|它|此|上面|刚才")  # below confidence b
 # "能在这领吗", "这个也能办吗": a question about the item in context, unless it names another item clearly.
 ASKED_OF_THIS = re.compile(r"在这|这里|这儿|这边|这个|这项|也能|也可以")
 NAMED_CLEARLY = 0.8
+CLEARLY_AHEAD = 0.15
 CLOSE = 0.05  # a second confident match this close to the first means "ask which one"
 BUNDLE_REF = "bundle:"  # a checklist slot naming a bundle's merged list rather than an item
 MAX_LINES = 12  # longer lists are paged: the rest follows on "更多"
@@ -72,12 +73,19 @@ class GuideFlow(Flow):
 
     def names_better(self, ctx: TurnContext) -> bool:
         """A message that only names an item or bundle, perhaps mistyped ("社报卡补半"), asks about it, whichever
-        flow the classifier's unsure reading would send it to.
+        flow the classifier's unsure reading would send it to; so does a name clearly ahead of anything else
+        it matches ("企业开办一件事"), however sure the classifier is.
         """
-        if ctx.parse.confidence >= UNSURE:
+        hits = ctx.search(ctx.text, ["item", "bundle"], limit=2)
+        if not (hits and hits[0].confident and ctx.services.kb.current.names_only(ctx.text, hits[0])):
             return False
-        hits = ctx.search(ctx.text, ["item", "bundle"], limit=1)
-        return bool(hits and hits[0].confident and ctx.services.kb.current.names_only(ctx.text, hits[0]))
+        if ctx.parse.confidence < UNSURE:
+            return True
+        # "企业开办一件事" read as a policy question: a name this clear, ahead of anything else it matches, is
+        # the item or bundle asked about however sure the classifier is
+        policies = ctx.search(ctx.text, ["policy"], limit=1)
+        runner_up = max([h.score for h in hits[1:]] + [h.score for h in policies], default=0.0)
+        return hits[0].score >= NAMED_CLEARLY and hits[0].score - runner_up >= CLEARLY_AHEAD
 
     def owns(self, ctx: TurnContext) -> bool:
         """"取消预约" and "改约" (with or without the number) are about appointments, whatever the NLU reads."""

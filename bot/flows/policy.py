@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.choices import leading_choice
 from bot.flows.base import MORE_WORDS, POLICY_WINDOW, Flow, TurnContext, menu_buttons
+from bot.flows.headcount import headcount
 from bot.messages import Button, Reply
 from core.clock import today_local
 from policy_kb.kb import ENTERPRISE_SCALES, fits
@@ -40,6 +41,7 @@ SKIP = frozenset({"跳过", "不知道", "不清楚", "都行", "随便"})
 SCALE_WORDS: dict[str, str] = {"小型微利": "小型", **{s: s for s in SCALES}}
 DOMAIN_NEEDS = {"减税降费": "减税", "金融财税": "贷款", "就业服务": "招工", "社会保障": "社保", "招商引资": "奖励",
                 "工业发展": "补贴", "节能减排": "补贴"}
+HEADCOUNT_SCALES = ((20, "微型"), (300, "小型"), (1000, "中型"), (float("inf"), "大型"))
 LIST_SIZE = 5
 # "2 怎么申请": the least confidence of the follow-up intent behind choose_option for it to count as asked.
 FOLLOW_UP_AFTER_NUMBER = 0.1
@@ -83,6 +85,10 @@ class PolicyFlow(Flow):
         names_item = ctx.search(ctx.text, ["item", "bundle"], limit=1)
         return bool(slots.get("policy") or slots.get("listed")) and ctx.parse.intent in FOLLOW_UPS and not (
             names_item and names_item[0].confident)
+
+    def answers(self, ctx: TurnContext) -> bool:
+        """"不知道" to a narrowing question skips it; it is no request for the help menu."""
+        return bool(ctx.session.slots_of(self.name).get("asking")) and ctx.text in SKIP
 
     def names_better(self, ctx: TurnContext) -> bool:
         """"创业担保贷款要什么材料", "高新技术企业15%": a message another flow would take names a policy outright and no
@@ -190,7 +196,8 @@ class PolicyFlow(Flow):
         if field == "scale":
             found = [e.value for e in ctx.parse.entities if e.entity == "enterprise_scale"]
             value = SCALE_WORDS.get(found[0]) if found else SCALE_WORDS.get(text)
-            return value
+            people = headcount(text) if value is None else None
+            return _scale_by_headcount(people) if people is not None else value
         if field == "taxpayer_type":
             found = [e.value for e in ctx.parse.entities if e.entity == "taxpayer_type"]
             return found[0] if found else (text if text in ("小规模纳税人", "一般纳税人") else None)
@@ -223,7 +230,9 @@ class PolicyFlow(Flow):
         """The next LIST_SIZE policies, numbered on from the previous page; the rest waits for "更多"."""
         page, rest = policies[:LIST_SIZE], policies[LIST_SIZE:]
         lines = [head] if head else []
-        lines += [ctx.texts.get("policy_list_line", n=i, title=p.title, benefit=p.benefit, doc=_doc(ctx, p))
+        # A policy without a 文号 is listed without one (its details say where to look).
+        lines += [ctx.texts.get("policy_list_line", n=i, title=p.title, benefit=p.benefit, doc=p.doc_no) if p.doc_no
+                  else ctx.texts.get("policy_list_line_no_doc", n=i, title=p.title, benefit=p.benefit)
                   for i, p in enumerate(page, shown_before + 1)]
         lines.append(ctx.texts.get("policy_list_footer"))
         if rest:
@@ -341,6 +350,13 @@ def _who(ctx: TurnContext, policy: Policy) -> str:
     if rules.excluded_industries:
         who += ("；" if who else "") + "不适用于" + "、".join(rules.excluded_industries)
     return who
+
+
+def _scale_by_headcount(people: int) -> str:
+    """"我们二十几个人" → 小型: the size by the number of staff, on the thresholds for industry (工信部联企业
+    〔2011〕300号: under 20 微型, under 300 小型, under 1000 中型); other sectors' are close enough to narrow by.
+    """
+    return next(scale for limit, scale in HEADCOUNT_SCALES if people < limit)
 
 
 def _who_said(ctx: TurnContext) -> dict[str, str]:

@@ -280,3 +280,24 @@ async def test_how_much_a_policy_gives_is_asked_of_the_policy_in_context(visitor
     assert fee["flow"] == "guide" and fee["replies"][0]["text"].startswith("【社会保障卡申领、补换】收费"), fee
     other = await visitor.say("那高新技术企业税率多少")  # another policy named outright: that one
     assert other["replies"][0]["text"].startswith("【高新技术企业减按15%税率征收企业所得税】"), other
+
+
+async def test_narrowing_answered_in_own_words_then_paged_to_the_end(visitor: Visitor) -> None:
+    await visitor.say("有什么优惠政策")
+    size = await visitor.say("我们二十几个人")  # a headcount for the size: 20–299 people is 小型
+    assert size["flow"] == "policy" and size["replies"][0]["text"] == "增值税纳税人类型？", size
+    skipped = await visitor.say("不知道")  # skips the question, not a request for the help menu
+    assert skipped["flow"] == "policy" and skipped["replies"][0]["text"] == "最想了解哪方面？", skipped
+    listing = await visitor.say("补贴")
+    text = listing["replies"][0]["text"]
+    assert text.startswith("按“小型·补贴”"), text
+    assert "以主管部门" not in text and "待核实" not in text, "a policy without a 文号 is listed without one"
+    page = listing
+    while "回复“更多”" in page["replies"][0]["text"]:
+        page = await visitor.say("更多")
+    end = await visitor.say("更多")  # past the last page
+    assert end["replies"][0]["text"].startswith("已经是全部内容了"), end
+    bundle = await visitor.say("企业开办一件事")  # the bundle, not the policy list again
+    assert bundle["flow"] == "guide" and bundle["replies"][0]["text"].startswith("【企业开办】一件事"), bundle
+    menu = await visitor.say("返回")
+    assert menu["replies"][0]["text"].startswith("我可以帮您办下面这些事"), menu  # back to the menu
