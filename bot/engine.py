@@ -216,7 +216,8 @@ class Engine:
                     set_aside_by, active = active, None
                 wanted = active is not None and active.wants(ctx)
                 flow = active if wanted else self._by_intent.get(intent)
-                if flow is not None and not wanted:  # routed by its intent, the active flow's own included
+                if flow is not None and not wanted and intent not in OVERRIDING_INTENTS:
+                    # routed by its intent (the active flow's own included): a flow naming it better takes it
                     flow = next((f for f in self._flows.values() if f is not flow and f.names_better(ctx)), flow)
         if flow is None and is_bare_yes_no(ctx):
             # A bare 是 or 不是 names nothing to search for ("不是这个，我是要租房提取" does); 好的 with nothing asked
