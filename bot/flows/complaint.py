@@ -15,6 +15,7 @@ from core.phones import mask_phone, normalise_phone
 from handoff.calendar import date_in_words
 from handoff.case_models import Case
 from handoff.cases import MAX_FIELD_CHARS, CaseDraft
+from policy_kb.schema import ServiceItem
 
 # The order questions are asked in; `optional` ones can be skipped.
 FIELDS = ("happened", "item_name", "where_when", "wants", "name", "phone")
@@ -31,6 +32,7 @@ MAX_QUESTION_CHARS = 10  # "那要多久有结果": longer, a message read as as
 # A first message shorter than this that names no matter is just "I want to complain", not an account.
 MIN_ACCOUNT_CHARS = 9
 ITEM_MARGIN = 0.05
+MAX_ITEM_CHOICES = 3
 NAME_PREFIXES = ("我姓", "我叫", "我是", "叫我", "姓")
 # "窗口说我租房合同没备案不给提取": a first message that reports what the window said (or why) has answered
 # "窗口说不能办的原因是什么", so that is not asked again. The reason must follow the word.
@@ -155,6 +157,8 @@ class ComplaintFlow(Flow):
         return self._next(ctx, draft)
 
     def _first_message(self, ctx: TurnContext, draft: dict[str, Any]) -> None:
+        if (phone := _phone_in(ctx)) is not None:  # "我要投诉，电话139…，…": not asked for again
+            draft["phone"] = phone
         found = self._find_item(ctx, drop_id_numbers(ctx.text))
         if found:
             draft.update(found)
@@ -168,7 +172,7 @@ class ComplaintFlow(Flow):
         ("出租车营运证一直办不下来" → 出租车营运证), so that it is not asked for again.
         """
         kb = ctx.services.kb.current
-        hits = ctx.search(text, ["item"], limit=2)
+        hits = ctx.search(text, ["item"], limit=MAX_ITEM_CHOICES)
         if not hits or not hits[0].confident:
             named = _matter_named(ctx, text)
             return {"item_name": named, "item_code": None, "item_window": None, "item_department": None} \
@@ -176,10 +180,10 @@ class ComplaintFlow(Flow):
         # Two items about as likely ("公积金取不出来": buying or renting?) is no answer yet: the next reply
         # usually settles it.
         if len(hits) > 1 and hits[0].score - hits[1].score < ITEM_MARGIN:
+            # offered as buttons when the matter is asked for
+            ctx.slots["item_choices"] = [kb.items[h.key].name for h in hits if h.confident and h.key in kb.items]
             return {}
-        item = kb.items[hits[0].key]
-        return {"item_name": item.name, "item_code": item.code, "item_window": item.window,
-                "item_department": item.department}
+        return _item_fields(kb.items[hits[0].key])
 
     def _take(self, ctx: TurnContext, draft: dict[str, Any], field: str) -> Reply | None:
         """Store the answer to `field`; a Reply when it cannot be accepted. Free text is kept as the citizen
@@ -204,7 +208,10 @@ class ComplaintFlow(Flow):
                 text = text.removeprefix(prefix)
             draft["name"] = text.strip()[:MAX_FIELD_CHARS["name"]]
         elif field == "item_name":
-            found = self._find_item(ctx, drop_id_numbers(ctx.text))
+            offered = ctx.slots.pop("item_choices", None) or []
+            kb = ctx.services.kb.current
+            chosen = next((i for i in kb.items.values() if i.name == ctx.text), None) if ctx.text in offered else None
+            found = _item_fields(chosen) if chosen is not None else self._find_item(ctx, drop_id_numbers(ctx.text))
             draft.update(found or {"item_name": text, "item_code": None, "item_window": None,
                                    "item_department": None})
             draft["item_chosen"] = True
@@ -235,6 +242,8 @@ class ComplaintFlow(Flow):
     def _ask(self, ctx: TurnContext, field: str) -> list[Reply]:
         ctx.slots["asking"] = field
         buttons = menu_buttons(ctx.texts.menu("skip")) if field in OPTIONAL else ()
+        if field == "item_name" and ctx.slots.get("item_choices"):  # "公积金取不出来": which 公积金提取
+            buttons = tuple(Button(name, name) for name in ctx.slots["item_choices"])
         return [Reply(ctx.texts.get(f"complaint_ask_{field}"), buttons=buttons)]
 
     def _summary(self, ctx: TurnContext, draft: dict[str, Any]) -> list[Reply]:
@@ -299,6 +308,12 @@ def _field_named(ctx: TurnContext) -> str | None:
         if any(name in ctx.text for name in names):
             return entry["payload"]
     return None
+
+
+def _item_fields(item: ServiceItem) -> dict[str, Any]:
+    """The draft's fields for a matter the KB knows."""
+    return {"item_name": item.name, "item_code": item.code, "item_window": item.window,
+            "item_department": item.department}
 
 
 def _phone_in(ctx: TurnContext) -> str | None:

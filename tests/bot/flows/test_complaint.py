@@ -549,3 +549,26 @@ async def test_a_withdrawal_confirmed_in_own_words_or_asked_in_one_word(client: 
     done = await visitor.say("不想投诉了 撤销吧")  # a yes, though it holds the words of a cancel
     assert done["replies"][0]["text"].startswith(f"已撤回 {case_no}"), done
     assert (await client.app[CASES].get(case_no)).status == "withdrawn"
+
+
+async def test_a_phone_in_the_first_message_is_not_asked_for_again(visitor: Visitor) -> None:
+    await visitor.say("我要投诉，电话13912345678，社保卡补办窗口说系统故障办不了")
+    for answer in ("昨天上午", "跳过", "跳过"):
+        reply = await visitor.say(answer)
+    text = reply["replies"][0]["text"]
+    assert "请留一个联系电话" not in text and "139****5678" in text, reply  # straight to the summary
+
+
+async def test_a_matter_the_account_leaves_open_is_asked_with_its_likely_items(visitor: Visitor) -> None:
+    await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    asked = await visitor.say("说我材料不全")
+    reply = asked["replies"][-1]
+    assert reply["text"].startswith("您当时想办理什么事"), asked
+    choices = [b["title"] for b in reply["buttons"]]
+    assert len(choices) >= 2 and all(c.startswith("住房公积金提取") for c in choices), choices
+    picked = await visitor.say("1")
+    assert picked["replies"][0]["text"].startswith("大概什么时候"), picked
+    for answer in ("跳过", "跳过", "跳过"):
+        summary = await visitor.say(answer)
+    summary = await visitor.say("13912345678")
+    assert f"事项：{choices[0]}" in summary["replies"][0]["text"], summary
