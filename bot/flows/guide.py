@@ -176,6 +176,11 @@ class GuideFlow(Flow):
                 target = f"{confident[0].kind}:{confident[0].key}"
             elif len(confident) > 1:
                 return self._ask_choice(ctx, confident, field)
+            elif choices:
+                # "要啥材料" while choosing among items: asked of the one about to be chosen
+                slots.update(choices=choices, pending_field=field)
+                return [Reply(ctx.texts.get("guide_choose_first"),
+                              buttons=tuple(Button(title, title) for title in choices))]
             elif slots.get("target"):
                 target = slots["target"]  # "那要多久": the item already being discussed
             elif any(h.score >= SUGGEST for h in hits):

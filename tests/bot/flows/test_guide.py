@@ -254,3 +254,14 @@ async def test_how_much_an_item_pays_is_its_standard_not_its_fee(visitor: Visito
     unknown = await visitor.say("公积金租房提取能取多少")  # an item without a standard in the guide says so
     assert unknown["replies"][0]["text"].startswith("办事指南里没有【住房公积金提取（租赁住房）】的金额标准"), unknown
     assert [b["payload"] for b in unknown["replies"][0]["buttons"]] == ["转人工"]
+
+
+async def test_a_question_while_choosing_keeps_the_choices_and_is_answered_for_the_one_chosen(
+        visitor: Visitor) -> None:
+    offered = await visitor.say("公积金提取")
+    options = [b["title"] for b in offered["replies"][0]["buttons"]]
+    again = await visitor.say("要啥材料")  # not "请问您要办理什么事项": the choices stand
+    assert again["replies"][0]["text"] == "请先选一下是哪一项，我再告诉您：", again
+    assert [b["title"] for b in again["replies"][0]["buttons"]] == options
+    chosen = await visitor.say("1")
+    assert chosen["replies"][0]["text"].startswith(f"【{options[0]}】需要"), chosen  # its materials
