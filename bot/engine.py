@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +39,8 @@ GLOBAL_INTENTS = frozenset({"help", "cancel", "restart"})
 # middle of a complaint must reach a person, not become the complaint's text).
 OVERRIDING_INTENTS = frozenset({"request_human"})
 # What may stand between a greeting and the question after it, and how long that question must be to count.
+# "社保卡那个", "租房的那个": a choice among the buttons pointed at by what it is about.
+POINTS_AT = re.compile(r"的?(?:那个|这个|那一个|这一个|那项|这项)$")
 GREETING_BREAK = " ，,。.！!~～、"
 MIN_AFTER_GREETING = 2
 
@@ -170,6 +173,8 @@ class Engine:
         text = normalise(inbound.text)
         # A menu pushed since the last turn (a rating after the handoff) is the newest the user has seen.
         chosen = resolve_choice(text, session.buttons if begun.pushed_menu is None else begun.pushed_menu)
+        if chosen is None and len(session.buttons) > 1 and POINTS_AT.search(text):
+            chosen = self._choice_named(text, session.buttons)  # "社保卡那个" among the appointments to cancel
         text = chosen if chosen is not None else self._without_greeting(text)
         parse = await self._nlu.parse(text) if text else Parse(text="", intent="empty", confidence=1.0)
         ctx = TurnContext(inbound=inbound, text=text, parse=parse, session=session, texts=self._texts,
@@ -239,6 +244,17 @@ class Engine:
         if set_aside_by is not None and flow is not set_aside_by:
             replies += set_aside_by.resume_hint(ctx)
         return flow.name, replies
+
+    def _choice_named(self, text: str, buttons: list[dict[str, Any]]) -> str | None:
+        """The one button whose title holds the name of the item the text points at ("社保卡那个" → the button
+        with 社会保障卡申领、补换), or None.
+        """
+        named = POINTS_AT.sub("", text)
+        hits = self._services.kb.current.search(named, ["item", "bundle"], limit=1) if len(named) >= 2 else []
+        if not hits or not hits[0].confident:
+            return None
+        holding = [b for b in buttons if hits[0].title in str(b.get("title", ""))]
+        return str(holding[0]["payload"]) if len(holding) == 1 else None
 
     def _without_greeting(self, text: str) -> str:
         """"你好，我想问下稳岗返还" → "我想问下稳岗返还": a greeting in front of a question is not the message (it

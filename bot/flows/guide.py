@@ -83,6 +83,10 @@ class GuideFlow(Flow):
             return True
         # "企业开办一件事" read as a policy question: a name this clear, ahead of anything else it matches, is
         # the item or bundle asked about however sure the classifier is
+        # (not "我的预约", whose one word is the end of 企业银行开户预约)
+        kb = ctx.services.kb.current
+        if len(kb.core(ctx.text)) * 2 < len(hits[0].title):
+            return False
         policies = ctx.search(ctx.text, ["policy"], limit=1)
         runner_up = max([h.score for h in hits[1:]] + [h.score for h in policies], default=0.0)
         return hits[0].score >= NAMED_CLEARLY and hits[0].score - runner_up >= CLEARLY_AHEAD

@@ -234,3 +234,18 @@ async def test_a_day_that_cannot_be_booked_is_said_so_and_the_days_offered_again
         assert [b["title"] for b in refused["replies"][0]["buttons"]] == days
     picked = await visitor.say(days[0])  # the booking goes on from where it was
     assert picked["replies"][0]["text"].startswith(f"{days[0]}，请选择时段"), picked
+
+
+async def test_one_of_several_appointments_is_picked_by_what_it_is_for(client: TestClient, visitor: Visitor) -> None:
+    numbers = []
+    for asked in ("我想预约办社保卡", "我想预约办护照"):
+        await visitor.say(asked)
+        await visitor.say("1")
+        booked = await visitor.say("上午")
+        numbers.append(booked["replies"][0]["card"]["number"])
+    which = await visitor.say("取消预约")
+    assert which["replies"][0]["text"].startswith("您有几个预约"), which
+    picked = await visitor.say("社保卡那个")  # not the 社保卡 guide: the booking for it
+    assert picked["replies"][0]["text"] == f"预约 {numbers[0]} 已取消。", picked
+    left = await visitor.say("我的预约")
+    assert numbers[1] in left["replies"][0]["text"] and numbers[0] not in left["replies"][0]["text"], left
