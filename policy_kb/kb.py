@@ -117,9 +117,13 @@ class KnowledgeBase:
     def bundle_materials(self, code: str) -> list[MergedMaterial]:
         """The bundle's materials: its items' lists joined, each document once (alias groups merged)."""
         merged: dict[str, MergedMaterial] = {}
-        for item_code in self.bundles[code].items:
+        bundle = self.bundles[code]
+        not_needed = {self.canonical_material(name) for name in bundle.not_needed}
+        for item_code in bundle.items:
             for material in self.items[item_code].materials:
                 name = self.canonical_material(material.name)
+                if name in not_needed:
+                    continue
                 seen = merged.get(name)
                 merged[name] = _merge(name, material, item_code) if seen is None else MergedMaterial(
                     name=name, required=seen.required or material.required,

@@ -92,6 +92,9 @@ class Bundle(Strict):
     name: str = Field(min_length=1, max_length=200)
     aliases: tuple[str, ...] = ()
     items: tuple[str, ...] = Field(min_length=2)
+    # Materials of its items the bundle does not ask for: made by one of its own items (新生儿: the 出生医学证明
+    # the first item issues), or for a case the bundle is not (原社会保障卡 when a card is replaced).
+    not_needed: tuple[str, ...] = ()
     promised_days: int | None = Field(None, ge=0)
     notes: str = ""
 

@@ -407,7 +407,7 @@ class GuideFlow(Flow):
         bundle = kb.bundles[code]
         items = [f"{i} {kb.items[c].name}" for i, c in enumerate(bundle.items, 1)]
         merged = kb.bundle_materials(code)
-        materials = [f"{i} {m.name}{'（可容缺）' if m.deferrable else ''}" for i, m in enumerate(merged, 1)]
+        materials = [f"{i} {m.name}{_tags(m)}" for i, m in enumerate(merged, 1)]
         text = "\n".join(
             [
                 ctx.texts.get("guide_bundle", name=bundle.name, count=len(bundle.items)),

@@ -265,3 +265,16 @@ async def test_a_question_while_choosing_keeps_the_choices_and_is_answered_for_t
     assert [b["title"] for b in again["replies"][0]["buttons"]] == options
     chosen = await visitor.say("1")
     assert chosen["replies"][0]["text"].startswith(f"【{options[0]}】需要"), chosen  # its materials
+
+
+async def test_a_bundle_does_not_ask_for_what_it_makes_or_what_does_not_apply(visitor: Visitor) -> None:
+    listed = await visitor.say("新生儿出生一件事要什么材料")
+    text = listed["replies"][0]["text"]
+    materials = [line.split(" ", 1)[1] for line in text.split("重复的只交一份）：\n", 1)[1].split("\n")
+                 if line[:1].isdigit()]
+    # 出生医学证明 is issued by the bundle's first item; a newborn has no 身份证 and no old card to hand back
+    for not_asked in ("出生医学证明", "居民身份证", "原社会保障卡（视情况提供）"):
+        assert not_asked not in materials, (not_asked, text)
+    tags = ("父母结婚证（可容缺）", "近期免冠证件照片（窗口现场办理）", "授权委托书及代理人身份证明（视情况提供）")
+    for tagged in tags:
+        assert tagged in materials, (tagged, text)
