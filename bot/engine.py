@@ -38,9 +38,9 @@ GLOBAL_INTENTS = frozenset({"help", "cancel", "restart"})
 # Go straight to their flow, even when the active flow would take any message as an answer (转人工 in the
 # middle of a complaint must reach a person, not become the complaint's text).
 OVERRIDING_INTENTS = frozenset({"request_human"})
-# What may stand between a greeting and the question after it, and how long that question must be to count.
 # "社保卡那个", "租房的那个": a choice among the buttons pointed at by what it is about.
 POINTS_AT = re.compile(r"的?(?:那个|这个|那一个|这一个|那项|这项)$")
+# What may stand between a greeting and the question after it, and how long that question must be to count.
 GREETING_BREAK = " ，,。.！!~～、"
 MIN_AFTER_GREETING = 2
 
@@ -298,9 +298,11 @@ class Engine:
         """
         tickets = self._services.tickets
         names_record = any(e.entity == "case_no" for e in ctx.parse.entities)
+        # Out of hours a waiting ticket is a message left, not a place in a queue.
+        reopens = self._closed_until() if ticket.status == "waiting" else None
         if ctx.parse.intent in ("cancel", "end_human", "restart") and not names_record:
             await tickets.citizen_leaves(ticket)
-            if ticket.status == "waiting" and self._closed_until() is not None:
+            if reopens is not None:
                 return [Reply(self._texts.get("handoff_message_withdrawn", number=ticket.number))]
             if ticket.status == "waiting":
                 return [Reply(self._texts.get("handoff_left_queue"))]
@@ -308,8 +310,8 @@ class Engine:
                     Reply(self._texts.get("handoff_rate"), buttons=rating_buttons(ticket.number))]
         text = ctx.inbound.text.strip()
         says = text and ctx.parse.intent != "request_human"
-        if ticket.status == "waiting" and self._closed_until() is not None:
-            return await self._add_to_message(ctx, ticket, text if says else "")
+        if reopens is not None:
+            return await self._add_to_message(ctx, ticket, text if says else "", reopens)
         if ticket.status != "waiting":
             if says:
                 await tickets.citizen_says(ticket, text)
@@ -327,12 +329,10 @@ class Engine:
         opening = calendar.next_opening(now)
         return opening if opening > now else None
 
-    async def _add_to_message(self, ctx: TurnContext, ticket: Ticket, text: str) -> list[Reply]:
+    async def _add_to_message(self, ctx: TurnContext, ticket: Ticket, text: str, opening: datetime) -> list[Reply]:
         """Out of hours, what follows a message left is added to it, and the citizen told when staff reply
         (not a place in a queue nobody is serving tonight).
         """
-        opening = self._closed_until()
-        assert opening is not None
         if not text or says_nothing(ctx):
             key = "handoff_message_pending"  # "在吗", "好的": nothing to add
         else:
