@@ -372,7 +372,9 @@ class GuideFlow(Flow):
             lines += [_missing_line(m) for m in result.missing_deferrable]
         else:
             lines.append(texts.get("precheck_missing"))
-            lines += [_missing_line(m) for m in (*result.missing_main, *result.missing_deferrable)]
+            lines += [_missing_line(m) for m in result.missing_main]
+            # 容缺 ones marked: once the main materials are in, these may follow after acceptance
+            lines += [_missing_line(m, texts.get("precheck_deferrable_tag")) for m in result.missing_deferrable]
             lines.append(texts.get("precheck_main_missing", names="、".join(m.name for m in result.missing_main)))
         if result.missing_optional:
             lines.append(texts.get("precheck_optional"))
@@ -468,8 +470,9 @@ def _checklist(kb: KnowledgeBase, ref: str | None) -> ServiceItem | None:
     return kb.items.get(ref)
 
 
-def _missing_line(material: Material) -> str:
-    return f"• {material.name}：{material.notes}" if material.notes else f"• {material.name}"
+def _missing_line(material: Material, tag: str = "") -> str:
+    name = material.name + tag
+    return f"• {name}：{material.notes}" if material.notes else f"• {name}"
 
 
 def _tags(material: Any) -> str:

@@ -285,3 +285,12 @@ async def test_everyday_names_of_materials_count(visitor: Visitor) -> None:
     text = lease["replies"][0]["text"]
     assert lease["flow"] == "guide" and text.startswith("还缺以下材料"), lease
     assert "个体工商户登记（备案）申请书" in text and "经营场所使用证明" not in text, text
+
+
+async def test_with_a_main_material_missing_the_deferrable_ones_are_still_marked(visitor: Visitor) -> None:
+    await visitor.say("失业金要什么材料")
+    result = await visitor.say("我只有银行卡")
+    text = result["replies"][0]["text"]
+    assert text.startswith("还缺以下材料（一次性告知）："), text
+    assert "• 居民身份证或社会保障卡\n" in text  # main: no mark
+    assert "• 解除或终止劳动关系证明（可容缺，受理后补交）：" in text, text
