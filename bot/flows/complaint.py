@@ -21,7 +21,9 @@ from policy_kb.schema import ServiceItem
 FIELDS = ("happened", "item_name", "where_when", "wants", "name", "phone")
 OPTIONAL = frozenset({"where_when", "wants", "name"})
 SKIP = frozenset({"跳过", "不知道", "不清楚", "没有", "无", "不用", "算了吧", "不记得了", "不记得", "记不清了", "忘了",
-                  "想不起来了", "不知道了"})
+                  "想不起来了", "不知道了",
+                  # a name (or anything optional) not given: "称呼：不想说" is no name
+                  "不想说", "不方便说", "不方便", "保密", "匿名", "不告诉你", "不用称呼", "不留名"})
 CONFIRM = frozenset({"确认", "确定", "提交", "对", "是的", "没问题", "好的", "可以"})
 EDIT = frozenset({"修改", "更改", "改", "不对", "改一下"})
 # A short message the NLU reads as one of these ("确认", "好的", "进度", "不是", "你好") answers none of the open

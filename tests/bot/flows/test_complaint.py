@@ -572,3 +572,14 @@ async def test_a_matter_the_account_leaves_open_is_asked_with_its_likely_items(v
         summary = await visitor.say(answer)
     summary = await visitor.say("13912345678")
     assert f"事项：{choices[0]}" in summary["replies"][0]["text"], summary
+
+
+async def test_declining_to_give_a_name_is_no_name(visitor: Visitor) -> None:
+    await visitor.say("社保卡补办窗口说系统故障办不了，我跑了两趟")
+    for answer in ("不记得了", "希望尽快办好"):
+        await visitor.say(answer)
+    asked_phone = await visitor.say("不想说")  # to "怎么称呼您"
+    assert asked_phone["replies"][0]["text"].startswith("请留一个联系电话"), asked_phone
+    summary = await visitor.say("13912345678")
+    text = summary["replies"][0]["text"]
+    assert "称呼" not in text and "诉求：希望尽快办好" in text, text
