@@ -131,7 +131,7 @@ async def test_a_bundle_answers_its_time_limit_place_and_fees(visitor: Visitor) 
     assert fees.endswith("其他事项不收费。")
     assert "合并后共需" not in days["replies"][0]["text"] + place["replies"][0]["text"] + fees
     materials = await visitor.say("要带啥")
-    assert "合并后共需 16 项材料" in materials["replies"][0]["text"]
+    assert "合并后共需 14 项材料" in materials["replies"][0]["text"]
 
 
 async def test_a_bare_ok_with_nothing_asked_is_acknowledged(visitor: Visitor) -> None:
@@ -278,3 +278,10 @@ async def test_a_bundle_does_not_ask_for_what_it_makes_or_what_does_not_apply(vi
     tags = ("父母结婚证（可容缺）", "近期免冠证件照片（窗口现场办理）", "授权委托书及代理人身份证明（视情况提供）")
     for tagged in tags:
         assert tagged in materials, (tagged, text)
+
+
+async def test_invoices_can_be_applied_for_online_as_their_steps_say(visitor: Visitor) -> None:
+    online = await visitor.say("发票能网上领吗")  # its steps and notes say 电子税务局: not "暂不支持网上办理"
+    text = online["replies"][0]["text"]
+    assert text.startswith("【发票领用（新办纳税人首次申领）】") and "https://etax.chinatax.gov.cn" in text, text
+    assert "暂不支持" not in text

@@ -179,15 +179,17 @@ async def test_a_bundle_is_prechecked_against_its_merged_list(client: TestClient
     checklist = await visitor.say("预审")
     text = checklist["replies"][0]["text"]
     assert text.startswith("【企业开办】材料预审"), text
-    assert "13 社会保险登记表" in text and "16 职工住房公积金账户设立清册（可容缺）" in text  # all 16, no paging
-    result = await visitor.say("1到12都有，13没有，14、15、16有")
+    assert "11 社会保险登记表" in text and "14 职工住房公积金账户设立清册（可容缺）" in text  # all 14, no paging
+    # the licence and the seals are made within the bundle: not on its list
+    assert "营业执照" not in text and "预留印鉴" not in text, text
+    result = await visitor.say("1到10都有，11没有，12、13、14有")
     text = result["replies"][0]["text"]
     assert text.startswith("还缺以下材料（一次性告知）："), text
     assert "社会保险登记表是主要材料" in text and "公司章程" not in text
     card = result["replies"][0]["card"]
     assert card["item"] == "企业开办" and card["decision"] == "incomplete"
     record = await (await client.get(f"/api/v1/prechecks/{card['number']}", headers=visitor.headers)).json()
-    assert record["item_name"] == "企业开办" and 13 not in record["have"] and 12 in record["have"]
+    assert record["item_name"] == "企业开办" and 11 not in record["have"] and 12 in record["have"]
 
 
 async def test_numbers_right_after_a_bundle_list_check_the_merged_list(visitor: Visitor) -> None:
