@@ -32,6 +32,9 @@ YES_NO_INTENTS = frozenset({"affirm", "deny"})
 MAX_BARE_ANSWER_CHARS = 6
 
 
+# A complaint that names a policy or item ("去申请稳岗返还跑了两趟都办不了") is a complaint about it, not a
+# question another flow names better.
+NOT_QUESTIONS = frozenset({"complain", "urge_case", "evaluate"})
 # Themed windows (主题窗口) of what has no item of its own: policy questions and the 一件事 bundles of 企业开办.
 POLICY_WINDOW = "惠企政策"
 BUNDLE_WINDOW = "企业开办"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.flows.base import MAX_BARE_ANSWER_CHARS, Flow, TurnContext, asks_question, menu_buttons
+from bot.flows.base import MAX_BARE_ANSWER_CHARS, POLICY_WINDOW, Flow, TurnContext, asks_question, menu_buttons
 from bot.messages import Button, Reply
 from core.logging import drop_id_numbers
 from core.phones import mask_phone, normalise_phone
@@ -35,6 +35,7 @@ MAX_QUESTION_CHARS = 10  # "那要多久有结果": longer, a message read as as
 MIN_ACCOUNT_CHARS = 9
 ITEM_MARGIN = 0.05
 MAX_ITEM_CHOICES = 3
+POLICY_NAMED = 0.9  # a policy's name, nearly word for word, in the account
 NAME_PREFIXES = ("我姓", "我叫", "我是", "叫我", "姓")
 # "窗口说我租房合同没备案不给提取": a first message that reports what the window said (or why) has answered
 # "窗口说不能办的原因是什么", so that is not asked again. The reason must follow the word.
@@ -170,12 +171,17 @@ class ComplaintFlow(Flow):
                 draft["happened"] = ""  # told already: the account says it
 
     def _find_item(self, ctx: TurnContext, text: str) -> dict[str, Any]:
-        """The service item the text names, or, when it names none the KB knows, the matter in its own words
-        ("出租车营运证一直办不下来" → 出租车营运证), so that it is not asked for again.
+        """The service item the text names, else a policy it names ("申请稳岗返还跑了两趟"), or, when it names
+        neither, the matter in its own words ("出租车营运证一直办不下来" → 出租车营运证), so that it is not asked
+        for again.
         """
         kb = ctx.services.kb.current
         hits = ctx.search(text, ["item"], limit=MAX_ITEM_CHOICES)
         if not hits or not hits[0].confident:
+            policy = ctx.best(text, ["policy"])
+            if policy is not None and policy.score >= POLICY_NAMED:
+                return {"item_name": policy.title, "item_code": None, "item_window": POLICY_WINDOW,
+                        "item_department": kb.policies[policy.key].issuer if policy.key in kb.policies else None}
             named = _matter_named(ctx, text)
             return {"item_name": named, "item_code": None, "item_window": None, "item_department": None} \
                 if named else {}

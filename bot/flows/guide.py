@@ -10,7 +10,16 @@ from typing import Any
 
 from bot.choices_materials import material_numbers, names_only_materials, states_having
 from bot.flows import appointments
-from bot.flows.base import BUNDLE_WINDOW, MORE_WORDS, Flow, TurnContext, asks_question, is_bare_yes_no, menu_buttons
+from bot.flows.base import (
+    BUNDLE_WINDOW,
+    MORE_WORDS,
+    NOT_QUESTIONS,
+    Flow,
+    TurnContext,
+    asks_question,
+    is_bare_yes_no,
+    menu_buttons,
+)
 from bot.flows.smalltalk import day_asked, day_line, office_hours
 from bot.messages import Button, Reply
 from core.clock import today_local
@@ -81,6 +90,8 @@ class GuideFlow(Flow):
             return False
         if ctx.parse.confidence < UNSURE:
             return True
+        if ctx.parse.intent in NOT_QUESTIONS:
+            return False
         # "企业开办一件事" read as a policy question: a name this clear, ahead of anything else it matches, is
         # the item or bundle asked about however sure the classifier is
         # (not "我的预约", whose one word is the end of 企业银行开户预约)

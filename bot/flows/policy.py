@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from bot.choices import leading_choice
-from bot.flows.base import MORE_WORDS, POLICY_WINDOW, Flow, TurnContext, menu_buttons
+from bot.flows.base import MORE_WORDS, NOT_QUESTIONS, POLICY_WINDOW, Flow, TurnContext, menu_buttons
 from bot.flows.headcount import headcount
 from bot.messages import Button, Reply
 from core.clock import today_local
@@ -94,8 +94,8 @@ class PolicyFlow(Flow):
         """"创业担保贷款要什么材料", "高新技术企业15%": a message another flow would take names a policy outright and no
         item as well.
         """
-        if ctx.parse.intent in ITEM_ONLY_INTENTS:  # "多久办好", "预约": asked of items, never of a policy
-            return False
+        if ctx.parse.intent in ITEM_ONLY_INTENTS or ctx.parse.intent in NOT_QUESTIONS:
+            return False  # "多久办好", "预约": asked of items; "稳岗返还跑了两趟办不了": a complaint
         hit = _named_policy(ctx)
         if hit is None or hit.score < NAMED_OUTRIGHT:
             return False

@@ -583,3 +583,15 @@ async def test_declining_to_give_a_name_is_no_name(visitor: Visitor) -> None:
     summary = await visitor.say("13912345678")
     text = summary["replies"][0]["text"]
     assert "称呼" not in text and "诉求：希望尽快办好" in text, text
+
+
+async def test_a_complaint_about_a_policy_is_a_complaint_and_names_it(client: TestClient, visitor: Visitor) -> None:
+    first = await visitor.say("我去税务窗口申请稳岗返还，跑了两趟都说系统不行办不了，太耽误事了")
+    assert first["flow"] == "complaint", first  # not the policy's card
+    assert first["replies"][-1]["text"].startswith("大概什么时候"), first  # the matter is not asked for
+    for answer in ("跳过", "跳过", "跳过"):
+        await visitor.say(answer)
+    summary = await visitor.say("13912345678")
+    assert "事项：失业保险稳岗返还" in summary["replies"][0]["text"], summary
+    loan = await (await new_visitor(client)).say("创业担保贷款申请了两个月了还没批下来，银行推人社，人社推银行")
+    assert loan["flow"] == "complaint", loan
