@@ -18,7 +18,7 @@ NONE_WORDS = ("都没有", "一个都没有", "全没有", "都没", "啥都没�
 _HAVING = re.compile(r"有|带了|带着|备齐|备好|准备了|齐了")
 # "就差照片", "只缺3": everything else is had.
 _ONLY_MISSING = re.compile(r"^(?:我|现在|目前)?(?:就|只|还)(?:差|缺)")
-_ASKING = re.compile(r"[吗？?]|什么|哪些|怎么|要不要|是不是|需不需要")
+_ASKING = re.compile(r"[吗？?]|什么|啥|哪些|哪个|哪几|怎么|要不要|是不是|需不需要")
 # Materials named in words: the text is cut into phrases at these, and a phrase saying one is missing is skipped.
 _PHRASE_BREAK = re.compile(r"[，,、;；。.!！\s]|和|及|与|跟|还有|以及|另外")
 _MISSING = ("没", "缺", "还差", "就差", "只差", "差一", "除了")
@@ -46,7 +46,9 @@ def material_numbers(text: str, count: int, names: Sequence[Sequence[str]] = ())
     had = {n for n in had - missing if 1 <= n <= count}
     if any(w in text for w in NONE_WORDS):
         return had  # "我有身份证，其他都没有", "1有，别的都没有"
-    if (any(w in text for w in ALL_WORDS) or _ONLY_MISSING.match(text)) and not had:
+    # "就差照片" has all but the photo; "还缺啥" asks, and has nothing
+    only_missing = _ONLY_MISSING.match(text) and not _ASKING.search(text)
+    if (any(w in text for w in ALL_WORDS) or only_missing) and not had:
         return set(range(1, count + 1)) - missing
     return had or None
 

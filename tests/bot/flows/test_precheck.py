@@ -296,3 +296,13 @@ async def test_with_a_main_material_missing_the_deferrable_ones_are_still_marked
     assert text.startswith("还缺以下材料（一次性告知）："), text
     assert "• 居民身份证或社会保障卡\n" in text  # main: no mark
     assert "• 解除或终止劳动关系证明（可容缺，受理后补交）：" in text, text
+
+
+async def test_asking_what_is_still_missing_is_no_claim_to_have_everything(visitor: Visitor) -> None:
+    for item in ("二手房过户要带啥", "居住证要带什么材料"):
+        await visitor.say(item)
+        for asked in ("还缺啥", "还缺什么"):
+            reply = await visitor.say(asked)  # read as "就差…": 材料齐全 and a pre-check number
+            text = reply["replies"][0]["text"]
+            assert "材料齐全" not in text and "预审单号" not in text, (item, asked, reply)
+            assert "材料预审" in text, (item, asked, reply)  # the checklist, to say what one has
