@@ -38,6 +38,12 @@ GLOBAL_INTENTS = frozenset({"help", "cancel", "restart"})
 # Go straight to their flow, even when the active flow would take any message as an answer (转人工 in the
 # middle of a complaint must reach a person, not become the complaint's text).
 OVERRIDING_INTENTS = frozenset({"request_human"})
+# Answered by the bot while a message left out of hours waits for staff (nobody reads it till morning).
+ANSWERED_BESIDE_A_MESSAGE = frozenset({"ask_materials", "ask_conditions", "ask_time_limit", "ask_location", "ask_fee",
+                                       "ask_process", "ask_online", "ask_policy", "ask_progress", "ask_office_hours",
+                                       "help", "precheck", "book_appointment"})
+# Of those, the commands: not added to the message.
+COMMAND_INTENTS = frozenset({"ask_progress", "help"})
 # "社保卡那个", "租房的那个": a choice among the buttons pointed at by what it is about.
 POINTS_AT = re.compile(r"的?(?:那个|这个|那一个|这一个|那项|这项)$")
 # What may stand between a greeting and the question after it, and how long that question must be to count.
@@ -181,7 +187,7 @@ class Engine:
                           services=self._services, previous_flow=session.flow)
         ticket = await self._services.tickets.open_ticket_of(inbound.user_id, begun.ticket_marker)
         if ticket is not None:
-            flow_name, replies = "handoff", await self._relay(ctx, ticket)
+            flow_name, replies = await self._relay(ctx, ticket)
         else:
             flow_name, replies = await self._route(ctx)
             if lost:
@@ -292,14 +298,33 @@ class Engine:
         active = self._flows.get(ctx.previous_flow or "")
         return active.window_hint(ctx) if active is not None else None
 
-    async def _relay(self, ctx: TurnContext, ticket: Ticket) -> list[Reply]:
+    async def _relay(self, ctx: TurnContext, ticket: Ticket) -> tuple[str, list[Reply]]:
         """A ticket is open: the message goes to the staff member (the bot stays silent while they serve);
-        取消 or 人工结束 leaves the queue or ends the service.
+        取消 or 人工结束 leaves the queue or ends the service. Out of hours the bot still answers what it can.
         """
-        tickets = self._services.tickets
-        names_record = any(e.entity == "case_no" for e in ctx.parse.entities)
         # Out of hours a waiting ticket is a message left, not a place in a queue.
         reopens = self._closed_until() if ticket.status == "waiting" else None
+        if reopens is not None and self._bot_answers(ctx):
+            return await self._answered_beside_message(ctx, ticket)
+        return "handoff", await self._relayed(ctx, ticket, reopens)
+
+    def _bot_answers(self, ctx: TurnContext) -> bool:
+        """"开公司要带什么材料", "查进度", "几点上班", a record number: what the bot answers itself while a message
+        left out of hours waits for staff (it was added to the message, unanswered till morning).
+        """
+        return ctx.parse.intent in ANSWERED_BESIDE_A_MESSAGE or any(e.entity == "case_no" for e in ctx.parse.entities)
+
+    async def _answered_beside_message(self, ctx: TurnContext, ticket: Ticket) -> tuple[str, list[Reply]]:
+        """The bot's answer; a question is also added to the message, so staff see all the citizen asked."""
+        flow_name, replies = await self._route(ctx)
+        if ctx.parse.intent not in COMMAND_INTENTS and not any(e.entity == "case_no" for e in ctx.parse.entities):
+            await self._services.tickets.citizen_says(ticket, ctx.inbound.text.strip())
+        return flow_name, replies
+
+    async def _relayed(self, ctx: TurnContext, ticket: Ticket, reopens: datetime | None) -> list[Reply]:
+        """The message passed to the ticket (see `_relay`); `reopens` when the windows are closed."""
+        tickets = self._services.tickets
+        names_record = any(e.entity == "case_no" for e in ctx.parse.entities)
         if ctx.parse.intent in ("cancel", "end_human", "restart") and not names_record:
             await tickets.citizen_leaves(ticket)
             if reopens is not None:

@@ -454,3 +454,22 @@ async def test_a_staff_member_without_a_display_name_is_not_shown_by_login_name(
     await service.claim(ticket.id or 0, "crj.agent")
     texts = [m["text"] for m in await pushed(visitor)]
     assert "工作人员已接入，为您服务。" in texts and not any("crj.agent" in t for t in texts)
+
+
+async def test_out_of_hours_the_bot_still_answers_beside_a_message_left(closed_client: TestClient) -> None:
+    service = closed_client.app[TICKETS]
+    visitor = await new_visitor(closed_client)
+    await visitor.say("转人工")
+    await visitor.say("稳岗返还为啥今年没到账")
+    number = (await service.find(windows=None))[0].number
+    materials = await visitor.say("对了，开公司要带什么材料")  # answered now, not only added to the message
+    assert materials["flow"] == "guide" and "留言" not in materials["replies"][0]["text"], materials
+    hours = await visitor.say("那明天几点上班")
+    assert hours["flow"] == "smalltalk", hours
+    assert hours["replies"][-1]["text"].startswith("县政务服务中心办公时间"), hours
+    progress = await visitor.say("查进度")
+    assert number in progress["replies"][0]["text"], progress
+    ticket = (await service.find(windows=None))[0]
+    assert ticket.status == "waiting"  # the message still waits for staff, with the question added
+    said = [m.text for m in await service.messages(ticket) if m.sender == "citizen"]
+    assert "对了，开公司要带什么材料" in said and "查进度" not in said, said
