@@ -40,7 +40,13 @@ def is_booking_answer(ctx: TurnContext, booking: dict[str, Any]) -> bool:
         rules = ctx.services.appointments.rules
         return rules.comes_in(ctx.text) or _address(ctx) is not None or VISIT_WORD in ctx.text \
             or _phone(ctx) is not None  # "电话说错了，是136…": the phone corrected
-    return _chosen(ctx, booking) is not None or _day_not_offered(ctx, booking) is not None
+    return _chosen(ctx, booking) is not None or _day_not_offered(ctx, booking) is not None or changes_day(ctx, booking)
+
+
+def changes_day(ctx: TurnContext, booking: dict[str, Any]) -> bool:
+    """"算了，改成后天吧" once the day is chosen: another day named while the half-day is asked for."""
+    return booking.get("step") == "half" and bool(booking.get("days")) \
+        and any(e.entity == "date" for e in ctx.parse.entities) and _chosen(ctx, booking) is None
 
 
 def _day_not_offered(ctx: TurnContext, booking: dict[str, Any]) -> date | None:
@@ -112,7 +118,7 @@ async def start(ctx: TurnContext, item: ServiceItem, field: str, replaces: Appoi
     book = ctx.services.appointments
     choices = {date_in_words(day): day.isoformat() for day in book.days(today_local())}
     kind = KIND_BY_FIELD[field]
-    ctx.slots["booking"] = {"item": item.code, "kind": kind, "step": "day", "choices": choices,
+    ctx.slots["booking"] = {"item": item.code, "kind": kind, "step": "day", "choices": choices, "days": choices,
                             "replaces": replaces.number if replaces is not None else None}
     if replaces is not None and replaces.phone:
         ctx.slots["booking"].update(phone=replaces.phone, address=replaces.address)
@@ -146,6 +152,8 @@ async def step(ctx: TurnContext, item: ServiceItem) -> list[Reply]:
             return _ask_address(ctx, again=True)
         booking["address"] = address
         return await _book(ctx, item, booking, booking["half"])
+    if changes_day(ctx, booking):  # back to the day, to take the one now named
+        booking.update(step="day", choices=booking["days"])
     value = _chosen(ctx, booking)
     book = ctx.services.appointments
     texts = ctx.texts

@@ -77,8 +77,14 @@ class GuideFlow(Flow):
         return ctx.text in slots.get("choices", {}) or (ctx.text in MORE_WORDS and bool(slots.get("more")))
 
     def answers(self, ctx: TurnContext) -> bool:
-        """"除了照片都有" to a checklist answers it, though the classifier may read a request for help."""
-        return self._checked_item(ctx, ctx.session.slots_of(self.name)) is not None
+        """"除了照片都有" to a checklist answers it, though the classifier may read a request for help; so does
+        "算了，改成后天吧" to the booking's question, though it reads as a cancel.
+        """
+        slots = ctx.session.slots_of(self.name)
+        booking = slots.get("booking")
+        if booking and any(e.entity == "date" for e in ctx.parse.entities):
+            return appointments.is_booking_answer(ctx, booking)
+        return self._checked_item(ctx, slots) is not None
 
     def names_better(self, ctx: TurnContext) -> bool:
         """A message that only names an item or bundle, perhaps mistyped ("社报卡补半"), asks about it, whichever

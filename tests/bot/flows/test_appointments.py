@@ -249,3 +249,17 @@ async def test_one_of_several_appointments_is_picked_by_what_it_is_for(client: T
     assert picked["replies"][0]["text"] == f"预约 {numbers[0]} 已取消。", picked
     left = await visitor.say("我的预约")
     assert numbers[1] in left["replies"][0]["text"] and numbers[0] not in left["replies"][0]["text"], left
+
+
+async def test_another_day_named_while_the_half_day_is_asked_changes_the_day(client: TestClient,
+                                                                            visitor: Visitor) -> None:
+    offered = await visitor.say("我想预约办社保卡")
+    days = [b["title"] for b in offered["replies"][0]["buttons"]]
+    await visitor.say(days[0])
+    calendar = client.app[CALENDAR]
+    second = date_in_words(calendar.add_working_days(today_local(), 2)[0])
+    assert second == days[1], (second, days)  # the second bookable day is two working days on
+    changed = await visitor.say(f"算了 改成{second}吧")  # not a cancel
+    assert changed["flow"] == "guide" and changed["replies"][0]["text"].startswith(f"{second}，请选择时段"), changed
+    booked = await visitor.say("下午")
+    assert booked["replies"][0]["text"].startswith("预约成功") and f"{second}下午" in booked["replies"][0]["text"]
