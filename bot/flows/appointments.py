@@ -25,6 +25,9 @@ KIND_BY_FIELD: dict[str, Kind] = {"appointment": "appointment", "assisted": "ass
 # Digits enough to be meant as a phone number (a mistyped one is asked for again, not taken for another question).
 PHONE_MIN_DIGITS = 5
 VISIT_WORD = "上门"
+# A phone number in a message, with the words that introduce it ("，电话13812345678").
+PHONE_IN_TEXT = re.compile(r"[，,、;；\s]*(?:联系)?(?:电话|手机号?|号码)?(?:是|为|:|：)?\s*"
+                           r"[+＋]?[0-9０-９][0-9０-９\-－ ]{6,}[0-9０-９]")
 ADDRESS_LEAD = re.compile(r"^(?:我们?家|家里|我|我们)?(?:的)?(?:地址|住址|家)?(?:是|在|住在|:|：)\s*")
 # "取消预约 YY…", or without the number when the user has one upcoming appointment (else they are listed).
 MANAGE = re.compile(r"^(取消预约|改约)\s*(YY[0-9]{8}-[0-9]{4})?$", re.IGNORECASE)
@@ -73,7 +76,8 @@ def _phone(ctx: TurnContext) -> str | None:
 
 
 def _address(ctx: TurnContext) -> str | None:
-    text = ADDRESS_LEAD.sub("", " ".join(ctx.inbound.text.split()))  # "家里地址是城关镇…" → "城关镇…"
+    text = PHONE_IN_TEXT.sub("", ctx.inbound.text)  # "幸福路8号，电话138…": the phone is not the address
+    text = ADDRESS_LEAD.sub("", " ".join(text.split()))  # "家里地址是城关镇…" → "城关镇…"
     return text[:MAX_ADDRESS_CHARS] if ctx.services.appointments.rules.is_address(text) else None
 
 
@@ -140,6 +144,10 @@ async def step(ctx: TurnContext, item: ServiceItem) -> list[Reply]:
         if phone is None:
             return [Reply(ctx.texts.get("assisted_phone_invalid"))]
         booking.update(step="address", phone=phone)
+        address = _address(ctx)
+        if address is not None:  # "地址是城关镇幸福路8号，电话138…": both at once
+            booking["address"] = address
+            return await _book(ctx, item, booking, booking["half"])
         return _ask_address(ctx)
     if booking["step"] == "address":
         corrected = _phone(ctx)

@@ -263,3 +263,14 @@ async def test_another_day_named_while_the_half_day_is_asked_changes_the_day(cli
     assert changed["flow"] == "guide" and changed["replies"][0]["text"].startswith(f"{second}，请选择时段"), changed
     booked = await visitor.say("下午")
     assert booked["replies"][0]["text"].startswith("预约成功") and f"{second}下午" in booked["replies"][0]["text"]
+
+
+async def test_an_address_and_a_phone_in_one_message_book_at_once(visitor: Visitor) -> None:
+    await visitor.say("二手房过户能帮我代办吗")
+    await visitor.say("1")
+    asked = await visitor.say("下午")
+    assert asked["replies"][0]["text"].startswith("请留一个联系电话"), asked
+    booked = await visitor.say("地址是城关镇幸福路8号，电话13812345678")  # both at once: not asked again
+    text = booked["replies"][0]["text"]
+    assert "上门到 城关镇幸福路8号" in text and "138****5678" in text, booked
+    assert "13812345678" not in text
