@@ -33,6 +33,18 @@ def drop_id_numbers(text: str) -> str:
     return _ID_MENTION.sub("", text).strip(" ，,；;、")
 
 
+# A mobile number with the words that introduce it ("，我电话13812345678"): kept in its own field, not in free text.
+_MOBILE_MENTION = re.compile(r"[，,、；;\s]*(?:我的?)?(?:联系)?(?:电话|手机号?|号码)?\s*(?:是|为|:|：)?\s*"
+                             + _MOBILE.pattern)
+
+
+def drop_phone_numbers(text: str) -> str:
+    """`text` without mobile numbers nor the words that name one ("…，我电话13812345678" → "…"): for free text
+    that is kept and shown again, where the number has its own field.
+    """
+    return _MOBILE_MENTION.sub("", text).strip(" ，,；;、")
+
+
 def mask_phone_numbers(text: str) -> str:
     """Mask mobile numbers as 139****5678."""
     return _MOBILE.sub(r"\1****\2", text)

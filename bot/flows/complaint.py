@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.flows.base import MAX_BARE_ANSWER_CHARS, POLICY_WINDOW, Flow, TurnContext, asks_question, menu_buttons
 from bot.messages import Button, Reply
-from core.logging import drop_id_numbers
+from core.logging import drop_id_numbers, drop_phone_numbers
 from core.phones import mask_phone, normalise_phone
 from handoff.calendar import date_in_words
 from handoff.case_models import Case
@@ -36,6 +36,7 @@ MIN_ACCOUNT_CHARS = 9
 ITEM_MARGIN = 0.05
 MAX_ITEM_CHOICES = 3
 POLICY_NAMED = 0.9  # a policy's name, nearly word for word, in the account
+MIN_ANSWER_CHARS = 2  # what is left of an answer without its phone number, to be an answer
 NAME_PREFIXES = ("我姓", "我叫", "我是", "叫我", "姓")
 # "窗口说我租房合同没备案不给提取": a first message that reports what the window said (or why) has answered
 # "窗口说不能办的原因是什么", so that is not asked again. The reason must follow the word.
@@ -129,12 +130,14 @@ class ComplaintFlow(Flow):
             return await self._confirmation(ctx, draft)
         asking = slots.pop("asking", None)
         if asking is not None:
-            if asking != "phone" and (phone := normalise_phone(ctx.inbound.text)) is not None:
-                # A bare phone number answers none of the other questions (it would be filed as the matter or
-                # the name): keep it as the contact number, so it is not asked for again, and ask once more.
+            if asking != "phone" and (phone := _phone_in(ctx)) is not None:
+                # A phone number answers none of the other questions (it would be filed as the matter, the name
+                # or the time and place): kept as the contact number, so it is not asked for again, and taken
+                # out of the answer; a bare one asks the question once more.
                 draft["phone"] = phone
-                noted = Reply(ctx.texts.get("complaint_phone_noted", phone=mask_phone(phone)))
-                return [noted, *self._ask(ctx, asking)]
+                if normalise_phone(ctx.inbound.text) is not None or len(_free_text(ctx)) < MIN_ANSWER_CHARS:
+                    noted = Reply(ctx.texts.get("complaint_phone_noted", phone=mask_phone(phone)))
+                    return [noted, *self._ask(ctx, asking)]
             if asking != "phone" and ctx.parse.intent == "ask_time_limit" and len(ctx.text) <= MAX_QUESTION_CHARS:
                 # "那要多久有结果" is a question, not the answer: answered, and the question asked again.
                 rules = ctx.services.cases.rules
@@ -146,7 +149,7 @@ class ComplaintFlow(Flow):
                 return [Reply(ctx.texts.get(hint)), *self._ask(ctx, asking)]
             if asking in ("item_name", "happened") and _only_when_where(ctx):
                 # "上周三" or "在三楼窗口" to "想办理什么事": kept as the time and place, and the question stands
-                said = drop_id_numbers(ctx.inbound.text.strip())[:MAX_FIELD_CHARS["where_when"]]
+                said = _free_text(ctx)[:MAX_FIELD_CHARS["where_when"]]
                 draft["where_when"] = "，".join(filter(None, [draft.get("where_when"), said]))
                 return [Reply(ctx.texts.get("complaint_when_where_noted", value=said)), *self._ask(ctx, asking)]
             problem = self._take(ctx, draft, asking)
@@ -166,7 +169,7 @@ class ComplaintFlow(Flow):
         if found:
             draft.update(found)
         if found or len(ctx.text) >= MIN_ACCOUNT_CHARS:
-            draft["account"] = drop_id_numbers(ctx.inbound.text.strip())
+            draft["account"] = _free_text(ctx)
             if GIVES_REASON.search(draft["account"]):
                 draft["happened"] = ""  # told already: the account says it
 
@@ -197,7 +200,7 @@ class ComplaintFlow(Flow):
         """Store the answer to `field`; a Reply when it cannot be accepted. Free text is kept as the citizen
         wrote it (not normalised), since staff read it.
         """
-        text = drop_id_numbers(ctx.inbound.text.strip())  # 身份证号 is never kept nor repeated
+        text = _free_text(ctx)  # 身份证号 is never kept nor repeated; a phone has its own field
         if field == "phone":
             phone = next((normalise_phone(e.value) for e in ctx.parse.entities if e.entity == "phone"), None)
             phone = phone or normalise_phone(ctx.inbound.text)
@@ -316,6 +319,11 @@ def _field_named(ctx: TurnContext) -> str | None:
         if any(name in ctx.text for name in names):
             return entry["payload"]
     return None
+
+
+def _free_text(ctx: TurnContext) -> str:
+    """The message as the citizen wrote it, without 身份证号 or phone numbers (kept in their own field)."""
+    return drop_phone_numbers(drop_id_numbers(ctx.inbound.text.strip()))
 
 
 def _item_fields(item: ServiceItem) -> dict[str, Any]:

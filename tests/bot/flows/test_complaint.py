@@ -595,3 +595,15 @@ async def test_a_complaint_about_a_policy_is_a_complaint_and_names_it(client: Te
     assert "事项：失业保险稳岗返还" in summary["replies"][0]["text"], summary
     loan = await (await new_visitor(client)).say("创业担保贷款申请了两个月了还没批下来，银行推人社，人社推银行")
     assert loan["flow"] == "complaint", loan
+
+
+async def test_a_phone_inside_an_answer_is_kept_once_and_not_in_the_answer(visitor: Visitor) -> None:
+    await visitor.say("办不成事反映")
+    await visitor.say("办居住证被退回三次，电话13812345678")
+    where = await visitor.say("上周三在一楼窗口，我手机13812345678")
+    assert where["replies"][-1]["text"].startswith("您希望怎么解决"), where
+    await visitor.say("跳过")
+    summary = await visitor.say("王大爷")  # the phone was given: straight to the summary
+    text = summary["replies"][0]["text"]
+    assert text.startswith("请确认：") and "电话：138****5678" in text, summary
+    assert "13812345678" not in text and "时间地点：上周三在一楼窗口\n" in text, text
