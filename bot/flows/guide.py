@@ -48,6 +48,7 @@ BOOKING_ASIDE_FIELDS = frozenset({"materials", "conditions", "time_limit", "loca
 # a guess: the item is what was asked about.
 UNSURE = 0.5
 SUGGEST = 0.35
+MAX_DESCRIBED_CHOICE = 10  # "我是买房子": an answer to "您要办理的是", not a new question
 # A question that names no known item calls it by at least this many characters (what is left without the filler
 # words) to be told that it is not in the guide, rather than asked which item it means; not "这个", "那个".
 MIN_UNKNOWN_NAME = 3
@@ -74,7 +75,10 @@ class GuideFlow(Flow):
             return True
         if self._checked_item(ctx, slots) is not None:
             return True
-        return ctx.text in slots.get("choices", {}) or (ctx.text in MORE_WORDS and bool(slots.get("more")))
+        choices = slots.get("choices", {})
+        if ctx.text in choices or (ctx.text in MORE_WORDS and bool(slots.get("more"))):
+            return True
+        return bool(choices) and _choice_described(ctx, choices) is not None
 
     def answers(self, ctx: TurnContext) -> bool:
         """"除了照片都有" to a checklist answers it, though the classifier may read a request for help; so does
@@ -170,7 +174,7 @@ class GuideFlow(Flow):
             return await self._precheck_result(ctx, *checked)
         choices: dict[str, str] = slots.pop("choices", {})
         pending = slots.pop("pending_field", None)
-        target = choices.get(ctx.text)
+        target = choices.get(ctx.text) or (_choice_described(ctx, choices) if choices else None)
         # A chosen option answers the question asked before the choice, not whatever its title sounds like.
         field = (pending if target else None) or FIELD_BY_INTENT.get(ctx.parse.intent) or pending or "overview"
         if field not in appointments.KIND_BY_FIELD and _asks_amount(ctx):
@@ -500,6 +504,20 @@ def _tags(material: Any) -> str:
     if not material.required:
         return "（视情况提供）"
     return ""
+
+
+def _choice_described(ctx: TurnContext, choices: dict[str, str]) -> str | None:
+    """"我是买房子" or "退休了" to "您要办理的是：": the one offered item the short answer describes best, clearly
+    ahead of the other offered ones; None otherwise (a longer message is a question of its own).
+    """
+    if len(ctx.text) > MAX_DESCRIBED_CHOICE:
+        return None
+    offered = set(choices.values())
+    hits = [h for h in ctx.search(ctx.text, ["item", "bundle"])
+            if f"{h.kind}:{h.key}" in offered and h.score >= SUGGEST]
+    if not hits or (len(hits) > 1 and hits[0].score - hits[1].score < CLOSE):
+        return None
+    return f"{hits[0].kind}:{hits[0].key}"
 
 
 def _asks_amount(ctx: TurnContext) -> bool:

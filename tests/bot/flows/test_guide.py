@@ -285,3 +285,12 @@ async def test_invoices_can_be_applied_for_online_as_their_steps_say(visitor: Vi
     text = online["replies"][0]["text"]
     assert text.startswith("【发票领用（新办纳税人首次申领）】") and "https://etax.chinatax.gov.cn" in text, text
     assert "暂不支持" not in text
+
+
+async def test_an_offered_item_is_picked_by_describing_it(visitor: Visitor) -> None:
+    offered = await visitor.say("公积金提取")
+    options = [b["title"] for b in offered["replies"][0]["buttons"]]
+    assert "住房公积金提取（购买自住住房）" in options, options
+    picked = await visitor.say("我是买房子")  # not "没太明白"
+    assert picked["flow"] == "guide", picked
+    assert picked["replies"][0]["text"].startswith("【住房公积金提取（购买自住住房）】"), picked
