@@ -47,6 +47,7 @@ class KnowledgeBase:
                                          for name in (m.name, *m.accepted))
         self._material_names_longest_first = sorted({*self._material_names, *self._alias_groups}, key=len,
                                                     reverse=True)
+        self._not_for = {item.code: item.not_for for item in content.items if item.not_for}
         self.tokenizer = tokenizer
         self._bundle_checklists: dict[str, ServiceItem] = {}
         self.index = SearchIndex(self._docs(), tokenizer, synonyms, names, cache_dir)
@@ -84,8 +85,17 @@ class KnowledgeBase:
 
     def search(self, query: str, kinds: Sequence[str] | None = None, limit: int = 5,
                facets: dict[str, str] | None = None) -> list[Hit]:
-        """Ranked matches (see SearchIndex.search)."""
-        return self.index.search(query, kinds, limit, facets)
+        """Ranked matches (see SearchIndex.search), without an item whose `not_for` words the query holds
+        ("离婚登记" is not 结婚登记, though it shares most of its words).
+        """
+        if not self._not_for:
+            return self.index.search(query, kinds, limit, facets)
+        hits = self.index.search(query, kinds, limit + len(self._not_for), facets)
+        return [h for h in hits if not any(w in query for w in self._not_for.get(h.key, ()))][:limit]
+
+    def not_for_word(self, query: str) -> str | None:
+        """The first `not_for` word of any item that the query holds ("离婚"), or None."""
+        return next((w for words in self._not_for.values() for w in words if w in query), None)
 
     def best(self, query: str, kinds: Sequence[str] | None = None) -> Hit | None:
         """The single confident match, or None when the KB has no confident answer."""

@@ -53,6 +53,8 @@ class ServiceItem(Strict):
     code: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
     aliases: tuple[str, ...] = ()
+    # Words that mean another matter, though the name shares most of its words (离婚 for 结婚登记).
+    not_for: tuple[str, ...] = ()
     department: str = ""
     item_type: ItemType = "公共服务"
     window: Window = "综合"

@@ -208,11 +208,12 @@ class GuideFlow(Flow):
                               buttons=tuple(Button(title, title) for title in choices))]
             elif slots.get("target"):
                 target = slots["target"]  # "那要多久": the item already being discussed
-            elif any(h.score >= SUGGEST for h in hits):
+            elif any(h.score >= SUGGEST for h in hits) and kb.not_for_word(query) is None:
                 return self._ask_choice(ctx, [h for h in hits if h.score >= SUGGEST], field)
             else:
                 slots["pending_field"] = field
-                unknown = _unknown_name(ctx, query)
+                # "离婚登记要带什么": a matter the guide lacks, named by words that rule out its neighbour
+                unknown = _unknown_name(ctx, query) or kb.not_for_word(query)
                 if unknown is not None or (ctx.parse.intent in FIELD_BY_INTENT and len(ctx.text) > 6):
                     await ctx.services.gaps.record(ctx.text, "item")
                 if unknown is not None:  # "出租车营运证要什么材料": named, but not in the guide

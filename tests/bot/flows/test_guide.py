@@ -294,3 +294,11 @@ async def test_an_offered_item_is_picked_by_describing_it(visitor: Visitor) -> N
     picked = await visitor.say("我是买房子")  # not "没太明白"
     assert picked["flow"] == "guide", picked
     assert picked["replies"][0]["text"].startswith("【住房公积金提取（购买自住住房）】"), picked
+
+
+async def test_a_matter_next_to_an_item_is_not_answered_with_it(visitor: Visitor) -> None:
+    divorce = await visitor.say("离婚登记要带什么")  # not 结婚登记's materials
+    text = divorce["replies"][0]["text"]
+    assert "结婚登记" not in text and text.startswith("抱歉，暂时没有“离婚登记”的办事指南"), divorce
+    marriage = await visitor.say("结婚登记要带什么")
+    assert marriage["replies"][0]["text"].startswith("【内地居民结婚登记】需要"), marriage
