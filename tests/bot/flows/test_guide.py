@@ -302,3 +302,7 @@ async def test_a_matter_next_to_an_item_is_not_answered_with_it(visitor: Visitor
     assert "结婚登记" not in text and text.startswith("抱歉，暂时没有“离婚登记”的办事指南"), divorce
     marriage = await visitor.say("结婚登记要带什么")
     assert marriage["replies"][0]["text"].startswith("【内地居民结婚登记】需要"), marriage
+    newborn = await visitor.say("上户口要多久")  # a newborn's 出生登记, not 跨省户口迁移
+    assert newborn["replies"][0]["text"].startswith("【出生登记（新生儿落户）】"), newborn
+    moving = await visitor.say("迁户口要什么材料")
+    assert moving["replies"][0]["text"].startswith("【户口迁移（跨省迁入地一站式办理）】"), moving
