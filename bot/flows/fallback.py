@@ -24,9 +24,12 @@ class FallbackFlow(Flow):
         await ctx.services.gaps.record(ctx.text, "chat")
         if ctx.session.misses <= 1:
             # Near misses in the KB make the clarifying question concrete ("您是不是想问：…").
+            # A local example policy (示例) is never a guess at what a citizen meant.
+            policies = ctx.services.kb.current.policies
             near = [] if is_bare_yes_no(ctx) else [
                 h for h in ctx.search(ctx.text, ["item", "bundle", "policy"], limit=SUGGESTIONS)
-                if h.score >= SUGGEST_FROM]
+                if h.score >= SUGGEST_FROM and not (h.kind == "policy" and h.key in policies
+                                                    and policies[h.key].sample)]
             if near:
                 return [Reply(ctx.texts.get("fallback_suggest"), buttons=tuple(Button(h.title, h.title) for h in near))]
             return [Reply(ctx.texts.get("fallback_first"))]

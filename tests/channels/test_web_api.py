@@ -311,3 +311,9 @@ async def test_open_event_streams_share_the_workers_one_redis_connection(client:
     finally:
         for s in streams + consoles:
             s.close()
+
+
+async def test_a_local_example_policy_is_never_suggested_for_a_miss(visitor: Visitor) -> None:
+    reply = await visitor.say("我租的房子 房东不给租房合同怎么办")  # near 县标准厂房租金减免（示例）, among others
+    titles = [b["title"] for r in reply["replies"] for b in r.get("buttons", [])]
+    assert not any("示例" in t for t in titles), reply
