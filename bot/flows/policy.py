@@ -186,6 +186,9 @@ class PolicyFlow(Flow):
         for entity in ctx.parse.entities:
             if entity.entity == "policy_domain" and entity.value in DOMAIN_NEEDS:
                 profile["need"] = DOMAIN_NEEDS[entity.value]
+                said = ctx.text[entity.start:entity.end]
+                if not any(need in said for need in NEEDS):  # "节能减排" names an area; "贷款" only what they want
+                    profile["domain"] = entity.value  # "节能减排方面有啥补贴": that area's, not every 补贴
         if "need" not in profile:  # "个体户有啥补贴"
             need = next((n for n in NEEDS if n in ctx.text), None)
             if need is not None:
@@ -217,8 +220,11 @@ class PolicyFlow(Flow):
         eligible = kb.eligible(Profile(scale=known.get("scale"), taxpayer_type=known.get("taxpayer_type"),
                                        industry=known.get("industry"),
                                        needs=(known["need"],) if known.get("need") else ()), today_local())
-        if known.get("need"):  # what they want to know about: only those, when any offer it
-            eligible = [p for p in eligible if known["need"] in p.needs] or eligible
+        # What they want to know about: only those, when any offer it; in an area named ("节能减排方面有啥补贴"),
+        # that area's policies, those offering it first
+        wanted = [p for p in eligible if known["need"] in p.needs] if known.get("need") else []
+        in_area = [p for p in eligible if p.domain == known["domain"]] if known.get("domain") else []
+        eligible = sorted(in_area, key=lambda p: p not in wanted) if in_area else (wanted or eligible)
         label = "·".join(str(v) for v in known.values()) or "不限条件"
         if not eligible:
             return [Reply(ctx.texts.get("policy_none", profile=label))]

@@ -301,3 +301,14 @@ async def test_narrowing_answered_in_own_words_then_paged_to_the_end(visitor: Vi
     assert bundle["flow"] == "guide" and bundle["replies"][0]["text"].startswith("【企业开办】一件事"), bundle
     menu = await visitor.say("返回")
     assert menu["replies"][0]["text"].startswith("我可以帮您办下面这些事"), menu  # back to the menu
+
+
+async def test_an_area_named_lists_that_areas_policies(visitor: Visitor) -> None:
+    for answer in ("节能减排方面有啥补贴", "中型"):
+        await visitor.say(answer)
+    listed = await visitor.say("一般纳税人")
+    text = listed["replies"][0]["text"]
+    assert text.startswith("按“补贴·节能减排·中型·一般纳税人”"), text
+    assert "节能" in text.split("\n")[1], text  # the area's subsidy first
+    assert "扩岗" not in text and "技能提升" not in text, "employment subsidies are not 节能减排"
+    assert "购置节能节水、环境保护专用设备投资额10%抵免企业所得税" in text, text
