@@ -21,7 +21,8 @@ from policy_kb.search import Hit
 
 QUESTIONS = ("scale", "taxpayer_type", "need")
 DOC_WORDS = ("文号", "依据", "哪个文件", "什么文件", "政策文件")
-VALIDITY_WORDS = ("有效期", "到啥时候", "到什么时候", "执行到", "截止", "到期", "什么时候结束", "还有效")
+VALIDITY_WORDS = ("有效期", "到啥时候", "到什么时候", "执行到", "截止", "到期", "什么时候结束", "还有效", "今年还有",
+                  "现在还有", "今年还能", "还在执行", "还能用")
 PROFILE_ENTITIES = frozenset({"enterprise_scale", "taxpayer_type", "industry", "policy_domain"})
 # "制造业也是100%吗", "那餐饮业呢": whether the policy in context applies to an enterprise like this.
 APPLIES_WORDS = ("吗", "呢", "能不能", "可不可以", "可以不", "行不行", "适用", "享受", "能用", "也是", "也能", "也可以",

@@ -312,3 +312,11 @@ async def test_an_area_named_lists_that_areas_policies(visitor: Visitor) -> None
     assert "节能" in text.split("\n")[1], text  # the area's subsidy first
     assert "扩岗" not in text and "技能提升" not in text, "employment subsidies are not 节能减排"
     assert "购置节能节水、环境保护专用设备投资额10%抵免企业所得税" in text, text
+
+
+async def test_whether_a_policy_still_runs_this_year_is_its_validity(visitor: Visitor) -> None:
+    await visitor.say("稳岗返还")
+    still = await visitor.say("今年还有吗")  # not "没太明白"
+    assert still["flow"] == "policy", still
+    assert still["replies"][0]["text"].startswith("【失业保险稳岗返还】"), still
+    assert any(w in still["replies"][0]["text"] for w in ("执行到", "长期有效", "到期")), still
