@@ -28,6 +28,9 @@ PROFILE_ENTITIES = frozenset({"enterprise_scale", "taxpayer_type", "industry", "
 APPLIES_WORDS = ("吗", "呢", "能不能", "可不可以", "可以不", "行不行", "适用", "享受", "能用", "也是", "也能", "也可以",
                  "也行")
 WHO_ENTITIES = frozenset({"enterprise_scale", "taxpayer_type", "industry"})
+PROFILE_WHO = ("scale", "taxpayer_type", "industry")  # the profile fields that say who the enterprise is
+QUALIFY_WORDS = ("能享受", "能不能享受", "可以享受", "可不可以享受", "能申请吗", "可以申请吗", "符合吗", "符合条件吗",
+                 "够条件吗")
 # What only a service item has (a time limit, online handling, a pre-check, a booking): a message read as one of
 # these is about an item even when it shares words with a policy.
 ITEM_ONLY_INTENTS = frozenset({"ask_time_limit", "ask_online", "precheck", "book_appointment",
@@ -146,6 +149,13 @@ class PolicyFlow(Flow):
         hit = _named_policy(ctx)
         if current is not None and (hit is None or hit.key == current.id) and _asks_if_it_applies(ctx):
             return [Reply(self._applies(ctx, current))]
+        known_who = {k: str(v) for k, v in profile.items() if k in PROFILE_WHO and v not in (None, "skip")}
+        if hit is not None and hit.score >= NAMED_OUTRIGHT and known_who and _asks_if_we_qualify(ctx):
+            # "小型微利企业所得税我们能享受吗" from a 个体户: answered for the enterprise told before (小型 is the
+            # policy's name here, not a new description)
+            policy = kb.policies[hit.key]
+            ctx.slots["policy"] = policy.id
+            return [Reply(self._applies(ctx, policy, known_who))]
         if listed and _describes_who(ctx):
             before = dict(profile)
             self._profile_from_entities(ctx, profile)
@@ -285,12 +295,13 @@ class PolicyFlow(Flow):
         return ctx.texts.get(key, title=policy.title, date=validity)
 
     @staticmethod
-    def _applies(ctx: TurnContext, policy: Policy) -> str:
+    def _applies(ctx: TurnContext, policy: Policy, said: dict[str, str] | None = None) -> str:
         """"制造业也是100%吗", "那餐饮业呢": whether the policy is for an enterprise like the one the message
-        describes, with what it gives and the conditions left to meet, or who it is for instead.
+        describes (or `said`: the one told before), with what it gives and the conditions left to meet, or who it
+        is for instead.
         """
         texts = ctx.texts
-        said = _who_said(ctx)
+        said = said if said is not None else _who_said(ctx)
         described = "、".join(_shown(value, field) for field, value in said.items())
         if not described:
             who, benefit = _who(ctx, policy) or texts.get("policy_for_anyone"), policy.benefit or policy.summary
@@ -339,6 +350,11 @@ def _asks_about(ctx: TurnContext) -> str | None:
 def _follow_up_named(text: str) -> str | None:
     """The FOLLOW_UPS value a question names in words ("怎么申请" → how), whatever the classifier read."""
     return next((what for what, words in FOLLOW_UP_WORDS.items() if any(word in text for word in words)), None)
+
+
+def _asks_if_we_qualify(ctx: TurnContext) -> bool:
+    """"我们能享受吗", "我们符合吗": whether the enterprise told about qualifies for the policy named."""
+    return any(word in ctx.text for word in QUALIFY_WORDS)
 
 
 def _asks_if_it_applies(ctx: TurnContext) -> bool:

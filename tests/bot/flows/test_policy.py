@@ -320,3 +320,13 @@ async def test_whether_a_policy_still_runs_this_year_is_its_validity(visitor: Vi
     assert still["flow"] == "policy", still
     assert still["replies"][0]["text"].startswith("【失业保险稳岗返还】"), still
     assert any(w in still["replies"][0]["text"] for w in ("执行到", "长期有效", "到期")), still
+
+
+async def test_whether_we_qualify_for_a_named_policy_is_answered_for_the_enterprise_told(visitor: Visitor) -> None:
+    await visitor.say("我是做餐饮的个体户 有啥减税政策")
+    await visitor.say("小规模")
+    no = await visitor.say("小型微利企业所得税我们能享受吗")  # 小型 is the policy's name, not a new size
+    text = no["replies"][0]["text"]
+    assert "个体工商户" in text and "不在【小型微利企业所得税优惠】的适用范围内" in text, no
+    yes = await visitor.say("六税两费我们能享受吗")
+    assert "可以享受【“六税两费”减半征收】" in yes["replies"][0]["text"], yes
