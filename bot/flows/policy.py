@@ -418,9 +418,11 @@ def _named_policy(ctx: TurnContext) -> Hit | None:
     if not hits or not hits[0].confident:
         return None
     policies = ctx.services.kb.current.policies
-    if policies[hits[0].key].expired(today_local()) and not YEAR.search(ctx.text):
-        # "小规模纳税人免征增值税": the policy in force now with about the same name, not the 2022 one that ended
-        # (asked by its year, that one)
+    ended = policies[hits[0].key]
+    if ended.expired(today_local()) and YEAR.search(ended.title) and not YEAR.search(ctx.text):
+        # "小规模纳税人免征增值税": the policy in force now with about the same name, not the 2022 edition that
+        # ended (asked by its year, that one). One without a year in its title ended for good ("服务业加计抵减"):
+        # it is the one asked about, and says it ended.
         current = [h for h in hits if h.confident and hits[0].score - h.score < NAMED_MARGIN
                    and not policies[h.key].expired(today_local())]
         hits = current[:1] + [h for h in hits if h not in current[:1]] if current else hits

@@ -330,3 +330,9 @@ async def test_whether_we_qualify_for_a_named_policy_is_answered_for_the_enterpr
     assert "个体工商户" in text and "不在【小型微利企业所得税优惠】的适用范围内" in text, no
     yes = await visitor.say("六税两费我们能享受吗")
     assert "可以享受【“六税两费”减半征收】" in yes["replies"][0]["text"], yes
+
+
+async def test_a_policy_that_ended_for_good_is_the_one_asked_about(visitor: Visitor) -> None:
+    ended = await visitor.say("服务业增值税加计抵减今年还能用吗")  # not 先进制造业加计抵减, which runs on
+    text = ended["replies"][0]["text"]
+    assert text.startswith("【生产性、生活性服务业增值税加计抵减（已到期）】") and "到期" in text, ended
