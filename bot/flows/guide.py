@@ -48,6 +48,8 @@ BOOKING_ASIDE_FIELDS = frozenset({"materials", "conditions", "time_limit", "loca
 # a guess: the item is what was asked about.
 UNSURE = 0.5
 SUGGEST = 0.35
+# The fields one message may ask about together, in the order they are answered.
+MULTI_FIELDS = ("materials", "time_limit", "fee", "location")
 MAX_DESCRIBED_CHOICE = 10  # "我是买房子": an answer to "您要办理的是", not a new question
 # A question that names no known item calls it by at least this many characters (what is left without the filler
 # words) to be told that it is not in the guide, rather than asked which item it means; not "这个", "那个".
@@ -230,7 +232,13 @@ class GuideFlow(Flow):
         if item is None:  # the KB was reloaded without it
             slots.pop("target", None)
             return [Reply(ctx.texts.get("guide_which_item"))]
-        answer = await self._answer(ctx, item, field)
+        asked = _fields_asked(ctx)
+        if len(asked) > 1 and field in (*asked, "overview"):
+            # "办护照要多久？多少钱？在哪办？": every field asked, in one reply each, the buttons on the last
+            answers = [r for f in asked for r in await self._answer(ctx, item, f)]
+            answer = [Reply(r.text, card=r.card) for r in answers[:-1]] + answers[-1:]
+        else:
+            answer = await self._answer(ctx, item, field)
         return [day_line(ctx, day), *answer] if day is not None else answer
 
     @staticmethod
@@ -519,6 +527,11 @@ def _choice_described(ctx: TurnContext, choices: dict[str, str]) -> str | None:
     if not hits or (len(hits) > 1 and hits[0].score - hits[1].score < CLOSE):
         return None
     return f"{hits[0].kind}:{hits[0].key}"
+
+
+def _fields_asked(ctx: TurnContext) -> list[str]:
+    """The fields the message asks about by their words, in the guide's order ("要多久？多少钱？" → time_limit, fee)."""
+    return [field for field in MULTI_FIELDS if any(w in ctx.text for w in ctx.texts.words(f"asks_{field}"))]
 
 
 def _asks_amount(ctx: TurnContext) -> bool:

@@ -306,3 +306,13 @@ async def test_a_matter_next_to_an_item_is_not_answered_with_it(visitor: Visitor
     assert newborn["replies"][0]["text"].startswith("【出生登记（新生儿落户）】"), newborn
     moving = await visitor.say("迁户口要什么材料")
     assert moving["replies"][0]["text"].startswith("【户口迁移（跨省迁入地一站式办理）】"), moving
+
+
+async def test_several_questions_in_one_message_are_each_answered(visitor: Visitor) -> None:
+    asked = await visitor.say("办护照要多久？多少钱？在哪办？")
+    texts = [r["text"] for r in asked["replies"]]
+    assert len(texts) == 3, texts
+    assert "承诺 7 个工作日办结" in texts[0] and "收费：每本120元" in texts[1] and "办理地点" in texts[2], texts
+    assert asked["replies"][-1]["buttons"] and not asked["replies"][0]["buttons"]  # one set of buttons, at the end
+    one = await visitor.say("社保卡补办要多久")
+    assert len(one["replies"]) == 1, one
