@@ -199,8 +199,11 @@ class GuideFlow(Flow):
                 # "外地户口能在这领吗" about 失业金: a question about the item in context that mentions another
                 # item's word (户口 → 户口迁移) in passing
                 confident = []
-            if confident and (len(confident) == 1 or confident[1].score < confident[0].score - CLOSE):
+            close = [h for h in confident if h.score >= confident[0].score - CLOSE]
+            if confident and len(close) == 1:
                 target = f"{confident[0].kind}:{confident[0].key}"
+            elif slots.get("target") in {f"{h.kind}:{h.key}" for h in close}:
+                target = slots["target"]  # "需要备案吗" about 异地就医备案: of several close, the one in context
             elif len(confident) > 1:
                 return self._ask_choice(ctx, confident, field)
             elif choices:

@@ -316,3 +316,9 @@ async def test_several_questions_in_one_message_are_each_answered(visitor: Visit
     assert asked["replies"][-1]["buttons"] and not asked["replies"][0]["buttons"]  # one set of buttons, at the end
     one = await visitor.say("社保卡补办要多久")
     assert len(one["replies"]) == 1, one
+
+
+async def test_a_follow_up_several_items_match_stays_on_the_one_in_context(visitor: Visitor) -> None:
+    await visitor.say("医保报销咋弄，在外地住院的")
+    follow = await visitor.say("需要备案吗")  # 备案 is in three items' names: the one being discussed
+    assert follow["replies"][0]["text"].startswith("【基本医疗保险跨省异地就医备案】"), follow
