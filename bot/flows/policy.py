@@ -45,6 +45,9 @@ SKIP = frozenset({"跳过", "不知道", "不清楚", "都行", "随便"})
 SCALE_WORDS: dict[str, str] = {"小型微利": "小型", **{s: s for s in SCALES}}
 DOMAIN_NEEDS = {"减税降费": "减税", "金融财税": "贷款", "就业服务": "招工", "社会保障": "社保", "招商引资": "奖励",
                 "工业发展": "补贴", "节能减排": "补贴"}
+# A headcount in a question is the enterprise's size when it speaks of the enterprise, not of people hired.
+STAFF_SIZE = re.compile(r"我们|厂里|公司|单位|企业|店里|总共|一共|规模")
+HIRING = re.compile(r"招|雇|聘|裁|新增|吸纳")
 HEADCOUNT_SCALES = ((20, "微型"), (300, "小型"), (1000, "中型"), (float("inf"), "大型"))
 LIST_SIZE = 5
 # "2 怎么申请": the least confidence of the follow-up intent behind choose_option for it to count as asked.
@@ -194,6 +197,9 @@ class PolicyFlow(Flow):
 
     def _profile_from_entities(self, ctx: TurnContext, profile: dict[str, Any]) -> None:
         profile.update(_who_said(ctx))
+        if "scale" not in profile and STAFF_SIZE.search(ctx.text) and not HIRING.search(ctx.text) \
+                and (people := headcount(ctx.text)) is not None:
+            profile["scale"] = _scale_by_headcount(people)  # "厂里50个人，能享受啥政策" (not "招了3个人")
         for entity in ctx.parse.entities:
             if entity.entity == "policy_domain" and entity.value in DOMAIN_NEEDS:
                 profile["need"] = DOMAIN_NEEDS[entity.value]

@@ -336,3 +336,10 @@ async def test_a_policy_that_ended_for_good_is_the_one_asked_about(visitor: Visi
     ended = await visitor.say("服务业增值税加计抵减今年还能用吗")  # not 先进制造业加计抵减, which runs on
     text = ended["replies"][0]["text"]
     assert text.startswith("【生产性、生活性服务业增值税加计抵减（已到期）】") and "到期" in text, ended
+
+
+async def test_a_headcount_in_the_first_question_is_the_size(visitor: Visitor) -> None:
+    asked = await visitor.say("厂里50个人，能享受啥政策")
+    texts = [r["text"] for r in asked["replies"]]
+    assert asked["flow"] == "policy" and "企业规模？" not in texts, asked  # 50 people: 小型, not asked again
+    assert texts[-1] == "增值税纳税人类型？", texts
