@@ -13,7 +13,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.choices import resolve_choice
-from bot.flows.base import MAX_BARE_ANSWER_CHARS, MORE_WORDS, Flow, Services, TurnContext, is_bare_yes_no
+from bot.flows.base import (
+    MAX_BARE_ANSWER_CHARS,
+    MORE_WORDS,
+    QUESTION_INTENTS,
+    Flow,
+    Services,
+    TurnContext,
+    is_bare_yes_no,
+)
 from bot.flows.feedback import rating_buttons
 from bot.flows.handoff import asks_for_a_person, reopening_in_words, says_nothing
 from bot.flows.smalltalk import help_menu
@@ -39,9 +47,7 @@ GLOBAL_INTENTS = frozenset({"help", "cancel", "restart"})
 # middle of a complaint must reach a person, not become the complaint's text).
 OVERRIDING_INTENTS = frozenset({"request_human"})
 # Answered by the bot while a message left out of hours waits for staff (nobody reads it till morning).
-ANSWERED_BESIDE_A_MESSAGE = frozenset({"ask_materials", "ask_conditions", "ask_time_limit", "ask_location", "ask_fee",
-                                       "ask_process", "ask_online", "ask_policy", "ask_progress", "ask_office_hours",
-                                       "help", "precheck", "book_appointment"})
+ANSWERED_BESIDE_A_MESSAGE = QUESTION_INTENTS | {"ask_progress", "help", "precheck", "book_appointment"}
 # Of those, the commands: not added to the message.
 COMMAND_INTENTS = frozenset({"ask_progress", "help"})
 # "社保卡那个", "租房的那个": a choice among the buttons pointed at by what it is about.
@@ -215,7 +221,7 @@ class Engine:
             flow = active  # "不知道" to an open question is its answer, not a request for the menu
         if flow is None:
             # "取消预约 YY…" names a record: it is about that record, not a command to leave the conversation.
-            if intent in GLOBAL_INTENTS and not any(e.entity == "case_no" for e in ctx.parse.entities):
+            if intent in GLOBAL_INTENTS and not _names_record(ctx):
                 flow = self._changed_mind(ctx)
                 if flow is None:
                     ctx.session.misses = 0
@@ -312,19 +318,19 @@ class Engine:
         """"开公司要带什么材料", "查进度", "几点上班", a record number: what the bot answers itself while a message
         left out of hours waits for staff (it was added to the message, unanswered till morning).
         """
-        return ctx.parse.intent in ANSWERED_BESIDE_A_MESSAGE or any(e.entity == "case_no" for e in ctx.parse.entities)
+        return ctx.parse.intent in ANSWERED_BESIDE_A_MESSAGE or _names_record(ctx)
 
     async def _answered_beside_message(self, ctx: TurnContext, ticket: Ticket) -> tuple[str, list[Reply]]:
         """The bot's answer; a question is also added to the message, so staff see all the citizen asked."""
         flow_name, replies = await self._route(ctx)
-        if ctx.parse.intent not in COMMAND_INTENTS and not any(e.entity == "case_no" for e in ctx.parse.entities):
+        if ctx.parse.intent not in COMMAND_INTENTS and not _names_record(ctx):
             await self._services.tickets.citizen_says(ticket, ctx.inbound.text.strip())
         return flow_name, replies
 
     async def _relayed(self, ctx: TurnContext, ticket: Ticket, reopens: datetime | None) -> list[Reply]:
         """The message passed to the ticket (see `_relay`); `reopens` when the windows are closed."""
         tickets = self._services.tickets
-        names_record = any(e.entity == "case_no" for e in ctx.parse.entities)
+        names_record = _names_record(ctx)
         if ctx.parse.intent in ("cancel", "end_human", "restart") and not names_record:
             await tickets.citizen_leaves(ticket)
             if reopens is not None:
@@ -374,3 +380,8 @@ class Engine:
             ctx.session = Session(ctx.session.user_id, ctx.session.channel)
             return [Reply(self._texts.get("restarted")), *help_menu(ctx)]
         return help_menu(ctx)
+
+
+def _names_record(ctx: TurnContext) -> bool:
+    """Whether the message names a case, pre-check, ticket or appointment number ("取消预约 YY…", "GD…")."""
+    return any(e.entity == "case_no" for e in ctx.parse.entities)

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from bot.flows.base import TurnContext
+from bot.flows.smalltalk import day_asked
 from bot.messages import Button, Reply
 from core.clock import today_local
 from core.errors import Conflict, NotFound
@@ -48,16 +49,16 @@ def is_booking_answer(ctx: TurnContext, booking: dict[str, Any]) -> bool:
 
 def changes_day(ctx: TurnContext, booking: dict[str, Any]) -> bool:
     """"算了，改成后天吧" once the day is chosen: another day named while the half-day is asked for."""
-    return booking.get("step") == "half" and bool(booking.get("days")) \
-        and any(e.entity == "date" for e in ctx.parse.entities) and _chosen(ctx, booking) is None
+    return booking.get("step") == "half" and bool(booking.get("days")) and day_asked(ctx) is not None \
+        and _chosen(ctx, booking) is None
 
 
 def _day_not_offered(ctx: TurnContext, booking: dict[str, Any]) -> date | None:
     """"周六上午", "下周五", "今天下午" to the offered days: a day that cannot be booked, to say so and offer again."""
     if booking.get("step") != "day":
         return None
-    named = next((str(e.value) for e in ctx.parse.entities if e.entity == "date"), None)
-    return date.fromisoformat(named) if named is not None and named not in booking["choices"].values() else None
+    named = day_asked(ctx)
+    return named if named is not None and named.isoformat() not in booking["choices"].values() else None
 
 
 def gives_contact(ctx: TurnContext, booking: dict[str, Any]) -> bool:

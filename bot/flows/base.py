@@ -32,6 +32,10 @@ YES_NO_INTENTS = frozenset({"affirm", "deny"})
 MAX_BARE_ANSWER_CHARS = 6
 
 
+# Questions about a service item, a policy or the centre's hours: a flow answers them in one turn, while another
+# waits for an answer (a complaint) or a message left out of hours waits for staff.
+QUESTION_INTENTS = frozenset({"ask_materials", "ask_conditions", "ask_time_limit", "ask_location", "ask_fee",
+                              "ask_process", "ask_online", "ask_policy", "ask_office_hours"})
 # A complaint that names a policy or item ("去申请稳岗返还跑了两趟都办不了") is a complaint about it, not a
 # question another flow names better.
 NOT_QUESTIONS = frozenset({"complain", "urge_case", "evaluate"})

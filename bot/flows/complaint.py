@@ -8,7 +8,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.flows.base import MAX_BARE_ANSWER_CHARS, POLICY_WINDOW, Flow, TurnContext, asks_question, menu_buttons
+from bot.flows.base import (
+    MAX_BARE_ANSWER_CHARS,
+    POLICY_WINDOW,
+    QUESTION_INTENTS,
+    Flow,
+    TurnContext,
+    asks_question,
+    menu_buttons,
+)
 from bot.messages import Button, Reply
 from core.logging import drop_id_numbers, drop_phone_numbers
 from core.phones import mask_phone, normalise_phone
@@ -50,8 +58,6 @@ MATTER_LEAD = re.compile(r"^(?:我|想|要|去|来|给|帮)*(?:办理|补办|申
 NOT_IN_MATTER = re.compile(r"[说缺没要让给不带交拿问找跑]")
 # Left of a when-or-where answer once its date, time and place words are taken out ("在三楼窗口", "上周三下午").
 WHEN_WHERE_FILLER = re.compile(r"[\s，,。.！!、0-9一二三四五六七八九十两在就是了的吧啊呢去办我]")
-ASIDE_INTENTS = frozenset({"ask_materials", "ask_conditions", "ask_time_limit", "ask_location", "ask_fee",
-                           "ask_process", "ask_online", "ask_policy", "ask_office_hours"})
 
 
 class ComplaintFlow(Flow):
@@ -86,7 +92,7 @@ class ComplaintFlow(Flow):
         "那要多久有结果" names nothing: it is about the complaint, and answered here.
         """
         slots = ctx.session.slots_of(self.name)
-        if not (slots.get("asking") or slots.get("confirming")) or ctx.parse.intent not in ASIDE_INTENTS:
+        if not (slots.get("asking") or slots.get("confirming")) or ctx.parse.intent not in QUESTION_INTENTS:
             return False
         if not asks_question(ctx.text) or GIVES_REASON.search(ctx.text):
             return False

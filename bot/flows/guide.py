@@ -88,7 +88,7 @@ class GuideFlow(Flow):
         """
         slots = ctx.session.slots_of(self.name)
         booking = slots.get("booking")
-        if booking and any(e.entity == "date" for e in ctx.parse.entities):
+        if booking and day_asked(ctx) is not None:
             return appointments.is_booking_answer(ctx, booking)
         return self._checked_item(ctx, slots) is not None
 
