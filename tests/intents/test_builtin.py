@@ -140,3 +140,27 @@ def test_a_record_numbers_digits_do_not_sway_the_intent(kb: KnowledgeBase) -> No
                     ("BBC20261123-0001", "BBC20261122-0003", "gd20270101-0042", "ＢＢＣ２０２６１１２３－０００１")}
         assert len(readings) == 1, template  # the same probabilities whatever the number
         assert readings.pop()[0][0] == intent, template
+
+
+def test_a_kept_short_parse_reads_days_against_the_day_it_is_asked(kb: KnowledgeBase) -> None:
+    """Short messages' parses are kept; "明天" said again the next day is that day's tomorrow."""
+    from datetime import date, timedelta
+
+    from intents.builtin import BuiltinNLU
+    from intents.commands import CommandMatcher
+    from intents.entities import EntityExtractor, Gazetteer
+
+    extractor = EntityExtractor(Gazetteer.from_kb(kb))
+    today = [date(2026, 11, 24)]
+    nlu = BuiltinNLU(train(read_training_data(), kb.tokenizer), CommandMatcher.from_yaml(), lambda: extractor,
+                     0.0, lambda: today[0])
+
+    def dates(text: str) -> list[str]:
+        return [e.value for e in nlu.parse_sync(text).entities if e.entity == "date"]
+
+    assert dates("明天去") == dates("明天去") == ["2026-11-25"]
+    today[0] += timedelta(days=1)
+    assert dates("明天去") == ["2026-11-26"]
+    assert nlu.parse_sync("取消").intent == "cancel"
+    long_question = "我们是做机械加工的小厂，有啥优惠政策？"
+    assert nlu.parse_sync(long_question) == nlu.parse_sync(long_question)

@@ -28,6 +28,7 @@ async def test_a_reload_reaches_every_worker(aiohttp_client: Any, settings: Sett
     worker_b = await aiohttp_client(create_app(settings))
     kb_a, kb_b = worker_a.app[KB], worker_b.app[KB]
     assert "NEW-0001" not in kb_b.current.items
+    assert not await _items_named(worker_b, "办狗证")  # parsed (and kept: a short message) before the reload
     new = ServiceItem(code="NEW-0001", name="犬只登记", aliases=("办狗证", "养狗登记"), window="综合")
     await kb_a.store.upsert(KbContent(items=[new]), "import:test")
     generation = kb_b.generation
@@ -37,6 +38,12 @@ async def test_a_reload_reaches_every_worker(aiohttp_client: Any, settings: Sett
     assert kb_b.current.items["NEW-0001"].name == "犬只登记"
     resp = await worker_b.get("/api/v1/kb/items?q=办狗证")
     assert (await resp.json())["items"][0]["code"] == "NEW-0001"
+    assert await _items_named(worker_b, "办狗证") == ["犬只登记"]  # the NLU knows the new item at once
+
+
+async def _items_named(client: Any, text: str) -> list[str]:
+    resp = await client.post("/api/v1/nlu/parse", json={"text": text})
+    return [e["value"] for e in (await resp.json())["entities"] if e["entity"] == "item"]
 
 
 async def test_reloading_the_seed_drops_records_deleted_from_it(
