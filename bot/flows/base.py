@@ -76,6 +76,7 @@ class Services:
     tickets: TicketService
     evaluations: EvaluationStore
     turns: TurnLog
+    centre_address: str | None = None  # the centre's street address, when the deployment gives it
 
 
 @dataclass

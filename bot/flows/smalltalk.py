@@ -39,13 +39,16 @@ class SmalltalkFlow(Flow):
 
 
 def office_hours(ctx: TurnContext) -> list[Reply]:
-    """The centre's hours; for a day asked about ("周六上班不", "明天"), whether it is a working day by the
-    official holiday and 调休 calendar.
+    """The centre's hours; its address when asked where it is and the deployment gives it; for a day asked
+    about ("周六上班不", "明天"), whether it is a working day by the official holiday and 调休 calendar.
     """
     calendar = ctx.services.calendar
     hours = calendar.hours  # the same office hours the deadlines are computed with
     replies = [Reply(ctx.texts.get("office_hours", opens=_clock(hours.opens), lunch=_clock(hours.lunch_starts),
                                    after_lunch=_clock(hours.lunch_ends), closes=_clock(hours.closes)))]
+    address = ctx.services.centre_address
+    if address and any(word in ctx.text for word in ctx.texts.words("where")):
+        replies.insert(0, Reply(ctx.texts.get("centre_address", address=address)))
     day = day_asked(ctx)
     if day is not None:
         replies.insert(0, day_line(ctx, day))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from bot.app import create_app
 from bot.typedefs import CALENDAR, GAPS
 from core.clock import now_local, today_local
+from core.settings import Settings
 from handoff.calendar import date_in_words
 from tests.conftest import Visitor, new_visitor
 
@@ -201,6 +204,21 @@ async def test_a_holiday_named_is_answered_with_its_days_off(client: TestClient,
     text = answer["replies"][0]["text"]
     assert f"{date_in_words(first)}至{date_in_words(last)}" in text, text
     assert ("还没有公布" in text) == provisional
+
+
+async def test_the_centres_address_is_said_where_the_deployment_gives_it(aiohttp_client: Any,
+                                                                         settings: Settings) -> None:
+    address = "城关镇人民路88号（县行政服务大楼一楼）"
+    client = await aiohttp_client(create_app(settings.model_copy(update={"centre_address": address})))
+    visitor = await new_visitor(client)
+    for question in ("地址在哪", "政务中心地址在哪", "办事大厅怎么走"):
+        texts = [r["text"] for r in (await visitor.say(question))["replies"]]
+        assert texts[0] == f"县政务服务中心地址：{address}。", (question, texts)
+        assert texts[1].startswith("县政务服务中心办公时间"), texts
+    hours = await visitor.say("你们几点下班")  # the hours alone
+    assert hours["replies"][0]["text"].startswith("县政务服务中心办公时间"), hours
+    item = await visitor.say("社保卡在哪办")  # an item's own window, not the centre's address
+    assert address not in item["replies"][0]["text"] and "社会保障卡" in item["replies"][0]["text"], item
 
 
 async def test_whether_it_is_open_now_is_answered_from_the_clock(client: TestClient, visitor: Visitor) -> None:
