@@ -123,10 +123,13 @@ class PolicyFlow(Flow):
         listed: dict[str, str] = slots.get("listed", {})
         if ctx.text in listed:
             return self._detail(ctx, kb.policies[listed[ctx.text]])
+        known_who = {k: str(v) for k, v in profile.items() if k in PROFILE_WHO and v not in (None, "skip")}
         asked = self._asked_of_listed(ctx, slots)
         if asked is not None:
             policy, what = kb.policies[asked[0]], asked[1]
             ctx.slots["policy"] = policy.id
+            if what is None and known_who and _asks_if_we_qualify(ctx):  # "3 我们能享受吗"
+                return [Reply(self._applies(ctx, policy, known_who))]
             return self._follow_up(ctx, policy, what) if what else self._detail(ctx, policy)
         if ctx.text in MORE_WORDS and slots.get("more"):
             return self._page(ctx, [kb.policies[i] for i in slots.pop("more") if i in kb.policies], len(listed))
@@ -152,7 +155,6 @@ class PolicyFlow(Flow):
         hit = _named_policy(ctx)
         if current is not None and (hit is None or hit.key == current.id) and _asks_if_it_applies(ctx):
             return [Reply(self._applies(ctx, current))]
-        known_who = {k: str(v) for k, v in profile.items() if k in PROFILE_WHO and v not in (None, "skip")}
         if hit is not None and hit.score >= NAMED_OUTRIGHT and known_who and _asks_if_we_qualify(ctx):
             # "小型微利企业所得税我们能享受吗" from a 个体户: answered for the enterprise told before (小型 is the
             # policy's name here, not a new description)
@@ -170,13 +172,18 @@ class PolicyFlow(Flow):
             return self._follow_up(ctx, current, FOLLOW_UPS[ctx.parse.intent])
         if listed and ctx.parse.intent in FOLLOW_UPS and hit is None:  # "怎么申请" to a list: which one?
             return [Reply(ctx.texts.get("policy_pick_first"))]
+        if listed and hit is None and _asks_if_we_qualify(ctx):
+            # "我们能享受吗" to a list: it was filtered by what they said; each policy's own terms are in its details
+            return [Reply(ctx.texts.get("policy_list_qualify", profile=_label(profile)))]
         if hit is not None:  # "稳岗补贴怎么申请": what is asked of it, else its details
             asked_of_it = FOLLOW_UPS.get(ctx.parse.intent) or _follow_up_named(ctx.text)
             return self._follow_up(ctx, kb.policies[hit.key], asked_of_it or "who")
         self._profile_from_entities(ctx, profile)
-        replies = [Reply(ctx.texts.get("policy_intro"))] if not slots.get("introduced") else []
+        replies = self._next(ctx, profile)
+        if not slots.get("introduced") and "asking" in slots:  # "先确认几点" only before a question
+            replies.insert(0, Reply(ctx.texts.get("policy_intro")))
         slots["introduced"] = True
-        return replies + self._next(ctx, profile)
+        return replies
 
     @staticmethod
     def _asked_of_listed(ctx: TurnContext, slots: dict[str, Any]) -> tuple[str, str | None] | None:
@@ -242,7 +249,7 @@ class PolicyFlow(Flow):
         wanted = [p for p in eligible if known["need"] in p.needs] if known.get("need") else []
         in_area = [p for p in eligible if p.domain == known["domain"]] if known.get("domain") else []
         eligible = sorted(in_area, key=lambda p: p not in wanted) if in_area else (wanted or eligible)
-        label = "·".join(str(v) for v in known.values()) or "不限条件"
+        label = _label(profile)
         if not eligible:
             return [Reply(ctx.texts.get("policy_none", profile=label))]
         ctx.slots["listed"], ctx.slots["numbers"] = {}, {}
@@ -356,6 +363,11 @@ def _asks_about(ctx: TurnContext) -> str | None:
 def _follow_up_named(text: str) -> str | None:
     """The FOLLOW_UPS value a question names in words ("怎么申请" → how), whatever the classifier read."""
     return next((what for what, words in FOLLOW_UP_WORDS.items() if any(word in text for word in words)), None)
+
+
+def _label(profile: dict[str, Any]) -> str:
+    """What the list was filtered by, in words ("小型·一般纳税人·减税"), or "不限条件"."""
+    return "·".join(str(v) for v in profile.values() if v not in (None, "skip")) or "不限条件"
 
 
 def _asks_if_we_qualify(ctx: TurnContext) -> bool:

@@ -343,3 +343,16 @@ async def test_a_headcount_in_the_first_question_is_the_size(visitor: Visitor) -
     texts = [r["text"] for r in asked["replies"]]
     assert asked["flow"] == "policy" and "企业规模？" not in texts, asked  # 50 people: 小型, not asked again
     assert texts[-1] == "增值税纳税人类型？", texts
+
+
+async def test_whether_we_qualify_asked_of_a_list_says_what_it_was_filtered_by(visitor: Visitor) -> None:
+    listed = await visitor.say("我们是小微企业，一般纳税人，有啥减税政策")
+    texts = [r["text"] for r in listed["replies"]]
+    assert len(texts) == 1 and texts[0].startswith("按“小型·一般纳税人·减税”"), texts  # nothing left to ask first
+    qualify = await visitor.say("我们能享受吗")
+    assert qualify["replies"][0]["text"].startswith("上面这些是按“小型·一般纳税人·减税”筛出来的"), qualify
+    number = next(line.split(".")[0] for line in texts[0].splitlines() if "“六税两费”减半征收" in line)
+    one = await visitor.say(f"{number} 我们能享受吗")
+    text = one["replies"][0]["text"]
+    assert text.startswith("小型企业、一般纳税人可以享受【“六税两费”减半征收】"), text
+    assert "一般纳税人须属于小型微利企业" in text, text
