@@ -54,6 +54,7 @@ MAX_DESCRIBED_CHOICE = 10  # "我是买房子": an answer to "您要办理的是
 # A question that names no known item calls it by at least this many characters (what is left without the filler
 # words) to be told that it is not in the guide, rather than asked which item it means; not "这个", "那个".
 MIN_UNKNOWN_NAME = 3
+MAX_NAMED_MISSING = 8  # "我想办离婚": short enough to be only the matter's name
 REFERS_BACK = re.compile(r"这|那|它|此|上面|刚才")  # below confidence but this close: offered as "您要办理的是" choices
 # "能在这领吗", "这个也能办吗": a question about the item in context, unless it names another item clearly.
 ASKED_OF_THIS = re.compile(r"在这|这里|这儿|这边|这个|这项|也能|也可以")
@@ -138,7 +139,10 @@ class GuideFlow(Flow):
         if ctx.session.slots_of(self.name).get("precheck") and states_having(ctx.text):
             return True  # "我带了那个" to a checklist: nobody else understood it, and it is an answer of ours
         hits = ctx.search(ctx.text, ["item", "bundle"], limit=1)
-        return bool(hits and hits[0].confident)
+        if hits and hits[0].confident:
+            return True
+        # "办离婚": a matter the guide lacks, named by a word that rules out a neighbour (结婚登记); said to be missing
+        return len(ctx.text) <= MAX_NAMED_MISSING and ctx.services.kb.current.not_for_word(ctx.text) is not None
 
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Identify what is asked about, then answer the asked field (or an overview)."""

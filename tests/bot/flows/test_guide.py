@@ -318,6 +318,11 @@ async def test_a_matter_next_to_an_item_is_not_answered_with_it(visitor: Visitor
     divorce = await visitor.say("离婚登记要带什么")  # not 结婚登记's materials
     text = divorce["replies"][0]["text"]
     assert "结婚登记" not in text and text.startswith("抱歉，暂时没有“离婚登记”的办事指南"), divorce
+    asked = await visitor.say("想问下离婚登记要带啥")
+    assert asked["replies"][0]["text"].startswith("抱歉，暂时没有“离婚登记”的办事指南"), asked  # not “下离婚登记”
+    for bare in ("办离婚", "离婚"):  # the matter's name alone: missing, not "没太明白"
+        named = await visitor.say(bare)
+        assert named["flow"] == "guide" and named["replies"][0]["text"].startswith("抱歉，暂时没有“离婚"), named
     marriage = await visitor.say("结婚登记要带什么")
     assert marriage["replies"][0]["text"].startswith("【内地居民结婚登记】需要"), marriage
     newborn = await visitor.say("上户口要多久")  # a newborn's 出生登记, not 跨省户口迁移
