@@ -328,17 +328,19 @@ class PolicyFlow(Flow):
         return text
 
     def _follow_up(self, ctx: TurnContext, policy: Policy, what: str) -> list[Reply]:
+        """What is asked of the policy (how to apply, materials, window), with the same buttons as its details so
+        that "2" after "1" still picks one; else its details."""
         texts = ctx.texts
         if what == "how":
-            return [Reply(texts.get("policy_how", title=policy.title, text=policy.how_to_apply or policy.summary))]
-        if what == "materials":
-            if not policy.materials:
-                return [Reply(texts.get("policy_no_materials", title=policy.title))]
-            lines = [texts.get("policy_materials", title=policy.title), *(f"• {m}" for m in policy.materials)]
-            return [Reply("\n".join(lines))]
-        if what == "window":
-            return [Reply(texts.get("policy_window", title=policy.title, window=policy.window or "惠企政策综合窗口"))]
-        return self._detail(ctx, policy)
+            text = texts.get("policy_how", title=policy.title, text=policy.how_to_apply or policy.summary)
+        elif what == "materials":
+            listed = [texts.get("policy_materials", title=policy.title), *(f"• {m}" for m in policy.materials)]
+            text = "\n".join(listed) if policy.materials else texts.get("policy_no_materials", title=policy.title)
+        elif what == "window":
+            text = texts.get("policy_window", title=policy.title, window=policy.window or "惠企政策综合窗口")
+        else:
+            return self._detail(ctx, policy)
+        return [Reply(text, buttons=menu_buttons(texts.menu("policy_follow_ups")))]
 
 
 def _asks_about(ctx: TurnContext) -> str | None:

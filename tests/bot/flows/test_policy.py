@@ -356,3 +356,14 @@ async def test_whether_we_qualify_asked_of_a_list_says_what_it_was_filtered_by(v
     text = one["replies"][0]["text"]
     assert text.startswith("小型企业、一般纳税人可以享受【“六税两费”减半征收】"), text
     assert "一般纳税人须属于小型微利企业" in text, text
+
+
+async def test_the_follow_up_buttons_stay_after_one_is_pressed(visitor: Visitor) -> None:
+    card = await visitor.say("稳岗返还")
+    assert card["replies"][0]["text"].startswith("【") and card["replies"][0]["buttons"], card
+    title = card["replies"][0]["text"][1:card["replies"][0]["text"].index("】")]
+    for number, starts in (("1", ("申请方式",)), ("2", ("需要的材料", "无需单独提交")), ("3", ("办理窗口",))):
+        answer = await visitor.say(number)
+        text = answer["replies"][0]["text"]
+        assert answer["flow"] == "policy" and text.startswith(tuple(f"【{title}】{s}" for s in starts)), answer
+        assert [b["title"] for b in answer["replies"][-1]["buttons"]] == ["怎么申请", "要什么材料", "到哪办"]
