@@ -31,11 +31,12 @@ WHO_ENTITIES = frozenset({"enterprise_scale", "taxpayer_type", "industry"})
 PROFILE_WHO = ("scale", "taxpayer_type", "industry")  # the profile fields that say who the enterprise is
 QUALIFY_WORDS = ("能享受", "能不能享受", "可以享受", "可不可以享受", "能申请吗", "可以申请吗", "符合吗", "符合条件吗",
                  "够条件吗")
-# What only a service item has (a time limit, online handling, a pre-check, a booking): a message read as one of
-# these is about an item even when it shares words with a policy.
-ITEM_ONLY_INTENTS = frozenset({"ask_time_limit", "ask_online", "precheck", "book_appointment",
-                               "request_assisted_service"})
-FOLLOW_UPS = {"ask_process": "how", "ask_materials": "materials", "ask_location": "window", "ask_conditions": "who"}
+# What only a service item has (online handling, a pre-check, a booking): a message read as one of these is about
+# an item even when it shares words with a policy. ("高新技术企业认定要多久" names the policy: it says it has no
+# time limit of its own and how it is applied for.)
+ITEM_ONLY_INTENTS = frozenset({"ask_online", "precheck", "book_appointment", "request_assisted_service"})
+FOLLOW_UPS = {"ask_process": "how", "ask_materials": "materials", "ask_location": "window", "ask_conditions": "who",
+              "ask_time_limit": "time"}
 # A policy named with one of these asks that of it ("稳岗补贴怎么申请" reads as ask_policy).
 FOLLOW_UP_WORDS = {"how": ("怎么申请", "如何申请", "怎么申报", "如何申报", "怎么办理", "如何办理", "申请流程",
                            "怎么享受", "如何享受"),
@@ -338,6 +339,8 @@ class PolicyFlow(Flow):
             text = "\n".join(listed) if policy.materials else texts.get("policy_no_materials", title=policy.title)
         elif what == "window":
             text = texts.get("policy_window", title=policy.title, window=policy.window or "惠企政策综合窗口")
+        elif what == "time":  # "要多久": a policy has no promised time limit as an item does; how it is applied for
+            text = texts.get("policy_time", title=policy.title, how=policy.how_to_apply or policy.summary)
         else:
             return self._detail(ctx, policy)
         return [Reply(text, buttons=menu_buttons(texts.menu("policy_follow_ups")))]

@@ -367,3 +367,16 @@ async def test_the_follow_up_buttons_stay_after_one_is_pressed(visitor: Visitor)
         text = answer["replies"][0]["text"]
         assert answer["flow"] == "policy" and text.startswith(tuple(f"【{title}】{s}" for s in starts)), answer
         assert [b["title"] for b in answer["replies"][-1]["buttons"]] == ["怎么申请", "要什么材料", "到哪办"]
+
+
+async def test_how_long_a_policy_takes_is_asked_of_the_policy_not_an_item(visitor: Visitor) -> None:
+    await visitor.say("稳岗返还")
+    how_long = await visitor.say("要多久")  # not "请问您要办理什么事项"
+    text = how_long["replies"][0]["text"]
+    assert how_long["flow"] == "policy" and text.startswith("【失业保险稳岗返还】的政策文件没有规定办理时限"), how_long
+    where = await visitor.say("在哪办")
+    assert where["replies"][0]["text"].startswith("【失业保险稳岗返还】办理窗口"), where
+    named = await visitor.say("高新技术企业认定要多久")  # not 企业设立登记, which shares 企业
+    assert named["replies"][0]["text"].startswith("【高新技术企业减按15%税率征收企业所得税】的政策文件没有规定"), named
+    item = await visitor.say("社保卡补办要多久")  # an item's time limit is still the item's
+    assert item["flow"] == "guide" and item["replies"][0]["text"].startswith("【社会保障卡申领、补换】承诺"), item
