@@ -371,8 +371,11 @@ def _follow_up_named(text: str) -> str | None:
 
 
 def _label(profile: dict[str, Any]) -> str:
-    """What the list was filtered by, in words ("小型·一般纳税人·减税"), or "不限条件"."""
-    return "·".join(str(v) for v in profile.values() if v not in (None, "skip")) or "不限条件"
+    """What the list was filtered by, in words ("小型·一般纳税人·减税"), or "不限条件"; a want the area named says
+    already is not said twice ("减税降费", not "减税·减税降费").
+    """
+    said = [str(v) for v in profile.values() if v not in (None, "skip")]
+    return "·".join(v for v in said if not any(v != other and v in other for other in said)) or "不限条件"
 
 
 def _asks_if_we_qualify(ctx: TurnContext) -> bool:
@@ -392,7 +395,9 @@ def _who(ctx: TurnContext, policy: Policy) -> str:
     rules = policy.eligibility
     scales = [ctx.texts.get("policy_who_any_enterprise")] if set(rules.scales) >= ENTERPRISE_SCALES \
         else list(rules.scales)
-    who = "、".join([*scales, *rules.taxpayer_types, *rules.industries, *rules.other])
+    who = "、".join([*scales, *rules.taxpayer_types, *rules.industries])
+    if rules.other:  # conditions, each a clause of its own: "足额缴纳失业保险费12个月以上；上年度未裁员或…"
+        who += ("；" if who else "") + "；".join(rules.other)
     if rules.excluded_industries:
         who += ("；" if who else "") + "不适用于" + "、".join(rules.excluded_industries)
     return who

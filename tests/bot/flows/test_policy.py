@@ -46,7 +46,7 @@ async def test_a_direct_question_is_answered_from_the_policy(visitor: Visitor) -
     assert answer["flow"] == "policy"
     assert text.startswith("【研发费用税前加计扣除】研发费用100%加计扣除")
     assert "财政部 税务总局公告2023年第7号" in text
-    assert "适用对象：各类企业（不含个体工商户）、会计核算健全" in text, text  # not 大型、中型、小型、微型
+    assert "适用对象：各类企业（不含个体工商户）；会计核算健全" in text, text  # not 大型、中型、小型、微型
     where = await visitor.say("到哪办")
     assert where["replies"][0]["text"].startswith("【研发费用税前加计扣除】办理窗口")
 
@@ -361,6 +361,7 @@ async def test_whether_we_qualify_asked_of_a_list_says_what_it_was_filtered_by(v
 async def test_the_follow_up_buttons_stay_after_one_is_pressed(visitor: Visitor) -> None:
     card = await visitor.say("稳岗返还")
     assert card["replies"][0]["text"].startswith("【") and card["replies"][0]["buttons"], card
+    assert "足额缴纳失业保险费12个月以上；上年度未裁员" in card["replies"][0]["text"], card  # clauses, not a list
     title = card["replies"][0]["text"][1:card["replies"][0]["text"].index("】")]
     for number, starts in (("1", ("申请方式",)), ("2", ("需要的材料", "无需单独提交")), ("3", ("办理窗口",))):
         answer = await visitor.say(number)
@@ -380,3 +381,18 @@ async def test_how_long_a_policy_takes_is_asked_of_the_policy_not_an_item(visito
     assert named["replies"][0]["text"].startswith("【高新技术企业减按15%税率征收企业所得税】的政策文件没有规定"), named
     item = await visitor.say("社保卡补办要多久")  # an item's time limit is still the item's
     assert item["flow"] == "guide" and item["replies"][0]["text"].startswith("【社会保障卡申领、补换】承诺"), item
+
+
+async def test_export_tax_refund_is_answered_from_its_document(visitor: Visitor) -> None:
+    asked = await visitor.say("我们是做外贸的，想问下有啥出口退税的政策")  # not the narrowing, then 减税 policies
+    text = asked["replies"][0]["text"]
+    assert text.startswith("【出口货物劳务增值税和消费税退（免）税】") and "财税〔2012〕39号" in text, asked
+    how = await visitor.say("怎么申请")
+    assert "出口退（免）税备案" in how["replies"][0]["text"], how
+
+
+async def test_an_area_and_the_want_it_holds_are_said_once(visitor: Visitor) -> None:
+    await visitor.say("税收优惠有哪些")  # 税收优惠: the area 减税降费 and the want 减税
+    for answer in ("跳过", "跳过"):
+        listed = await visitor.say(answer)
+    assert listed["replies"][0]["text"].startswith("按“减税降费”"), listed  # not "减税·减税降费"
