@@ -11,6 +11,7 @@ from bot.app import create_app
 from bot.typedefs import KB
 from core.settings import Settings
 from policy_kb.content import KbContent
+from policy_kb.loader import load_yaml_dir
 from policy_kb.schema import ServiceItem
 
 
@@ -81,8 +82,9 @@ async def test_workers_starting_together_seed_the_kb_once(settings: Settings) ->
     try:
         services = [KbService(session_factory(engine), client) for _ in range(3)]
         await asyncio.gather(*(s.start() for s in services))
-        assert all(len(s.current.items) == 57 for s in services)
-        assert await services[0].store.count_items() == 57
+        seeded = len(load_yaml_dir().items)
+        assert all(len(s.current.items) == seeded for s in services)
+        assert await services[0].store.count_items() == seeded
     finally:
         await client.aclose()
         await engine.dispose()

@@ -345,3 +345,12 @@ async def test_a_follow_up_several_items_match_stays_on_the_one_in_context(visit
     await visitor.say("医保报销咋弄，在外地住院的")
     follow = await visitor.say("需要备案吗")  # 备案 is in three items' names: the one being discussed
     assert follow["replies"][0]["text"].startswith("【基本医疗保险跨省异地就医备案】"), follow
+
+
+async def test_resident_medical_insurance_and_tax_registration_are_their_own_items(visitor: Visitor) -> None:
+    fee = await visitor.say("城乡居民医保今年交多少钱")  # not 城乡居民养老保险's
+    assert fee["replies"][0]["text"].startswith("【城乡居民基本医疗保险参保缴费】收费"), fee
+    where = await visitor.say("在哪交")
+    assert where["replies"][0]["text"].startswith("【城乡居民基本医疗保险参保缴费】"), where
+    tax = await visitor.say("税务登记怎么弄")  # a new enterprise's 新办纳税人 matters, not 社保登记 or 结婚登记
+    assert tax["replies"][0]["text"].startswith("【发票领用（新办纳税人首次申领）】"), tax
