@@ -215,14 +215,14 @@ class GuideFlow(Flow):
                 slots.update(choices=choices, pending_field=field)
                 return [Reply(ctx.texts.get("guide_choose_first"),
                               buttons=tuple(Button(title, title) for title in choices))]
-            elif slots.get("target"):
-                target = slots["target"]  # "那要多久": the item already being discussed
+            elif slots.get("target") and _other_matter(ctx, query) is None:
+                target = slots["target"]  # "那要多久": the item already being discussed (not "狗证在哪办")
             elif any(h.score >= SUGGEST for h in hits) and kb.not_for_word(query) is None:
                 return self._ask_choice(ctx, [h for h in hits if h.score >= SUGGEST], field)
             else:
                 slots["pending_field"] = field
                 # "离婚登记要带什么": a matter the guide lacks, named by words that rule out its neighbour
-                unknown = _unknown_name(ctx, query) or kb.not_for_word(query)
+                unknown = _unknown_name(ctx, query) or kb.not_for_word(query) or _other_matter(ctx, query)
                 if unknown is not None or (ctx.parse.intent in FIELD_BY_INTENT and len(ctx.text) > 6):
                     await ctx.services.gaps.record(ctx.text, "item")
                 if unknown is not None:  # "出租车营运证要什么材料": named, but not in the guide
@@ -495,6 +495,18 @@ def _unknown_name(ctx: TurnContext, query: str) -> str | None:
     if len(core) < MIN_UNKNOWN_NAME or REFERS_BACK.search(core):
         return None
     return core if any(mark in core for mark in ctx.texts.words("matter_marks")) else None
+
+
+def _other_matter(ctx: TurnContext, query: str) -> str | None:
+    """The matter a follow-up names instead of the item in context ("狗证在哪办" → 狗证: a `matter_marks` word and
+    more), not counting the materials it mentions ("身份证要复印吗") or a mark alone ("有补贴吗"); else None.
+    """
+    kb = ctx.services.kb.current
+    core = kb.core(kb.without_material_names(query))
+    if REFERS_BACK.search(core):
+        return None
+    marks = [mark for mark in ctx.texts.words("matter_marks") if mark in core]
+    return core if marks and len(core) > max(len(mark) for mark in marks) else None
 
 
 def _checklist(kb: KnowledgeBase, ref: str | None) -> ServiceItem | None:

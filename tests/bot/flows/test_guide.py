@@ -354,3 +354,15 @@ async def test_resident_medical_insurance_and_tax_registration_are_their_own_ite
     assert where["replies"][0]["text"].startswith("【城乡居民基本医疗保险参保缴费】"), where
     tax = await visitor.say("税务登记怎么弄")  # a new enterprise's 新办纳税人 matters, not 社保登记 or 结婚登记
     assert tax["replies"][0]["text"].startswith("【发票领用（新办纳税人首次申领）】"), tax
+
+
+async def test_a_matter_the_guide_lacks_is_not_answered_with_the_item_in_context(visitor: Visitor) -> None:
+    await visitor.say("公积金租房提取要什么条件")
+    for question in ("狗证", "我想问下狗证在哪办"):  # not 公积金's time limit and window
+        answer = await visitor.say(question)
+        assert answer["replies"][0]["text"].startswith("抱歉，暂时没有“狗证”的办事指南"), (question, answer)
+    await visitor.say("公积金租房提取要什么条件")
+    same = await visitor.say("那要多久")  # a follow-up naming nothing is still about the item
+    assert same["replies"][0]["text"].startswith("【住房公积金提取（租赁住房）】承诺"), same
+    aside = await visitor.say("有补贴吗")  # a mark word alone names no other matter
+    assert "狗证" not in aside["replies"][0]["text"] and "暂时没有" not in aside["replies"][0]["text"], aside
