@@ -373,9 +373,10 @@ class Engine:
 
     def _global(self, ctx: TurnContext, intent: str) -> list[Reply]:
         if intent == "cancel":
-            had_flow = ctx.session.flow is not None
+            active = self._flows.get(ctx.session.flow or "")
+            left = active.left_behind(ctx) if active is not None else []
             ctx.session.end_flow()
-            return [Reply(self._texts.get("cancelled" if had_flow else "nothing_to_cancel"))]
+            return left or [Reply(self._texts.get("cancelled" if active is not None else "nothing_to_cancel"))]
         if intent == "restart":
             ctx.session = Session(ctx.session.user_id, ctx.session.channel)
             return [Reply(self._texts.get("restarted")), *help_menu(ctx)]

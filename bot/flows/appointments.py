@@ -211,6 +211,7 @@ async def _book(ctx: TurnContext, item: ServiceItem, booking: dict[str, Any], ha
         booking.update(step="day", choices={date_in_words(d): d.isoformat() for d in book.days(today_local())})
         return [Reply(texts.get("appointment_slot_taken"), buttons=tuple(Button(t, t) for t in booking["choices"]))]
     ctx.slots.pop("booking", None)
+    ctx.slots["booked"] = made.number  # a "取消" of this conversation later says the appointment is still there
     if booking.get("replaces"):
         with contextlib.suppress(NotFound, Conflict):  # already cancelled: nothing to undo
             await book.cancel(booking["replaces"], ctx.inbound.user_id)
@@ -249,6 +250,8 @@ async def manage(ctx: TurnContext, match: re.Match[str]) -> list[Reply]:
             return [Reply(texts.get("appointment_not_found"))]
         except Conflict:
             return [Reply(texts.get("appointment_already_cancelled", number=number))]
+        if ctx.slots.get("booked") == number:
+            ctx.slots.pop("booked")
         return [Reply(texts.get("appointment_cancelled", number=number))]
     existing = await book.upcoming(number, ctx.inbound.user_id, today_local())
     item = ctx.services.kb.current.items.get(existing.item_code) if existing else None

@@ -147,6 +147,12 @@ class Flow(ABC):
         """
         return False
 
+    def left_behind(self, ctx: TurnContext) -> list[Reply]:
+        """When the user cancels this active flow's conversation ("算了，取消"): what it made that the cancel does
+        not undo, said instead of a plain "已取消" (an appointment booked in it is still there); empty if nothing.
+        """
+        return []
+
     def resume_hint(self, ctx: TurnContext) -> list[Reply]:
         """After a question set aside (see `sets_aside`): how to carry on where this flow was."""
         return []

@@ -119,6 +119,16 @@ class GuideFlow(Flow):
         """"取消预约" and "改约" (with or without the number) are about appointments, whatever the NLU reads."""
         return bool(appointments.MANAGE.match(ctx.text))
 
+    def left_behind(self, ctx: TurnContext) -> list[Reply]:
+        """"算了，不去了，取消" after booking: the appointment stays until it is cancelled as such; say so, with the
+        button that cancels it.
+        """
+        number = ctx.session.slots_of(self.name).get("booked")
+        if not number:
+            return []
+        return [Reply(ctx.texts.get("appointment_kept_on_cancel", number=number),
+                      buttons=(Button(ctx.texts.get("button_cancel_booking"), f"取消预约 {number}"),))]
+
     def window_hint(self, ctx: TurnContext) -> str | None:
         """The window of the item being discussed; while the user chooses among items (three kinds of 公积金提取),
         their window when they share one.

@@ -274,3 +274,24 @@ async def test_an_address_and_a_phone_in_one_message_book_at_once(visitor: Visit
     text = booked["replies"][0]["text"]
     assert "上门到 城关镇幸福路8号" in text and "138****5678" in text, booked
     assert "13812345678" not in text
+
+
+async def test_leaving_the_conversation_after_booking_says_the_appointment_is_still_there(
+        client: TestClient, visitor: Visitor) -> None:
+    for message in ("算了不去了，取消", "取消"):  # not "好的，已取消", with the appointment kept
+        await visitor.say("我要预约办护照")
+        await visitor.say("1")
+        number = (await visitor.say("上午"))["replies"][0]["card"]["number"]
+        left = await visitor.say(message)
+        reply = left["replies"][0]
+        assert reply["text"].startswith("好的，这次咨询先到这里。您的预约") and number in reply["text"], left
+        assert [b["payload"] for b in reply["buttons"]] == [f"取消预约 {number}"]
+        cancelled = await visitor.say("1")  # the button
+        assert cancelled["replies"][0]["text"] == f"预约 {number} 已取消。", cancelled
+    await visitor.say("我要预约办护照")
+    await visitor.say("1")
+    kept = (await visitor.say("上午"))["replies"][0]["card"]["number"]
+    await visitor.say("取消")
+    assert kept in (await visitor.say("我的预约"))["replies"][0]["text"]  # leaving did not cancel it
+    plain = await visitor.say("取消")  # that conversation is over: nothing more to say of it
+    assert plain["replies"][0]["text"] == "好的。还需要办什么，直接告诉我。", plain
