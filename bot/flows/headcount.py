@@ -24,6 +24,11 @@ def headcount(text: str) -> int | None:
     return int(number) if number.isdigit() else _chinese_number(number)
 
 
+def without_headcount(text: str) -> str:
+    """The text with the headcount in it blanked out ("60个人" holds 个人, which is no 个人所得税)."""
+    return HEADCOUNT.sub(" ", fold_width(text))
+
+
 def _chinese_number(numeral: str) -> int | None:
     """"二十几" → 20, "一百二十" → 120, "五六十" → 50, "三千" → 3000, "几" → FEW; None for no number."""
     total, section, digit = 0, 0, None

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.choices import leading_choice
 from bot.flows.base import MORE_WORDS, NOT_QUESTIONS, POLICY_WINDOW, Flow, TurnContext, menu_buttons
-from bot.flows.headcount import headcount
+from bot.flows.headcount import headcount, without_headcount
 from bot.messages import Button, Reply
 from core.clock import today_local
 from policy_kb.kb import ENTERPRISE_SCALES, fits
@@ -204,10 +204,10 @@ class PolicyFlow(Flow):
         return policy_id, FOLLOW_UPS.get(asked)
 
     def _profile_from_entities(self, ctx: TurnContext, profile: dict[str, Any]) -> None:
-        profile.update(_who_said(ctx))
-        if "scale" not in profile and STAFF_SIZE.search(ctx.text) and not HIRING.search(ctx.text) \
-                and (people := headcount(ctx.text)) is not None:
-            profile["scale"] = _scale_by_headcount(people)  # "厂里50个人，能享受啥政策" (not "招了3个人")
+        who = _who_said(ctx)
+        if "scale" in profile and "scale" not in _who_named(ctx):
+            who.pop("scale", None)  # a headcount does not change a size told before
+        profile.update(who)
         for entity in ctx.parse.entities:
             if entity.entity == "policy_domain" and entity.value in DOMAIN_NEEDS:
                 profile["need"] = DOMAIN_NEEDS[entity.value]
@@ -384,7 +384,11 @@ def _asks_if_we_qualify(ctx: TurnContext) -> bool:
 
 
 def _asks_if_it_applies(ctx: TurnContext) -> bool:
-    """Whether the message asks if the policy applies to an enterprise it describes ("个体户也可以吗")."""
+    """Whether the message asks if the policy applies to an enterprise it describes ("个体户也可以吗"); telling how
+    many people it has ("我们去年营收3000万，60个人") is asking that too.
+    """
+    if _staff_headcount(ctx) is not None:
+        return True
     return any(e.entity in WHO_ENTITIES for e in ctx.parse.entities) and any(w in ctx.text for w in APPLIES_WORDS)
 
 
@@ -411,7 +415,24 @@ def _scale_by_headcount(people: int) -> str:
 
 
 def _who_said(ctx: TurnContext) -> dict[str, str]:
-    """The scale, taxpayer type and industry the message describes, as profile fields."""
+    """The scale, taxpayer type and industry the message describes, as profile fields; the scale may be told by
+    a headcount ("厂里50个人" → 小型; not "招了3个人").
+    """
+    said = _who_named(ctx)
+    if "scale" not in said and (people := _staff_headcount(ctx)) is not None:
+        said["scale"] = _scale_by_headcount(people)
+    return said
+
+
+def _staff_headcount(ctx: TurnContext) -> int | None:
+    """How many people the enterprise has, when the message says ("我们60个人", not "招了3个人")."""
+    if STAFF_SIZE.search(ctx.text) and not HIRING.search(ctx.text):
+        return headcount(ctx.text)
+    return None
+
+
+def _who_named(ctx: TurnContext) -> dict[str, str]:
+    """The scale, taxpayer type and industry the message names in words."""
     said: dict[str, str] = {}
     for entity in ctx.parse.entities:
         if entity.entity == "enterprise_scale" and entity.value in SCALE_WORDS:
@@ -442,7 +463,7 @@ def _named_policy(ctx: TurnContext) -> Hit | None:
     """The one policy the message names; None when it names none, or when several fit about as well ("个体户有什么
     优惠政策" matches many a little): that is a question for the narrowing, not about one policy.
     """
-    hits = ctx.search(ctx.text, ["policy"], limit=3)
+    hits = ctx.search(without_headcount(ctx.text), ["policy"], limit=3)
     if not hits or not hits[0].confident:
         return None
     policies = ctx.services.kb.current.policies

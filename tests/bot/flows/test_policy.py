@@ -396,3 +396,10 @@ async def test_an_area_and_the_want_it_holds_are_said_once(visitor: Visitor) -> 
     for answer in ("跳过", "跳过"):
         listed = await visitor.say(answer)
     assert listed["replies"][0]["text"].startswith("按“减税降费”"), listed  # not "减税·减税降费"
+
+
+async def test_a_headcount_told_of_the_policy_in_context_asks_whether_it_applies(visitor: Visitor) -> None:
+    await visitor.say("研发费用加计扣除")
+    told = await visitor.say("我们去年营收3000万，60个人")  # 个人 is no 个体工商户个人所得税
+    text = told["replies"][0]["text"]
+    assert told["flow"] == "policy" and text.startswith("小型企业可以享受【研发费用税前加计扣除】"), told
