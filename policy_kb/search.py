@@ -313,7 +313,8 @@ class NameMatcher:
     """
 
     def __init__(self, fillers: Sequence[str], bundle_cues: Sequence[str] = ()) -> None:
-        self._fillers = sorted({normalise(f) for f in fillers if f}, key=len, reverse=True)
+        # longest first, then in a fixed order: "我想问" before "想问下" in a set's order left "下" of "我想问下"
+        self._fillers = sorted({normalise(f) for f in fillers if f}, key=lambda f: (-len(f), f))
         self._bundle_cues = tuple(normalise(c) for c in bundle_cues if c)
 
     def asks_for_several(self, question: str) -> bool:
