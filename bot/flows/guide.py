@@ -20,6 +20,7 @@ from bot.flows.base import (
     is_bare_yes_no,
     menu_buttons,
 )
+from bot.flows.next_steps import asks_next_step, next_steps
 from bot.flows.smalltalk import day_asked, day_line, office_hours
 from bot.messages import Button, Reply
 from core.clock import today_local
@@ -116,8 +117,10 @@ class GuideFlow(Flow):
         return hits[0].score >= NAMED_CLEARLY and hits[0].score - runner_up >= CLEARLY_AHEAD
 
     def owns(self, ctx: TurnContext) -> bool:
-        """"取消预约" and "改约" (with or without the number) are about appointments, whatever the NLU reads."""
-        return bool(appointments.MANAGE.match(ctx.text))
+        """"取消预约" and "改约" (with or without the number) are about appointments, whatever the NLU reads; "营业执照
+        办好了，下一步干啥" asks for the rest of a 一件事, however it reads (进度, 企业设立登记).
+        """
+        return bool(appointments.MANAGE.match(ctx.text)) or asks_next_step(ctx)
 
     def left_behind(self, ctx: TurnContext) -> list[Reply]:
         """"算了，不去了，取消" after booking: the appointment stays until it is cancelled as such; say so, with the
@@ -161,6 +164,8 @@ class GuideFlow(Flow):
         managing = appointments.MANAGE.match(ctx.text)
         if managing:
             return await appointments.manage(ctx, managing)
+        if asks_next_step(ctx):
+            return next_steps(ctx)
         booking = slots.pop("booking", None)
         booked_item = kb.items.get(booking["item"]) if booking else None
         aside = self._asked_while_booking(ctx, booking, booked_item) if booking and booked_item else None

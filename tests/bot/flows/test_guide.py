@@ -366,3 +366,16 @@ async def test_a_matter_the_guide_lacks_is_not_answered_with_the_item_in_context
     assert same["replies"][0]["text"].startswith("【住房公积金提取（租赁住房）】承诺"), same
     aside = await visitor.say("有补贴吗")  # a mark word alone names no other matter
     assert "狗证" not in aside["replies"][0]["text"] and "暂时没有" not in aside["replies"][0]["text"], aside
+
+
+async def test_what_comes_after_a_step_of_a_bundle_is_the_rest_of_it(visitor: Visitor) -> None:
+    for question in ("营业执照办好了，下一步干啥", "执照办好了 下一步干嘛", "营业执照刚下来了，接下来还要办啥"):
+        answer = await visitor.say(question)  # not 进度 (no records), not 企业设立登记 again
+        text = answer["replies"][0]["text"]
+        expected = "【企业设立登记（有限责任公司）】办好后，“企业开办一件事”还有"
+        assert answer["flow"] == "guide" and text.startswith(expected), (question, answer)
+        assert "公章刻制备案" in text and "企业银行开户预约" in text
+    seal = await visitor.say("1")
+    assert seal["replies"][0]["text"].startswith("【公章刻制备案】"), seal
+    born = await visitor.say("出生医学证明拿到了，然后呢")
+    assert born["replies"][0]["text"].startswith("【出生医学证明首次签发】办好后，“新生儿出生一件事”还有 3 项"), born
