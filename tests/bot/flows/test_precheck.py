@@ -306,3 +306,13 @@ async def test_asking_what_is_still_missing_is_no_claim_to_have_everything(visit
             text = reply["replies"][0]["text"]
             assert "材料齐全" not in text and "预审单号" not in text, (item, asked, reply)
             assert "材料预审" in text, (item, asked, reply)  # the checklist, to say what one has
+
+
+async def test_a_precheck_looked_up_later_marks_what_is_only_sometimes_needed(visitor: Visitor) -> None:
+    await visitor.say("二手房过户要带啥")
+    result = await visitor.say("我有身份证和房产证，户口本没带")
+    number = result["replies"][0]["card"]["number"]
+    looked_up = (await visitor.say(number))["replies"][0]["text"]
+    assert "  - 存量房买卖合同\n" in looked_up, looked_up  # main: plainly missing
+    assert "  - 婚姻状况声明或结婚证（可容缺，受理后补交）" in looked_up
+    assert "  - 授权委托书及代理人身份证明（视情况提供）" in looked_up
