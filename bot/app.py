@@ -26,6 +26,7 @@ from bot.flows.base import Services
 from bot.flows.complaint import ComplaintFlow
 from bot.flows.fallback import FallbackFlow
 from bot.flows.feedback import FeedbackFlow
+from bot.flows.glossary import GlossaryFlow
 from bot.flows.guide import GuideFlow
 from bot.flows.handoff import HandoffFlow
 from bot.flows.policy import PolicyFlow
@@ -202,6 +203,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CASES].add_listener(CaseNotices(app[OUTBOX], app[REDIS], texts))
     app[TICKETS].add_listener(TicketNotices(app[OUTBOX], app[REDIS], texts, app[TICKETS], app[STAFF]))
     engine.add_flow(SmalltalkFlow())
+    engine.add_flow(GlossaryFlow())
     engine.add_flow(GuideFlow())
     engine.add_flow(PolicyFlow())
     engine.add_flow(ComplaintFlow())

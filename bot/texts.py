@@ -17,6 +17,8 @@ class Texts:
         self._data = data
         # Word lists are looked up on every turn (a flow's `owns`): each set is built once.
         self._words = {key: frozenset(str(word) for word in words) for key, words in (data.get("words") or {}).items()}
+        self._glossary = [(tuple(str(t) for t in entry["terms"]), str(entry["text"]))
+                          for entry in data.get("glossary") or []]
 
     @classmethod
     def from_yaml(cls, path: Path = DEFAULT_REPLIES_FILE) -> Texts:
@@ -35,6 +37,10 @@ class Texts:
     def words(self, key: str) -> frozenset[str]:
         """A word list of the `words` table (e.g. acknowledgements), as a set to look up."""
         return self._words[key]
+
+    def glossary(self) -> list[tuple[tuple[str, ...], str]]:
+        """The service's own words (容缺受理, 一件事…) and what each means, longest words first within an entry."""
+        return self._glossary
 
     def menu(self, key: str) -> list[dict[str, str]]:
         """A list of `{title, payload}` entries (e.g. the help menu)."""

@@ -379,3 +379,18 @@ async def test_what_comes_after_a_step_of_a_bundle_is_the_rest_of_it(visitor: Vi
     assert seal["replies"][0]["text"].startswith("【公章刻制备案】"), seal
     born = await visitor.say("出生医学证明拿到了，然后呢")
     assert born["replies"][0]["text"].startswith("【出生医学证明首次签发】办好后，“新生儿出生一件事”还有 3 项"), born
+
+
+async def test_the_assistants_own_words_are_explained_and_the_item_stays(visitor: Visitor) -> None:
+    await visitor.say("二手房过户要带啥")
+    for question in ("容缺受理是啥意思", "容缺是什么意思"):  # a word the checklist uses: not "没太明白", not the list
+        meaning = await visitor.say(question)
+        assert meaning["flow"] == "glossary", meaning
+        assert meaning["replies"][0]["text"].startswith("容缺受理：主要材料齐全、只差次要材料时，窗口先受理"), meaning
+        assert "5 个工作日内" in meaning["replies"][0]["text"]  # YICHUANG_DEFERRED_SUPPLY_DAYS
+    still = await visitor.say("要多久")  # the item asked about before is still the one in context
+    assert still["replies"][0]["text"].startswith("【存量房转移登记】承诺"), still
+    bundle = await visitor.say("啥叫一件事")
+    assert bundle["replies"][0]["text"].startswith("“一件事一次办”"), bundle
+    check = await visitor.say("预审")  # the word alone is still the request
+    assert check["flow"] == "guide" and "材料预审" in check["replies"][0]["text"], check
