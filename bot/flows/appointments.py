@@ -31,6 +31,9 @@ PHONE_IN_TEXT = re.compile(r"[，,、;；\s]*(?:联系)?(?:电话|手机号?|号
                            r"[+＋]?[0-9０-９][0-9０-９\-－ ]{6,}[0-9０-９]")
 ADDRESS_LEAD = re.compile(r"^(?:我们?家|家里|我|我们)?(?:的)?(?:地址|住址|家)?(?:是|在|住在|:|：)\s*")
 # "取消预约 YY…", or without the number when the user has one upcoming appointment (else they are listed).
+# "要预约吗", "必须预约吗", "用不用预约", "不预约直接去行不行": whether one must book, not a request to.
+ASKS_IF_NEEDED = re.compile(r"(?:要|需要|得|必须|一定要|非得)(?:先)?预约(?:吗|么|不|嘛)"
+                            r"|(?:用不用|需不需要|要不要|是不是要)(?:先)?预约|不(?:用)?预约.{0,8}(?:行|可以|能办|能去)")
 MANAGE = re.compile(r"^(取消预约|改约)\s*(YY[0-9]{8}-[0-9]{4})?$", re.IGNORECASE)
 
 
@@ -134,6 +137,8 @@ async def start(ctx: TurnContext, item: ServiceItem, field: str, replaces: Appoi
     if replaces is None and named is not None:  # a weekend, today, or too far ahead: say so, then offer
         head = ctx.texts.get("appointment_day_unavailable", day=date_in_words(date.fromisoformat(str(named))),
                              count=len(choices)) + "\n" + head
+    if kind == "appointment" and ASKS_IF_NEEDED.search(ctx.text):  # "护照要预约吗": answered, then offered
+        head = ctx.texts.get("appointment_not_required", name=item.name) + "\n" + head
     return [Reply(head, buttons=tuple(Button(title, title) for title in choices))]
 
 

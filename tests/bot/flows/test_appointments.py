@@ -295,3 +295,13 @@ async def test_leaving_the_conversation_after_booking_says_the_appointment_is_st
     assert kept in (await visitor.say("我的预约"))["replies"][0]["text"]  # leaving did not cancel it
     plain = await visitor.say("取消")  # that conversation is over: nothing more to say of it
     assert plain["replies"][0]["text"] == "好的。还需要办什么，直接告诉我。", plain
+
+
+async def test_whether_booking_is_needed_is_answered_before_the_days(visitor: Visitor) -> None:
+    for question in ("护照要预约吗", "不预约直接去行不行"):
+        answer = await visitor.say(question)
+        text = answer["replies"][0]["text"]
+        assert text.startswith("【普通护照签发"), answer
+        assert "不预约也能办" in text and "请选择日期" in text and answer["replies"][0]["buttons"], answer
+    plain = await visitor.say("我要预约")  # a request is not a question
+    assert "不预约也能办" not in plain["replies"][0]["text"], plain
