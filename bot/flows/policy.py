@@ -179,6 +179,11 @@ class PolicyFlow(Flow):
         if hit is not None:  # "稳岗补贴怎么申请": what is asked of it, else its details
             asked_of_it = FOLLOW_UPS.get(ctx.parse.intent) or _follow_up_named(ctx.text)
             return self._follow_up(ctx, kb.policies[hit.key], asked_of_it or "who")
+        if not listed and current is None and _for_people(ctx):
+            # "高龄补贴咋申请": a benefit for people, not an enterprise's; asking its 企业规模 would only confuse
+            await ctx.services.gaps.record(ctx.text, "policy")
+            return [Reply(ctx.texts.get("policy_for_people", name=kb.core(ctx.text)),
+                          buttons=(Button(ctx.texts.get("button_person"), "转人工"),))]
         self._profile_from_entities(ctx, profile)
         replies = self._next(ctx, profile)
         if not slots.get("introduced") and "asking" in slots:  # "先确认几点" only before a question
@@ -368,6 +373,12 @@ def _asks_about(ctx: TurnContext) -> str | None:
 def _follow_up_named(text: str) -> str | None:
     """The FOLLOW_UPS value a question names in words ("怎么申请" → how), whatever the classifier read."""
     return next((what for what, words in FOLLOW_UP_WORDS.items() if any(word in text for word in words)), None)
+
+
+def _for_people(ctx: TurnContext) -> bool:
+    """Whether the message asks about a benefit for people (高龄补贴, 低保) and says nothing of an enterprise."""
+    return any(mark in ctx.text for mark in ctx.texts.words("for_people")) and not _describes_who(ctx) \
+        and not STAFF_SIZE.search(ctx.text)
 
 
 def _label(profile: dict[str, Any]) -> str:

@@ -403,3 +403,14 @@ async def test_a_headcount_told_of_the_policy_in_context_asks_whether_it_applies
     told = await visitor.say("我们去年营收3000万，60个人")  # 个人 is no 个体工商户个人所得税
     text = told["replies"][0]["text"]
     assert told["flow"] == "policy" and text.startswith("小型企业可以享受【研发费用税前加计扣除】"), told
+
+
+async def test_a_benefit_for_people_is_not_narrowed_as_an_enterprise_policy(client: TestClient) -> None:
+    for question, name in (("高龄补贴咋申请", "高龄补贴"), ("老人补贴", "老人补贴")):
+        visitor = await new_visitor(client)
+        answer = await visitor.say(question)  # not "企业规模？"
+        texts = [r["text"] for r in answer["replies"]]
+        assert texts == [f"“{name}”是给个人的，暂时还没有它的办事指南，已记下来供我们补充；"
+                         "可以联系工作人员解答。"], texts
+    enterprise = await (await new_visitor(client)).say("我们厂招残疾人有补贴吗")  # an enterprise's question still
+    assert enterprise["replies"][-1]["text"] == "企业规模？", enterprise
