@@ -287,6 +287,11 @@ async def test_everyday_names_of_materials_count(visitor: Visitor) -> None:
     text = lease["replies"][0]["text"]
     assert lease["flow"] == "guide" and text.startswith("还缺以下材料"), lease
     assert "个体工商户登记（备案）申请书" in text and "经营场所使用证明" not in text, text
+    await visitor.say("二手房过户要带啥")
+    await visitor.say("我有身份证")
+    deed = await visitor.say("房本也有")  # 房本 is the 不动产权证书, added to the result; not 不动产权证书补发
+    text = deed["replies"][0]["text"]
+    assert deed["flow"] == "guide" and text.startswith("还缺以下材料") and "不动产权证书" not in text, deed
 
 
 async def test_with_a_main_material_missing_the_deferrable_ones_are_still_marked(visitor: Visitor) -> None:
