@@ -25,6 +25,9 @@ WITHDRAW_CONFIRMED = re.compile(r"^确认撤回\s*(BBC[0-9]{8}-[0-9]{4})$", re.I
 # The payload of the 补充说明 button of a "需要您补充" notice: the next message is the supplement.
 SUPPLEMENT = re.compile(r"^补正\s*(BBC[0-9]{8}-[0-9]{4})$", re.IGNORECASE)
 LISTED = 5
+CASE_NUMBER = re.compile(r"BBC[0-9]{8}-[0-9]{4}", re.IGNORECASE)
+SUPPLEMENT_LEAD = re.compile(r"^[我再还要想的：:，,。\s]+")  # "我再…" left of "我再补充一点"
+MIN_SUPPLEMENT_CHARS = 4  # "窗口态度差": enough to be the supplement itself, not just "我要补充一下"
 
 
 class ProgressFlow(Flow):
@@ -198,14 +201,21 @@ class ProgressFlow(Flow):
                                Button(texts.get("button_keep_case"), case.case_no)))]
 
     async def _which_to_supplement(self, ctx: TurnContext) -> list[Reply]:
-        """The user's case waiting for their material (a choice when there are several), or that none waits."""
-        waiting = [c for c in await ctx.services.cases.of_user(ctx.inbound.user_id, limit=LISTED)
-                   if c.is_open and c.paused_since is not None]
-        if not waiting:
+        """The user's case to add to: the one named, else the one waiting for their material, else their one
+        open case (a choice when there are several); or that none is open. A message that says more than "我要补充"
+        ("我再补充一点 窗口那个人态度也很差") is itself the supplement.
+        """
+        open_cases = [c for c in await ctx.services.cases.of_user(ctx.inbound.user_id, limit=LISTED) if c.is_open]
+        named = _record_no(ctx)
+        candidates = [c for c in open_cases if c.case_no == named] if named else \
+            [c for c in open_cases if c.paused_since is not None] or open_cases
+        if not candidates:
             return [Reply(ctx.texts.get("supplement_nothing"))]
-        if len(waiting) > 1:
-            return [_which_case(ctx, waiting, "补正", "supplement_which")]
-        return await self._ask_supplement(ctx, waiting[0].case_no)
+        if len(candidates) > 1:
+            return [_which_case(ctx, candidates, "补正", "supplement_which")]
+        if len(_said_beyond_supplement(ctx)) >= MIN_SUPPLEMENT_CHARS:
+            return await self._supplement(ctx, candidates[0].case_no)
+        return await self._ask_supplement(ctx, candidates[0].case_no)
 
     async def _ask_supplement(self, ctx: TurnContext, case_no: str) -> list[Reply]:
         """补充说明 pressed: the next message is what the citizen adds to the case."""
@@ -229,7 +239,8 @@ class ProgressFlow(Flow):
             return [Reply(ctx.texts.get("supplement_ask_again"))]
         except (NotFound, Conflict):
             return [Reply(ctx.texts.get("urge_finished", case_no=case_no))]
-        return [Reply(ctx.texts.get("supplement_received", department=case.department),
+        key = "supplement_received" if case.paused_since is not None else "supplement_received_open"
+        return [Reply(ctx.texts.get(key, department=case.department),
                       buttons=(Button(ctx.texts.get("button_progress"), case.case_no),))]
 
     async def _appointment(self, ctx: TurnContext, number: str) -> list[Reply]:
@@ -357,6 +368,14 @@ def _asks_to_supplement(ctx: TurnContext) -> bool:
         return False
     named = ctx.search(ctx.text, ["item", "bundle"], limit=1)
     return not (named and named[0].confident)
+
+
+def _said_beyond_supplement(ctx: TurnContext) -> str:
+    """What the message says besides asking to add something and naming the case ("窗口那个人态度也很差")."""
+    text = CASE_NUMBER.sub("", ctx.text)
+    for word in sorted(ctx.texts.words("supplement"), key=len, reverse=True):
+        text = text.replace(word, "")
+    return SUPPLEMENT_LEAD.sub("", text.replace(" ", ""))
 
 
 def _asks_to_withdraw(ctx: TurnContext) -> bool:

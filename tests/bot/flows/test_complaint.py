@@ -391,12 +391,30 @@ async def test_a_paused_case_is_supplemented_in_the_chat(client: TestClient, vis
     events = await service.events(await service.get(case_no), public_only=True)
     assert events[-1].note == "租房合同备案回执明天送到窗口"
     nobody = await new_visitor(client)
-    assert (await nobody.say("我要补充材料"))["replies"][0]["text"].startswith("您目前没有等待补正的反映")
+    assert (await nobody.say("我要补充材料"))["replies"][0]["text"].startswith("您目前没有正在办理的反映")
     about_item = await nobody.say("居住证补充材料要带什么")  # names a service item: a guide question
     assert about_item["flow"] == "guide", about_item
     stranger = await new_visitor(client)
     refused = await stranger.say(f"补正 {case_no}")
     assert refused["replies"][0]["text"] == "没有找到您的这个案件编号，请核对。"
+
+
+async def test_something_added_to_a_case_being_worked_is_kept_on_it(client: TestClient, visitor: Visitor) -> None:
+    filed = await file_the_example(visitor)
+    case_no = filed["replies"][0]["buttons"][0]["payload"]
+    service = client.app[CASES]
+    added = await visitor.say("我再补充一点 窗口那个人态度也很差")  # not a new complaint
+    assert added["flow"] == "progress" and added["replies"][0]["text"] == \
+        "已收到您的补充说明，已转给市住房公积金管理中心县管理部。", added  # not paused: nothing to resume
+    named = await visitor.say(f"补充说明 {case_no} 窗口态度差")
+    assert named["replies"][0]["text"].startswith("已收到您的补充说明"), named
+    asked = await visitor.say("我要补充一下")  # nothing said yet: asked for
+    assert asked["replies"][0]["text"].startswith(f"请直接发送要补充的说明（编号 {case_no}）"), asked
+    await visitor.say("他们推来推去")
+    notes = [e.note for e in await service.events(await service.get(case_no), public_only=True)
+             if e.kind == "supplemented"]
+    assert notes == ["我再补充一点 窗口那个人态度也很差", f"补充说明 {case_no} 窗口态度差", "他们推来推去"]
+    assert len(await service.of_user(visitor.user_id, limit=10)) == 1  # no second case
 
 
 async def test_a_case_is_withdrawn_after_a_confirmation(client: TestClient, visitor: Visitor) -> None:
