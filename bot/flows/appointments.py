@@ -34,6 +34,8 @@ ADDRESS_LEAD = re.compile(r"^(?:我们?家|家里|我|我们)?(?:的)?(?:地址|
 # "要预约吗", "必须预约吗", "用不用预约", "不预约直接去行不行": whether one must book, not a request to.
 ASKS_IF_NEEDED = re.compile(r"(?:要|需要|得|必须|一定要|非得)(?:先)?预约(?:吗|么|不|嘛)"
                             r"|(?:用不用|需不需要|要不要|是不是要)(?:先)?预约|不(?:用)?预约.{0,8}(?:行|可以|能办|能去)")
+# "改到周三下午吧", "换成后天": moving the appointment just made.
+MOVE_TO = re.compile(r"(?:改|换|挪|调)(?:到|成|在)")
 MANAGE = re.compile(r"^(取消预约|改约)\s*(YY[0-9]{8}-[0-9]{4})?$", re.IGNORECASE)
 
 
@@ -48,6 +50,29 @@ def is_booking_answer(ctx: TurnContext, booking: dict[str, Any]) -> bool:
         return rules.comes_in(ctx.text) or _address(ctx) is not None or VISIT_WORD in ctx.text \
             or _phone(ctx) is not None  # "电话说错了，是136…": the phone corrected
     return _chosen(ctx, booking) is not None or _day_not_offered(ctx, booking) is not None or changes_day(ctx, booking)
+
+
+def moves_booked(ctx: TurnContext, slots: dict[str, Any]) -> bool:
+    """"改到周三下午吧", "不对 改成后天上午" right after booking (nothing being booked now): the appointment just
+    made, to another day.
+    """
+    return bool(slots.get("booked")) and not slots.get("booking") and MOVE_TO.search(ctx.text) is not None \
+        and day_asked(ctx) is not None
+
+
+async def move_booked(ctx: TurnContext) -> list[Reply]:
+    """Rebook the appointment made in this conversation for the day (and half) the message names; the old one
+    is cancelled once the new one is made, as with "改约".
+    """
+    number = str(ctx.slots["booked"])
+    book = ctx.services.appointments
+    existing = await book.upcoming(number, ctx.inbound.user_id, today_local())
+    item = ctx.services.kb.current.items.get(existing.item_code) if existing else None
+    if existing is None or item is None:
+        ctx.slots.pop("booked", None)
+        return [Reply(ctx.texts.get("appointment_not_found"))]
+    ctx.slots["target"] = f"item:{item.code}"
+    return await start(ctx, item, existing.kind, replaces=existing, day_in_text=True)
 
 
 def changes_day(ctx: TurnContext, booking: dict[str, Any]) -> bool:
@@ -119,9 +144,11 @@ def _ask_address(ctx: TurnContext, *, again: bool = False) -> list[Reply]:
                   buttons=(Button(come_in, come_in),))]
 
 
-async def start(ctx: TurnContext, item: ServiceItem, field: str, replaces: Appointment | None = None) -> list[Reply]:
+async def start(ctx: TurnContext, item: ServiceItem, field: str, replaces: Appointment | None = None,
+                day_in_text: bool = False) -> list[Reply]:
     """Offer the bookable days for the item. A booking moved to a new time (`replaces`) keeps its phone and
-    address, so they are not asked for again.
+    address, so they are not asked for again; its new day is read from the message only with `day_in_text` ("改约
+    YY20261125-0001" holds digits, not a day).
     """
     book = ctx.services.appointments
     choices = {date_in_words(day): day.isoformat() for day in book.days(today_local())}
@@ -132,9 +159,10 @@ async def start(ctx: TurnContext, item: ServiceItem, field: str, replaces: Appoi
         ctx.slots["booking"].update(phone=replaces.phone, address=replaces.address)
     head = ctx.texts.get(f"{kind}_pick_day", name=item.name, window=item.window)
     named = next((e.value for e in ctx.parse.entities if e.entity == "date"), None)
-    if replaces is None and named in choices.values():  # "预约周五下午办社保卡": the day (and half) at once
+    reads_day = replaces is None or day_in_text
+    if reads_day and named in choices.values():  # "预约周五下午办社保卡": the day (and half) at once
         return await step(ctx, item)
-    if replaces is None and named is not None:  # a weekend, today, or too far ahead: say so, then offer
+    if reads_day and named is not None:  # a weekend, today, or too far ahead: say so, then offer
         head = ctx.texts.get("appointment_day_unavailable", day=date_in_words(date.fromisoformat(str(named))),
                              count=len(choices)) + "\n" + head
     if kind == "appointment" and ASKS_IF_NEEDED.search(ctx.text):  # "护照要预约吗": answered, then offered
@@ -217,15 +245,17 @@ async def _book(ctx: TurnContext, item: ServiceItem, booking: dict[str, Any], ha
         return [Reply(texts.get("appointment_slot_taken"), buttons=tuple(Button(t, t) for t in booking["choices"]))]
     ctx.slots.pop("booking", None)
     ctx.slots["booked"] = made.number  # a "取消" of this conversation later says the appointment is still there
+    moved = ""
     if booking.get("replaces"):
         with contextlib.suppress(NotFound, Conflict):  # already cancelled: nothing to undo
             await book.cancel(booking["replaces"], ctx.inbound.user_id)
+        moved = texts.get("appointment_moved", number=booking["replaces"]) + "\n"
     info = book.rules.halves[half]
     location = item.location or f"{item.window}窗口"
     where = texts.get("assisted_at_address", address=made.address) if made.address else \
         texts.get("assisted_at_window", location=location)
-    text = texts.get(f"{made.kind}_booked", number=made.number, day=date_in_words(day), half=info.name,
-                     hours=info.hours, location=location, where=where, phone=mask_phone(made.phone or ""))
+    text = moved + texts.get(f"{made.kind}_booked", number=made.number, day=date_in_words(day), half=info.name,
+                             hours=info.hours, location=location, where=where, phone=mask_phone(made.phone or ""))
     card = {"type": "appointment", **made.to_json()}
     return [Reply(text, card=card)]
 

@@ -77,6 +77,8 @@ class GuideFlow(Flow):
         slots = ctx.session.slots_of(self.name)
         if slots.get("booking") and (appointments.is_booking_answer(ctx, slots["booking"]) or is_bare_yes_no(ctx)):
             return True
+        if appointments.moves_booked(ctx, slots):
+            return True  # "改到周三下午吧" right after booking
         if self._checked_item(ctx, slots) is not None:
             return True
         choices = slots.get("choices", {})
@@ -92,7 +94,7 @@ class GuideFlow(Flow):
         booking = slots.get("booking")
         if booking and day_asked(ctx) is not None:
             return appointments.is_booking_answer(ctx, booking)
-        return self._checked_item(ctx, slots) is not None
+        return self._checked_item(ctx, slots) is not None or appointments.moves_booked(ctx, slots)
 
     def names_better(self, ctx: TurnContext) -> bool:
         """A message that only names an item or bundle, perhaps mistyped ("社报卡补半"), asks about it, whichever
@@ -166,6 +168,8 @@ class GuideFlow(Flow):
             return await appointments.manage(ctx, managing)
         if asks_next_step(ctx):
             return next_steps(ctx)
+        if appointments.moves_booked(ctx, slots):
+            return await appointments.move_booked(ctx)
         booking = slots.pop("booking", None)
         booked_item = kb.items.get(booking["item"]) if booking else None
         aside = self._asked_while_booking(ctx, booking, booked_item) if booking and booked_item else None

@@ -305,3 +305,20 @@ async def test_whether_booking_is_needed_is_answered_before_the_days(visitor: Vi
         assert "不预约也能办" in text and "请选择日期" in text and answer["replies"][0]["buttons"], answer
     plain = await visitor.say("我要预约")  # a request is not a question
     assert "不预约也能办" not in plain["replies"][0]["text"], plain
+
+
+async def test_the_appointment_just_made_is_moved_in_plain_words(client: TestClient, visitor: Visitor) -> None:
+    await visitor.say("我要预约办护照")
+    days = book_of(client).days(today_local())
+    await visitor.say("1")
+    number = (await visitor.say("上午"))["replies"][0]["card"]["number"]
+    moved = await visitor.say(f"不对 改成{days[2].month}月{days[2].day}日下午")  # not "没太明白"
+    reply = moved["replies"][0]
+    assert moved["flow"] == "guide" and reply["text"].startswith(f"原预约 {number} 已取消。\n预约成功"), moved
+    assert f"{date_in_words(days[2])}下午" in reply["text"]
+    upcoming = await book_of(client).of_user(visitor.user_id, today_local())
+    assert [a.number for a in upcoming] == [reply["card"]["number"]]
+    weekend = next(d for d in (today_local() + timedelta(days=n) for n in range(1, 9))
+                   if not client.app[CALENDAR].is_workday(d))
+    offered = await visitor.say(f"换到{weekend.month}月{weekend.day}日")  # a closed day: said, and days offered
+    assert "不能预约" in offered["replies"][0]["text"] and offered["replies"][0]["buttons"], offered
