@@ -14,6 +14,9 @@ HOLIDAYS = ("new_years_day", "spring_festival", "tomb_sweeping_day", "labour_day
             "national_day", "mid_autumn_festival")
 
 
+MAX_LOST_CHARS = 10  # "我听不懂你说的" is lost; a longer message says what it wants
+
+
 class SmalltalkFlow(Flow):
     """Answers in one turn and never stays active."""
 
@@ -21,8 +24,14 @@ class SmalltalkFlow(Flow):
     keeps_context = False
     intents = frozenset({"greet", "thanks", "goodbye", "chitchat", "out_of_scope", "ask_office_hours"})
 
+    def owns(self, ctx: TurnContext) -> bool:
+        """"听不懂", "说简单点", "慢点说": the person is lost; they get a plainer way on, whatever the NLU reads."""
+        return len(ctx.text) <= MAX_LOST_CHARS and any(word in ctx.text for word in ctx.texts.words("lost"))
+
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Greeting and help show the menu; thanks and goodbye close politely."""
+        if self.owns(ctx):
+            return [Reply(ctx.texts.get("said_plainly"), buttons=menu_buttons(ctx.texts.menu("said_plainly")))]
         intent = ctx.parse.intent
         if intent == "thanks":
             return [Reply(ctx.texts.get("thanks"))]

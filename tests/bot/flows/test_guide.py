@@ -394,3 +394,11 @@ async def test_the_assistants_own_words_are_explained_and_the_item_stays(visitor
     assert bundle["replies"][0]["text"].startswith("“一件事一次办”"), bundle
     check = await visitor.say("预审")  # the word alone is still the request
     assert check["flow"] == "guide" and "材料预审" in check["replies"][0]["text"], check
+
+
+async def test_someone_lost_is_answered_plainly_and_offered_a_person(visitor: Visitor) -> None:
+    await visitor.say("养老金怎么领")
+    for message in ("听不懂", "说简单点", "慢点说"):  # not "没太明白"
+        plain = await visitor.say(message)
+        assert plain["replies"][0]["text"].startswith("不好意思，我说简单点"), (message, plain)
+        assert [b["payload"] for b in plain["replies"][0]["buttons"]] == ["转人工"]
