@@ -23,7 +23,7 @@ from bot.flows.base import (
     is_bare_yes_no,
 )
 from bot.flows.feedback import rating_buttons
-from bot.flows.handoff import asks_for_a_person, reopening_in_words, says_nothing
+from bot.flows.handoff import asks_for_a_person, asks_when_answered, reopening_in_words, says_nothing
 from bot.flows.smalltalk import help_menu
 from bot.messages import Inbound, Reply
 from bot.metrics import Metrics
@@ -364,8 +364,8 @@ class Engine:
         """Out of hours, what follows a message left is added to it, and the citizen told when staff reply
         (not a place in a queue nobody is serving tonight).
         """
-        if not text or says_nothing(ctx):
-            key = "handoff_message_pending"  # "在吗", "好的": nothing to add
+        if not text or says_nothing(ctx) or asks_when_answered(ctx):
+            key = "handoff_message_pending"  # "在吗", "好的", "还要等多久": nothing to add
         else:
             await self._services.tickets.citizen_says(ticket, text)
             key = "handoff_message_added"

@@ -21,6 +21,7 @@ DEFAULT_WINDOW = "综合"
 # Shorter than this, what is left of a message after "转人工" asks nothing ("转人工吧").
 MIN_QUESTION_CHARS = 4
 QUESTION_TRIM = " ，,。.！!？?、：:~～"
+MAX_WAIT_QUESTION_CHARS = 12  # longer, it says more than "how long"
 # Messages that carry nothing to leave for staff.
 CONTENTLESS_INTENTS = frozenset({"greet", "affirm", "thanks", "goodbye", "request_human"})
 
@@ -59,6 +60,8 @@ class HandoffFlow(Flow):
             return [Reply(texts.get("handoff_message_ask"))]
         now = now_local(calendar.tz)
         opening = calendar.next_opening(now)
+        if leaving and asks_when_answered(ctx):  # "还要等多久": when, and the message is still to come
+            return [Reply(texts.get("handoff_message_when", when=reopening_in_words(opening)))]
         if leaving or (opening > now and len(question) >= MIN_QUESTION_CHARS):
             slots.pop("leaving_message", None)
             ctx.session.end_flow()
@@ -142,6 +145,11 @@ def _window_named(ctx: TurnContext, question: str) -> str | None:
         item = ctx.services.kb.current.items.get(hit.key)
         return item.window if item is not None else None
     return BUNDLE_WINDOW if hit.kind == "bundle" else POLICY_WINDOW
+
+
+def asks_when_answered(ctx: TurnContext) -> bool:
+    """"还要等多久", "什么时候有人回": a question about the wait, not a message for staff."""
+    return len(ctx.text) <= MAX_WAIT_QUESTION_CHARS and any(w in ctx.text for w in ctx.texts.words("asks_wait"))
 
 
 def says_nothing(ctx: TurnContext) -> bool:

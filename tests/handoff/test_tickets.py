@@ -240,6 +240,8 @@ async def test_out_of_hours_a_message_is_asked_for_added_to_and_withdrawn(closed
     await visitor.say("转人工")
     ok = await visitor.say("好的")  # not the message: it is asked for
     assert ok["replies"][0]["text"].startswith("请直接写下您要咨询或反映的问题"), ok
+    wait = await visitor.say("还要等多久")  # when, not the message itself
+    assert wait["replies"][0]["text"].startswith("工作人员将在") and "上班后回复您" in wait["replies"][0]["text"], wait
     assert await service.find(windows=None) == []
     left = await visitor.say("护照能不能加急办")
     number = (await service.find(windows=None))[0].number
@@ -247,6 +249,8 @@ async def test_out_of_hours_a_message_is_asked_for_added_to_and_withdrawn(closed
     still = await visitor.say("在吗")  # nobody serves tonight: no place in a queue
     text = still["replies"][0]["text"]
     assert text.startswith(f"您的留言（编号 {number}）已收到") and "下一位" not in text, still
+    waiting = await visitor.say("什么时候有人回")  # not added to the message
+    assert waiting["replies"][0]["text"].startswith(f"您的留言（编号 {number}）已收到"), waiting
     added = await visitor.say("下周三要出国")
     assert added["replies"][0]["text"].startswith(f"已补充到您的留言（编号 {number}）"), added
     ticket = (await service.find(windows=None))[0]
