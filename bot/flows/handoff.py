@@ -124,7 +124,8 @@ def asks_for_a_person(ctx: TurnContext) -> bool:
 def without_human_request(ctx: TurnContext) -> str:
     """The message without its words asking for a person, and the punctuation around them."""
     text = ctx.text
-    for word in sorted(ctx.texts.words("human_request"), key=len, reverse=True):
+    words = ctx.texts.words("human_request") | ctx.texts.words("person_asked")
+    for word in sorted(words, key=len, reverse=True):
         text = text.replace(word, " ")
     return text.strip(QUESTION_TRIM)
 

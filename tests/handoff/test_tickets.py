@@ -234,6 +234,15 @@ async def test_out_of_hours_the_citizen_leaves_a_message(closed_client: TestClie
     assert ticket.window == "公积金"  # the window of what the message asks about
 
 
+async def test_out_of_hours_asking_for_a_person_in_other_words_leaves_no_empty_message(
+        closed_client: TestClient) -> None:
+    for words in ("联系工作人员", "找个真人", "我要找工作人员"):
+        visitor = await new_visitor(closed_client)
+        offer = await visitor.say(words)  # the message is asked for, not "已留言" with nothing in it
+        assert offer["replies"][0]["text"].startswith("现在是非工作时间"), (words, offer)
+    assert await closed_client.app[TICKETS].find(windows=None) == []
+
+
 async def test_out_of_hours_a_message_is_asked_for_added_to_and_withdrawn(closed_client: TestClient) -> None:
     service = closed_client.app[TICKETS]
     visitor = await new_visitor(closed_client)
