@@ -102,6 +102,10 @@ class KnowledgeBase:
         hits = self.search(query, kinds, limit=1)
         return hits[0] if hits and hits[0].confident else None
 
+    def asks_for_several(self, question: str) -> bool:
+        """Whether the question asks about several services at once (一起办, 全部手续)."""
+        return self.index.asks_for_several(question)
+
     def core(self, question: str) -> str:
         """The question without filler words and spaces (what is left may name a record)."""
         return self.index.core(question)

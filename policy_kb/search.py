@@ -179,6 +179,10 @@ class SearchIndex:
         """The question without filler words and spaces."""
         return self._matcher.core(question)
 
+    def asks_for_several(self, question: str) -> bool:
+        """Whether the question asks about several services at once ("能一起办吗": a bundle cue)."""
+        return self._matcher.asks_for_several(normalise(question))
+
     def names_only(self, query: str, hit: Hit) -> bool:
         """Whether the question does nothing but name the record `hit` found for it: apart from filler words,
         every character is one of a single name's, once same-sounding typos are corrected ("社报卡补半" → 补办社保卡).

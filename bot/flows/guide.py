@@ -55,6 +55,7 @@ MAX_DESCRIBED_CHOICE = 10  # "我是买房子": an answer to "您要办理的是
 # A question that names no known item calls it by at least this many characters (what is left without the filler
 # words) to be told that it is not in the guide, rather than asked which item it means; not "这个", "那个".
 MIN_UNKNOWN_NAME = 3
+MAX_TOGETHER_CORE = 4  # "能一起办吗" → 一起: a bundle cue and nothing else named
 MAX_NAMED_MISSING = 8  # "我想办离婚": short enough to be only the matter's name
 REFERS_BACK = re.compile(r"这|那|它|此|上面|刚才")  # below confidence but this close: offered as "您要办理的是" choices
 # "能在这领吗", "这个也能办吗": a question about the item in context, unless it names another item clearly.
@@ -199,7 +200,8 @@ class GuideFlow(Flow):
             return await self._precheck_result(ctx, *checked)
         choices: dict[str, str] = slots.pop("choices", {})
         pending = slots.pop("pending_field", None)
-        target = choices.get(ctx.text) or (_choice_described(ctx, choices) if choices else None)
+        target = choices.get(ctx.text) or (_choice_described(ctx, choices) if choices else None) \
+            or _bundle_in_context(ctx, [slots.get("target"), *choices.values()])
         # A chosen option answers the question asked before the choice, not whatever its title sounds like.
         field = (pending if target else None) or FIELD_BY_INTENT.get(ctx.parse.intent) or pending or "overview"
         if field not in appointments.KIND_BY_FIELD and _asks_amount(ctx):
@@ -514,6 +516,23 @@ def _unknown_name(ctx: TurnContext, query: str) -> str | None:
     if len(core) < MIN_UNKNOWN_NAME or REFERS_BACK.search(core):
         return None
     return core if any(mark in core for mark in ctx.texts.words("matter_marks")) else None
+
+
+def _bundle_in_context(ctx: TurnContext, refs: list[Any]) -> str | None:
+    """"能一起办吗" and no more: the 一件事 of what is being discussed (an item of it, or it among the choices
+    offered), as a target; None when the message names something or nothing in context is part of a bundle.
+    """
+    kb = ctx.services.kb.current
+    if not kb.asks_for_several(ctx.text) or len(kb.core(ctx.text)) > MAX_TOGETHER_CORE:
+        return None
+    for ref in refs:
+        kind, _, code = str(ref).partition(":")
+        if kind == "bundle" and code in kb.bundles:
+            return str(ref)
+        bundle = next((b for b in kb.bundles.values() if code in b.items), None) if kind == "item" else None
+        if bundle is not None:
+            return f"{BUNDLE_REF}{bundle.code}"
+    return None
 
 
 def _other_matter(ctx: TurnContext, query: str) -> str | None:

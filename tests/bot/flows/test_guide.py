@@ -402,3 +402,15 @@ async def test_someone_lost_is_answered_plainly_and_offered_a_person(visitor: Vi
         plain = await visitor.say(message)
         assert plain["replies"][0]["text"].startswith("不好意思，我说简单点"), (message, plain)
         assert [b["payload"] for b in plain["replies"][0]["buttons"]] == ["转人工"]
+
+
+async def test_doing_it_all_together_is_the_bundle_of_what_is_discussed(client: TestClient) -> None:
+    offered = await new_visitor(client)
+    await offered.say("孩子刚生 要办哪些东西")
+    together = await offered.say("能一起办吗")  # not the 二手房 bundle, whose alias has 一起办
+    assert together["replies"][0]["text"].startswith("【新生儿出生一件事】一件事"), together
+    item = await new_visitor(client)
+    registered = await item.say("出生登记要带啥")  # 出生登记, not 户口迁移 (落户 is its synonym)
+    assert registered["replies"][0]["text"].startswith("【出生登记（新生儿落户）】需要"), registered
+    bundle = await item.say("能一起办吗")
+    assert bundle["replies"][0]["text"].startswith("【新生儿出生一件事】一件事"), bundle
