@@ -20,6 +20,7 @@ from bot.flows.base import (
     is_bare_yes_no,
     menu_buttons,
 )
+from bot.flows.material_asked import asked_of_context, material_mentioned, without_it
 from bot.flows.next_steps import asks_next_step, next_steps
 from bot.flows.smalltalk import day_asked, day_line, office_hours
 from bot.messages import Button, Reply
@@ -80,6 +81,8 @@ class GuideFlow(Flow):
             return True
         if appointments.moves_booked(ctx, slots):
             return True  # "改到周三下午吧" right after booking
+        if asked_of_context(ctx, self._context_item(ctx, slots)) is not None:
+            return True  # "委托书要吗": a material of the item being discussed
         if self._checked_item(ctx, slots) is not None:
             return True
         choices = slots.get("choices", {})
@@ -124,6 +127,11 @@ class GuideFlow(Flow):
         办好了，下一步干啥" asks for the rest of a 一件事, however it reads (进度, 企业设立登记).
         """
         return bool(appointments.MANAGE.match(ctx.text)) or asks_next_step(ctx)
+
+    @staticmethod
+    def _context_item(ctx: TurnContext, slots: dict[str, Any]) -> ServiceItem | None:
+        """The item being discussed (not a bundle), if any."""
+        return ctx.services.kb.current.items.get(str(slots.get("target", "")).removeprefix("item:"))
 
     def left_behind(self, ctx: TurnContext) -> list[Reply]:
         """"算了，不去了，取消" after booking: the appointment stays until it is cancelled as such; say so, with the
@@ -171,6 +179,10 @@ class GuideFlow(Flow):
             return next_steps(ctx)
         if appointments.moves_booked(ctx, slots):
             return await appointments.move_booked(ctx)
+        context_item = self._context_item(ctx, slots)
+        material = asked_of_context(ctx, context_item) if not slots.get("precheck") else None
+        if context_item is not None and material is not None:
+            return without_it(ctx, context_item, material)  # "结婚证没带能先办吗" about 存量房
         booking = slots.pop("booking", None)
         booked_item = kb.items.get(booking["item"]) if booking else None
         aside = self._asked_while_booking(ctx, booking, booked_item) if booking and booked_item else None
@@ -224,6 +236,11 @@ class GuideFlow(Flow):
                 # "外地户口能在这领吗" about 失业金: a question about the item in context that mentions another
                 # item's word (户口 → 户口迁移) in passing
                 confident = []
+            mentioned = material_mentioned(ctx, context_item, query) if confident and context_item else None
+            if context_item is not None and mentioned is not None and \
+                    confident[0].key != context_item.code and \
+                    not ctx.best(query.replace(mentioned[1], " "), ["item", "bundle"]):
+                confident = []  # "结婚证的事" about 存量房: its own material, not 结婚登记 (which 结婚证 names too)
             close = [h for h in confident if h.score >= confident[0].score - CLOSE]
             if confident and len(close) == 1:
                 target = f"{confident[0].kind}:{confident[0].key}"

@@ -321,3 +321,22 @@ async def test_a_precheck_looked_up_later_marks_what_is_only_sometimes_needed(vi
     assert "  - 存量房买卖合同\n" in looked_up, looked_up  # main: plainly missing
     assert "  - 婚姻状况声明或结婚证（可容缺，受理后补交）" in looked_up
     assert "  - 授权委托书及代理人身份证明（视情况提供）" in looked_up
+
+
+async def test_a_material_of_the_item_in_context_is_asked_about_that_item(visitor: Visitor) -> None:
+    await visitor.say("二手房过户要带啥")
+    deferred = await visitor.say("结婚证没带能先办吗")  # not 结婚登记, which 结婚证 names too
+    assert deferred["replies"][0]["text"] == \
+        "【存量房转移登记】的“婚姻状况声明或结婚证”可以容缺：没带也能先受理，5 个工作日内补交就行。", deferred
+    fee = await visitor.say("要交多少钱")  # still 存量房
+    assert fee["replies"][0]["text"].startswith("【存量房转移登记】收费"), fee
+    main = await visitor.say("房产证没带能先办吗")
+    assert main["replies"][0]["text"].startswith("【存量房转移登记】的“不动产权证书”是主要材料"), main
+    sometimes = await visitor.say("委托书要吗")  # not "没太明白"
+    expected = "【存量房转移登记】的“授权委托书及代理人身份证明”只在有些情况下"
+    assert sometimes["replies"][0]["text"].startswith(expected), sometimes
+    await visitor.say("二手房过户要带啥")
+    answer = await visitor.say("我有身份证 房产证，结婚证没带")  # what one has: the checklist's answer
+    assert answer["replies"][0]["text"].startswith("还缺以下材料"), answer
+    other = await visitor.say("身份证丢了怎么补")  # another item named outright still switches
+    assert other["replies"][0]["text"].startswith("【居民身份证换领、补领】"), other

@@ -1,0 +1,67 @@
+""""结婚证没带能先办吗" while 存量房转移登记 is discussed: a question about one of the item's own materials. It is
+about that item (not 结婚登记, which 结婚证 also names), and whether the item can be applied for without it is
+answered from the material: 容缺 (accepted now, supplied later), only sometimes needed, or needed first.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.choices_materials import states_having
+from bot.flows.base import TurnContext
+from bot.messages import Reply
+from policy_kb.schema import Material, ServiceItem
+
+# The parts of a material's name that name it on their own: "婚姻状况声明或结婚证" → 婚姻状况声明, 结婚证.
+NAME_PARTS = re.compile(r"或|、|及|和|以及|/|（[^）]*）|\([^)]*\)")
+MIN_PART_CHARS = 2
+# "没带能先办吗", "可以后补吗", "不带行不行": whether the item can be applied for without it.
+WITHOUT_IT = re.compile(r"没带|没有|忘带|不带|没拿|先办|后补|后面补|以后补|晚点补|补交|不交|缺|要吗|需要吗|要不要|必须|"
+                        r"一定要|得带|要带吗|用带|用不用")
+
+
+def material_mentioned(ctx: TurnContext, item: ServiceItem, query: str) -> tuple[Material, str] | None:
+    """The item's material the query names (by its name, an alias, or a part of its name), with the words that
+    named it; None when it names none of them.
+    """
+    kb = ctx.services.kb.current
+    for material in item.materials:
+        names = kb.material_names(material.name, material.accepted)
+        parts = {p for name in names for p in (name, *NAME_PARTS.split(name)) if len(p) >= MIN_PART_CHARS}
+        said = next((p for p in sorted(parts, key=len, reverse=True) if p in query), None)
+        if said is not None:
+            return material, said
+    return None
+
+
+def asks_without_it(ctx: TurnContext) -> bool:
+    """Whether the message asks if the material it names is needed, or if the item can be done without it."""
+    return WITHOUT_IT.search(ctx.text) is not None
+
+
+def asked_of_context(ctx: TurnContext, item: ServiceItem | None) -> Material | None:
+    """"委托书要吗", "结婚证没带能先办吗" while `item` is discussed: its material asked about, when the message
+    names no other item once that material's words are taken out; else None.
+    """
+    if item is None or not asks_without_it(ctx) or states_having(ctx.text):
+        return None  # "身份证有，结婚证没带" says what one has: a checklist answer, not a question
+    mentioned = material_mentioned(ctx, item, ctx.text)
+    if mentioned is None:
+        return None
+    other = ctx.best(ctx.text.replace(mentioned[1], " "), ["item", "bundle"])
+    return mentioned[0] if other is None or other.key == item.code else None
+
+
+def without_it(ctx: TurnContext, item: ServiceItem, material: Material) -> list[Reply]:
+    """Whether the item can be applied for without this material: 容缺, only in some situations, or not."""
+    texts = ctx.texts
+    if material.on_site:
+        key = "material_made_on_site"
+    elif material.deferrable:
+        key = "material_deferrable"
+    elif not material.required:
+        key = "material_sometimes"
+    else:
+        key = "material_needed_first"
+    return [Reply(texts.get(key, item=item.name, material=material.name, notes=material.notes or "",
+                            days=ctx.services.deferred_supply_days))]
