@@ -30,7 +30,7 @@ APPLIES_WORDS = ("吗", "呢", "能不能", "可不可以", "可以不", "行不
 WHO_ENTITIES = frozenset({"enterprise_scale", "taxpayer_type", "industry"})
 PROFILE_WHO = ("scale", "taxpayer_type", "industry")  # the profile fields that say who the enterprise is
 QUALIFY_WORDS = ("能享受", "能不能享受", "可以享受", "可不可以享受", "能申请吗", "可以申请吗", "符合吗", "符合条件吗",
-                 "够条件吗")
+                 "够条件吗", "能拿吗", "能拿到吗", "能领吗", "能不能拿", "能不能领", "有份吗")
 # What only a service item has (online handling, a pre-check, a booking): a message read as one of these is about
 # an item even when it shares words with a policy. ("高新技术企业认定要多久" names the policy: it says it has no
 # time limit of its own and how it is applied for.)
@@ -86,7 +86,8 @@ class PolicyFlow(Flow):
             return True
         if self._asked_of_listed(ctx, slots) is not None:
             return True
-        if slots.get("policy") and (_asks_about(ctx) is not None or _asks_if_it_applies(ctx)):
+        if slots.get("policy") and (_asks_about(ctx) is not None or _asks_if_it_applies(ctx)
+                                    or _asks_if_we_qualify(ctx)):
             return True
         if slots.get("listed") and _describes_who(ctx):
             return True  # "不对，我们是一般纳税人" or "那中型企业呢" after the list: the list again, for that
@@ -156,6 +157,9 @@ class PolicyFlow(Flow):
         hit = _named_policy(ctx)
         if current is not None and (hit is None or hit.key == current.id) and _asks_if_it_applies(ctx):
             return [Reply(self._applies(ctx, current))]
+        if current is not None and hit is None and _asks_if_we_qualify(ctx):
+            # "裁员率4%多，能拿吗" of 稳岗返还: who it is for and its conditions, for the enterprise told if any
+            return [Reply(self._applies(ctx, current, known_who))]
         if hit is not None and hit.score >= NAMED_OUTRIGHT and known_who and _asks_if_we_qualify(ctx):
             # "小型微利企业所得税我们能享受吗" from a 个体户: answered for the enterprise told before (小型 is the
             # policy's name here, not a new description)

@@ -414,3 +414,11 @@ async def test_a_benefit_for_people_is_not_narrowed_as_an_enterprise_policy(clie
                          "可以联系工作人员解答。"], texts
     enterprise = await (await new_visitor(client)).say("我们厂招残疾人有补贴吗")  # an enterprise's question still
     assert enterprise["replies"][-1]["text"] == "企业规模？", enterprise
+
+
+async def test_whether_we_can_get_the_policy_in_context_is_answered_with_its_conditions(visitor: Visitor) -> None:
+    await visitor.say("稳岗返还")
+    asked = await visitor.say("我们公司去年裁了5个人，总共120人，裁员率算下来4%多，能拿吗")  # not 企业 items
+    text = asked["replies"][0]["text"]
+    assert asked["flow"] == "policy" and text.startswith("【失业保险稳岗返还】适用对象："), asked
+    assert "裁员率不高于" in text and "优惠内容：中小微企业返还不超过60%" in text, text
