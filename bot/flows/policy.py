@@ -145,9 +145,12 @@ class PolicyFlow(Flow):
                 before = dict(profile)
                 self._profile_from_entities(ctx, profile)
                 changed = [str(v) for k, v in profile.items() if before.get(k) != v]
-                if changed:  # "不对，我们是一般纳税人": an earlier answer corrected; the question still stands
-                    return [Reply(ctx.texts.get("policy_corrected", value="、".join(changed))),
-                            *self._next(ctx, profile)]
+                # "不对，我们是一般纳税人": an earlier answer corrected; "我们是小规模纳税人" to the size question:
+                # noted. Either way the question still stands.
+                key = "policy_corrected" if any(before.get(k) not in (None, "skip") for k in profile
+                                                if before.get(k) != profile[k]) else "policy_noted"
+                if changed:
+                    return [Reply(ctx.texts.get(key, value="、".join(changed))), *self._next(ctx, profile)]
             profile[asking] = value if value is not None else "skip"
             return self._next(ctx, profile)
         current = kb.policies.get(slots.get("policy", ""))

@@ -201,6 +201,16 @@ async def test_an_earlier_answer_corrected_while_narrowing_is_taken(visitor: Vis
     assert "一般纳税人" in listed["replies"][0]["text"] and "小规模纳税人·" not in listed["replies"][0]["text"]
 
 
+async def test_an_answer_to_another_question_while_narrowing_is_noted_not_called_a_correction(
+        visitor: Visitor) -> None:
+    await visitor.say("有什么优惠政策")
+    noted = await visitor.say("我们是小规模纳税人")  # to "企业规模？": nothing was said of the taxpayer type before
+    texts = [r["text"] for r in noted["replies"]]
+    assert texts == ["好的，记下了：小规模纳税人。", "企业规模？"], texts
+    listed = (await visitor.say("小微"))["replies"][0]["text"]  # the taxpayer type is not asked again
+    assert listed == "最想了解哪方面？", listed
+
+
 async def test_a_question_naming_a_policy_outright_is_answered_from_the_policy_not_a_similar_item(
         visitor: Visitor) -> None:
     materials = await visitor.say("创业担保贷款要什么材料")
