@@ -44,6 +44,7 @@ MIN_ACCOUNT_CHARS = 9
 ITEM_MARGIN = 0.05
 MAX_ITEM_CHOICES = 3
 POLICY_NAMED = 0.9  # a policy's name, nearly word for word, in the account
+WINDOW_WORD = "窗口"
 MIN_ANSWER_CHARS = 2  # what is left of an answer without its phone number, to be an answer
 NAME_PREFIXES = ("我姓", "我叫", "我是", "叫我", "姓")
 # "窗口说我租房合同没备案不给提取": a first message that reports what the window said (or why) has answered
@@ -158,6 +159,12 @@ class ComplaintFlow(Flow):
                 said = _free_text(ctx)[:MAX_FIELD_CHARS["where_when"]]
                 draft["where_when"] = "，".join(filter(None, [draft.get("where_when"), said]))
                 return [Reply(ctx.texts.get("complaint_when_where_noted", value=said)), *self._ask(ctx, asking)]
+            if asking == "where_when" and len(_free_text(ctx)) >= MIN_ACCOUNT_CHARS and not _says_when_where(ctx):
+                # "窗口说我材料不对，每次说的都不一样" to "什么时候、在哪个窗口": more of what happened, kept there
+                said = _free_text(ctx)
+                draft["happened"] = "；".join(filter(None, [draft.get("happened"), said]))
+                draft["where_when"] = ""
+                return [Reply(ctx.texts.get("complaint_more_noted")), *self._next(ctx, draft)]
             problem = self._take(ctx, draft, asking)
             if problem is not None:
                 slots["asking"] = asking
@@ -356,6 +363,14 @@ def _matter_named(ctx: TurnContext, text: str) -> str | None:
         if len(name) >= 2 and not NOT_IN_MATTER.search(name) and not kb.is_material_name(name):
             return name
     return None
+
+
+def _says_when_where(ctx: TurnContext) -> bool:
+    """Whether the message says anything of when or where: a date, or a word of the `when_where` list other than
+    窗口 ("窗口说我材料不对" tells what the window said, not where).
+    """
+    return any(e.entity == "date" for e in ctx.parse.entities) or \
+        any(word in ctx.text for word in ctx.texts.words("when_where") if word != WINDOW_WORD)
 
 
 def _only_when_where(ctx: TurnContext) -> bool:

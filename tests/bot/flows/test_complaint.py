@@ -625,3 +625,17 @@ async def test_a_phone_inside_an_answer_is_kept_once_and_not_in_the_answer(visit
     text = summary["replies"][0]["text"]
     assert text.startswith("请确认：") and "电话：138****5678" in text, summary
     assert "13812345678" not in text and "时间地点：上周三在一楼窗口\n" in text, text
+
+
+async def test_more_of_the_story_given_for_the_time_and_place_is_kept_as_what_happened(visitor: Visitor) -> None:
+    await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    await visitor.say("说我租房合同没备案")
+    more = await visitor.say("窗口说我材料不对，每次说的都不一样")  # to "什么时候、在哪个窗口"
+    assert more["replies"][0]["text"] == "好的，已记到情况里。", more
+    assert "您希望怎么解决" in more["replies"][1]["text"], more  # not asked for the time and place again
+    await visitor.say("跳过")
+    await visitor.say("跳过")
+    summary = (await visitor.say("13912345678"))["replies"][0]["text"]
+    happened = next(line for line in summary.splitlines() if line.startswith("情况："))
+    assert "租房合同没备案" in happened and "窗口说我材料不对，每次说的都不一样" in happened, summary
+    assert "时间地点：窗口说" not in summary, summary
