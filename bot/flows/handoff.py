@@ -7,6 +7,7 @@ While a ticket is open the engine relays the citizen's messages to it (see Engin
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -21,6 +22,7 @@ DEFAULT_WINDOW = "综合"
 # Shorter than this, what is left of a message after "转人工" asks nothing ("转人工吧").
 MIN_QUESTION_CHARS = 4
 QUESTION_TRIM = " ，,。.！!？?、：:~～"
+TAKEN_BACK = re.compile(r"^(?:那|那就)?(?:算了|不用了|不留了|不留言了|不找了)")
 MAX_WAIT_QUESTION_CHARS = 12  # longer, it says more than "how long"
 # Messages that carry nothing to leave for staff.
 CONTENTLESS_INTENTS = frozenset({"greet", "affirm", "thanks", "goodbye", "request_human"})
@@ -36,8 +38,10 @@ class HandoffFlow(Flow):
         self._window_hint = window_hint
 
     def wants(self, ctx: TurnContext) -> bool:
-        """After the out-of-hours notice, the next message is the message to leave."""
-        return bool(ctx.session.slots_of(self.name).get("leaving_message"))
+        """After the out-of-hours notice, the next message is the message to leave, unless it starts by taking
+        the request back ("那算了 身份证丢了咋补办": asked of the bot instead).
+        """
+        return bool(ctx.session.slots_of(self.name).get("leaving_message")) and not TAKEN_BACK.match(ctx.text)
 
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Queue a ticket now, or offer to leave a message when windows are closed."""

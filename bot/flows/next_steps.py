@@ -34,6 +34,8 @@ def next_steps(ctx: TurnContext) -> list[Reply]:
     lines = [ctx.texts.get("guide_next_steps", done=kb.items[done].name, bundle=name, count=len(rest)),
              *(f"{n} {item.name}" for n, item in enumerate(rest, 1)),
              ctx.texts.get("guide_next_steps_footer")]
+    # Offered as choices: a name typed or described picks one, and "能一起办吗" is this bundle (see guide)
+    ctx.slots["choices"] = {item.name: f"item:{item.code}" for item in rest}
     return [Reply("\n".join(lines), buttons=tuple(Button(item.name, item.name) for item in rest))]
 
 

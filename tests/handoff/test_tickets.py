@@ -243,6 +243,16 @@ async def test_out_of_hours_asking_for_a_person_in_other_words_leaves_no_empty_m
     assert await closed_client.app[TICKETS].find(windows=None) == []
 
 
+async def test_out_of_hours_taking_the_request_back_asks_the_bot_instead(closed_client: TestClient) -> None:
+    visitor = await new_visitor(closed_client)
+    await visitor.say("转人工")
+    asked = await visitor.say("那算了 身份证丢了咋补办")  # not left as a message for the morning
+    assert asked["flow"] == "guide" and asked["replies"][0]["text"].startswith("【居民身份证换领、补领】"), asked
+    fee = await visitor.say("要钱吗")  # about that item
+    assert fee["replies"][0]["text"].startswith("【居民身份证换领、补领】收费"), fee
+    assert await closed_client.app[TICKETS].find(windows=None) == []
+
+
 async def test_out_of_hours_a_message_is_asked_for_added_to_and_withdrawn(closed_client: TestClient) -> None:
     service = closed_client.app[TICKETS]
     visitor = await new_visitor(closed_client)

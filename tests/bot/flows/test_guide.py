@@ -320,6 +320,8 @@ async def test_a_matter_next_to_an_item_is_not_answered_with_it(visitor: Visitor
     assert "结婚登记" not in text and text.startswith("抱歉，暂时没有“离婚登记”的办事指南"), divorce
     asked = await visitor.say("想问下离婚登记要带啥")
     assert asked["replies"][0]["text"].startswith("抱歉，暂时没有“离婚登记”的办事指南"), asked  # not “下离婚登记”
+    pension = await visitor.say("高龄津贴")  # not 职工退休's conditions
+    assert pension["replies"][0]["text"].startswith("抱歉，暂时没有“高龄津贴”的办事指南"), pension
     for bare in ("办离婚", "离婚"):  # the matter's name alone: missing, not "没太明白"
         named = await visitor.say(bare)
         assert named["flow"] == "guide" and named["replies"][0]["text"].startswith("抱歉，暂时没有“离婚"), named
@@ -375,6 +377,9 @@ async def test_what_comes_after_a_step_of_a_bundle_is_the_rest_of_it(visitor: Vi
         expected = "【企业设立登记（有限责任公司）】办好后，“企业开办一件事”还有"
         assert answer["flow"] == "guide" and text.startswith(expected), (question, answer)
         assert "公章刻制备案" in text and "企业银行开户预约" in text
+    together = await visitor.say("能一起办吗")  # the 企业开办 一件事, not 二手房过户
+    assert together["replies"][0]["text"].startswith("【企业开办】一件事"), together
+    await visitor.say("营业执照办好了，下一步干啥")
     seal = await visitor.say("1")
     assert seal["replies"][0]["text"].startswith("【公章刻制备案】"), seal
     born = await visitor.say("出生医学证明拿到了，然后呢")
