@@ -47,6 +47,7 @@ POLICY_NAMED = 0.9  # a policy's name, nearly word for word, in the account
 WINDOW_WORD = "窗口"
 MIN_ANSWER_CHARS = 2  # what is left of an answer without its phone number, to be an answer
 NAME_PREFIXES = ("我姓", "我叫", "我是", "叫我", "姓")
+NAME_SAID = re.compile(r"(?:我姓|我叫|叫我|姓)\s*(\S{1,6})\s*$")  # the name at the end of a longer answer
 # "窗口说我租房合同没备案不给提取": a first message that reports what the window said (or why) has answered
 # "窗口说不能办的原因是什么", so that is not asked again. The reason must follow the word.
 GIVES_REASON = re.compile(r"(?:说|因为|原因是|理由是)[^，,。！!？?]{4,}")
@@ -228,6 +229,10 @@ class ComplaintFlow(Flow):
         if len(text) > limit:
             return Reply(ctx.texts.get("complaint_too_long", limit=limit))
         if field == "name":
+            if asks_question(text):  # "怎么联系你们" to "怎么称呼您": no name; the question stands
+                return Reply(ctx.texts.get("complaint_name_is_a_question"))
+            said = NAME_SAID.search(text)  # "称呼写错了 我姓王" → 王
+            text = said.group(1) if said else text
             for prefix in NAME_PREFIXES:
                 text = text.removeprefix(prefix)
             draft["name"] = text.strip()[:MAX_FIELD_CHARS["name"]]

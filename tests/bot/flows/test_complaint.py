@@ -639,3 +639,16 @@ async def test_more_of_the_story_given_for_the_time_and_place_is_kept_as_what_ha
     happened = next(line for line in summary.splitlines() if line.startswith("情况："))
     assert "租房合同没备案" in happened and "窗口说我材料不对，每次说的都不一样" in happened, summary
     assert "时间地点：窗口说" not in summary, summary
+
+
+async def test_a_question_for_the_name_is_not_taken_as_the_name(visitor: Visitor) -> None:
+    await visitor.say("我都跑了三趟了，公积金还是取不出来")
+    await visitor.say("说我租房合同没备案")
+    await visitor.say("跳过")
+    await visitor.say("跳过")
+    asked = await visitor.say("怎么联系你们")  # to "怎么称呼您"
+    assert asked["replies"][0]["text"].startswith("工作人员会按您留下的电话联系您。先问一下，怎么称呼您"), asked
+    named = await visitor.say("称呼写错了 我姓王")
+    assert "联系电话" in named["replies"][0]["text"], named
+    summary = (await visitor.say("13912345678"))["replies"][0]["text"]
+    assert "称呼：王" in summary and "怎么联系你们" not in summary, summary
