@@ -405,8 +405,8 @@ def _asks_if_it_applies(ctx: TurnContext) -> bool:
     """Whether the message asks if the policy applies to an enterprise it describes ("个体户也可以吗"); telling how
     many people it has ("我们去年营收3000万，60个人") is asking that too.
     """
-    if _staff_headcount(ctx) is not None:
-        return True
+    if _staff_headcount(ctx) is not None and not LIST_QUESTION.search(ctx.text):
+        return True  # (not "厂里50个人，有啥政策": that asks for a list)
     return any(e.entity in WHO_ENTITIES for e in ctx.parse.entities) and any(w in ctx.text for w in APPLIES_WORDS)
 
 

@@ -413,6 +413,8 @@ async def test_a_headcount_told_of_the_policy_in_context_asks_whether_it_applies
     told = await visitor.say("我们去年营收3000万，60个人")  # 个人 is no 个体工商户个人所得税
     text = told["replies"][0]["text"]
     assert told["flow"] == "policy" and text.startswith("小型企业可以享受【研发费用税前加计扣除】"), told
+    listing = await visitor.say("我们厂50个人，有哪些优惠政策")  # a list asked for, not the policy in context
+    assert not listing["replies"][0]["text"].startswith("小型企业可以享受"), listing
 
 
 async def test_a_benefit_for_people_is_not_narrowed_as_an_enterprise_policy(client: TestClient) -> None:
