@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from core.pinyin import SoundCorrector, fold_sounds
 from core.text import Synonyms, Tokenizer
 from policy_kb.content import KbContent
 from policy_kb.loader import Vocabulary
@@ -48,6 +49,7 @@ class KnowledgeBase:
         self._material_names_longest_first = sorted({*self._material_names, *self._alias_groups}, key=len,
                                                     reverse=True)
         self._not_for = {item.code: item.not_for for item in content.items if item.not_for}
+        self._material_speller = _material_speller(content)
         self.tokenizer = tokenizer
         self._bundle_checklists: dict[str, ServiceItem] = {}
         self.index = SearchIndex(self._docs(), tokenizer, synonyms, names, cache_dir)
@@ -105,6 +107,10 @@ class KnowledgeBase:
     def asks_for_several(self, question: str) -> bool:
         """Whether the question asks about several services at once (一起办, 全部手续)."""
         return self.index.asks_for_several(question)
+
+    def without_bundle_cues(self, text: str) -> str:
+        """`text` without the words that ask for several services at once ("一起" of "能一起办吗")."""
+        return self.index.without_bundle_cues(text)
 
     def core(self, question: str) -> str:
         """The question without filler words and spaces (what is left may name a record)."""
@@ -183,6 +189,12 @@ class KnowledgeBase:
         """
         return name in self._alias_groups or name in self._material_names
 
+    def respell_materials(self, text: str) -> str:
+        """`text` with same-sounding misspellings of material names put right ("我有身分证" → "我有身份证"), so a
+        misspelt name is matched however the material is called in a list (买卖双方身份证明).
+        """
+        return self._material_speller.correct(text)
+
     def material_names(self, name: str, accepted: Sequence[str] = ()) -> tuple[str, ...]:
         """Every name a material goes by: its own and its alias group's (身份证 for 居民身份证), then those of the
         documents `accepted` as it (租房合同 for 居住地住址证明's 房屋租赁合同).
@@ -236,3 +248,15 @@ def _fit(policy: Policy, profile: Profile) -> int | None:
     if profile.needs:
         score += 2 * len(set(profile.needs) & set(policy.needs))
     return score
+
+
+def _material_speller(content: KbContent) -> SoundCorrector:
+    """A corrector to material names; of names that sound alike, the one listed first in its alias group is
+    the spelling put back (身份证, not the alias 身分证 kept for exact matches).
+    """
+    names = [name for group in content.material_aliases for name in group]
+    names += sorted({name for item in content.items for m in item.materials for name in (m.name, *m.accepted)})
+    by_sound: dict[str, str] = {}
+    for name in names:
+        by_sound.setdefault(fold_sounds(name), name)
+    return SoundCorrector(by_sound.values())

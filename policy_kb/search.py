@@ -183,6 +183,10 @@ class SearchIndex:
         """Whether the question asks about several services at once ("能一起办吗": a bundle cue)."""
         return self._matcher.asks_for_several(normalise(question))
 
+    def without_bundle_cues(self, text: str) -> str:
+        """`text` without the words that ask for several services at once (一起, 哪些手续)."""
+        return self._matcher.without_bundle_cues(text)
+
     def names_only(self, query: str, hit: Hit) -> bool:
         """Whether the question does nothing but name the record `hit` found for it: apart from filler words,
         every character is one of a single name's, once same-sounding typos are corrected ("社报卡补半" → 补办社保卡).
@@ -325,6 +329,12 @@ class NameMatcher:
         """Whether the question asks about several services at once (一起办, 哪些手续...)."""
         text = normalise(question)
         return any(cue in text for cue in self._bundle_cues)
+
+    def without_bundle_cues(self, text: str) -> str:
+        """`text` with every bundle cue taken out."""
+        for cue in self._bundle_cues:
+            text = text.replace(cue, "")
+        return text
 
     def core(self, question: str) -> str:
         """The question without fillers and spaces."""

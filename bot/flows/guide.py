@@ -14,6 +14,7 @@ from bot.flows.base import (
     BUNDLE_WINDOW,
     MORE_WORDS,
     NOT_QUESTIONS,
+    SEARCH_DEPTH,
     Flow,
     TurnContext,
     asks_question,
@@ -56,7 +57,7 @@ MAX_DESCRIBED_CHOICE = 10  # "我是买房子": an answer to "您要办理的是
 # A question that names no known item calls it by at least this many characters (what is left without the filler
 # words) to be told that it is not in the guide, rather than asked which item it means; not "这个", "那个".
 MIN_UNKNOWN_NAME = 3
-MAX_TOGETHER_CORE = 4  # "能一起办吗" → 一起: a bundle cue and nothing else named
+MAX_TOGETHER_REST = 1  # "这些能一起办不" → 不: a bundle cue, words pointing back, and nothing else named
 MAX_NAMED_MISSING = 8  # "我想办离婚": short enough to be only the matter's name
 REFERS_BACK = re.compile(r"这|那|它|此|上面|刚才")  # below confidence but this close: offered as "您要办理的是" choices
 # "能在这领吗", "这个也能办吗": a question about the item in context, unless it names another item clearly.
@@ -64,6 +65,9 @@ ASKED_OF_THIS = re.compile(r"在这|这里|这儿|这边|这个|这项|也能|�
 NAMED_CLEARLY = 0.8
 CLEARLY_AHEAD = 0.15
 CLOSE = 0.05  # a second confident match this close to the first means "ask which one"
+# An item of the 一件事 in context this near the best match of a question is the one meant ("户口怎么上" while a
+# newborn is discussed: 出生登记, not 跨省户口迁移).
+BUNDLE_MARGIN = 0.3
 BUNDLE_REF = "bundle:"  # a checklist slot naming a bundle's merged list rather than an item
 MAX_LINES = 12  # longer lists are paged: the rest follows on "更多"
 
@@ -83,6 +87,10 @@ class GuideFlow(Flow):
             return True  # "改到周三下午吧" right after booking
         if asked_of_context(ctx, self._context_item(ctx, slots)) is not None:
             return True  # "委托书要吗": a material of the item being discussed
+        hurried = self._context_item(ctx, slots) if _asks_to_hurry(ctx) else None
+        named = ctx.best(ctx.text, ["item", "bundle"]) if hurried is not None else None
+        if hurried is not None and (named is None or named.key == hurried.code):
+            return True  # "能快点吗" about the item being discussed: not 催办 of a case
         if self._checked_item(ctx, slots) is not None:
             return True
         choices = slots.get("choices", {})
@@ -106,6 +114,8 @@ class GuideFlow(Flow):
         it matches ("企业开办一件事"), however sure the classifier is.
         """
         hits = ctx.search(ctx.text, ["item", "bundle"], limit=2)
+        if hits and hits[0].confident and ctx.parse.intent == "out_of_scope" and ctx.parse.confidence < UNSURE:
+            return True  # "户口怎么上": an unsure "out of scope" of a message naming an item is a question about it
         if not (hits and hits[0].confident and ctx.services.kb.current.names_only(ctx.text, hits[0])):
             return False
         if ctx.parse.confidence < UNSURE:
@@ -218,9 +228,13 @@ class GuideFlow(Flow):
         field = (pending if target else None) or FIELD_BY_INTENT.get(ctx.parse.intent) or pending or "overview"
         if field not in appointments.KIND_BY_FIELD and _asks_amount(ctx):
             field = "amount"  # "能领多少钱": what is paid, not the fee (失业金 is free to apply for)
+        if field in ("time_limit", "overview") and _asks_to_hurry(ctx):
+            field = "expedite"  # "能加急吗": the time limit, and how to ask the window to hurry
         day = day_asked(ctx) if _asks_if_open(ctx) and field not in appointments.KIND_BY_FIELD else None
         if day is not None:
             field = "location"  # "居住证周六能办吗": whether that day is open, and where it is done
+        if target is None and _asks_together_only(ctx):
+            return self._offer_bundles(ctx, field)  # "能一起办吗" with nothing in context: which 一件事
         if target is None and pending == "precheck" and states_having(ctx.text) and \
                 ctx.best(kb.without_material_names(ctx.text), ["item", "bundle"]) is None:
             # "我有身份证 户口本" to "要办理什么事项": materials, not the matter (身份证 is also an item's name)
@@ -242,7 +256,10 @@ class GuideFlow(Flow):
                     not ctx.best(query.replace(mentioned[1], " "), ["item", "bundle"]):
                 confident = []  # "结婚证的事" about 存量房: its own material, not 结婚登记 (which 结婚证 names too)
             close = [h for h in confident if h.score >= confident[0].score - CLOSE]
-            if confident and len(close) == 1:
+            of_bundle = _of_bundle_in_context(ctx, query, [slots.get("target"), *choices.values()])
+            if of_bundle is not None:
+                target = f"item:{of_bundle}"  # "医保怎么交" while 新生儿出生 is discussed: the newborn's 医保
+            elif confident and len(close) == 1:
                 target = f"{confident[0].kind}:{confident[0].key}"
             elif slots.get("target") in {f"{h.kind}:{h.key}" for h in close}:
                 target = slots["target"]  # "需要备案吗" about 异地就医备案: of several close, the one in context
@@ -312,10 +329,11 @@ class GuideFlow(Flow):
             if not states_having(ctx.text):
                 return None
             item = _checklist(kb, slots.get("listed"))
+        text = kb.respell_materials(ctx.text)  # "身分证" is 买卖双方身份证明 too
         if item is None and (checked := slots.get("checked")):
             # Right after a result, "4也有" or "合同也带了" adds to what the person said they had.
             item = _checklist(kb, checked["ref"])
-            if item is not None and names_only_materials(ctx.text, _material_names(kb, item), numbers=True):
+            if item is not None and names_only_materials(text, _material_names(kb, item), numbers=True):
                 had = set(checked["have"])
             else:
                 item = None
@@ -324,10 +342,10 @@ class GuideFlow(Flow):
             # nothing here (no list was shown), and a phrase of anything else ("…想办护照") is a new question.
             kind, _, code = str(slots.get("target", "")).partition(":")
             item = _checklist(kb, BUNDLE_REF + code if kind == "bundle" else code or None)
-            if item is None or not names_only_materials(ctx.text, _material_names(kb, item),
+            if item is None or not names_only_materials(text, _material_names(kb, item),
                                                         other_material=kb.is_material_name):
                 return None
-        have = material_numbers(ctx.text, len(item.materials), _material_names(kb, item))
+        have = material_numbers(text, len(item.materials), _material_names(kb, item))
         return (item, had | have) if have is not None else None
 
     @staticmethod
@@ -344,6 +362,15 @@ class GuideFlow(Flow):
         ctx.slots["pending_field"] = field
         buttons = tuple(Button(title, title) for title in choices)
         return [Reply(ctx.texts.get("guide_choose"), buttons=buttons)]
+
+    @staticmethod
+    def _offer_bundles(ctx: TurnContext, field: str) -> list[Reply]:
+        """Every 一件事 (bundle) as a choice, for "能一起办吗" asked with nothing in context."""
+        choices = {b.name: f"{BUNDLE_REF}{b.code}"
+                   for b in ctx.services.kb.current.bundles.values()}
+        ctx.slots["choices"] = choices
+        ctx.slots["pending_field"] = field
+        return [Reply(ctx.texts.get("guide_bundles_offered"), buttons=tuple(Button(t, t) for t in choices))]
 
     async def _answer(self, ctx: TurnContext, item: ServiceItem, field: str) -> list[Reply]:
         texts = ctx.texts
@@ -374,6 +401,9 @@ class GuideFlow(Flow):
             ]
         if field == "time_limit":
             return [Reply(_time_limit(ctx, item), buttons=fields)]
+        if field == "expedite":
+            hurry = "" if item.instant or item.promised_days == 0 else "\n" + texts.get("guide_expedite")
+            return [Reply(_time_limit(ctx, item) + hurry, buttons=fields)]
         if field == "location":
             text = texts.get(
                 "guide_location", name=item.name, location=item.location or "政务服务中心", hours=item.hours or "工作日"
@@ -535,12 +565,30 @@ def _unknown_name(ctx: TurnContext, query: str) -> str | None:
     return core if any(mark in core for mark in ctx.texts.words("matter_marks")) else None
 
 
+def _asks_to_hurry(ctx: TurnContext) -> bool:
+    """Whether the message asks for the matter to be done sooner ("能加急吗", "急用，能快点吗"), not for a case
+    filed to be hurried ("请尽快处理我的反映" is 催办).
+    """
+    text = ctx.text
+    return any(w in text for w in ctx.texts.words("hurry")) and not any(w in text for w in ctx.texts.words("of_a_case"))
+
+
+def _asks_together_only(ctx: TurnContext) -> bool:
+    """Whether the message asks to do several things at once and names nothing ("能一起办吗", "这些能一块办不"),
+    unlike "开公司要办哪些".
+    """
+    kb = ctx.services.kb.current
+    if not kb.asks_for_several(ctx.text):
+        return False
+    return len(REFERS_BACK.sub("", kb.without_bundle_cues(kb.core(ctx.text)))) <= MAX_TOGETHER_REST
+
+
 def _bundle_in_context(ctx: TurnContext, refs: list[Any]) -> str | None:
     """"能一起办吗" and no more: the 一件事 of what is being discussed (an item of it, or it among the choices
     offered), as a target; None when the message names something or nothing in context is part of a bundle.
     """
     kb = ctx.services.kb.current
-    if not kb.asks_for_several(ctx.text) or len(kb.core(ctx.text)) > MAX_TOGETHER_CORE:
+    if not _asks_together_only(ctx):
         return None
     for ref in refs:
         kind, _, code = str(ref).partition(":")
@@ -550,6 +598,26 @@ def _bundle_in_context(ctx: TurnContext, refs: list[Any]) -> str | None:
         if bundle is not None:
             return f"{BUNDLE_REF}{bundle.code}"
     return None
+
+
+def _of_bundle_in_context(ctx: TurnContext, query: str, refs: list[Any]) -> str | None:
+    """The code of the item of the 一件事 in context (the bundle, one of its items, or either among the choices)
+    that a question matches nearly as well as its best match ("医保怎么交" about 新生儿出生 is the newborn's 医保
+    参保, though 城乡居民医保缴费 matches it better alone); None when nothing of a bundle is in context.
+    """
+    kb = ctx.services.kb.current
+    family: set[str] = set()
+    for ref in refs:
+        kind, _, code = str(ref).partition(":")
+        bundles = [kb.bundles[code]] if kind == "bundle" and code in kb.bundles else \
+            [b for b in kb.bundles.values() if code in b.items] if kind == "item" else []
+        family.update(item for bundle in bundles for item in bundle.items)
+    hits = ctx.search(query, ["item", "bundle"], limit=SEARCH_DEPTH) if family and len(query) >= 2 else []
+    if not hits or hits[0].kind != "item" or hits[0].key in family:
+        return None  # nothing in context, or the best match is of the bundle already (or is a bundle itself)
+    ours = next((h for h in hits if h.kind == "item" and h.key in family), None)
+    near = ours is not None and ours.score >= SUGGEST and ours.score >= hits[0].score - BUNDLE_MARGIN
+    return ours.key if near and ours is not None else None
 
 
 def _other_matter(ctx: TurnContext, query: str) -> str | None:

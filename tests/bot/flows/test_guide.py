@@ -419,3 +419,50 @@ async def test_doing_it_all_together_is_the_bundle_of_what_is_discussed(client: 
     assert registered["replies"][0]["text"].startswith("【出生登记（新生儿落户）】需要"), registered
     bundle = await item.say("能一起办吗")
     assert bundle["replies"][0]["text"].startswith("【新生儿出生一件事】一件事"), bundle
+    alone = await new_visitor(client)
+    which = await alone.say("能一起办吗")  # nothing discussed yet: which 一件事, not 二手房过户 by its alias
+    text = which["replies"][0]["text"]
+    assert which["flow"] == "guide" and not text.startswith("【"), which
+    titles = [b["title"] for b in which["replies"][0]["buttons"]]
+    assert titles == ["企业开办", "二手房转移登记及水电气网联动过户", "新生儿出生一件事"], which
+    chosen = await alone.say("3")
+    assert chosen["replies"][0]["text"].startswith("【新生儿出生一件事】一件事"), chosen
+
+
+async def test_asking_to_hurry_an_item_says_how_not_a_complaint(client: TestClient) -> None:
+    visitor = await new_visitor(client)
+    await visitor.say("办护照")
+    for question in ("能加急吗", "我下周要出国，能快点吗"):  # not the time limit alone, not "没有正在办理的反映"
+        hurry = await visitor.say(question)
+        text = hurry["replies"][0]["text"]
+        assert hurry["flow"] == "guide" and text.startswith("【普通护照签发"), (question, hurry)
+        assert "承诺 7 个工作日" in text and "急用" in text and "出示证明" in text, (question, hurry)
+    unnamed = await new_visitor(client)
+    which = await unnamed.say("能加急吗")
+    assert which["replies"][0]["text"].startswith("请问您要办理什么事项"), which
+    named = await unnamed.say("居住证")
+    assert "急用" in named["replies"][0]["text"], named
+    urged = await visitor.say("请尽快处理我的问题")  # a case to hurry (催办), not the passport's time limit
+    assert urged["flow"] == "progress", urged
+
+
+async def test_a_question_while_a_bundle_is_discussed_means_its_own_item(client: TestClient) -> None:
+    newborn = await new_visitor(client)
+    await newborn.say("孩子刚出生要办哪些手续")
+    asked = (("医保怎么交", "【新生儿参加城乡居民基本医疗保险】"), ("户口怎么上", "【出生登记（新生儿落户）】"))
+    for question, item in asked:
+        answer = await newborn.say(question)  # not 城乡居民医保缴费, not 跨省户口迁移
+        assert answer["replies"][0]["text"].startswith(item), (question, answer)
+    claim = await newborn.say("医保怎么报销")  # named clearly: another item, whatever is in context
+    assert claim["replies"][0]["text"].startswith("【医疗费用手工（零星）报销】"), claim
+    adult = await new_visitor(client)
+    alone = await adult.say("医保怎么交")
+    assert alone["replies"][0]["text"].startswith("【城乡居民基本医疗保险参保缴费】"), alone
+
+
+async def test_a_misspelt_material_is_still_ticked_off(visitor: Visitor) -> None:
+    await visitor.say("二手房过户预审")
+    result = await visitor.say("我有身分证和房本")  # 身分证 is the sellers' and buyers' 身份证明
+    text = result["replies"][0]["text"]
+    assert "还缺以下材料" in text and "存量房买卖合同" in text, result
+    assert "• 买卖双方身份证明" not in text and "• 不动产权证书" not in text, result
