@@ -101,6 +101,16 @@ class Bundle(Strict):
     notes: str = ""
 
 
+class LayoffLimit(Strict):
+    """The 裁员率 (layoffs in the year ÷ insured staff) a policy allows, e.g. 稳岗返还: at most the year's national
+    urban unemployment target, or a higher share for a firm of few insured staff.
+    """
+
+    max_percent: float = Field(gt=0, le=100)
+    small_firm_staff: int | None = Field(None, gt=0)  # this many insured staff or fewer: the small-firm limit
+    small_firm_max_percent: float | None = Field(None, gt=0, le=100)
+
+
 class Eligibility(Strict):
     """Who a policy is for. An empty tuple means "any"."""
 
@@ -113,6 +123,7 @@ class Eligibility(Strict):
     max_age_years: float | None = Field(None, ge=0)
     regions: tuple[str, ...] = ()
     other: tuple[str, ...] = ()
+    layoffs: LayoffLimit | None = None  # computed from what the enterprise says ("裁了两个人，总共25个人")
 
 
 class Policy(Strict):

@@ -13,6 +13,7 @@ from typing import Any
 from bot.choices import leading_choice
 from bot.flows.base import MORE_WORDS, NOT_QUESTIONS, POLICY_WINDOW, Flow, TurnContext, menu_buttons
 from bot.flows.headcount import headcount, without_headcount
+from bot.flows.layoffs import Layoffs, layoffs_told, limit_for
 from bot.messages import Button, Reply
 from core.clock import today_local
 from policy_kb.kb import ENTERPRISE_SCALES, fits
@@ -87,7 +88,7 @@ class PolicyFlow(Flow):
         if self._asked_of_listed(ctx, slots) is not None:
             return True
         if slots.get("policy") and (_asks_about(ctx) is not None or _asks_if_it_applies(ctx)
-                                    or _asks_if_we_qualify(ctx)):
+                                    or _asks_if_we_qualify(ctx) or _layoffs_of_context(ctx, slots) is not None):
             return True
         if slots.get("listed") and _describes_who(ctx):
             return True  # "不对，我们是一般纳税人" or "那中型企业呢" after the list: the list again, for that
@@ -96,8 +97,11 @@ class PolicyFlow(Flow):
             names_item and names_item[0].confident)
 
     def answers(self, ctx: TurnContext) -> bool:
-        """"不知道" to a narrowing question skips it; it is no request for the help menu."""
-        return bool(ctx.session.slots_of(self.name).get("asking")) and ctx.text in SKIP
+        """"不知道" to a narrowing question skips it; it is no request for the help menu. "那要是裁了4个呢" about
+        稳岗返还 is no goodbye.
+        """
+        slots = ctx.session.slots_of(self.name)
+        return (bool(slots.get("asking")) and ctx.text in SKIP) or _layoffs_of_context(ctx, slots) is not None
 
     def names_better(self, ctx: TurnContext) -> bool:
         """"创业担保贷款要什么材料", "高新技术企业15%": a message another flow would take names a policy outright and no
@@ -154,10 +158,18 @@ class PolicyFlow(Flow):
             profile[asking] = value if value is not None else "skip"
             return self._next(ctx, profile)
         current = kb.policies.get(slots.get("policy", ""))
+        hit = _named_policy(ctx)
+        asked_of = kb.policies[hit.key] if hit is not None else current
+        told = layoffs_told(ctx.text, slots.get("staff")) \
+            if asked_of is not None and asked_of.eligibility.layoffs else None
+        if asked_of is not None and told is not None:  # "去年裁了两个人，总共25个人，还能拿吗" of 稳岗返还
+            slots["policy"] = asked_of.id
+            if told.staff:
+                slots["staff"] = told.staff  # for "那要是裁了4个呢" next
+            return [Reply(_layoffs_answer(ctx, asked_of, told))]
         about = _asks_about(ctx)
         if current is not None and about is not None:  # "那文号是啥", "执行到啥时候", "能贷多少"
             return [Reply(self._fact(ctx, current, about))]
-        hit = _named_policy(ctx)
         if current is not None and (hit is None or hit.key == current.id) and _asks_if_it_applies(ctx):
             return [Reply(self._applies(ctx, current))]
         if current is not None and hit is None and _asks_if_we_qualify(ctx):
@@ -394,6 +406,34 @@ def _label(profile: dict[str, Any]) -> str:
     """
     said = [str(v) for v in profile.values() if v not in (None, "skip")]
     return "·".join(v for v in said if not any(v != other and v in other for other in said)) or "不限条件"
+
+
+def _layoffs_of_context(ctx: TurnContext, slots: dict[str, Any]) -> Layoffs | None:
+    """The layoff rate a message tells of the policy in context, when that policy limits it."""
+    policy = ctx.services.kb.current.policies.get(slots.get("policy", ""))
+    if policy is None or policy.eligibility.layoffs is None:
+        return None
+    return layoffs_told(ctx.text, slots.get("staff"))
+
+
+def _layoffs_answer(ctx: TurnContext, policy: Policy, told: Layoffs) -> str:
+    """Whether the 裁员率 told is within the policy's limit, worked out ("约 8%（2÷25）"), with what the policy
+    gives and its other conditions when it is.
+    """
+    texts = ctx.texts
+    rule = policy.eligibility.layoffs
+    assert rule is not None
+    limit, small = limit_for(rule, told)
+    shown = f"{told.percent:g}%" + (f"（{told.laid_off}÷{told.staff}）" if told.staff else "")
+    limit_text = texts.get("policy_layoffs_small_limit", staff=rule.small_firm_staff, percent=f"{limit:g}") \
+        if small else texts.get("policy_layoffs_limit", percent=f"{limit:g}")
+    if told.percent > limit:
+        return texts.get("policy_layoffs_over", told=shown, limit=limit_text, title=policy.title)
+    text = texts.get("policy_layoffs_within", told=shown, limit=limit_text, title=policy.title,
+                     benefit=policy.benefit or policy.summary)
+    # the other conditions still to meet: not the layoff ones just checked, nor who else it extends to (参照实施)
+    others = [c for c in policy.eligibility.other if "裁员" not in c and "参照" not in c]
+    return text + ("\n" + texts.get("policy_applies_other", other="；".join(others)) if others else "")
 
 
 def _asks_if_we_qualify(ctx: TurnContext) -> bool:

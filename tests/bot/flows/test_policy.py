@@ -432,5 +432,24 @@ async def test_whether_we_can_get_the_policy_in_context_is_answered_with_its_con
     await visitor.say("稳岗返还")
     asked = await visitor.say("我们公司去年裁了5个人，总共120人，裁员率算下来4%多，能拿吗")  # not 企业 items
     text = asked["replies"][0]["text"]
-    assert asked["flow"] == "policy" and text.startswith("【失业保险稳岗返还】适用对象："), asked
-    assert "裁员率不高于" in text and "优惠内容：中小微企业返还不超过60%" in text, text
+    assert asked["flow"] == "policy" and text.startswith("按您说的，裁员率约 4.2%（5÷120），不超过5.5%"), asked
+    assert "符合【失业保险稳岗返还】：中小微企业返还不超过60%" in text, text
+    assert "还需满足：足额缴纳失业保险费12个月以上。" in text and "参照实施" not in text, text
+
+
+async def test_the_layoff_rate_told_is_worked_out_against_the_limit(client: TestClient) -> None:
+    small = await new_visitor(client)
+    asked = await small.say("稳岗返还 我们去年裁了两个人，总共25个人，还能拿吗")  # 8%: over 5.5%, within 20%
+    text = asked["replies"][0]["text"]
+    assert text.startswith("按您说的，裁员率约 8%（2÷25），不超过参保职工30人（含）以下企业的20%"), asked
+    over = await small.say("那要是裁了4个呢")  # 16%, still a firm of 25: within
+    assert over["replies"][0]["text"].startswith("按您说的，裁员率约 16%（4÷25）"), over
+    big = await new_visitor(client)
+    await big.say("稳岗返还")
+    refused = await big.say("公司一共100人，去年辞退了8个，能拿吗")
+    expected = "按您说的，裁员率约 8%（8÷100），超过了5.5%，按这一条拿不到【失业保险稳岗返还】。"
+    assert refused["replies"][0]["text"] == expected, refused
+    rate = await big.say("裁员率是3%呢")
+    assert rate["replies"][0]["text"].startswith("按您说的，裁员率约 3%，不超过5.5%"), rate
+    none = await big.say("我们没裁员，能拿吗")
+    assert none["replies"][0]["text"].startswith("按您说的，裁员率约 0%"), none
