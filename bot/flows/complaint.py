@@ -46,6 +46,10 @@ MAX_ITEM_CHOICES = 3
 POLICY_NAMED = 0.9  # a policy's name, nearly word for word, in the account
 WINDOW_WORD = "窗口"
 MIN_ANSWER_CHARS = 2  # what is left of an answer without its phone number, to be an answer
+# A name told before it is asked ("我叫李明 电话…"), and what else may go with it in the same message.
+NAME_TOLD = re.compile(r"(?:我叫|我姓|本人姓|本人叫)\s*([\u4e00-\u9fa5]{1,4}?)(?=[\s，,。；;]|电话|手机|联系|$)")
+CONTACT_WORDS = re.compile(r"[\s，,。；;：:]|电话|手机|号码|联系方式|是")
+WISH = re.compile(r"^(?:我)?(?:希望|要求|想要|想让|请求|盼望)")  # what they want, not a name
 NAME_PREFIXES = ("我姓", "我叫", "我是", "叫我", "姓")
 NAME_SAID = re.compile(r"(?:我姓|我叫|叫我|姓)\s*(\S{1,6})\s*$")  # the name at the end of a longer answer
 # "窗口说我租房合同没备案不给提取": a first message that reports what the window said (or why) has answered
@@ -77,6 +81,9 @@ class ComplaintFlow(Flow):
         answer the classifier reads as 帮助 ("希望一次告诉我要什么") a request for the menu ("帮助" itself is).
         """
         asking = bool(ctx.session.slots_of(self.name).get("asking"))
+        if asking and ctx.parse.intent == "cancel" and ctx.parse.confidence < 1.0:
+            # "希望能给办了" read as 取消: only a word that cancels ends the intake (it would lose the draft)
+            return not any(word in ctx.text for word in ctx.texts.words("cancels"))
         return asking and (ctx.text in SKIP or ctx.parse.intent == "help")
 
     def wants(self, ctx: TurnContext) -> bool:
@@ -138,6 +145,9 @@ class ComplaintFlow(Flow):
             return await self._confirmation(ctx, draft)
         asking = slots.pop("asking", None)
         if asking is not None:
+            early = _said_early(ctx, draft, asking)
+            if early is not None:  # "我叫李明 电话138…" to "什么时候、在哪个窗口": kept; the question stands
+                return [early, *self._ask(ctx, asking)]
             if asking != "phone" and (phone := _phone_in(ctx)) is not None:
                 # A phone number answers none of the other questions (it would be filed as the matter, the name
                 # or the time and place): kept as the contact number, so it is not asked for again, and taken
@@ -166,6 +176,14 @@ class ComplaintFlow(Flow):
                 draft["happened"] = "；".join(filter(None, [draft.get("happened"), said]))
                 draft["where_when"] = ""
                 return [Reply(ctx.texts.get("complaint_more_noted")), *self._next(ctx, draft)]
+            if asking == "happened" and not draft.get("item_code") and (item := self._item_alone(ctx)) is not None:
+                # "社保卡补办" to "原因是什么": the matter, not the reason, which is still asked
+                draft.update(_item_fields(item), item_chosen=True)
+                return [Reply(ctx.texts.get("complaint_item_noted", item=item.name)), *self._ask(ctx, asking)]
+            if asking == "name" and not draft.get("wants") and WISH.match(_free_text(ctx)):
+                # "希望能给办了" to "怎么称呼您": what they want, said late (the classifier may read it as 取消)
+                draft["wants"] = _free_text(ctx)[:MAX_FIELD_CHARS["wants"]]
+                return [Reply(ctx.texts.get("complaint_wants_noted", value=draft["wants"])), *self._ask(ctx, asking)]
             problem = self._take(ctx, draft, asking)
             if problem is not None:
                 slots["asking"] = asking
@@ -175,6 +193,13 @@ class ComplaintFlow(Flow):
             self._first_message(ctx, draft)
             return replies + self._next(ctx, draft)
         return self._next(ctx, draft)
+
+    @staticmethod
+    def _item_alone(ctx: TurnContext) -> ServiceItem | None:
+        """The item a message does nothing but name ("社保卡补办"), when that is all it says."""
+        kb = ctx.services.kb.current
+        hit = ctx.best(ctx.text, ["item"])
+        return kb.items.get(hit.key) if hit is not None and kb.names_only(ctx.text, hit) else None
 
     def _first_message(self, ctx: TurnContext, draft: dict[str, Any]) -> None:
         if (phone := _phone_in(ctx)) is not None:  # "我要投诉，电话139…，…": not asked for again
@@ -337,6 +362,26 @@ def _field_named(ctx: TurnContext) -> str | None:
         if any(name in ctx.text for name in names):
             return entry["payload"]
     return None
+
+
+def _said_early(ctx: TurnContext, draft: dict[str, Any], asking: str) -> Reply | None:
+    """A name (and phone) told before they are asked, and nothing else ("我叫李明 电话138…"): kept, and a Reply
+    saying so; None when the message tells no name this way or says more.
+    """
+    if asking in ("name", "phone"):
+        return None
+    told = NAME_TOLD.search(_free_text(ctx))
+    if told is None:
+        return None
+    rest = CONTACT_WORDS.sub("", _free_text(ctx).replace(told.group(0), ""))
+    if len(rest) >= MIN_ANSWER_CHARS:
+        return None
+    draft["name"] = told.group(1)
+    phone = _phone_in(ctx)
+    if phone is None:
+        return Reply(ctx.texts.get("complaint_name_noted", name=draft["name"]))
+    draft["phone"] = phone
+    return Reply(ctx.texts.get("complaint_name_phone_noted", name=draft["name"], phone=mask_phone(phone)))
 
 
 def _free_text(ctx: TurnContext) -> str:

@@ -652,3 +652,39 @@ async def test_a_question_for_the_name_is_not_taken_as_the_name(visitor: Visitor
     assert "联系电话" in named["replies"][0]["text"], named
     summary = (await visitor.say("13912345678"))["replies"][0]["text"]
     assert "称呼：王" in summary and "怎么联系你们" not in summary, summary
+
+
+async def test_answers_given_to_the_wrong_question_are_filed_where_they_belong(client: TestClient) -> None:
+    visitor = await new_visitor(client)
+    await visitor.say("办不成事")
+    named = await visitor.say("社保卡补办")  # the matter, given to "原因是什么": the reason is still asked
+    assert named["replies"][0]["text"] == "好的，事项是“社会保障卡申领、补换”。", named
+    assert "原因是什么" in named["replies"][1]["text"], named
+    await visitor.say("窗口说系统有问题")
+    await visitor.say("跳过")  # when and where
+    await visitor.say("跳过")  # what they want
+    late = await visitor.say("希望能给办了")  # the wish, late, to "怎么称呼您": not a 取消 (the draft was lost)
+    assert late["flow"] == "complaint", late
+    assert late["replies"][0]["text"] == "好的，诉求“希望能给办了”已记下。", late
+    assert "怎么称呼您" in late["replies"][1]["text"], late
+    await visitor.say("张三")
+    summary = await visitor.say("13800001111")
+    text = summary["replies"][0]["text"]
+    assert "事项：社会保障卡申领、补换" in text and "情况：窗口说系统有问题" in text, text
+    assert "诉求：希望能给办了" in text and "称呼：张三" in text and "时间地点" not in text, text
+    quitting = await new_visitor(client)
+    await quitting.say("办不成事")
+    cancelled = await quitting.say("算了，不反映了")  # a word that cancels still does
+    assert cancelled["replies"][0]["text"].startswith("好的，已取消"), cancelled
+
+
+async def test_a_name_told_early_is_the_name_not_the_time_and_place(client: TestClient) -> None:
+    visitor = await new_visitor(client)
+    await visitor.say("窗口不给办 说要什么证明 我也不知道")
+    await visitor.say("社保转移")
+    told = await visitor.say("我叫李明 电话13800001111")  # to "什么时候、在哪个窗口"
+    assert told["replies"][0]["text"] == "好的，称呼“李明”、电话 138****1111 已记下。", told
+    await visitor.say("跳过")  # when and where, asked again
+    summary = await visitor.say("跳过")  # what they want: then nothing else is asked
+    text = summary["replies"][0]["text"]
+    assert text.startswith("请确认") and "称呼：李明" in text and "时间地点" not in text, summary
