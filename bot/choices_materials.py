@@ -92,6 +92,15 @@ def _numbers_in(clause: str) -> set[int]:
     return numbers
 
 
+def names_nothing_but_materials(text: str, is_material: Callable[[str], bool]) -> bool:
+    """Whether every phrase of the text is a material's name, with only words like 有, 带了, 也 around it
+    ("我有身份证和租房合同"), not naming the matter too ("我有身份证，想办居住证", "护照 我有身份证").
+    """
+    cores = [_AROUND.sub("", _LEADING_MISSING.sub("", p)) for p in _PHRASE_BREAK.split(fold_width(text))]
+    cores = [core for core in cores if core]
+    return bool(cores) and all(is_material(core) for core in cores)
+
+
 def states_having(text: str) -> bool:
     """Whether the text says what the person has ("我有1、3", "身份证带了", "都有"), not asks ("有身份证就行吗")."""
     text = fold_width(text)

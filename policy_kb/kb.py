@@ -108,6 +108,10 @@ class KnowledgeBase:
         """Whether the question asks about several services at once (一起办, 全部手续)."""
         return self.index.asks_for_several(question)
 
+    def is_the_title_of(self, query: str, hit: Hit) -> bool:
+        """Whether the question is, filler words apart, the title of what `hit` found ("企业开办")."""
+        return self.index.is_the_title_of(query, hit)
+
     def without_bundle_cues(self, text: str) -> str:
         """`text` without the words that ask for several services at once ("一起" of "能一起办吗")."""
         return self.index.without_bundle_cues(text)

@@ -199,6 +199,12 @@ class SearchIndex:
         corrected = self._corrector.correct(norm)
         return corrected != norm and self._only_names(corrected, names)
 
+    def is_the_title_of(self, query: str, hit: Hit) -> bool:
+        """Whether the question, apart from filler words, is the title of the record `hit` found ("企业开办", the
+        bundle's own title; not an alias several records come close to, like 营业执照怎么办).
+        """
+        return self._matcher.core(normalise(query)) == self._matcher.core(normalise(hit.title))
+
     def _only_names(self, text: str, names: tuple[str, ...]) -> bool:
         core = self._matcher.core(text)
         return len(core) >= 2 and any(set(core) <= set(name) for name in names)

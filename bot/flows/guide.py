@@ -8,7 +8,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.choices_materials import material_numbers, names_only_materials, states_having
+from bot.choices_materials import (
+    material_numbers,
+    names_nothing_but_materials,
+    names_only_materials,
+    states_having,
+)
 from bot.flows import appointments
 from bot.flows.base import (
     BUNDLE_WINDOW,
@@ -122,6 +127,8 @@ class GuideFlow(Flow):
             return True
         if ctx.parse.intent in NOT_QUESTIONS:
             return False
+        if ctx.services.kb.current.is_the_title_of(ctx.text, hits[0]):
+            return True  # "企业开办", the bundle's very title, read as a policy question
         # "企业开办一件事" read as a policy question: a name this clear, ahead of anything else it matches, is
         # the item or bundle asked about however sure the classifier is
         # (not "我的预约", whose one word is the end of 企业银行开户预约)
@@ -235,11 +242,23 @@ class GuideFlow(Flow):
             field = "location"  # "居住证周六能办吗": whether that day is open, and where it is done
         if target is None and _asks_together_only(ctx):
             return self._offer_bundles(ctx, field)  # "能一起办吗" with nothing in context: which 一件事
-        if target is None and pending == "precheck" and states_having(ctx.text) and \
-                ctx.best(kb.without_material_names(ctx.text), ["item", "bundle"]) is None:
-            # "我有身份证 户口本" to "要办理什么事项": materials, not the matter (身份证 is also an item's name)
-            slots["pending_field"] = pending
+        having = target is None and states_having(ctx.text) and kb.without_material_names(ctx.text) != ctx.text
+        only_materials = having and names_nothing_but_materials(ctx.text, kb.is_material_name)
+        named_beside = ctx.best(kb.without_material_names(ctx.text), ["item", "bundle"]) \
+            if having and not only_materials else None
+        if only_materials:
+            # "我有身份证 户口本" to "要办理什么事项", or among the items offered: materials, not the matter (身份证 is
+            # also an item's name); the checklist is that of the matter chosen
+            slots["pending_field"] = "precheck"
+            if choices:
+                slots["choices"] = choices
+                return [Reply(ctx.texts.get("guide_choose_first"),
+                              buttons=tuple(Button(title, title) for title in choices))]
             return [Reply(ctx.texts.get("precheck_which_item_first"))]
+        if named_beside is not None:
+            # "护照 我有身份证": the 护照 checklist, with the 身份证 ticked off (not the 身份证 item)
+            slots["target"] = f"{named_beside.kind}:{named_beside.key}"
+            return await self._start_precheck(ctx, *_item_and_ref(kb, named_beside))
         if target is None:
             query = ctx.services.appointments.rules.without_cues(ctx.text) if field in appointments.KIND_BY_FIELD \
                 else ctx.text
@@ -256,6 +275,9 @@ class GuideFlow(Flow):
                     not ctx.best(query.replace(mentioned[1], " "), ["item", "bundle"]):
                 confident = []  # "结婚证的事" about 存量房: its own material, not 结婚登记 (which 结婚证 names too)
             close = [h for h in confident if h.score >= confident[0].score - CLOSE]
+            exact = [h for h in close if kb.is_the_title_of(query, h)]
+            if len(exact) == 1:  # "企业开办" is the bundle of that name, not also 企业银行开户预约
+                close = confident = exact
             of_bundle = _of_bundle_in_context(ctx, query, [slots.get("target"), *choices.values()])
             if of_bundle is not None:
                 target = f"item:{of_bundle}"  # "医保怎么交" while 新生儿出生 is discussed: the newborn's 医保
@@ -630,6 +652,13 @@ def _other_matter(ctx: TurnContext, query: str) -> str | None:
         return None
     marks = [mark for mark in ctx.texts.words("matter_marks") if mark in core]
     return core if marks and len(core) > max(len(mark) for mark in marks) else None
+
+
+def _item_and_ref(kb: KnowledgeBase, hit: Hit) -> tuple[ServiceItem, str]:
+    """The checklist a hit names (an item, or a bundle's merged list) and the `ref` that reads it back."""
+    if hit.kind == "bundle":
+        return kb.bundle_checklist(hit.key), BUNDLE_REF + hit.key
+    return kb.items[hit.key], hit.key
 
 
 def _checklist(kb: KnowledgeBase, ref: str | None) -> ServiceItem | None:

@@ -466,3 +466,20 @@ async def test_a_misspelt_material_is_still_ticked_off(visitor: Visitor) -> None
     text = result["replies"][0]["text"]
     assert "还缺以下材料" in text and "存量房买卖合同" in text, result
     assert "• 买卖双方身份证明" not in text and "• 不动产权证书" not in text, result
+
+
+async def test_materials_said_with_or_before_the_matter_are_checked_against_its_list(client: TestClient) -> None:
+    passport = await new_visitor(client)
+    checked = await passport.say("护照 我有身份证")  # the passport's checklist, not the 身份证 item's
+    text = checked["replies"][0]["text"]
+    assert checked["flow"] == "guide" and "户政" not in text and "出入境" in text, checked
+    firm = await new_visitor(client)
+    offered = await firm.say("我想开个公司")
+    titles = [b["title"] for b in offered["replies"][0]["buttons"]]
+    pick = await firm.say("我有身份证和租房合同")  # which matter first: not the 身份证 item
+    assert pick["replies"][0]["text"] == "请先选一下是哪一项，我再告诉您：", pick
+    assert [b["title"] for b in pick["replies"][0]["buttons"]] == titles, pick
+    chosen = await firm.say("企业开办")
+    assert "材料预审" in chosen["replies"][0]["text"] and "企业开办" in chosen["replies"][0]["text"], chosen
+    named = await (await new_visitor(client)).say("企业开办")  # the bundle's own name: not the policy questions
+    assert named["flow"] == "guide" and named["replies"][0]["text"].startswith("【企业开办】一件事"), named
