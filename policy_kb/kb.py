@@ -50,6 +50,7 @@ class KnowledgeBase:
                                                     reverse=True)
         self._not_for = {item.code: item.not_for for item in content.items if item.not_for}
         self._material_speller = _material_speller(content)
+        self._material_words: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
         self.tokenizer = tokenizer
         self._bundle_checklists: dict[str, ServiceItem] = {}
         self.index = SearchIndex(self._docs(), tokenizer, synonyms, names, cache_dir)
@@ -192,6 +193,20 @@ class KnowledgeBase:
         question about an item.
         """
         return name in self._alias_groups or name in self._material_names
+
+    def material_words(self, name: str, accepted: Sequence[str] = ()) -> tuple[str, ...]:
+        """Every name a material goes by (`material_names`), and the names of the materials its names contain, with
+        their aliases: 父母结婚证 is asked about as 结婚证, 父母居民身份证 as 身份证.
+        """
+        cached = self._material_words.get((name, tuple(accepted)))
+        if cached is not None:
+            return cached
+        names = self.material_names(name, accepted)
+        inside = [known for known in self._material_names_longest_first
+                  if len(known) >= 2 and known not in names and any(known in n for n in names)]
+        words = [*names, *(alias for known in inside for alias in (known, *self._alias_groups.get(known, ())))]
+        found = self._material_words[(name, tuple(accepted))] = tuple(dict.fromkeys(words))
+        return found
 
     def respell_materials(self, text: str) -> str:
         """`text` with same-sounding misspellings of material names put right ("我有身分证" → "我有身份证"), so a

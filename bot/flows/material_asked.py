@@ -26,7 +26,7 @@ def material_mentioned(ctx: TurnContext, item: ServiceItem, query: str) -> tuple
     """
     kb = ctx.services.kb.current
     for material in item.materials:
-        names = kb.material_names(material.name, material.accepted)
+        names = kb.material_words(material.name, material.accepted)
         parts = {p for name in names for p in (name, *NAME_PARTS.split(name)) if len(p) >= MIN_PART_CHARS}
         said = next((p for p in sorted(parts, key=len, reverse=True) if p in query), None)
         if said is not None:

@@ -340,3 +340,18 @@ async def test_a_material_of_the_item_in_context_is_asked_about_that_item(visito
     assert answer["replies"][0]["text"].startswith("还缺以下材料"), answer
     other = await visitor.say("身份证丢了怎么补")  # another item named outright still switches
     assert other["replies"][0]["text"].startswith("【居民身份证换领、补领】"), other
+
+
+async def test_a_material_asked_about_by_part_of_its_name_after_a_result(client: TestClient) -> None:
+    newborn = await new_visitor(client)
+    await newborn.say("孩子出生了上户口")
+    await newborn.say("我有出生医学证明和户口本")
+    await newborn.say("身份证也有")
+    later = await newborn.say("结婚证没带 能先办吗")  # 父母结婚证 of 出生登记, not 结婚登记
+    expected = "【出生登记（新生儿落户）】的“父母结婚证”可以容缺：没带也能先受理，5 个工作日内补交就行。"
+    assert later["replies"][0]["text"] == expected, later
+    jobless = await new_visitor(client)
+    await jobless.say("失业金要啥材料")
+    await jobless.say("我有身份证 银行卡")
+    proof = await jobless.say("离职证明还没拿到能先办吗")  # not 公积金提取（解除劳动关系）
+    assert proof["replies"][0]["text"].startswith("【失业保险金申领】的“解除或终止劳动关系证明”可以容缺"), proof
