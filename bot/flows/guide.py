@@ -222,6 +222,10 @@ class GuideFlow(Flow):
         checked = self._checked_item(ctx, slots)
         if checked is None and self._unclear_checklist_answer(ctx, slots):
             return [Reply(ctx.texts.get("precheck_not_understood"))]  # the checklist stays open
+        if slots.get("checked") and _asks_what_is_missing(ctx):
+            still = self._still_missing(ctx, slots["checked"])  # "还缺啥" right after a result: not the list again
+            if still is not None:
+                return still
         slots.pop("precheck", None)
         slots.pop("listed", None)
         slots.pop("checked", None)
@@ -480,6 +484,23 @@ class GuideFlow(Flow):
         return [Reply("\n".join([ctx.texts.get("precheck_start", name=item.name), *lines]),
                       card=_card(item, "precheck"))]
 
+    @staticmethod
+    def _still_missing(ctx: TurnContext, checked: dict[str, Any]) -> list[Reply] | None:
+        """What the last pre-check result found missing, said again in one line ("还缺啥"); None if its item is
+        gone from the KB.
+        """
+        item = _checklist(ctx.services.kb.current, checked["ref"])
+        if item is None:
+            return None
+        result = assess(item, set(checked["have"]))
+        texts = ctx.texts
+        if result.decision == "complete":
+            return [Reply(texts.get("precheck_nothing_missing", name=item.name))]
+        names = [m.name for m in result.missing_main]
+        names += [m.name + texts.get("precheck_deferrable_short") for m in result.missing_deferrable]
+        return [Reply(texts.get("precheck_still_missing", name=item.name, names="、".join(names)),
+                      buttons=menu_buttons(texts.menu("guide_fields")))]
+
     async def _precheck_result(self, ctx: TurnContext, item: ServiceItem, have: set[int]) -> list[Reply]:
         """One reply naming every missing material (一次性告知), the 容缺 decision and the pre-check number."""
         texts, services = ctx.texts, ctx.services
@@ -585,6 +606,11 @@ def _unknown_name(ctx: TurnContext, query: str) -> str | None:
     if len(core) < MIN_UNKNOWN_NAME or REFERS_BACK.search(core):
         return None
     return core if any(mark in core for mark in ctx.texts.words("matter_marks")) else None
+
+
+def _asks_what_is_missing(ctx: TurnContext) -> bool:
+    """"还缺啥", "还差什么": what is still missing, asked right after a pre-check result."""
+    return any(words in ctx.text for words in ctx.texts.words("asks_missing"))
 
 
 def _asks_to_hurry(ctx: TurnContext) -> bool:

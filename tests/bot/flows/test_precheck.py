@@ -355,3 +355,16 @@ async def test_a_material_asked_about_by_part_of_its_name_after_a_result(client:
     await jobless.say("我有身份证 银行卡")
     proof = await jobless.say("离职证明还没拿到能先办吗")  # not 公积金提取（解除劳动关系）
     assert proof["replies"][0]["text"].startswith("【失业保险金申领】的“解除或终止劳动关系证明”可以容缺"), proof
+
+
+async def test_what_is_still_missing_after_a_result_is_said_in_a_line(visitor: Visitor) -> None:
+    await visitor.say("二手房过户")
+    await visitor.say("我有身份证和房产证")
+    for question in ("还缺啥", "还差什么"):  # not the whole checklist again
+        still = await visitor.say(question)
+        expected = "【存量房转移登记】按您说的，还缺：存量房买卖合同、婚姻状况声明或结婚证（可容缺）。"
+        assert still["replies"][0]["text"] == expected, (question, still)
+    await visitor.say("合同也有了")
+    await visitor.say("结婚证也带了")
+    done = await visitor.say("还缺啥")
+    assert done["replies"][0]["text"] == "【存量房转移登记】按您说的，材料都齐了。", done
