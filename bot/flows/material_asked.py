@@ -20,13 +20,15 @@ WITHOUT_IT = re.compile(r"没带|没有|忘带|不带|没拿|先办|后补|后�
                         r"一定要|得带|要带吗|用带|用不用")
 
 
-def material_mentioned(ctx: TurnContext, item: ServiceItem, query: str) -> tuple[Material, str] | None:
-    """The item's material the query names (by its name, an alias, or a part of its name), with the words that
-    named it; None when it names none of them.
+def material_mentioned(ctx: TurnContext, item: ServiceItem, query: str,
+                       *, inside: bool = False) -> tuple[Material, str] | None:
+    """The item's material the query names (by its name, an alias, or a part of its name; with `inside`, also a
+    known material inside its name: 结婚证 of 父母结婚证), with the words that named it; None when it names none.
     """
     kb = ctx.services.kb.current
     for material in item.materials:
-        names = kb.material_words(material.name, material.accepted)
+        names = kb.material_words(material.name, material.accepted) if inside else \
+            kb.material_names(material.name, material.accepted)
         parts = {p for name in names for p in (name, *NAME_PARTS.split(name)) if len(p) >= MIN_PART_CHARS}
         said = next((p for p in sorted(parts, key=len, reverse=True) if p in query), None)
         if said is not None:
@@ -45,7 +47,8 @@ def asked_of_context(ctx: TurnContext, item: ServiceItem | None) -> Material | N
     """
     if item is None or not asks_without_it(ctx) or states_having(ctx.text):
         return None  # "身份证有，结婚证没带" says what one has: a checklist answer, not a question
-    mentioned = material_mentioned(ctx, item, ctx.text)
+    # "结婚证没带" is asked of 父母结婚证 too: whether one can do without it is only asked of the item's own
+    mentioned = material_mentioned(ctx, item, ctx.text, inside=True)
     if mentioned is None:
         return None
     other = ctx.best(ctx.text.replace(mentioned[1], " "), ["item", "bundle"])
