@@ -42,7 +42,7 @@ FOLLOW_UPS = {"ask_process": "how", "ask_materials": "materials", "ask_location"
 FOLLOW_UP_WORDS = {"how": ("怎么申请", "如何申请", "怎么申报", "如何申报", "怎么办理", "如何办理", "申请流程",
                            "怎么享受", "如何享受"),
                    "materials": ("什么材料", "哪些材料", "啥材料", "材料清单"),
-                   "window": ("在哪办", "去哪办", "到哪办", "哪里办", "在哪申请", "去哪申请")}
+                   "window": ("在哪办", "去哪办", "到哪办", "哪里办", "在哪申请", "去哪申请", "在哪申报", "去哪申报")}
 SKIP = frozenset({"跳过", "不知道", "不清楚", "都行", "随便"})
 SCALE_WORDS: dict[str, str] = {"小型微利": "小型", **{s: s for s in SCALES}}
 DOMAIN_NEEDS = {"减税降费": "减税", "金融财税": "贷款", "就业服务": "招工", "社会保障": "社保", "招商引资": "奖励",
@@ -92,9 +92,9 @@ class PolicyFlow(Flow):
             return True
         if slots.get("listed") and _describes_who(ctx):
             return True  # "不对，我们是一般纳税人" or "那中型企业呢" after the list: the list again, for that
-        names_item = ctx.search(ctx.text, ["item", "bundle"], limit=1)
-        return bool(slots.get("policy") or slots.get("listed")) and ctx.parse.intent in FOLLOW_UPS and not (
-            names_item and names_item[0].confident)
+        current = ctx.services.kb.current.policies.get(slots.get("policy", ""))
+        asks_of_it = ctx.parse.intent in FOLLOW_UPS or _follow_up_named(ctx.text) is not None
+        return bool(current or slots.get("listed")) and asks_of_it and not _names_an_item(ctx, current)
 
     def answers(self, ctx: TurnContext) -> bool:
         """"不知道" to a narrowing question skips it; it is no request for the help menu. "那要是裁了4个呢" about
@@ -188,8 +188,9 @@ class PolicyFlow(Flow):
             if changed:
                 slots.pop("more", None)
                 return [Reply(ctx.texts.get("policy_refiltered", value="、".join(changed))), *self._list(ctx, profile)]
-        if current is not None and ctx.parse.intent in FOLLOW_UPS and hit is None:
-            return self._follow_up(ctx, current, FOLLOW_UPS[ctx.parse.intent])
+        follow_up = FOLLOW_UPS.get(ctx.parse.intent) or _follow_up_named(ctx.text)
+        if current is not None and follow_up is not None and hit is None:
+            return self._follow_up(ctx, current, follow_up)
         if listed and ctx.parse.intent in FOLLOW_UPS and hit is None:  # "怎么申请" to a list: which one?
             return [Reply(ctx.texts.get("policy_pick_first"))]
         if listed and hit is None and _asks_if_we_qualify(ctx):
@@ -387,6 +388,18 @@ def _asks_about(ctx: TurnContext) -> str | None:
     other = _named_policy(ctx)
     current = ctx.session.slots_of("policy").get("policy")
     return "benefit" if other is None or other.key == current or other.score < NAMED_OUTRIGHT else None
+
+
+def _names_an_item(ctx: TurnContext, policy: Policy | None) -> bool:
+    """Whether the message names an item or bundle, not counting a word the policy in context uses itself ("认定要啥
+    条件" of 高新技术企业认定 is not 门诊慢特病待遇认定; "怎么申报" of 加计扣除 is not 存量房交易税费申报).
+    """
+    hit = ctx.best(ctx.text, ["item", "bundle"])
+    if hit is None:
+        return False
+    core = ctx.services.kb.current.core(ctx.text)
+    words = "".join([policy.title, policy.summary, policy.how_to_apply, *policy.keywords]) if policy else ""
+    return not (core and core in words)
 
 
 def _follow_up_named(text: str) -> str | None:

@@ -453,3 +453,16 @@ async def test_the_layoff_rate_told_is_worked_out_against_the_limit(client: Test
     assert rate["replies"][0]["text"].startswith("按您说的，裁员率约 3%，不超过5.5%"), rate
     none = await big.say("我们没裁员，能拿吗")
     assert none["replies"][0]["text"].startswith("按您说的，裁员率约 0%"), none
+
+
+async def test_a_follow_up_in_the_policys_own_words_stays_with_it(client: TestClient) -> None:
+    tech = await new_visitor(client)
+    await tech.say("高新技术企业所得税优惠")
+    conditions = await tech.say("认定要啥条件")  # not 门诊慢特病待遇认定
+    assert conditions["flow"] == "policy" and "高新技术企业" in conditions["replies"][0]["text"], conditions
+    rnd = await new_visitor(client)
+    await rnd.say("研发费用加计扣除")
+    how = await rnd.say("怎么申报")  # not 存量房交易税费申报
+    assert how["flow"] == "policy" and how["replies"][0]["text"].startswith("【研发费用税前加计扣除】申请方式"), how
+    item = await rnd.say("社保卡怎么补办")  # an item named outright still leaves the policy
+    assert item["flow"] == "guide", item
