@@ -37,6 +37,10 @@ ASKS_IF_NEEDED = re.compile(r"(?:要|需要|得|必须|一定要|非得)(?:先)?
 # "改到周三下午吧", "换成后天": moving the appointment just made.
 MOVE_TO = re.compile(r"(?:改|换|挪|调)(?:到|成|在)")
 MANAGE = re.compile(r"^(取消预约|改约)\s*(YY[0-9]{8}-[0-9]{4})?$", re.IGNORECASE)
+# The same in plain words, of the user's upcoming appointment: "能改时间吗", "预约想换个时间", "把预约取消了吧".
+CHANGE_IN_WORDS = re.compile(r"(?:改|换|调)(?:一下|一个|个|下)?(?:预约)?的?(?:时间|日子|日期|时段)|改期|改预约|"
+                             r"预约.{0,4}(?:改|换|调)")
+CANCEL_IN_WORDS = re.compile(r"取消(?:我的|这个|那个|掉)?预约|预约.{0,4}取消|退(?:掉)?预约|预约不要了")
 
 
 def is_booking_answer(ctx: TurnContext, booking: dict[str, Any]) -> bool:
@@ -260,12 +264,30 @@ async def _book(ctx: TurnContext, item: ServiceItem, booking: dict[str, Any], ha
     return [Reply(text, card=card)]
 
 
-async def manage(ctx: TurnContext, match: re.Match[str]) -> list[Reply]:
-    """"取消预约 YY…" or "改约 YY…"; without the number, the one upcoming appointment (or a choice among them)."""
-    action = match.group(1)
+def managing(ctx: TurnContext, booking_now: bool) -> tuple[str, str | None] | None:
+    """The action ("取消预约" or "改约") and the appointment number (None: not given) a message asks for: the command
+    ("改约 YY…"), or the same in plain words ("能改时间吗", "改到下周一", "取消我的预约"); a day named while
+    something is being booked (`booking_now`) answers that booking instead.
+    """
+    match = MANAGE.match(ctx.text)
+    if match is not None:
+        return match.group(1), match.group(2).upper() if match.group(2) else None
+    if booking_now:
+        return None
+    if CANCEL_IN_WORDS.search(ctx.text):
+        return "取消预约", None
+    if CHANGE_IN_WORDS.search(ctx.text) or (MOVE_TO.search(ctx.text) and day_asked(ctx) is not None):
+        return "改约", None
+    return None
+
+
+async def manage(ctx: TurnContext, action: str, number: str | None) -> list[Reply]:
+    """"取消预约 YY…" or "改约 YY…"; without the number, the one upcoming appointment (or a choice among them). A
+    change that names the new day ("改到下周一下午") takes it at once.
+    """
     book = ctx.services.appointments
     texts = ctx.texts
-    if match.group(2) is None:
+    if number is None:
         upcoming = await book.of_user(ctx.inbound.user_id, today_local(), limit=10)
         if not upcoming:
             return [Reply(texts.get("appointment_none"))]
@@ -276,8 +298,6 @@ async def manage(ctx: TurnContext, match: re.Match[str]) -> list[Reply]:
                                    f"{action} {a.number}") for a in upcoming)
             return [Reply(texts.get("appointment_which", action=action), buttons=buttons)]
         number = upcoming[0].number
-    else:
-        number = match.group(2).upper()
     if action == "取消预约":
         try:
             await book.cancel(number, ctx.inbound.user_id)
@@ -293,5 +313,5 @@ async def manage(ctx: TurnContext, match: re.Match[str]) -> list[Reply]:
     if existing is None or item is None:
         return [Reply(texts.get("appointment_not_found"))]
     ctx.slots["target"] = f"item:{item.code}"
-    replies = await start(ctx, item, existing.kind, replaces=existing)
+    replies = await start(ctx, item, existing.kind, replaces=existing, day_in_text=not MANAGE.match(ctx.text))
     return [Reply(texts.get("appointment_rebook", number=number)), *replies]

@@ -88,8 +88,8 @@ class GuideFlow(Flow):
         slots = ctx.session.slots_of(self.name)
         if slots.get("booking") and (appointments.is_booking_answer(ctx, slots["booking"]) or is_bare_yes_no(ctx)):
             return True
-        if appointments.moves_booked(ctx, slots):
-            return True  # "改到周三下午吧" right after booking
+        if appointments.moves_booked(ctx, slots) or appointments.managing(ctx, bool(slots.get("booking"))):
+            return True  # "改到周三下午吧" right after booking, "能改时间吗"
         if asked_of_context(ctx, self._context_item(ctx, slots)) is not None:
             return True  # "委托书要吗": a material of the item being discussed
         hurried = self._context_item(ctx, slots) if _asks_to_hurry(ctx) else None
@@ -140,10 +140,15 @@ class GuideFlow(Flow):
         return hits[0].score >= NAMED_CLEARLY and hits[0].score - runner_up >= CLEARLY_AHEAD
 
     def owns(self, ctx: TurnContext) -> bool:
-        """"取消预约" and "改约" (with or without the number) are about appointments, whatever the NLU reads; "营业执照
-        办好了，下一步干啥" asks for the rest of a 一件事, however it reads (进度, 企业设立登记).
+        """"取消预约" and "改约" (with or without the number, or in words that say 预约) are about appointments,
+        whatever the NLU reads; "营业执照办好了，下一步干啥" asks for the rest of a 一件事, however it reads (进度,
+        企业设立登记).
         """
-        return bool(appointments.MANAGE.match(ctx.text)) or asks_next_step(ctx)
+        if appointments.MANAGE.match(ctx.text):
+            return True
+        if "预约" in ctx.text and appointments.managing(ctx, bool(ctx.session.slots_of(self.name).get("booking"))):
+            return True  # "取消我的预约", "预约想改个时间": whatever the classifier reads (a 取消 of the conversation)
+        return asks_next_step(ctx)
 
     @staticmethod
     def _context_item(ctx: TurnContext, slots: dict[str, Any]) -> ServiceItem | None:
@@ -177,8 +182,11 @@ class GuideFlow(Flow):
 
     def claims(self, ctx: TurnContext) -> bool:
         """A message naming an item or bundle, whatever the intent ("二手房过户"), is a guide question."""
-        if ctx.session.slots_of(self.name).get("precheck") and states_having(ctx.text):
+        slots = ctx.session.slots_of(self.name)
+        if slots.get("precheck") and states_having(ctx.text):
             return True  # "我带了那个" to a checklist: nobody else understood it, and it is an answer of ours
+        if appointments.managing(ctx, bool(slots.get("booking"))) is not None:
+            return True  # "能改时间吗", "取消我的预约": the user's appointment
         hits = ctx.search(ctx.text, ["item", "bundle"], limit=1)
         if hits and hits[0].confident:
             return True
@@ -189,13 +197,13 @@ class GuideFlow(Flow):
         """Identify what is asked about, then answer the asked field (or an overview)."""
         kb = ctx.services.kb.current
         slots = ctx.slots
-        managing = appointments.MANAGE.match(ctx.text)
-        if managing:
-            return await appointments.manage(ctx, managing)
-        if asks_next_step(ctx):
-            return next_steps(ctx)
         if appointments.moves_booked(ctx, slots):
             return await appointments.move_booked(ctx)
+        managing = appointments.managing(ctx, bool(slots.get("booking")))
+        if managing:
+            return await appointments.manage(ctx, *managing)
+        if asks_next_step(ctx):
+            return next_steps(ctx)
         context_item = self._context_item(ctx, slots)
         material = asked_of_context(ctx, context_item) if not slots.get("precheck") else None
         if context_item is not None and material is not None:

@@ -322,3 +322,27 @@ async def test_the_appointment_just_made_is_moved_in_plain_words(client: TestCli
                    if not client.app[CALENDAR].is_workday(d))
     offered = await visitor.say(f"换到{weekend.month}月{weekend.day}日")  # a closed day: said, and days offered
     assert "不能预约" in offered["replies"][0]["text"] and offered["replies"][0]["buttons"], offered
+
+
+async def test_an_appointment_is_changed_or_cancelled_in_plain_words_later(client: TestClient,
+                                                                            visitor: Visitor) -> None:
+    await visitor.say("预约社保卡补办")
+    days = book_of(client).days(today_local())
+    await visitor.say("1")
+    number = (await visitor.say("上午"))["replies"][0]["card"]["number"]
+    await visitor.say("我的预约")  # the records listed: another flow in between
+    change = await visitor.say("能改时间吗")  # not "没太明白"
+    assert change["flow"] == "guide", change
+    assert change["replies"][0]["text"].startswith(f"好的，请选择新的时间。新的预约成功后，原预约 {number}"), change
+    half = await visitor.say(f"改到{days[2].month}月{days[2].day}日")
+    assert half["replies"][0]["text"].startswith(date_in_words(days[2])), half
+    moved = await visitor.say("下午")
+    assert moved["replies"][0]["text"].startswith(f"原预约 {number} 已取消。\n预约成功"), moved
+    new_number = moved["replies"][0]["card"]["number"]
+    await visitor.say("我的预约")
+    at_once = await visitor.say(f"改到{days[3].month}月{days[3].day}日上午")  # the new day in the same message
+    assert at_once["replies"][-1]["text"].startswith(f"原预约 {new_number} 已取消。\n预约成功"), at_once
+    assert f"{date_in_words(days[3])}上午" in at_once["replies"][-1]["text"], at_once
+    gone = await visitor.say("取消我的预约")
+    assert gone["replies"][0]["text"] == f"预约 {at_once['replies'][-1]['card']['number']} 已取消。", gone
+    assert await book_of(client).of_user(visitor.user_id, today_local()) == []
