@@ -245,6 +245,8 @@ class GuideFlow(Flow):
             or _bundle_in_context(ctx, [slots.get("target"), *choices.values()])
         # A chosen option answers the question asked before the choice, not whatever its title sounds like.
         field = (pending if target else None) or FIELD_BY_INTENT.get(ctx.parse.intent) or pending or "overview"
+        if pending and target is None and not asks_question(ctx.text) and _names_only_an_item(ctx):
+            field = pending  # "社保卡补办" to "要办理什么事项" after "预约": the booking, whatever the classifier reads
         if field not in appointments.KIND_BY_FIELD and _asks_amount(ctx):
             field = "amount"  # "能领多少钱": what is paid, not the fee (失业金 is free to apply for)
         if field in ("time_limit", "overview") and _asks_to_hurry(ctx):
@@ -614,6 +616,12 @@ def _unknown_name(ctx: TurnContext, query: str) -> str | None:
     if len(core) < MIN_UNKNOWN_NAME or REFERS_BACK.search(core):
         return None
     return core if any(mark in core for mark in ctx.texts.words("matter_marks")) else None
+
+
+def _names_only_an_item(ctx: TurnContext) -> bool:
+    """Whether the message does nothing but name an item or bundle ("社保卡补办")."""
+    hit = ctx.best(ctx.text, ["item", "bundle"])
+    return hit is not None and ctx.services.kb.current.names_only(ctx.text, hit)
 
 
 def _asks_what_is_missing(ctx: TurnContext) -> bool:

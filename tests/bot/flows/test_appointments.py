@@ -346,3 +346,9 @@ async def test_an_appointment_is_changed_or_cancelled_in_plain_words_later(clien
     gone = await visitor.say("取消我的预约")
     assert gone["replies"][0]["text"] == f"预约 {at_once['replies'][-1]['card']['number']} 已取消。", gone
     assert await book_of(client).of_user(visitor.user_id, today_local()) == []
+
+
+async def test_booking_asked_before_the_item_books_that_item(visitor: Visitor) -> None:
+    await visitor.say("预约")
+    days = await visitor.say("社保卡补办")  # the booking's days, not the item's 办理流程
+    assert days["replies"][0]["text"].startswith("预约办理【社会保障卡申领、补换】"), days
