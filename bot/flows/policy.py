@@ -39,7 +39,8 @@ ITEM_ONLY_INTENTS = frozenset({"ask_online", "precheck", "book_appointment", "re
 FOLLOW_UPS = {"ask_process": "how", "ask_materials": "materials", "ask_location": "window", "ask_conditions": "who",
               "ask_time_limit": "time"}
 # A policy named with one of these asks that of it ("稳岗补贴怎么申请" reads as ask_policy).
-FOLLOW_UP_WORDS = {"how": ("怎么申请", "如何申请", "怎么申报", "如何申报", "怎么办理", "如何办理", "申请流程",
+FOLLOW_UP_WORDS = {"how": ("怎么申请", "如何申请", "咋申请", "怎么申报", "如何申报", "咋申报", "怎么办理", "如何办理",
+                           "申请流程",
                            "怎么享受", "如何享受"),
                    "materials": ("什么材料", "哪些材料", "啥材料", "材料清单"),
                    "window": ("在哪办", "去哪办", "到哪办", "哪里办", "在哪申请", "去哪申请", "在哪申报", "去哪申报")}
@@ -83,6 +84,8 @@ class PolicyFlow(Flow):
         if slots.get("asking") and (ctx.text in SKIP or self._answer_value(ctx, slots["asking"]) is not None
                                     or any(e.entity in PROFILE_ENTITIES for e in ctx.parse.entities)):
             return True  # an answer, or an earlier one corrected ("不对，我们是一般纳税人")
+        if slots.get("asking") and _asks_of_a_policy_not_found_yet(ctx):
+            return True  # "怎么申请" before any policy is listed
         if ctx.text in slots.get("listed", {}) or (ctx.text in MORE_WORDS and slots.get("more")):
             return True
         if self._asked_of_listed(ctx, slots) is not None:
@@ -140,6 +143,9 @@ class PolicyFlow(Flow):
         if ctx.text in MORE_WORDS and slots.get("more"):
             return self._page(ctx, [kb.policies[i] for i in slots.pop("more") if i in kb.policies], len(listed))
         asking = slots.pop("asking", None)
+        if asking and _asks_of_a_policy_not_found_yet(ctx):
+            # "怎么申请" half-way through the narrowing: each policy listed says how; the question stands
+            return [Reply(ctx.texts.get("policy_asked_before_list")), *self._next(ctx, profile)]
         if asking:
             value = None if ctx.text in SKIP else self._answer_value(ctx, asking)
             if value is None and ctx.text not in SKIP and (named := _named_policy(ctx)) is not None:
@@ -388,6 +394,15 @@ def _asks_about(ctx: TurnContext) -> str | None:
     other = _named_policy(ctx)
     current = ctx.session.slots_of("policy").get("policy")
     return "benefit" if other is None or other.key == current or other.score < NAMED_OUTRIGHT else None
+
+
+def _asks_of_a_policy_not_found_yet(ctx: TurnContext) -> bool:
+    """"怎么申请", "要什么材料" while the narrowing questions are asked: a follow-up with no policy to ask it of, that
+    names no item and no policy.
+    """
+    follow_up = ctx.parse.intent in FOLLOW_UPS or _follow_up_named(ctx.text) is not None
+    return follow_up and not ctx.session.slots_of("policy").get("policy") and _named_policy(ctx) is None \
+        and ctx.best(ctx.text, ["item", "bundle"]) is None
 
 
 def _names_an_item(ctx: TurnContext, policy: Policy | None) -> bool:

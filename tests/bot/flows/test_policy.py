@@ -466,3 +466,14 @@ async def test_a_follow_up_in_the_policys_own_words_stays_with_it(client: TestCl
     assert how["flow"] == "policy" and how["replies"][0]["text"].startswith("【研发费用税前加计扣除】申请方式"), how
     item = await rnd.say("社保卡怎么补办")  # an item named outright still leaves the policy
     assert item["flow"] == "guide", item
+
+
+async def test_how_to_apply_asked_before_any_policy_is_listed_keeps_the_questions(visitor: Visitor) -> None:
+    await visitor.say("小微企业有啥税收优惠")
+    await visitor.say("我是个体户能享受吗")
+    how = await visitor.say("怎么申请")  # not "请问您要办理什么事项"
+    texts = [r["text"] for r in how["replies"]]
+    assert how["flow"] == "policy" and texts[0].startswith("先帮您把适用的政策找出来"), how
+    assert texts[1] == "增值税纳税人类型？", how
+    listed = await visitor.say("小规模")
+    assert listed["flow"] == "policy" and "个体工商户" in listed["replies"][0]["text"], listed
