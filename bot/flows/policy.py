@@ -40,11 +40,12 @@ FOLLOW_UPS = {"ask_process": "how", "ask_materials": "materials", "ask_location"
               "ask_time_limit": "time"}
 # A policy named with one of these asks that of it ("稳岗补贴怎么申请" reads as ask_policy).
 FOLLOW_UP_WORDS = {"how": ("怎么申请", "如何申请", "咋申请", "怎么申报", "如何申报", "咋申报", "怎么办理", "如何办理",
-                           "申请流程",
-                           "怎么享受", "如何享受"),
+                           "申请流程", "怎么享受", "如何享受"),
                    "materials": ("什么材料", "哪些材料", "啥材料", "材料清单"),
                    "window": ("在哪办", "去哪办", "到哪办", "哪里办", "在哪申请", "去哪申请", "在哪申报", "去哪申报")}
-SKIP = frozenset({"跳过", "不知道", "不清楚", "都行", "随便"})
+# Answers that narrow nothing: the question is skipped ("有哪些" to "最想了解哪方面": all of them).
+SKIP = frozenset({"跳过", "不知道", "不清楚", "都行", "随便", "有哪些", "都有哪些", "都有啥", "有啥", "都看看", "全部",
+                  "都要", "都想了解", "都可以"})
 SCALE_WORDS: dict[str, str] = {"小型微利": "小型", **{s: s for s in SCALES}}
 DOMAIN_NEEDS = {"减税降费": "减税", "金融财税": "贷款", "就业服务": "招工", "社会保障": "社保", "招商引资": "奖励",
                 "工业发展": "补贴", "节能减排": "补贴"}

@@ -477,3 +477,10 @@ async def test_how_to_apply_asked_before_any_policy_is_listed_keeps_the_question
     assert texts[1] == "增值税纳税人类型？", how
     listed = await visitor.say("小规模")
     assert listed["flow"] == "policy" and "个体工商户" in listed["replies"][0]["text"], listed
+
+
+async def test_asking_what_there_is_at_a_narrowing_question_lists_them_all(visitor: Visitor) -> None:
+    await visitor.say("个体户有啥扶持政策")
+    await visitor.say("小规模")
+    listed = await visitor.say("有哪些")  # to "最想了解哪方面": all areas, not the help menu
+    assert listed["flow"] == "policy" and "个体工商户" in listed["replies"][0]["text"], listed
