@@ -24,6 +24,8 @@ QUESTIONS = ("scale", "taxpayer_type", "need")
 DOC_WORDS = ("文号", "依据", "哪个文件", "什么文件", "政策文件")
 VALIDITY_WORDS = ("有效期", "到啥时候", "到什么时候", "执行到", "截止", "到期", "什么时候结束", "还有效", "今年还有",
                   "现在还有", "今年还能", "还在执行", "还能用")
+# "我是退役军人" to a narrowing question says who is asking, not which policy (招用退役士兵税收扣减 is an employer's).
+SELF_DESCRIBED = re.compile(r"^(?:我|我们|本人)(?:是|属于|算)")
 PROFILE_ENTITIES = frozenset({"enterprise_scale", "taxpayer_type", "industry", "policy_domain"})
 # "制造业也是100%吗", "那餐饮业呢": whether the policy in context applies to an enterprise like this.
 APPLIES_WORDS = ("吗", "呢", "能不能", "可不可以", "可以不", "行不行", "适用", "享受", "能用", "也是", "也能", "也可以",
@@ -149,7 +151,8 @@ class PolicyFlow(Flow):
             return [Reply(ctx.texts.get("policy_asked_before_list")), *self._next(ctx, profile)]
         if asking:
             value = None if ctx.text in SKIP else self._answer_value(ctx, asking)
-            if value is None and ctx.text not in SKIP and (named := _named_policy(ctx)) is not None:
+            if value is None and ctx.text not in SKIP and not SELF_DESCRIBED.match(ctx.text) and \
+                    (named := _named_policy(ctx)) is not None:
                 # "研发费用加计扣除" to "最想了解哪方面": that policy, not a list with it somewhere in it
                 return self._detail(ctx, kb.policies[named.key])
             if value is None and ctx.text not in SKIP:

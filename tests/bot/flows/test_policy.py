@@ -484,3 +484,16 @@ async def test_asking_what_there_is_at_a_narrowing_question_lists_them_all(visit
     await visitor.say("小规模")
     listed = await visitor.say("有哪些")  # to "最想了解哪方面": all areas, not the help menu
     assert listed["flow"] == "policy" and "个体工商户" in listed["replies"][0]["text"], listed
+
+
+async def test_saying_who_one_is_at_a_narrowing_question_is_no_policy_name(visitor: Visitor) -> None:
+    await visitor.say("我想贷款开个小店 有政策吗")
+    told = await visitor.say("我是退役军人")  # not 企业招用自主就业退役士兵税收扣减, an employer's tax break
+    texts = " ".join(r["text"] for r in told["replies"])
+    assert told["flow"] == "policy" and "招用自主就业退役士兵" not in texts, told
+    listed = told
+    for _ in range(3):  # the narrowing questions left, skipped
+        if not listed["replies"][-1]["text"].endswith("？"):
+            break
+        listed = await visitor.say("跳过")
+    assert "创业担保贷款" in " ".join(r["text"] for r in listed["replies"]), listed
