@@ -249,8 +249,10 @@ class GuideFlow(Flow):
             field = pending  # "社保卡补办" to "要办理什么事项" after "预约": the booking, whatever the classifier reads
         if field not in appointments.KIND_BY_FIELD and _asks_amount(ctx):
             field = "amount"  # "能领多少钱": what is paid, not the fee (失业金 is free to apply for)
-        if field in ("time_limit", "overview") and _asks_to_hurry(ctx):
+        if field in ("time_limit", "overview", "online") and _asks_to_hurry(ctx):
             field = "expedite"  # "能加急吗": the time limit, and how to ask the window to hurry
+        if field == "online" and not any(word in ctx.text for word in ctx.texts.words("online")):
+            field = "conditions"  # "小孩也能办吗" read as 网上办: who may apply, not the website
         day = day_asked(ctx) if _asks_if_open(ctx) and field not in appointments.KIND_BY_FIELD else None
         if day is not None:
             field = "location"  # "居住证周六能办吗": whether that day is open, and where it is done

@@ -483,3 +483,16 @@ async def test_materials_said_with_or_before_the_matter_are_checked_against_its_
     assert "材料预审" in chosen["replies"][0]["text"] and "企业开办" in chosen["replies"][0]["text"], chosen
     named = await (await new_visitor(client)).say("企业开办")  # the bundle's own name: not the policy questions
     assert named["flow"] == "guide" and named["replies"][0]["text"].startswith("【企业开办】一件事"), named
+
+
+async def test_yes_no_questions_misread_as_online_ones_are_answered(client: TestClient) -> None:
+    renew = await new_visitor(client)
+    await renew.say("身份证过期了换证")
+    hurry = await renew.say("加急能办吗")  # the time limit and how to ask, not the website
+    assert "急用" in hurry["replies"][0]["text"] and "http" not in hurry["replies"][0]["text"], hurry
+    child = await new_visitor(client)
+    await child.say("办护照要多少钱")
+    minor = await child.say("小孩也能办吗")  # who may apply, not the website
+    assert minor["replies"][0]["text"].startswith("【普通护照签发（首次申请、换发、补发）】受理条件"), minor
+    online = await child.say("能网上办吗")  # still the website when it is asked
+    assert "http" in online["replies"][0]["text"], online
