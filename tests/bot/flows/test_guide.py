@@ -496,3 +496,8 @@ async def test_yes_no_questions_misread_as_online_ones_are_answered(client: Test
     assert minor["replies"][0]["text"].startswith("【普通护照签发（首次申请、换发、补发）】受理条件"), minor
     online = await child.say("能网上办吗")  # still the website when it is asked
     assert "http" in online["replies"][0]["text"], online
+
+
+async def test_maternity_benefits_are_a_matter_the_guide_lacks(visitor: Visitor) -> None:
+    asked = await visitor.say("生育津贴咋领")  # not 医疗费用手工（零星）报销
+    assert asked["replies"][0]["text"].startswith("抱歉，暂时没有“生育津贴”的办事指南"), asked
