@@ -17,9 +17,30 @@ NEXT_STEP = re.compile(r"(?:办好|办完|下来|拿到|领到|办下来|弄好|
                        r"(?:下一步|接下来|然后|还要办|还得办|还需要办|再办|还要干|该干|该办)")
 
 
+# Something done, and no more said: "出生证明有了", "执照办下来了" (while its 一件事 is being discussed).
+DONE_ALONE = re.compile(r"^.{2,12}?(?:办好|办完|下来|拿到|领到|办下来|弄好|搞定|有)了[。！!]?$")
+
+
 def asks_next_step(ctx: TurnContext) -> bool:
-    """Whether the message says an item of a bundle is done and asks what comes next."""
-    return NEXT_STEP.search(ctx.text) is not None and _done_in_bundle(ctx) is not None
+    """Whether the message says an item of a bundle is done and asks what comes next; or, while that bundle is
+    being discussed, only says the item is done ("出生证明有了").
+    """
+    if NEXT_STEP.search(ctx.text) is not None:
+        return _done_in_bundle(ctx) is not None
+    if DONE_ALONE.match(ctx.text) is None:
+        return False
+    found = _done_in_bundle(ctx)
+    return found is not None and found[0].code in _bundles_in_context(ctx)
+
+
+def _bundles_in_context(ctx: TurnContext) -> set[str]:
+    """The codes of the bundles the guide is discussing: the one asked about, or one among the choices offered."""
+    slots = ctx.session.slots_of("guide")
+    refs = [str(slots.get("target", "")), *map(str, slots.get("choices", {}).values())]
+    kb = ctx.services.kb.current
+    codes = {ref.removeprefix("bundle:") for ref in refs if ref.startswith("bundle:")}
+    items = {ref.removeprefix("item:") for ref in refs if ref.startswith("item:")}
+    return codes | {b.code for b in kb.bundles.values() if items & set(b.items)}
 
 
 def next_steps(ctx: TurnContext) -> list[Reply]:

@@ -501,3 +501,12 @@ async def test_yes_no_questions_misread_as_online_ones_are_answered(client: Test
 async def test_maternity_benefits_are_a_matter_the_guide_lacks(visitor: Visitor) -> None:
     asked = await visitor.say("生育津贴咋领")  # not 医疗费用手工（零星）报销
     assert asked["replies"][0]["text"].startswith("抱歉，暂时没有“生育津贴”的办事指南"), asked
+
+
+async def test_a_part_of_the_bundle_said_done_walks_on_to_the_rest(visitor: Visitor) -> None:
+    await visitor.say("新生儿出生一件事")
+    done = await visitor.say("出生证明有了")  # not the materials for issuing it
+    text = done["replies"][0]["text"]
+    assert text.startswith("【出生医学证明首次签发】办好后，“新生儿出生一件事”还有 3 项"), done
+    had = await visitor.say("户口本有了")  # a material: still not a step done
+    assert not had["replies"][0]["text"].startswith("【"), had
