@@ -20,14 +20,15 @@ _HAVING = re.compile(r"有|带了|带着|备齐|备好|准备了|齐了")
 _ONLY_MISSING = re.compile(r"^(?:我|现在|目前)?(?:就|只|还)(?:差|缺)")
 _ASKING = re.compile(r"[吗？?]|什么|啥|哪些|哪个|哪几|怎么|要不要|是不是|需不需要")
 # Materials named in words: the text is cut into phrases at these, and a phrase saying one is missing is skipped.
-_PHRASE_BREAK = re.compile(r"[，,、;；。.!！\s]|和|及|与|跟|还有|以及|另外")
+_PHRASE_BREAK = re.compile(r"[，,、;；。.!！\s]|和|及|与|跟|还有|以及|另外|(?<=[本证书照明表件卡])有(?!效|关|限)")
 _MISSING = ("没", "缺", "还差", "就差", "只差", "差一", "除了")
 _LEADING_MISSING = re.compile(r"^(?:我|还|就|只)*(?:没有|没带|没|缺少|缺|差|除了)")
 # Clauses for numbers: "没有3、4" is one clause (both missing), "有1、2，没有3" two.
 _NUMBER_WORDS = re.compile(r"[0-9]+|第|[一二两三四五六七八九十]|到|至|-|~|～|个|项|号")
 _CLAUSE_BREAK = re.compile(r"[，,;；。!！]")
 # Words around a material's name in "我已经带了身份证" or "户口本也有了", taken off the ends of a phrase.
-_AROUND = re.compile(r"^(?:我们|我|已经|都|也|还|只|就|带了|带着|带|备齐了|备好了|准备好了|准备了|拿了|有了|有)+|"
+_AROUND = re.compile(r"^(?:我们俩|我俩|俩人|两个人|两人|双方|夫妻俩|夫妻|我们|我|已经|都|也|还|只|就|带了|带着|带|"
+                     r"备齐了|备好了|准备好了|准备了|拿了|有了|有)+|"
                      r"(?:都|也|还|已经|有了|有|带了|带着|备齐了|备好了|准备好了|准备了|齐了|没带|没有|没拿|忘带了|忘了带|"
                      r"没|了|的)+$")
 # Too general to name one material ("材料都有" is not about a material called 材料).
@@ -49,6 +50,8 @@ def material_numbers(text: str, count: int, names: Sequence[Sequence[str]] = ())
     # "就差照片" has all but the photo; "还缺啥" asks, and has nothing
     only_missing = _ONLY_MISSING.match(text) and not _ASKING.search(text)
     if (any(w in text for w in ALL_WORDS) or only_missing) and not had:
+        if not only_missing and not missing and _all_of_something(text):
+            return None  # "我俩身份证都带了" with no 身份证 on the list as such: all of that, not of everything
         return set(range(1, count + 1)) - missing
     return had or None
 
@@ -75,6 +78,17 @@ def names_only_materials(text: str, names: Sequence[Sequence[str]], *, numbers: 
         found = True
     # "都有了", "剩下的都齐了": about the whole list
     return found or (numbers and len(text) <= 6 and any(w in text for w in (*ALL_WORDS, *NONE_WORDS)))
+
+
+def _all_of_something(text: str) -> bool:
+    """Whether "都有"/"都带了" is said of something named in front of it ("身份证都带了"), not of the whole list
+    ("都有了", "材料都带了", "我们都齐了").
+    """
+    for word in ALL_WORDS:
+        if word in text:
+            before = _AROUND.sub("", text.split(word)[0].strip(" ，,")).strip()
+            return len(before) >= 2 and before not in _GENERAL
+    return False
 
 
 def _says_missing(text: str) -> bool:

@@ -368,3 +368,18 @@ async def test_what_is_still_missing_after_a_result_is_said_in_a_line(visitor: V
     await visitor.say("结婚证也带了")
     done = await visitor.say("还缺啥")
     assert done["replies"][0]["text"] == "【存量房转移登记】按您说的，材料都齐了。", done
+
+
+async def test_both_ids_brought_is_not_everything_brought(client: TestClient) -> None:
+    for said in ("我俩身份证都带了", "两个人身份证都有"):
+        visitor = await new_visitor(client)
+        await visitor.say("孩子出生了要上户口")
+        result = await visitor.say(said)  # the parents' IDs: not "材料齐全"
+        text = result["replies"][0]["text"]
+        assert "还缺以下材料" in text and "《出生医学证明》" in text and "户口簿" in text, (said, result)
+        assert "父母居民身份证" not in text, (said, result)
+    poor = await new_visitor(client)
+    await poor.say("我要办低保")
+    await poor.say("啥材料")
+    both = await poor.say("户口本有身份证有")  # two materials, no comma: not the 身份证 item
+    assert both["flow"] == "guide" and "最低生活保障" in str(both["replies"][0].get("card")), both
