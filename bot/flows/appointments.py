@@ -40,7 +40,7 @@ MANAGE = re.compile(r"^(取消预约|改约)\s*(YY[0-9]{8}-[0-9]{4})?$", re.IGNO
 # The same in plain words, of the user's upcoming appointment: "能改时间吗", "预约想换个时间", "把预约取消了吧".
 CHANGE_IN_WORDS = re.compile(r"(?:改|换|调)(?:一下|一个|个|下)?(?:预约)?的?(?:时间|日子|日期|时段)|改期|改预约|"
                              r"预约.{0,4}(?:改|换|调)")
-CANCEL_IN_WORDS = re.compile(r"取消(?:我的|这个|那个|掉)?预约|预约.{0,4}取消|退(?:掉)?预约|预约不要了")
+CANCEL_IN_WORDS = re.compile(r"取消(?:我的|这个|那个|掉)?预约|预约.{0,4}取消|退(?:掉)?预约|预约不要了|取消.{2,8}(?:那个|的)$")
 
 
 def is_booking_answer(ctx: TurnContext, booking: dict[str, Any]) -> bool:
@@ -60,8 +60,10 @@ def moves_booked(ctx: TurnContext, slots: dict[str, Any]) -> bool:
     """"改到周三下午吧", "不对 改成后天上午" right after booking (nothing being booked now): the appointment just
     made, to another day.
     """
-    return bool(slots.get("booked")) and not slots.get("booking") and MOVE_TO.search(ctx.text) is not None \
-        and day_asked(ctx) is not None
+    if not (slots.get("booked") and not slots.get("booking") and MOVE_TO.search(ctx.text) and day_asked(ctx)):
+        return False
+    named = ctx.best(ctx.text, ["item"])  # "社保卡的改到周五": that item's booking, which may be an earlier one
+    return named is None or named.key == slots.get("booked_item")
 
 
 async def move_booked(ctx: TurnContext) -> list[Reply]:
@@ -249,6 +251,7 @@ async def _book(ctx: TurnContext, item: ServiceItem, booking: dict[str, Any], ha
         return [Reply(texts.get("appointment_slot_taken"), buttons=tuple(Button(t, t) for t in booking["choices"]))]
     ctx.slots.pop("booking", None)
     ctx.slots["booked"] = made.number  # a "取消" of this conversation later says the appointment is still there
+    ctx.slots["booked_item"] = item.code  # "社保卡的改到周五" moves it only if it is the 社保卡 one
     moved = ""
     if booking.get("replaces"):
         with contextlib.suppress(NotFound, Conflict):  # already cancelled: nothing to undo
@@ -291,6 +294,10 @@ async def manage(ctx: TurnContext, action: str, number: str | None) -> list[Repl
         upcoming = await book.of_user(ctx.inbound.user_id, today_local(), limit=10)
         if not upcoming:
             return [Reply(texts.get("appointment_none"))]
+        named = ctx.best(ctx.text, ["item"]) if len(upcoming) > 1 else None
+        of_named = [a for a in upcoming if named is not None and a.item_code == named.key]
+        if len(of_named) == 1:
+            upcoming = of_named  # "取消社保卡那个": the booking of the item named
         if len(upcoming) > 1:
             halves = book.rules.halves
             buttons = tuple(Button(texts.get("appointment_choice", number=a.number, item=a.item_name,

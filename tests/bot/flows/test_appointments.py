@@ -352,3 +352,20 @@ async def test_booking_asked_before_the_item_books_that_item(visitor: Visitor) -
     await visitor.say("预约")
     days = await visitor.say("社保卡补办")  # the booking's days, not the item's 办理流程
     assert days["replies"][0]["text"].startswith("预约办理【社会保障卡申领、补换】"), days
+
+
+async def test_of_two_bookings_the_one_named_is_moved_or_cancelled(client: TestClient, visitor: Visitor) -> None:
+    days = book_of(client).days(today_local())
+    await visitor.say("预约办社保卡")
+    await visitor.say("1")
+    card = (await visitor.say("下午"))["replies"][0]["card"]["number"]
+    await visitor.say("预约办居住证")
+    await visitor.say("2")
+    residence = (await visitor.say("上午"))["replies"][0]["card"]["number"]
+    moved = await visitor.say(f"社保卡的改到{days[3].month}月{days[3].day}日上午")  # not the 居住证 just booked
+    assert moved["replies"][-1]["text"].startswith(f"原预约 {card} 已取消。\n预约成功"), moved
+    assert "社保" in moved["replies"][-1]["text"], moved
+    upcoming = await book_of(client).of_user(visitor.user_id, today_local())
+    assert residence in [a.number for a in upcoming] and card not in [a.number for a in upcoming]
+    gone = await visitor.say("取消居住证那个")
+    assert gone["replies"][0]["text"] == f"预约 {residence} 已取消。", gone
