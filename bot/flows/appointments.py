@@ -40,7 +40,8 @@ MANAGE = re.compile(r"^(取消预约|改约)\s*(YY[0-9]{8}-[0-9]{4})?$", re.IGNO
 # The same in plain words, of the user's upcoming appointment: "能改时间吗", "预约想换个时间", "把预约取消了吧".
 CHANGE_IN_WORDS = re.compile(r"(?:改|换|调)(?:一下|一个|个|下)?(?:预约)?的?(?:时间|日子|日期|时段)|改期|改预约|"
                              r"预约.{0,4}(?:改|换|调)")
-CANCEL_IN_WORDS = re.compile(r"取消(?:我的|这个|那个|掉)?预约|预约.{0,4}取消|退(?:掉)?预约|预约不要了|取消.{2,8}(?:那个|的)$")
+CANCEL_IN_WORDS = re.compile(r"取消(?:我的|这个|那个|掉)?预约|预约.{0,4}取消|退(?:掉)?预约|预约不要了|"
+                             r"取消.{2,8}(?:那个|的)$")
 
 
 def is_booking_answer(ctx: TurnContext, booking: dict[str, Any]) -> bool:
