@@ -49,6 +49,7 @@ MIN_ANSWER_CHARS = 2  # what is left of an answer without its phone number, to b
 # A name told before it is asked ("我叫李明 电话…"), and what else may go with it in the same message.
 NAME_TOLD = re.compile(r"(?:我叫|我姓|本人姓|本人叫)\s*([\u4e00-\u9fa5]{1,4}?)(?=[\s，,。；;]|电话|手机|联系|$)")
 CONTACT_WORDS = re.compile(r"[\s，,。；;：:]|电话|手机|号码|联系方式|是")
+BARE_NAME = re.compile(r"^[\u4e00-\u9fa5]{2,4}$")  # a name alone beside a phone number ("赵大海 137…")
 WISH = re.compile(r"^(?:我)?(?:希望|要求|想要|想让|请求|盼望)")  # what they want, not a name
 NAME_PREFIXES = ("我姓", "我叫", "我是", "叫我", "姓")
 NAME_SAID = re.compile(r"(?:我姓|我叫|叫我|姓)\s*(\S{1,6})\s*$")  # the name at the end of a longer answer
@@ -144,6 +145,19 @@ class ComplaintFlow(Flow):
         if slots.get("confirming"):
             return await self._confirmation(ctx, draft)
         asking = slots.pop("asking", None)
+        if asking == "more":  # what "我要补充" announced: more of what happened; then the question it interrupted
+            draft["happened"] = "；".join(filter(None, [draft.get("happened"), _free_text(ctx)]))
+            return [Reply(ctx.texts.get("complaint_more_noted")), *self._ask(ctx, slots.pop("after_more"))]
+        if asking is not None and any(ctx.text.startswith(w) for w in ctx.texts.words("adds_more")) \
+                and len(ctx.text) <= MAX_BARE_ANSWER_CHARS:
+            slots.update(asking="more", after_more=asking)  # "我要补充": not the answer to the question asked
+            return [Reply(ctx.texts.get("complaint_say_more"))]
+        if asking is not None and ctx.text in ctx.texts.words("asks_meaning"):
+            # "啥意思" to a question: it said in other words, and asked again (it was filed as the answer)
+            return [Reply(ctx.texts.get(f"complaint_explain_{asking}")), *self._ask(ctx, asking)]
+        if asking is not None and "催" in ctx.text and len(ctx.text) <= MAX_BARE_ANSWER_CHARS:
+            # "能催一下吗" (not "希望尽快办好", the classifier's 催办 too, which answers "您希望怎么解决")
+            return [Reply(ctx.texts.get("complaint_urge_before_filing")), *self._ask(ctx, asking)]
         if asking is not None:
             early = _said_early(ctx, draft, asking)
             if early is not None:  # "我叫李明 电话138…" to "什么时候、在哪个窗口": kept; the question stands
@@ -243,8 +257,8 @@ class ComplaintFlow(Flow):
         if field == "phone":
             phone = next((normalise_phone(e.value) for e in ctx.parse.entities if e.entity == "phone"), None)
             phone = phone or normalise_phone(ctx.inbound.text)
-            if phone is None:
-                return Reply(ctx.texts.get("complaint_bad_phone"))
+            if phone is None:  # "跳过": the one answer that cannot be skipped, said so
+                return Reply(ctx.texts.get("complaint_phone_required" if ctx.text in SKIP else "complaint_bad_phone"))
             draft["phone"] = phone
             return None
         if field in OPTIONAL and ctx.text in SKIP:
@@ -370,14 +384,15 @@ def _said_early(ctx: TurnContext, draft: dict[str, Any], asking: str) -> Reply |
     """
     if asking in ("name", "phone"):
         return None
-    told = NAME_TOLD.search(_free_text(ctx))
-    if told is None:
-        return None
-    rest = CONTACT_WORDS.sub("", _free_text(ctx).replace(told.group(0), ""))
-    if len(rest) >= MIN_ANSWER_CHARS:
-        return None
-    draft["name"] = told.group(1)
     phone = _phone_in(ctx)
+    told = NAME_TOLD.search(_free_text(ctx))
+    bare = BARE_NAME.match(CONTACT_WORDS.sub("", _free_text(ctx))) if phone is not None and told is None else None
+    if bare is not None and asking in OPTIONAL:  # "赵大海 13700002222": a name beside the phone
+        draft["name"] = bare.group(0)
+    elif told is None or len(CONTACT_WORDS.sub("", _free_text(ctx).replace(told.group(0), ""))) >= MIN_ANSWER_CHARS:
+        return None
+    else:
+        draft["name"] = told.group(1)
     if phone is None:
         return Reply(ctx.texts.get("complaint_name_noted", name=draft["name"]))
     draft["phone"] = phone

@@ -688,3 +688,34 @@ async def test_a_name_told_early_is_the_name_not_the_time_and_place(client: Test
     summary = await visitor.say("跳过")  # what they want: then nothing else is asked
     text = summary["replies"][0]["text"]
     assert text.startswith("请确认") and "称呼：李明" in text and "时间地点" not in text, summary
+
+
+async def test_asides_in_the_middle_of_the_form_are_not_filed_as_answers(client: TestClient) -> None:
+    visitor = await new_visitor(client)
+    await visitor.say("办不成事反映")
+    await visitor.say("营业执照变更被退回三次")
+    more = await visitor.say("我要补充")  # to "什么时候、在哪个窗口": not the time and place
+    assert more["replies"][0]["text"] == "好的，请说说要补充的情况。", more
+    back = await visitor.say("每次退回的理由都不一样")
+    assert "什么时候、在哪个窗口" in back["replies"][-1]["text"], back
+    meaning = await visitor.say("啥意思")
+    assert meaning["replies"][0]["text"].startswith("就是大概哪天、在哪个窗口"), meaning
+    urged = await visitor.say("能催一下吗")
+    assert urged["replies"][0]["text"].startswith("这次的反映还没有提交"), urged
+    await visitor.say("跳过")
+    both = await visitor.say("赵大海 13700002222")  # to "您希望怎么解决": the name and phone, not the wish
+    assert both["replies"][0]["text"] == "好的，称呼“赵大海”、电话 137****2222 已记下。", both
+    summary = await visitor.say("跳过")
+    text = summary["replies"][0]["text"]
+    assert "每次退回的理由都不一样" in text and "称呼：赵大海" in text, text
+    assert "时间地点" not in text and "诉求" not in text and "啥意思" not in text, text
+
+
+async def test_skipping_the_phone_is_told_it_is_needed(visitor: Visitor) -> None:
+    await visitor.say("办不成事")
+    await visitor.say("社保卡补办窗口说系统坏了，跑了三趟")
+    for _ in range(3):  # when and where, what they want, name
+        asked = await visitor.say("跳过")
+    assert "联系电话" in asked["replies"][-1]["text"], asked
+    skipped = await visitor.say("跳过")
+    assert skipped["replies"][0]["text"].startswith("电话需要留一个"), skipped
