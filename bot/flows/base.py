@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from bot.flows.headcount import without_headcount
 from bot.messages import Button, Inbound, Reply
 from bot.session import Session
 from bot.texts import Texts
@@ -99,7 +100,9 @@ class TurnContext:
         """
         cache_key = (text, tuple(kinds))
         if cache_key not in self._searches:
-            self._searches[cache_key] = self.services.kb.current.search(text, kinds, limit=SEARCH_DEPTH)
+            # "60个人" holds 个人, which names no item ("个人交社保" is 灵活就业人员参保登记's)
+            searched = without_headcount(text) if "个人" in text else text
+            self._searches[cache_key] = self.services.kb.current.search(searched, kinds, limit=SEARCH_DEPTH)
         return self._searches[cache_key][:limit]
 
     def best(self, text: str, kinds: Sequence[str]) -> Hit | None:

@@ -25,6 +25,7 @@ DOC_WORDS = ("文号", "依据", "哪个文件", "什么文件", "政策文件")
 VALIDITY_WORDS = ("有效期", "到啥时候", "到什么时候", "执行到", "截止", "到期", "什么时候结束", "还有效", "今年还有",
                   "现在还有", "今年还能", "还在执行", "还能用")
 # "我是退役军人" to a narrowing question says who is asking, not which policy (招用退役士兵税收扣减 is an employer's).
+GENERIC_WORD_CHARS = 2  # a follow-up whose core is this short ("申报", "认定") names no item, only an act
 SELF_DESCRIBED = re.compile(r"^(?:我|我们|本人)(?:是|属于|算)")
 PROFILE_ENTITIES = frozenset({"enterprise_scale", "taxpayer_type", "industry", "policy_domain"})
 # "制造业也是100%吗", "那餐饮业呢": whether the policy in context applies to an enterprise like this.
@@ -416,7 +417,10 @@ def _names_an_item(ctx: TurnContext, policy: Policy | None) -> bool:
     hit = ctx.best(ctx.text, ["item", "bundle"])
     if hit is None:
         return False
-    core = ctx.services.kb.current.core(ctx.text)
+    kb = ctx.services.kb.current
+    core = kb.core(ctx.text)
+    if len(core) <= GENERIC_WORD_CHARS and not kb.is_the_title_of(ctx.text, hit):
+        return False  # "怎么申报" of 稳岗返还: a bare verb, not 存量房交易税费申报
     words = "".join([policy.title, policy.summary, policy.how_to_apply, *policy.keywords]) if policy else ""
     return not (core and core in words)
 

@@ -464,6 +464,10 @@ async def test_a_follow_up_in_the_policys_own_words_stays_with_it(client: TestCl
     await rnd.say("研发费用加计扣除")
     how = await rnd.say("怎么申报")  # not 存量房交易税费申报
     assert how["flow"] == "policy" and how["replies"][0]["text"].startswith("【研发费用税前加计扣除】申请方式"), how
+    refund = await new_visitor(client)
+    await refund.say("稳岗返还")
+    declared = await refund.say("怎么申报")  # 申报 is no word of 稳岗返还's own, and still no 存量房交易税费申报
+    assert declared["replies"][0]["text"].startswith("【失业保险稳岗返还】申请方式"), declared
     item = await rnd.say("社保卡怎么补办")  # an item named outright still leaves the policy
     assert item["flow"] == "guide", item
 
@@ -497,3 +501,9 @@ async def test_saying_who_one_is_at_a_narrowing_question_is_no_policy_name(visit
             break
         listed = await visitor.say("跳过")
     assert "创业担保贷款" in " ".join(r["text"] for r in listed["replies"]), listed
+
+
+async def test_a_headcount_is_no_item_name(visitor: Visitor) -> None:
+    asked = await visitor.say("我们公司去年没裁员 60个人 交了社保 稳岗返还能返多少")  # 个人 is no 灵活就业人员参保
+    assert asked["flow"] == "policy", asked
+    assert asked["replies"][0]["text"].startswith("按您说的，裁员率约 0%"), asked
