@@ -18,7 +18,7 @@ NONE_WORDS = ("都没有", "一个都没有", "全没有", "都没", "啥都没�
 _HAVING = re.compile(r"有|带了|带着|备齐|备好|准备了|齐了")
 # "就差照片", "只缺3": everything else is had.
 _ONLY_MISSING = re.compile(r"^(?:我|现在|目前)?(?:就|只|还)(?:差|缺)")
-_ASKING = re.compile(r"[吗？?]|什么|啥|哪些|哪个|哪几|怎么|要不要|是不是|需不需要")
+_ASKING = re.compile(r"[吗？?]|什么|啥|咋|哪些|哪个|哪几|怎么|要不要|是不是|需不需要")
 # Materials named in words: the text is cut into phrases at these, and a phrase saying one is missing is skipped.
 _PHRASE_BREAK = re.compile(r"[，,、;；。.!！\s]|和|及|与|跟|还有|以及|另外|(?<=[本证书照明表件卡])有(?!效|关|限)")
 _MISSING = ("没", "缺", "还差", "就差", "只差", "差一", "除了")

@@ -11,7 +11,7 @@ from bot.messages import Reply
 
 # "X是啥意思", "X是什么", "X指的是什么", "X怎么理解" after the word; "什么是X", "啥叫X" before it.
 AFTER = re.compile(r"^\s*(?:是啥意思|是什么意思|什么意思|啥意思|是啥|是什么|指什么|指的是什么|指的啥|怎么理解|咋理解|"
-                   r"是干嘛的|是干什么的)")
+                   r"是干嘛的|是干什么的|是干啥的|干啥用的|干嘛用的|有啥用|有什么用|是做什么的)")
 BEFORE = re.compile(r"(?:什么是|啥是|啥叫|什么叫|何为)\s*$")
 MAX_ASKED_CHARS = 20  # a longer message says more than "what does it mean"
 

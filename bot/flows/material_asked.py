@@ -15,6 +15,11 @@ from policy_kb.schema import Material, ServiceItem
 # The parts of a material's name that name it on their own: "婚姻状况声明或结婚证" → 婚姻状况声明, 结婚证.
 NAME_PARTS = re.compile(r"或|、|及|和|以及|/|（[^）]*）|\([^)]*\)")
 MIN_PART_CHARS = 2
+# The last characters of a material's name, which name it on their own (照片, 合同), unless every other material
+# ends so too (证明, 材料).
+HEAD_CHARS = 2
+GENERAL_HEADS = frozenset({"证明", "材料", "证件", "资料", "原件", "文件", "声明", "书面", "信息", "凭证", "记录",
+                           "表格"})
 # "没带能先办吗", "可以后补吗", "不带行不行": whether the item can be applied for without it.
 WITHOUT_IT = re.compile(r"没带|没有|忘带|不带|没拿|先办|后补|后面补|以后补|晚点补|补交|不交|缺|要吗|需要吗|要不要|必须|"
                         r"一定要|得带|要带吗|用带|用不用")
@@ -30,6 +35,10 @@ def material_mentioned(ctx: TurnContext, item: ServiceItem, query: str,
         names = kb.material_words(material.name, material.accepted) if inside else \
             kb.material_names(material.name, material.accepted)
         parts = {p for name in names for p in (name, *NAME_PARTS.split(name)) if len(p) >= MIN_PART_CHARS}
+        if inside:  # "照片没带" of 近期免冠证件照片, "就业证明" of 就业或就读证明, "合同" of 存量房买卖合同
+            parts |= {name[-HEAD_CHARS:] for name in names if name[-HEAD_CHARS:] not in GENERAL_HEADS}
+            parts |= {p + name.split("或")[-1][-HEAD_CHARS:] for name in names if "或" in name
+                      for p in name.split("或")[:-1] if len(p) <= HEAD_CHARS}
         said = next((p for p in sorted(parts, key=len, reverse=True) if p in query), None)
         if said is not None:
             return material, said

@@ -510,3 +510,16 @@ async def test_a_part_of_the_bundle_said_done_walks_on_to_the_rest(visitor: Visi
     assert text.startswith("【出生医学证明首次签发】办好后，“新生儿出生一件事”还有 3 项"), done
     had = await visitor.say("户口本有了")  # a material: still not a step done
     assert not had["replies"][0]["text"].startswith("【"), had
+
+
+async def test_the_words_of_a_pre_check_are_explained_too(visitor: Visitor) -> None:
+    await visitor.say("二手房过户要带啥")
+    for question, start in (("预审单号是干啥的", "预审单号："), ("承诺书是啥", "承诺书："), ("啥是网签", "网签：")):
+        meaning = await visitor.say(question)  # not "这个问题我答不好"
+        assert meaning["flow"] == "glossary" and meaning["replies"][0]["text"].startswith(start), (question, meaning)
+
+
+async def test_how_much_a_month_is_the_amount_paid(visitor: Visitor) -> None:
+    await visitor.say("我要领失业金")
+    month = await visitor.say("多少钱一个月")  # what is paid, not the fee (不收费)
+    assert "不收费" not in month["replies"][0]["text"] and "失业保险金" in month["replies"][0]["text"], month

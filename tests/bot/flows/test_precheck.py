@@ -383,3 +383,16 @@ async def test_both_ids_brought_is_not_everything_brought(client: TestClient) ->
     await poor.say("啥材料")
     both = await poor.say("户口本有身份证有")  # two materials, no comma: not the 身份证 item
     assert both["flow"] == "guide" and "最低生活保障" in str(both["replies"][0].get("card")), both
+
+
+async def test_a_material_asked_about_by_its_last_word(client: TestClient) -> None:
+    residence = await new_visitor(client)
+    await residence.say("办居住证要带啥")
+    photo = await residence.say("照片没带能先办吗")  # not "暂时没有“照片没带先”的办事指南"
+    assert photo["replies"][0]["text"].startswith("【居住证申领】的“近期免冠证件照片”"), photo
+    job = await residence.say("就业证明没有咋办")  # not 《就业创业证》申领
+    assert job["replies"][0]["text"].startswith("【居住证申领】的“就业或就读证明”可以容缺"), job
+    house = await new_visitor(client)
+    await house.say("二手房过户要带啥")
+    contract = await house.say("合同没带能先办吗")  # the sale contract: a main material
+    assert contract["replies"][0]["text"].startswith("【存量房转移登记】的“存量房买卖合同”是主要材料"), contract
