@@ -199,7 +199,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
                                       calendar=app[CALENDAR], deferred_supply_days=settings.deferred_supply_days,
                                       cases=app[CASES], tickets=app[TICKETS], evaluations=app[EVALUATIONS],
                                       turns=app[TURN_LOG], appointments=app[APPOINTMENTS],
-                                      centre_address=settings.centre_address))
+                                      centre_address=settings.centre_address, centre_phone=settings.centre_phone))
     app[CASES].add_listener(CaseNotices(app[OUTBOX], app[REDIS], texts))
     app[TICKETS].add_listener(TicketNotices(app[OUTBOX], app[REDIS], texts, app[TICKETS], app[STAFF]))
     engine.add_flow(SmalltalkFlow())

@@ -24,7 +24,7 @@ from bot.flows.base import (
 )
 from bot.flows.feedback import rating_buttons
 from bot.flows.handoff import asks_for_a_person, asks_when_answered, reopening_in_words, says_nothing
-from bot.flows.smalltalk import help_menu
+from bot.flows.smalltalk import asks_centre_phone, help_menu
 from bot.messages import Inbound, Reply
 from bot.metrics import Metrics
 from bot.session import Session
@@ -318,7 +318,7 @@ class Engine:
         """"开公司要带什么材料", "查进度", "几点上班", a record number: what the bot answers itself while a message
         left out of hours waits for staff (it was added to the message, unanswered till morning).
         """
-        return ctx.parse.intent in ANSWERED_BESIDE_A_MESSAGE or _names_record(ctx)
+        return ctx.parse.intent in ANSWERED_BESIDE_A_MESSAGE or _names_record(ctx) or asks_centre_phone(ctx)
 
     async def _answered_beside_message(self, ctx: TurnContext, ticket: Ticket) -> tuple[str, list[Reply]]:
         """The bot's answer; a question is also added to the message, so staff see all the citizen asked."""

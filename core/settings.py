@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     deferred_supply_days: int = Field(5, ge=1, le=60, description="容缺受理: working days to supply what is missing.")
     centre_address: str | None = Field(None, max_length=200, description="The centre's street address, said "
                                        "when someone asks where it is (\"政务服务中心在哪\"). Empty: not said.")
+    centre_phone: str | None = Field(None, max_length=40, description="The centre's enquiry phone, said when someone "
+                                     "asks how to ring (\"你们电话多少\"). Empty: the 12345 hotline.")
     office_opens: time = time(9, 0)
     office_lunch_starts: time = time(12, 0)
     office_lunch_ends: time = time(13, 30)

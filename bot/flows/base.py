@@ -78,6 +78,7 @@ class Services:
     evaluations: EvaluationStore
     turns: TurnLog
     centre_address: str | None = None  # the centre's street address, when the deployment gives it
+    centre_phone: str | None = None  # the centre's enquiry phone, when the deployment gives it
 
 
 @dataclass

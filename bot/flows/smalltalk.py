@@ -14,6 +14,8 @@ HOLIDAYS = ("new_years_day", "spring_festival", "tomb_sweeping_day", "labour_day
             "national_day", "mid_autumn_festival")
 
 
+MAX_PHONE_ASKED_CHARS = 12  # "你们电话多少": a longer message asks more than the number
+MIN_PHONE_DIGITS = 5
 MAX_LOST_CHARS = 10  # "我听不懂你说的" is lost; a longer message says what it wants
 
 
@@ -25,13 +27,17 @@ class SmalltalkFlow(Flow):
     intents = frozenset({"greet", "thanks", "goodbye", "chitchat", "out_of_scope", "ask_office_hours"})
 
     def owns(self, ctx: TurnContext) -> bool:
-        """"听不懂", "说简单点", "慢点说": the person is lost; they get a plainer way on, whatever the NLU reads."""
-        return len(ctx.text) <= MAX_LOST_CHARS and any(word in ctx.text for word in ctx.texts.words("lost"))
+        """"听不懂", "说简单点", "慢点说": the person is lost; they get a plainer way on, whatever the NLU reads. "你们
+        电话多少": the centre's phone.
+        """
+        return _is_lost(ctx) or asks_centre_phone(ctx)
 
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Greeting and help show the menu; thanks and goodbye close politely."""
-        if self.owns(ctx):
+        if _is_lost(ctx):
             return [Reply(ctx.texts.get("said_plainly"), buttons=menu_buttons(ctx.texts.menu("said_plainly")))]
+        if asks_centre_phone(ctx):
+            return [centre_phone(ctx)]
         intent = ctx.parse.intent
         if intent == "thanks":
             return [Reply(ctx.texts.get("thanks"))]
@@ -45,6 +51,27 @@ class SmalltalkFlow(Flow):
             await ctx.services.gaps.record(ctx.text, "out_of_scope")
             return [Reply(ctx.texts.get("out_of_scope"), buttons=menu_buttons(ctx.texts.menu("help")))]
         return help_menu(ctx, greet=intent == "greet")
+
+
+def _is_lost(ctx: TurnContext) -> bool:
+    return len(ctx.text) <= MAX_LOST_CHARS and any(word in ctx.text for word in ctx.texts.words("lost"))
+
+
+def asks_centre_phone(ctx: TurnContext) -> bool:
+    """"你们电话多少", "咨询电话是多少": how to ring the centre (not a phone number given, nor an item's window)."""
+    text = ctx.text
+    if len(text) > MAX_PHONE_ASKED_CHARS or sum(c.isdigit() for c in text) >= MIN_PHONE_DIGITS:
+        return False  # "电话是0756…" gives a number
+    return any(word in text for word in ctx.texts.words("asks_centre_phone"))
+
+
+def centre_phone(ctx: TurnContext) -> Reply:
+    """The centre's enquiry phone with its hours, or the 12345 hotline when the deployment gives none."""
+    phone = ctx.services.centre_phone
+    if not phone:
+        return Reply(ctx.texts.get("centre_phone_hotline"))
+    hours = ctx.services.calendar.hours
+    return Reply(ctx.texts.get("centre_phone", phone=phone, opens=_clock(hours.opens), closes=_clock(hours.closes)))
 
 
 def office_hours(ctx: TurnContext) -> list[Reply]:

@@ -496,3 +496,20 @@ async def test_out_of_hours_the_bot_still_answers_beside_a_message_left(closed_c
     assert ticket.status == "waiting"  # the message still waits for staff, with the question added
     said = [m.text for m in await service.messages(ticket) if m.sender == "citizen"]
     assert "对了，开公司要带什么材料" in said and "查进度" not in said, said
+
+
+async def test_out_of_hours_asking_the_phone_is_answered_not_left_as_the_message(closed_client: TestClient) -> None:
+    visitor = await new_visitor(closed_client)
+    await visitor.say("我要找人工客服")
+    phone = await visitor.say("你们电话多少")  # not "已留言"
+    assert phone["replies"][0]["text"].startswith("可以拨打 12345 政务服务便民热线"), phone
+    assert await closed_client.app[TICKETS].find(windows=None) == []
+
+
+async def test_the_centres_phone_is_said_when_the_deployment_gives_it(aiohttp_client: Any, settings: Settings) -> None:
+    client = await aiohttp_client(create_app(settings.model_copy(update={"centre_phone": "0756-1234567"})))
+    visitor = await new_visitor(client)
+    asked = await visitor.say("咨询电话是多少")
+    assert asked["replies"][0]["text"].startswith("县政务服务中心咨询电话：0756-1234567（工作日 9:00–17:30）"), asked
+    given = await visitor.say("我的电话是13800001111")  # a number given is not the question
+    assert "咨询电话" not in given["replies"][0]["text"], given
