@@ -243,6 +243,9 @@ class GuideFlow(Flow):
         pending = slots.pop("pending_field", None)
         target = choices.get(ctx.text) or (_choice_described(ctx, choices) if choices else None) \
             or _bundle_in_context(ctx, [slots.get("target"), *choices.values()])
+        if target is not None and target == slots.get("target") and target.startswith(BUNDLE_REF) and \
+                _asks_together_only(ctx):
+            return [self._together(ctx, kb, target.removeprefix(BUNDLE_REF))]  # "能一起办吗" of the bundle shown
         # A chosen option answers the question asked before the choice, not whatever its title sounds like.
         field = (pending if target else None) or FIELD_BY_INTENT.get(ctx.parse.intent) or pending or "overview"
         if pending and target is None and not asks_question(ctx.text) and _names_only_an_item(ctx):
@@ -556,6 +559,15 @@ class GuideFlow(Flow):
 
     def _page(self, ctx: TurnContext, rest: list[str]) -> str:
         return "\n".join(self._first_page(ctx, rest))
+
+    @staticmethod
+    def _together(ctx: TurnContext, kb: KnowledgeBase, code: str) -> Reply:
+        """"能一起办吗" of the 一件事 just shown: yes, and how (not the whole list again)."""
+        bundle = kb.bundles[code]
+        text = ctx.texts.get("guide_bundle_together", name=bundle.name, count=len(bundle.items))
+        if bundle.promised_days:
+            text += ctx.texts.get("guide_bundle_together_days", days=bundle.promised_days)
+        return Reply(text, buttons=menu_buttons(ctx.texts.menu("guide_fields")))
 
     async def _bundle(self, ctx: TurnContext, kb: KnowledgeBase, code: str, field: str) -> list[Reply]:
         """The bundle's items and merged material list, or its pre-check over that list. Either way "我有1、2" next

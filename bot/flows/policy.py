@@ -153,7 +153,7 @@ class PolicyFlow(Flow):
         if asking:
             value = None if ctx.text in SKIP else self._answer_value(ctx, asking)
             if value is None and ctx.text not in SKIP and not SELF_DESCRIBED.match(ctx.text) and \
-                    (named := _named_policy(ctx)) is not None:
+                    not _describes_who(ctx) and (named := _named_policy(ctx)) is not None:
                 # "研发费用加计扣除" to "最想了解哪方面": that policy, not a list with it somewhere in it
                 return self._detail(ctx, kb.policies[named.key])
             if value is None and ctx.text not in SKIP:

@@ -523,3 +523,10 @@ async def test_how_much_a_month_is_the_amount_paid(visitor: Visitor) -> None:
     await visitor.say("我要领失业金")
     month = await visitor.say("多少钱一个月")  # what is paid, not the fee (不收费)
     assert "不收费" not in month["replies"][0]["text"] and "失业保险金" in month["replies"][0]["text"], month
+
+
+async def test_doing_the_bundle_shown_together_is_answered_yes(visitor: Visitor) -> None:
+    await visitor.say("开公司要办哪些")
+    together = await visitor.say("能一起办吗")  # yes, and how: not the 14-item list again
+    text = together["replies"][0]["text"]
+    assert text.startswith("可以。【企业开办】这 6 个事项一起办：一次提交材料，一个窗口受理。"), together

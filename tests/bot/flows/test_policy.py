@@ -507,3 +507,10 @@ async def test_a_headcount_is_no_item_name(visitor: Visitor) -> None:
     asked = await visitor.say("我们公司去年没裁员 60个人 交了社保 稳岗返还能返多少")  # 个人 is no 灵活就业人员参保
     assert asked["flow"] == "policy", asked
     assert asked["replies"][0]["text"].startswith("按您说的，裁员率约 0%"), asked
+
+
+async def test_a_size_given_to_another_narrowing_question_is_noted_not_a_policy(visitor: Visitor) -> None:
+    await visitor.say("我们是做机械加工的小厂，有啥优惠政策")
+    noted = await visitor.say("小微企业")  # to "增值税纳税人类型": the size, not the 小型微利 card
+    assert not noted["replies"][0]["text"].startswith("【"), noted
+    assert noted["replies"][-1]["text"] == "最想了解哪方面？", noted  # the narrowing goes on
