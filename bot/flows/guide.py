@@ -69,6 +69,7 @@ REFERS_BACK = re.compile(r"这|那|它|此|上面|刚才")  # below confidence b
 ASKED_OF_THIS = re.compile(r"在这|这里|这儿|这边|这个|这项|也能|也可以")
 NAMED_CLEARLY = 0.8
 CLEARLY_AHEAD = 0.15
+CHOICE_BAND = 0.2  # offered as choices: the confident matches this near the best
 CLOSE = 0.05  # a second confident match this close to the first means "ask which one"
 # An item of the 一件事 in context this near the best match of a question is the one meant ("户口怎么上" while a
 # newborn is discussed: 出生登记, not 跨省户口迁移).
@@ -305,7 +306,9 @@ class GuideFlow(Flow):
             elif slots.get("target") in {f"{h.kind}:{h.key}" for h in close}:
                 target = slots["target"]  # "需要备案吗" about 异地就医备案: of several close, the one in context
             elif len(confident) > 1:
-                return self._ask_choice(ctx, confident, field)
+                # the near ones only: "注册公司" is 企业设立登记 or 企业开办, not also 企业简易注销登记 far behind
+                return self._ask_choice(ctx, [h for h in confident if h.score >= confident[0].score - CHOICE_BAND],
+                                        field)
             elif choices:
                 # "要啥材料" while choosing among items: asked of the one about to be chosen
                 slots.update(choices=choices, pending_field=field)

@@ -530,3 +530,9 @@ async def test_doing_the_bundle_shown_together_is_answered_yes(visitor: Visitor)
     together = await visitor.say("能一起办吗")  # yes, and how: not the 14-item list again
     text = together["replies"][0]["text"]
     assert text.startswith("可以。【企业开办】这 6 个事项一起办：一次提交材料，一个窗口受理。"), together
+
+
+async def test_only_near_matches_are_offered_as_choices(visitor: Visitor) -> None:
+    offered = await visitor.say("注册公司")
+    titles = [b["title"] for b in offered["replies"][0]["buttons"]]
+    assert titles == ["企业设立登记（有限责任公司）", "企业开办"], offered  # not 企业简易注销登记
