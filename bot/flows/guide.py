@@ -473,7 +473,7 @@ class GuideFlow(Flow):
             text = (
                 texts.get("guide_online", name=item.name, url=item.online_url)
                 if item.online_url
-                else texts.get("guide_offline", name=item.name, location=item.location or "政务服务中心")
+                else texts.get("guide_offline", name=item.name, location=_either(item.location or "政务服务中心"))
             )
             if item.cross_province:
                 text += "\n" + texts.get("guide_cross_province", mode=item.cross_province)
@@ -530,7 +530,7 @@ class GuideFlow(Flow):
         lines: list[str] = []
         supply_by = None
         if result.decision == "complete":
-            lines.append(texts.get("precheck_complete", location=item.location or item.window))
+            lines.append(texts.get("precheck_complete", location=_either(item.location or item.window)))
         elif result.decision == "deferrable":
             supply_by = services.calendar.deadline(today, services.deferred_supply_days).due_date
             lines.append(texts.get("precheck_deferrable", days=services.deferred_supply_days,
@@ -778,6 +778,13 @@ def _days_text(item: ServiceItem) -> str:
     if item.instant or item.promised_days == 0:
         return "即办"
     return f"{item.promised_days} 个工作日" if item.promised_days is not None else "以窗口告知为准"
+
+
+def _either(location: str) -> str:
+    """"A；B" (the places the item is done at) as a sentence says it: "A，或B" ("到综合窗口（户政），或居住地派出所
+    办理").
+    """
+    return location.replace("；", "，或")
 
 
 def _time_limit(ctx: TurnContext, item: ServiceItem) -> str:

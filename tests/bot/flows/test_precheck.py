@@ -396,3 +396,10 @@ async def test_a_material_asked_about_by_its_last_word(client: TestClient) -> No
     await house.say("二手房过户要带啥")
     contract = await house.say("合同没带能先办吗")  # the sale contract: a main material
     assert contract["replies"][0]["text"].startswith("【存量房转移登记】的“存量房买卖合同”是主要材料"), contract
+
+
+async def test_where_to_go_when_complete_reads_as_a_sentence(visitor: Visitor) -> None:
+    await visitor.say("居住证预审")
+    done = await visitor.say("都有")
+    expected = "材料齐全，可以直接到县政务服务中心一楼综合窗口（户政），或居住地派出所办理。"
+    assert done["replies"][0]["text"].startswith(expected), done
