@@ -27,7 +27,7 @@ from bot.flows.base import (
     menu_buttons,
 )
 from bot.flows.material_asked import asked_of_context, material_mentioned, without_it
-from bot.flows.next_steps import asks_next_step, next_steps
+from bot.flows.next_steps import asks_next_step, bundles_referred, next_steps
 from bot.flows.smalltalk import day_asked, day_line, office_hours
 from bot.messages import Button, Reply
 from core.clock import today_local
@@ -262,10 +262,10 @@ class GuideFlow(Flow):
             field = "location"  # "居住证周六能办吗": whether that day is open, and where it is done
         if target is None and _asks_together_only(ctx):
             return self._offer_bundles(ctx, field)  # "能一起办吗" with nothing in context: which 一件事
-        having = target is None and states_having(ctx.text) and kb.without_material_names(ctx.text) != ctx.text
+        beside_materials = kb.without_material_names(ctx.text) if target is None else ctx.text
+        having = beside_materials != ctx.text and states_having(ctx.text)
         only_materials = having and names_nothing_but_materials(ctx.text, kb.is_material_name)
-        named_beside = ctx.best(kb.without_material_names(ctx.text), ["item", "bundle"]) \
-            if having and not only_materials else None
+        named_beside = ctx.best(beside_materials, ["item", "bundle"]) if having and not only_materials else None
         if only_materials:
             # "我有身份证 户口本" to "要办理什么事项", or among the items offered: materials, not the matter (身份证 is
             # also an item's name); the checklist is that of the matter chosen
@@ -668,17 +668,10 @@ def _bundle_in_context(ctx: TurnContext, refs: list[Any]) -> str | None:
     """"能一起办吗" and no more: the 一件事 of what is being discussed (an item of it, or it among the choices
     offered), as a target; None when the message names something or nothing in context is part of a bundle.
     """
-    kb = ctx.services.kb.current
     if not _asks_together_only(ctx):
         return None
-    for ref in refs:
-        kind, _, code = str(ref).partition(":")
-        if kind == "bundle" and code in kb.bundles:
-            return str(ref)
-        bundle = next((b for b in kb.bundles.values() if code in b.items), None) if kind == "item" else None
-        if bundle is not None:
-            return f"{BUNDLE_REF}{bundle.code}"
-    return None
+    bundles = bundles_referred(ctx, refs)
+    return f"{BUNDLE_REF}{bundles[0].code}" if bundles else None
 
 
 def _of_bundle_in_context(ctx: TurnContext, query: str, refs: list[Any]) -> str | None:
@@ -686,13 +679,7 @@ def _of_bundle_in_context(ctx: TurnContext, query: str, refs: list[Any]) -> str 
     that a question matches nearly as well as its best match ("医保怎么交" about 新生儿出生 is the newborn's 医保
     参保, though 城乡居民医保缴费 matches it better alone); None when nothing of a bundle is in context.
     """
-    kb = ctx.services.kb.current
-    family: set[str] = set()
-    for ref in refs:
-        kind, _, code = str(ref).partition(":")
-        bundles = [kb.bundles[code]] if kind == "bundle" and code in kb.bundles else \
-            [b for b in kb.bundles.values() if code in b.items] if kind == "item" else []
-        family.update(item for bundle in bundles for item in bundle.items)
+    family = {item for bundle in bundles_referred(ctx, refs) for item in bundle.items}
     hits = ctx.search(query, ["item", "bundle"], limit=SEARCH_DEPTH) if family and len(query) >= 2 else []
     if not hits or hits[0].kind != "item" or hits[0].key in family:
         return None  # nothing in context, or the best match is of the bundle already (or is a bundle itself)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.flows.headcount import headcount, without_headcount
+from bot.flows.headcount import headcount
 from core.text import fold_width
 from policy_kb.schema import LayoffLimit
 
@@ -42,7 +42,7 @@ def layoffs_told(text: str, staff_before: int | None = None) -> Layoffs | None:
         return None
     laid_off = headcount(match.group(1) + "人")
     rest = text[:match.start()] + " " + text[match.end():]
-    staff = (headcount(rest) if without_headcount(rest) != rest else None) or staff_before
+    staff = headcount(rest) or staff_before
     if laid_off is None or not staff or laid_off > staff:
         return None
     return Layoffs(round(100 * laid_off / staff, 1), laid_off, staff)
@@ -52,8 +52,7 @@ def limit_for(rule: LayoffLimit, told: Layoffs) -> tuple[float, bool]:
     """The limit that applies to the enterprise told about, and whether it is the small-firm one (≤ 30 insured
     staff may lay off up to 20%). With only a rate told, the general limit.
     """
-    small = rule.small_firm_staff is not None and rule.small_firm_max_percent is not None and \
-        told.staff is not None and told.staff <= rule.small_firm_staff
-    if small and rule.small_firm_max_percent is not None:
+    if rule.small_firm_staff is not None and rule.small_firm_max_percent is not None and \
+            told.staff is not None and told.staff <= rule.small_firm_staff:
         return rule.small_firm_max_percent, True
     return rule.max_percent, False

@@ -6,6 +6,7 @@ about the step it has finished.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from bot.flows.base import TurnContext
 from bot.messages import Button, Reply
@@ -33,14 +34,25 @@ def asks_next_step(ctx: TurnContext) -> bool:
     return found is not None and found[0].code in _bundles_in_context(ctx)
 
 
+def bundles_referred(ctx: TurnContext, refs: list[Any]) -> list[Bundle]:
+    """The bundles that guide references ("bundle:YJS-0003", "item:ZH-0008") point at, in their order: a bundle's
+    own, or those an item is part of.
+    """
+    kb = ctx.services.kb.current
+    found: dict[str, Bundle] = {}
+    for ref in refs:
+        kind, _, code = str(ref).partition(":")
+        if kind == "bundle" and code in kb.bundles:
+            found.setdefault(code, kb.bundles[code])
+        elif kind == "item":
+            found.update((b.code, b) for b in kb.bundles.values() if code in b.items and b.code not in found)
+    return list(found.values())
+
+
 def _bundles_in_context(ctx: TurnContext) -> set[str]:
     """The codes of the bundles the guide is discussing: the one asked about, or one among the choices offered."""
     slots = ctx.session.slots_of("guide")
-    refs = [str(slots.get("target", "")), *map(str, slots.get("choices", {}).values())]
-    kb = ctx.services.kb.current
-    codes = {ref.removeprefix("bundle:") for ref in refs if ref.startswith("bundle:")}
-    items = {ref.removeprefix("item:") for ref in refs if ref.startswith("item:")}
-    return codes | {b.code for b in kb.bundles.values() if items & set(b.items)}
+    return {b.code for b in bundles_referred(ctx, [slots.get("target"), *slots.get("choices", {}).values()])}
 
 
 def next_steps(ctx: TurnContext) -> list[Reply]:
