@@ -42,8 +42,9 @@ class TurnLog:
         engine = db.kw.get("bind")
         if not isinstance(engine, AsyncEngine):
             raise TypeError("TurnLog needs a session factory bound to an AsyncEngine")
-        self._engine = engine
-        self._reader = single_statement_engine(db)  # lookups are one statement each
+        # Lookups and the batch INSERT are one statement each: on PostgreSQL in autocommit, which saves the BEGIN
+        # and COMMIT round trips around the write (a multi-row INSERT is atomic on its own).
+        self._single = single_statement_engine(db)
         # ON CONFLICT DO NOTHING: a row already logged (another worker, Redis wiped) is left out of RETURNING,
         # so the rest of the batch still commits.
         self._insert = (upsert_insert(engine.dialect, TURNS).on_conflict_do_nothing()
@@ -86,9 +87,9 @@ class TurnLog:
             try:
                 # Core statements on a connection, not the ORM's unit of work: the ORM's session, flush, identity
                 # map and snapshots cost more than the write itself (bench/RESULTS.md, issue 9).
-                async with self._engine.connect() as conn:
+                async with self._single.connect() as conn:
                     rows = (await conn.execute(self._insert, [values for values, _ in batch])).all()
-                    await conn.commit()
+                    await conn.commit()  # SQLite's; nothing is sent in autocommit
             except Exception as exc:  # every waiting turn fails with it (a 503 for a database outage)
                 for _, written in batch:
                     if not written.done():
@@ -101,13 +102,13 @@ class TurnLog:
 
     async def find(self, user_id: str, msg_id: str) -> Turn | None:
         """The logged turn of this message id, if it was processed."""
-        async with self._reader.connect() as conn:
+        async with self._single.connect() as conn:
             row = (await conn.execute(_FIND, {"user_id": user_id, "msg_id": msg_id})).first()
         return stored(Turn, row._mapping) if row is not None else None
 
     async def last_of(self, user_id: str) -> tuple[str | None, datetime] | None:
         """The flow and time of the user's last turn, if any (asked for every user without a session)."""
-        async with self._reader.connect() as conn:
+        async with self._single.connect() as conn:
             row = (await conn.execute(_LAST_OF, {"user_id": user_id})).first()
         return (row.flow, row.created_at) if row is not None else None
 
