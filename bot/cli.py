@@ -21,6 +21,7 @@ from rich.console import Console
 from bot import cli_kb, cli_nlu, cli_staff, cli_wechat
 from core import __version__
 from core.errors import ConfigError, YichuangError
+from core.heap import freeze_startup_heap
 from core.logging import setup_logging
 from core.settings import Settings, load_settings
 
@@ -93,6 +94,7 @@ def _serve_one(settings: Settings, *, reuse_port: bool = False, pool_worker: boo
     stop = _StopSignals((signal.SIGTERM,) if pool_worker else (signal.SIGTERM, signal.SIGINT))
     app.on_startup.insert(0, stop.install)
     app.on_startup.append(stop.started)
+    app.on_startup.append(freeze_startup_heap)  # after everything that lives as long as the server is loaded
     loop = _event_loop()
     asyncio.set_event_loop(loop)
     main = loop.create_task(_run(app, settings, reuse_port=reuse_port))
