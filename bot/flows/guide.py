@@ -26,6 +26,7 @@ from bot.flows.base import (
     is_bare_yes_no,
     menu_buttons,
 )
+from bot.flows.in_person import about_someone_else, asks_in_person, in_person_answer
 from bot.flows.material_asked import asked_of_context, material_mentioned, without_it
 from bot.flows.next_steps import asks_next_step, bundles_referred, next_steps
 from bot.flows.smalltalk import day_asked, day_line, office_hours
@@ -56,6 +57,8 @@ BOOKING_ASIDE_FIELDS = frozenset({"materials", "conditions", "time_limit", "loca
 # a guess: the item is what was asked about.
 UNSURE = 0.5
 SUGGEST = 0.35
+# The fields a question about coming in person is read as by the classifier ("必须本人去吗" as the conditions).
+IN_PERSON_READ_AS = frozenset({"overview", "conditions", "online", "steps"})
 # The fields one message may ask about together, in the order they are answered.
 MULTI_FIELDS = ("materials", "time_limit", "fee", "location")
 MAX_DESCRIBED_CHOICE = 10  # "我是买房子": an answer to "您要办理的是", not a new question
@@ -93,10 +96,10 @@ class GuideFlow(Flow):
             return True  # "改到周三下午吧" right after booking, "能改时间吗"
         if asked_of_context(ctx, self._context_item(ctx, slots)) is not None:
             return True  # "委托书要吗": a material of the item being discussed
-        hurried = self._context_item(ctx, slots) if _asks_to_hurry(ctx) else None
-        named = ctx.best(ctx.text, ["item", "bundle"]) if hurried is not None else None
-        if hurried is not None and (named is None or named.key == hurried.code):
-            return True  # "能快点吗" about the item being discussed: not 催办 of a case
+        asked_of = self._context_item(ctx, slots) if _asks_to_hurry(ctx) or asks_in_person(ctx) else None
+        named = ctx.best(ctx.text, ["item", "bundle"]) if asked_of is not None else None
+        if asked_of is not None and (named is None or named.key == asked_of.code):
+            return True  # "能快点吗", "两个人都要去吗" of the item being discussed: not 催办 of a case, not small talk
         if self._checked_item(ctx, slots) is not None:
             return True
         choices = slots.get("choices", {})
@@ -257,6 +260,8 @@ class GuideFlow(Flow):
             field = "expedite"  # "能加急吗": the time limit, and how to ask the window to hurry
         if field == "online" and not any(word in ctx.text for word in ctx.texts.words("online")):
             field = "conditions"  # "小孩也能办吗" read as 网上办: who may apply, not the website
+        if asks_in_person(ctx) and (field in IN_PERSON_READ_AS or (field == "assisted" and about_someone_else(ctx))):
+            field = "in_person"  # "必须本人去吗", "能让家里人代办吗" (not the centre's 帮办代办)
         day = day_asked(ctx) if _asks_if_open(ctx) and field not in appointments.KIND_BY_FIELD else None
         if day is not None:
             field = "location"  # "居住证周六能办吗": whether that day is open, and where it is done
@@ -445,6 +450,8 @@ class GuideFlow(Flow):
             ]
         if field == "time_limit":
             return [Reply(_time_limit(ctx, item), buttons=fields)]
+        if field == "in_person":
+            return [in_person_answer(ctx, item, fields)]
         if field == "expedite":
             hurry = "" if item.instant or item.promised_days == 0 else "\n" + texts.get("guide_expedite")
             return [Reply(_time_limit(ctx, item) + hurry, buttons=fields)]

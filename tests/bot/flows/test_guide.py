@@ -446,6 +446,26 @@ async def test_asking_to_hurry_an_item_says_how_not_a_complaint(client: TestClie
     assert urged["flow"] == "progress", urged
 
 
+async def test_asking_who_has_to_come_is_answered_from_the_items_guide(client: TestClient) -> None:
+    couple = await new_visitor(client)
+    await couple.say("结婚登记要带什么")
+    for question in ("两个人都要去吗", "必须本人去吗", "能让别人代办吗"):  # not "没太明白", not a 帮办代办 booking
+        answer = await couple.say(question)
+        text = answer["replies"][0]["text"]
+        assert answer["flow"] == "guide" and text.startswith("【内地居民结婚登记】本人到场"), (question, answer)
+        assert "双方亲自到婚姻登记机关共同申请" in text and "不能代办" in text, (question, answer)
+    family = await new_visitor(client)
+    answer = await family.say("社保卡补办能让家里人去办吗")
+    text = answer["replies"][0]["text"]
+    assert text.startswith("【社会保障卡申领、补换】本人到场") and "监护人" in text, answer
+    assert "办事指南没有写明" in text and "0000-" in text, answer  # an adult's proxy: not said; the window's phone
+    second_hand = await new_visitor(client)
+    answer = await second_hand.say("二手房过户卖方不能到场可以委托吗")
+    assert "授权委托书及代理人身份证明" in answer["replies"][0]["text"], answer
+    helped = await family.say("能帮我代办吗")  # the centre's own staff: still a 帮办代办 booking
+    assert helped["replies"][0]["text"].startswith("帮办代办【社会保障卡申领、补换】"), helped
+
+
 async def test_a_question_while_a_bundle_is_discussed_means_its_own_item(client: TestClient) -> None:
     newborn = await new_visitor(client)
     await newborn.say("孩子刚出生要办哪些手续")
