@@ -15,7 +15,8 @@ _NUMBER = re.compile(r"[0-9]{1,2}")
 _CN_ORDINAL = re.compile(r"第([一二两三四五六七八九十])")
 ALL_WORDS = ("都有", "全都有", "全有", "都齐了", "齐了", "都带了", "全部都有", "都备齐")
 NONE_WORDS = ("都没有", "一个都没有", "全没有", "都没", "啥都没有", "什么都没有")
-_HAVING = re.compile(r"有|带了|带着|备齐|备好|准备了|齐了")
+# Not 有 of a problem or of people: "房产证有问题" says nothing was brought.
+_HAVING = re.compile(r"有(?!问题|点问题|错|误|疑问|意见|困难|人|事)|带了|带着|备齐|备好|准备了|齐了")
 # "就差照片", "只缺3": everything else is had.
 _ONLY_MISSING = re.compile(r"^(?:我|现在|目前)?(?:就|只|还)(?:差|缺)")
 _ASKING = re.compile(r"[吗？?]|什么|啥|咋|哪些|哪个|哪几|怎么|要不要|是不是|需不需要")

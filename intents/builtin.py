@@ -22,6 +22,7 @@ from core.text import Tokenizer, fold_width, normalise
 from intents.base import FALLBACK_INTENT, Parse
 from intents.commands import CommandMatcher
 from intents.entities import RECORD_NUMBER, EntityExtractor
+from intents.personal import what_is_asked
 from intents.trainer import FORK_TO_TRAIN, LOCK_KIND, TrainingChild, save_model
 from intents.training import Example
 
@@ -309,7 +310,7 @@ class BuiltinNLU:
         command = self._commands.match(text)
         if command is not None:
             return Parse(text, command, 1.0, entities, ((command, 1.0),))
-        ranking = self._model.rank(text, limit=10)
+        ranking = self._model.rank(what_is_asked(text), limit=10)
         intent, confidence = ranking[0]
         if confidence < self._threshold:
             intent = FALLBACK_INTENT
