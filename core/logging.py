@@ -26,11 +26,20 @@ _ID_MENTION = re.compile(r"[，,、；;\s]*(?:我的?)?(?:身份证(?:号码|号
                          + _ID_CARD.pattern)
 
 
-def drop_id_numbers(text: str) -> str:
+# What follows a 身份证号 that is itself the problem ("窗口说我身份证号…对不上"): the words stay, the number goes.
+_ID_IS_THE_PROBLEM = re.compile(r"\s*(?:对不上|不对|错|有误|查不到|不一致|无效|不匹配|校验|被占用|重复|过期)")
+
+
+def drop_id_numbers(text: str, *, keep_problem: bool = True) -> str:
     """`text` without any 身份证号, nor the words that name one ("我身份证号320102…"): for free text that is kept
-    and shown again (a complaint's account), where even a masked number is of no use.
+    and shown again (a complaint's account), where even a masked number is of no use. Where the number is what
+    went wrong ("身份证号…对不上"), "身份证号" stays in its place, or the account would lose its point (unless not
+    `keep_problem`: text searched for the matter, where the word would make it 居民身份证换领).
     """
-    return _ID_MENTION.sub("", text).strip(" ，,；;、")
+    def replaced(match: re.Match[str]) -> str:
+        return "身份证号" if keep_problem and _ID_IS_THE_PROBLEM.match(text, match.end()) else ""
+
+    return _ID_MENTION.sub(replaced, text).strip(" ，,；;、")
 
 
 # A mobile number with the words that introduce it ("，我电话13812345678"): kept in its own field, not in free text.

@@ -50,6 +50,8 @@ MIN_ANSWER_CHARS = 2  # what is left of an answer without its phone number, to b
 NAME_TOLD = re.compile(r"(?:我叫|我姓|本人姓|本人叫)\s*([\u4e00-\u9fa5]{1,4}?)(?=[\s，,。；;]|电话|手机|联系|$)")
 CONTACT_WORDS = re.compile(r"[\s，,。；;：:]|电话|手机|号码|联系方式|是")
 BARE_NAME = re.compile(r"^[\u4e00-\u9fa5]{2,4}$")  # a name alone beside a phone number ("赵大海 137…")
+CANCEL_LEAD = re.compile(r"^(?:那|我|就|还是|要|想|帮我|给我|麻烦)*")  # "那我不反映了", "我要撤销"
+MAX_CANCEL_CHARS = 6  # "不用了谢谢": short enough that a cancelling word anywhere in it cancels
 WISH = re.compile(r"^(?:我)?(?:希望|要求|想要|想让|请求|盼望)")  # what they want, not a name
 NAME_PREFIXES = ("我姓", "我叫", "我是", "叫我", "姓")
 NAME_SAID = re.compile(r"(?:我姓|我叫|叫我|姓)\s*(\S{1,6})\s*$")  # the name at the end of a longer answer
@@ -83,8 +85,9 @@ class ComplaintFlow(Flow):
         """
         asking = bool(ctx.session.slots_of(self.name).get("asking"))
         if asking and ctx.parse.intent == "cancel" and ctx.parse.confidence < 1.0:
-            # "希望能给办了" read as 取消: only a word that cancels ends the intake (it would lose the draft)
-            return not any(word in ctx.text for word in ctx.texts.words("cancels"))
+            # "希望能给办了" read as 取消: only a word that cancels ends the intake (it would lose the draft), and
+            # only said as a command ("算了不反映了", "我要撤销"), not inside a wish ("希望取消登报这个要求")
+            return not _cancels(ctx)
         return asking and (ctx.text in SKIP or ctx.parse.intent == "help")
 
     def wants(self, ctx: TurnContext) -> bool:
@@ -162,6 +165,11 @@ class ComplaintFlow(Flow):
             early = _said_early(ctx, draft, asking)
             if early is not None:  # "我叫李明 电话138…" to "什么时候、在哪个窗口": kept; the question stands
                 return [early, *self._ask(ctx, asking)]
+            if asking not in ("wants", "phone") and not draft.get("wants") and WISH.match(_free_text(ctx)):
+                # "希望能给办了" to "怎么称呼您" (or said early, to "什么时候办的"): what they want, kept as the 诉求
+                # (the classifier may read it as 取消), and the question stands
+                draft["wants"] = _free_text(ctx)[:MAX_FIELD_CHARS["wants"]]
+                return [Reply(ctx.texts.get("complaint_wants_noted", value=draft["wants"])), *self._ask(ctx, asking)]
             if asking != "phone" and (phone := _phone_in(ctx)) is not None:
                 # A phone number answers none of the other questions (it would be filed as the matter, the name
                 # or the time and place): kept as the contact number, so it is not asked for again, and taken
@@ -194,10 +202,6 @@ class ComplaintFlow(Flow):
                 # "社保卡补办" to "原因是什么": the matter, not the reason, which is still asked
                 draft.update(_item_fields(item), item_chosen=True)
                 return [Reply(ctx.texts.get("complaint_item_noted", item=item.name)), *self._ask(ctx, asking)]
-            if asking == "name" and not draft.get("wants") and WISH.match(_free_text(ctx)):
-                # "希望能给办了" to "怎么称呼您": what they want, said late (the classifier may read it as 取消)
-                draft["wants"] = _free_text(ctx)[:MAX_FIELD_CHARS["wants"]]
-                return [Reply(ctx.texts.get("complaint_wants_noted", value=draft["wants"])), *self._ask(ctx, asking)]
             problem = self._take(ctx, draft, asking)
             if problem is not None:
                 slots["asking"] = asking
@@ -218,11 +222,15 @@ class ComplaintFlow(Flow):
     def _first_message(self, ctx: TurnContext, draft: dict[str, Any]) -> None:
         if (phone := _phone_in(ctx)) is not None:  # "我要投诉，电话139…，…": not asked for again
             draft["phone"] = phone
-        found = self._find_item(ctx, drop_id_numbers(ctx.text))
+        account = _free_text(ctx)
+        if (told := NAME_TOLD.search(account)) is not None:  # "我叫张三 不动产登记办不了…": nor the name
+            draft["name"] = told.group(1)
+            account = account.replace(told.group(0), "").strip(" ，,；;、")
+        found = self._find_item(ctx, drop_id_numbers(ctx.text, keep_problem=False))
         if found:
             draft.update(found)
         if found or len(ctx.text) >= MIN_ACCOUNT_CHARS:
-            draft["account"] = _free_text(ctx)
+            draft["account"] = account
             if GIVES_REASON.search(draft["account"]):
                 draft["happened"] = ""  # told already: the account says it
 
@@ -279,7 +287,8 @@ class ComplaintFlow(Flow):
             offered = ctx.slots.pop("item_choices", None) or []
             kb = ctx.services.kb.current
             chosen = next((i for i in kb.items.values() if i.name == ctx.text), None) if ctx.text in offered else None
-            found = _item_fields(chosen) if chosen is not None else self._find_item(ctx, drop_id_numbers(ctx.text))
+            searched = drop_id_numbers(ctx.text, keep_problem=False)
+            found = _item_fields(chosen) if chosen is not None else self._find_item(ctx, searched)
             draft.update(found or {"item_name": text, "item_code": None, "item_window": None,
                                    "item_department": None})
             draft["item_chosen"] = True
@@ -361,6 +370,15 @@ class ComplaintFlow(Flow):
         buttons = (Button(ctx.texts.get("button_progress"), case.case_no),
                    Button(ctx.texts.get("button_person"), "转人工"))
         return [Reply(filed_text(ctx, case), buttons=buttons)]
+
+
+def _cancels(ctx: TurnContext) -> bool:
+    """Whether the message calls the complaint off: a cancelling word, at its start or in a short message."""
+    words = ctx.texts.words("cancels")
+    if WISH.match(ctx.text) or not any(word in ctx.text for word in words):
+        return False
+    rest = CANCEL_LEAD.sub("", ctx.text)
+    return len(ctx.text) <= MAX_CANCEL_CHARS or any(rest.startswith(word) for word in words)
 
 
 def _resume_payload(ctx: TurnContext) -> str:

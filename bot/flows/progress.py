@@ -26,6 +26,7 @@ WITHDRAW_CONFIRMED = re.compile(r"^确认撤回\s*(BBC[0-9]{8}-[0-9]{4})$", re.I
 SUPPLEMENT = re.compile(r"^补正\s*(BBC[0-9]{8}-[0-9]{4})$", re.IGNORECASE)
 LISTED = 5
 CASE_NUMBER = re.compile(r"BBC[0-9]{8}-[0-9]{4}", re.IGNORECASE)
+CLAUSE_BREAK = re.compile(r"[\s，,。；;！!]+")  # "不想反映了 撤销吧": its clauses
 SUPPLEMENT_LEAD = re.compile(r"^[我再还要想的：:，,。\s]+")  # "我再…" left of "我再补充一点"
 MIN_SUPPLEMENT_CHARS = 4  # "窗口态度差": enough to be the supplement itself, not just "我要补充一下"
 
@@ -379,8 +380,10 @@ def _said_beyond_supplement(ctx: TurnContext) -> str:
 
 
 def _asks_to_withdraw(ctx: TurnContext) -> bool:
-    """"撤销反映", "我的问题解决了，撤回投诉", a bare "撤回"."""
-    return ctx.text in ctx.texts.words("withdraw_bare") or any(word in ctx.text for word in ctx.texts.words("withdraw"))
+    """"撤销反映", "我的问题解决了，撤回投诉", a bare "撤回", or one as a clause of its own ("不想反映了 撤销吧")."""
+    bare = ctx.texts.words("withdraw_bare")
+    return ctx.text in bare or any(word in ctx.text for word in ctx.texts.words("withdraw")) or \
+        any(clause in bare for clause in CLAUSE_BREAK.split(ctx.text))
 
 
 def _record_no(ctx: TurnContext) -> str | None:
