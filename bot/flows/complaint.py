@@ -265,8 +265,9 @@ class ComplaintFlow(Flow):
         if field == "phone":
             phone = next((normalise_phone(e.value) for e in ctx.parse.entities if e.entity == "phone"), None)
             phone = phone or normalise_phone(ctx.inbound.text)
-            if phone is None:  # "跳过": the one answer that cannot be skipped, said so
-                return Reply(ctx.texts.get("complaint_phone_required" if ctx.text in SKIP else "complaint_bad_phone"))
+            if phone is None:  # "跳过", "不想留": the one answer that cannot be skipped, said why; digits: mistyped
+                has_digits = any(ch.isdigit() for ch in ctx.inbound.text)  # full-width ones too
+                return Reply(ctx.texts.get("complaint_bad_phone" if has_digits else "complaint_phone_required"))
             draft["phone"] = phone
             return None
         if field in OPTIONAL and ctx.text in SKIP:

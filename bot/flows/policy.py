@@ -116,6 +116,11 @@ class PolicyFlow(Flow):
         """
         if ctx.parse.intent in ITEM_ONLY_INTENTS or ctx.parse.intent in NOT_QUESTIONS:
             return False  # "多久办好", "预约": asked of items; "稳岗返还跑了两趟办不了": a complaint
+        if _asks_for_its_policies(ctx):
+            # "我们公司80人一般纳税人 有什么补贴" (公司 names 企业设立登记 and 企业简易注销 a little), unless the
+            # message only names an item
+            items = ctx.search(ctx.text, ["item", "bundle"], limit=1)
+            return not items or not ctx.services.kb.current.names_only(ctx.text, items[0])
         hit = _named_policy(ctx)
         if hit is None or hit.score < NAMED_OUTRIGHT:
             return False
@@ -126,7 +131,7 @@ class PolicyFlow(Flow):
         """A message that names a policy ("研发费用加计扣除比例是多少") is a policy question; so is one that describes
         the enterprise ("小微 一般纳税人 想了解贷款": two of scale, taxpayer type, industry and what it wants).
         """
-        return _describes_enterprise(ctx) or _named_policy(ctx) is not None
+        return _describes_enterprise(ctx) or _asks_for_its_policies(ctx) or _named_policy(ctx) is not None
 
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Answer a profile question, a follow-up, a named policy, or start narrowing."""
@@ -551,6 +556,14 @@ def _describes_who(ctx: TurnContext) -> bool:
 def _describes_enterprise(ctx: TurnContext) -> bool:
     """Whether the message tells two or more of scale, taxpayer type, industry and what the enterprise wants."""
     return len({e.entity for e in ctx.parse.entities} & PROFILE_ENTITIES) >= 2
+
+
+def _asks_for_its_policies(ctx: TurnContext) -> bool:
+    """Whether the message tells the enterprise's scale, taxpayer type or industry and asks what it can get
+    ("我们公司80人一般纳税人 有什么补贴").
+    """
+    told = {e.entity for e in ctx.parse.entities} & PROFILE_ENTITIES - {"policy_domain"}
+    return bool(told) and any(word in ctx.text for word in ctx.texts.words("asks_for_policies"))
 
 
 def _named_policy(ctx: TurnContext) -> Hit | None:

@@ -719,6 +719,14 @@ async def test_skipping_the_phone_is_told_it_is_needed(visitor: Visitor) -> None
     assert "联系电话" in asked["replies"][-1]["text"], asked
     skipped = await visitor.say("跳过")
     assert skipped["replies"][0]["text"].startswith("电话需要留一个"), skipped
+    for refusal in ("不想留", "不留行不行", "确认"):  # each was "这个号码好像不对", in a loop
+        refused = await visitor.say(refusal)
+        text = refused["replies"][0]["text"]
+        assert text.startswith("电话需要留一个") and "只有处理的工作人员能看到" in text, (refusal, refused)
+    mistyped = await visitor.say("1381234")
+    assert mistyped["replies"][0]["text"].startswith("这个号码好像不对"), mistyped
+    filed = await visitor.say("13812345678")
+    assert filed["replies"][0]["text"].startswith("请确认"), filed
 
 
 async def test_a_complaint_that_also_gives_a_name_and_phone_is_a_complaint(client: TestClient) -> None:
@@ -767,3 +775,14 @@ async def test_a_wish_that_mentions_cancelling_is_the_wish_and_withdrawing_after
     assert asked["flow"] == "progress" and f"确定撤回 {case_no}" in asked["replies"][0]["text"], asked
     done = await visitor.say("确认撤回")
     assert done["replies"][0]["text"].startswith(f"已撤回 {case_no}"), done
+
+
+async def test_progress_asked_in_plain_words_shows_the_case(visitor: Visitor) -> None:
+    await visitor.say("社保卡补办窗口说系统坏了，跑了三趟")
+    for answer in ("跳过", "跳过", "跳过", "13812345678"):
+        await visitor.say(answer)
+    filed = await visitor.say("确认")
+    case_no = filed["replies"][0]["text"].split("编号 ")[1][:16]
+    for question in ("我上次反映的那个事怎么样了", "有人处理没", "怎么还没人联系我"):  # each got "没太明白"
+        answer = await visitor.say(question)
+        assert answer["flow"] == "progress" and case_no in str(answer["replies"]), (question, answer)

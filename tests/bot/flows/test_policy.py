@@ -514,3 +514,18 @@ async def test_a_size_given_to_another_narrowing_question_is_noted_not_a_policy(
     noted = await visitor.say("小微企业")  # to "增值税纳税人类型": the size, not the 小型微利 card
     assert not noted["replies"][0]["text"].startswith("【"), noted
     assert noted["replies"][-1]["text"] == "最想了解哪方面？", noted  # the narrowing goes on
+
+
+async def test_an_enterprise_described_asking_for_subsidies_gets_policies_not_company_registration(
+        client: TestClient) -> None:
+    for question in ("我们公司80人一般纳税人 有什么补贴", "我们是建筑公司 200人 一般纳税人 年收入5000万 有补贴吗"):
+        visitor = await new_visitor(client)
+        answer = await visitor.say(question)  # it offered 企业简易注销登记 / 企业设立登记 / 企业开办
+        assert answer["flow"] == "policy", (question, answer)
+        assert "您要办理的是" not in answer["replies"][0]["text"], (question, answer)
+    builder = await new_visitor(client)
+    listed = await builder.say("我们是建筑公司 200人 一般纳税人 年收入5000万 有补贴吗")
+    assert listed["replies"][0]["text"].startswith("按“建筑业·一般纳税人"), listed
+    licence = await new_visitor(client)
+    guided = await licence.say("小规模纳税人注销要带什么")  # an item's materials, whatever it tells of the firm
+    assert guided["flow"] == "guide", guided
