@@ -111,6 +111,17 @@ class LayoffLimit(Strict):
     small_firm_max_percent: float | None = Field(None, gt=0, le=100)
 
 
+class StaffLimit(Strict):
+    """A cap on the enterprise's staff for a policy or part of it, e.g. 残疾人就业保障金: 在职职工 30 人（含）以下免征,
+    others 减缴 by the share of disabled staff; 小型微利企业: 从业人数不超过 300 人.
+    """
+
+    max_staff: int = Field(gt=0)
+    counted: str = Field("在职职工人数", min_length=1)  # what the document counts (从业人数, 参保职工…)
+    within: str = ""  # what an enterprise within the cap gets, when only part of the policy is capped ("免征")
+    over: str = ""  # what is left for one over it ("按安排残疾人就业的比例减缴…"); empty: nothing
+
+
 class Eligibility(Strict):
     """Who a policy is for. An empty tuple means "any"."""
 
@@ -124,6 +135,7 @@ class Eligibility(Strict):
     regions: tuple[str, ...] = ()
     other: tuple[str, ...] = ()
     layoffs: LayoffLimit | None = None  # computed from what the enterprise says ("裁了两个人，总共25个人")
+    staff: StaffLimit | None = None  # compared with the headcount the enterprise says ("我们35个人")
 
 
 class Policy(Strict):

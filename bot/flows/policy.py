@@ -54,6 +54,8 @@ DOMAIN_NEEDS = {"减税降费": "减税", "金融财税": "贷款", "就业服�
                 "工业发展": "补贴", "节能减排": "补贴"}
 # A headcount in a question is the enterprise's size when it speaks of the enterprise, not of people hired.
 STAFF_SIZE = re.compile(r"我们|厂里|公司|单位|企业|店里|总共|一共|规模")
+BARE_HEADCOUNT = re.compile(r"^(?:那|那要是|要是|如果|假如)?\s*(?:[0-9]+|[一二两三四五六七八九十百千]+)\s*(?:多|来)?\s*"
+                            r"(?:个|名)?\s*人(?:呢|的话|行吗|可以吗|能享受吗)?[?？]*$")
 HIRING = re.compile(r"招|雇|聘|裁|新增|吸纳")
 HEADCOUNT_SCALES = ((20, "微型"), (300, "小型"), (1000, "中型"), (float("inf"), "大型"))
 LIST_SIZE = 5
@@ -99,6 +101,9 @@ class PolicyFlow(Flow):
             return True
         if slots.get("listed") and _describes_who(ctx):
             return True  # "不对，我们是一般纳税人" or "那中型企业呢" after the list: the list again, for that
+        capped = ctx.services.kb.current.policies.get(slots.get("policy", ""))
+        if capped is not None and capped.eligibility.staff and _bare_headcount(ctx) is not None:
+            return True  # "那200人呢" of a policy capped by headcount
         current = ctx.services.kb.current.policies.get(slots.get("policy", ""))
         asks_of_it = ctx.parse.intent in FOLLOW_UPS or _follow_up_named(ctx.text) is not None
         return bool(current or slots.get("listed")) and asks_of_it and not _names_an_item(ctx, current)
@@ -183,6 +188,11 @@ class PolicyFlow(Flow):
             if told.staff:
                 slots["staff"] = told.staff  # for "那要是裁了4个呢" next
             return [Reply(_layoffs_answer(ctx, asked_of, told))]
+        people = (_staff_headcount(ctx) or _bare_headcount(ctx)) \
+            if asked_of is not None and asked_of.eligibility.staff else None
+        if asked_of is not None and people is not None:  # "那我们35个人呢" of 残疾人就业保障金: over its 30
+            slots["policy"] = asked_of.id
+            return [Reply(_staff_answer(ctx, asked_of, people))]
         about = _asks_about(ctx)
         if current is not None and about is not None:  # "那文号是啥", "执行到啥时候", "能贷多少"
             return [Reply(self._fact(ctx, current, about))]
@@ -477,6 +487,25 @@ def _layoffs_answer(ctx: TurnContext, policy: Policy, told: Layoffs) -> str:
     return text + ("\n" + texts.get("policy_applies_other", other="；".join(others)) if others else "")
 
 
+def _staff_answer(ctx: TurnContext, policy: Policy, people: int) -> str:
+    """Whether the headcount told is within the policy's cap on staff, with what is got within it (and the
+    other conditions to meet), or what is left over it.
+    """
+    texts = ctx.texts
+    rule = policy.eligibility.staff
+    assert rule is not None
+    told = {"people": people, "counted": rule.counted, "most": rule.max_staff, "title": policy.title}
+    if people > rule.max_staff:
+        if not rule.within:
+            return texts.get("policy_staff_over", **told)
+        text = texts.get("policy_staff_over_part", gets=rule.within, **told)
+        return text + (rule.over + "。" if rule.over else "")
+    text = texts.get("policy_staff_within", gets=rule.within or policy.benefit or policy.summary, **told)
+    # the other conditions still to meet, not the headcount just checked
+    others = [c for c in policy.eligibility.other if "人数" not in c and "人（含）" not in c]
+    return text + ("\n" + texts.get("policy_applies_other", other="；".join(others)) if others else "")
+
+
 def _asks_if_we_qualify(ctx: TurnContext) -> bool:
     """"我们能享受吗", "我们符合吗": whether the enterprise told about qualifies for the policy named."""
     return any(word in ctx.text for word in QUALIFY_WORDS)
@@ -528,6 +557,11 @@ def _staff_headcount(ctx: TurnContext) -> int | None:
     if STAFF_SIZE.search(ctx.text) and not HIRING.search(ctx.text):
         return headcount(ctx.text)
     return None
+
+
+def _bare_headcount(ctx: TurnContext) -> int | None:
+    """A headcount said alone ("那200人呢", "35个人的话"), asked of the policy in context."""
+    return headcount(ctx.text) if BARE_HEADCOUNT.match(ctx.text) else None
 
 
 def _who_named(ctx: TurnContext) -> dict[str, str]:

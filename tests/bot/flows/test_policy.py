@@ -529,3 +529,20 @@ async def test_an_enterprise_described_asking_for_subsidies_gets_policies_not_co
     licence = await new_visitor(client)
     guided = await licence.say("小规模纳税人注销要带什么")  # an item's materials, whatever it tells of the firm
     assert guided["flow"] == "guide", guided
+
+
+async def test_a_headcount_told_is_compared_with_a_policys_cap_on_staff(client: TestClient) -> None:
+    levy = await new_visitor(client)
+    small = await levy.say("残疾人就业保障金 我们30个人要交吗")
+    assert "30人（含）以内" in small["replies"][0]["text"] and "免征残疾人就业保障金" in small["replies"][0]["text"], small
+    over = await levy.say("那我们35个人呢")  # it said "小型企业可以享受…30人以下企业免征"
+    text = over["replies"][0]["text"]
+    assert "超过30人，不能免征" in text and "按应缴费额的50%缴纳" in text, over
+    income_tax = await new_visitor(client)
+    await income_tax.say("小型微利企业所得税优惠")
+    too_big = await income_tax.say("我们公司350人能享受吗")
+    assert "超过300人，不能享受【小型微利企业所得税优惠】" in too_big["replies"][0]["text"], too_big
+    within = await income_tax.say("那200人呢")  # a headcount alone, of the policy in context
+    text = within["replies"][0]["text"]
+    assert within["flow"] == "policy" and "300人（含）以内" in text, within
+    assert "年应纳税所得额不超过300万元" in text and "从业人数不超过300人" not in text, within
