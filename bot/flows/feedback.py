@@ -23,8 +23,10 @@ COMMENT_STRIP = " ，,。.！!；;：:~～、"
 
 
 def rating_buttons(case_no: str) -> tuple[Button, ...]:
-    """The five 好差评 levels as buttons, best first."""
-    return tuple(Button(label, f"评价 {case_no} {score}") for score, label in sorted(LEVELS.items(), reverse=True))
+    """The five 好差评 levels as buttons, worst first: a typed "5" is the fifth, 非常满意, as five stars would be
+    (best first, a citizen's "5" was filed as 非常不满意 and sent to a supervisor).
+    """
+    return tuple(Button(label, f"评价 {case_no} {score}") for score, label in sorted(LEVELS.items()))
 
 
 def typed_rating(text: str) -> tuple[int | None, str]:
@@ -89,7 +91,7 @@ class FeedbackFlow(Flow):
         except (Conflict, NotFound):
             return [Reply(ctx.texts.get("feedback_not_ratable"))]
         key = "feedback_follow_up" if rating <= FOLLOW_UP_AT_OR_BELOW else "feedback_thanks"
-        return [Reply(ctx.texts.get(key))]
+        return [Reply(ctx.texts.get(key, level=LEVELS[rating]))]
 
     async def _store(self, ctx: TurnContext, number: str, rating: int, comment: str) -> None:
         """Keep the rating with the case (which closes it) or the ticket, and as a 好差评 record."""

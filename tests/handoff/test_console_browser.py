@@ -403,6 +403,6 @@ async def test_handoff_from_the_chat_page_to_the_console_and_back(
     rating = citizen.locator(".msg--staff", has_text="请为本次人工服务评价")
     await rating.wait_for()
     assert [await b.inner_text() for b in await rating.locator(".buttons button").all()] == [
-        "非常满意", "满意", "基本满意", "不满意", "非常不满意"]
+        "非常不满意", "不满意", "基本满意", "满意", "非常满意"]
     assert "剩余有效期" not in await citizen.locator("#log").inner_text()  # notes never reach the citizen
     await citizen.screenshot(path=screenshot("console_ticket_citizen.png"), full_page=True)

@@ -106,9 +106,9 @@ async def test_handoff_end_to_end(open_client: TestClient) -> None:
     assert rating["text"] == "请为本次人工服务评价："
     after = await first.say("谢谢")
     assert after["flow"] == "smalltalk"  # the bot is back
-    await first.say(rating["buttons"][0]["payload"])
+    await first.say(rating["buttons"][-1]["payload"])
     done = await first.say("跳过")
-    assert done["replies"][0]["text"] == "已收到您的评价，谢谢！"
+    assert done["replies"][0]["text"] == "已收到您的评价：非常满意。谢谢！"
     ticket = await client.app[TICKETS].get(ticket_id)
     assert ticket.rating == 5
     assert (await client.app[EVALUATIONS].of_services("ticket", [ticket.number]))[ticket.number].rating == 5
@@ -182,16 +182,16 @@ async def test_a_rating_pushed_after_staff_close_is_chosen_by_number_or_title(op
         assert ticket is not None
         await service.claim(ticket.id or 0, "zhao")
         await service.close(ticket.id or 0, "zhao")
-        assert [b["title"] for b in (await pushed(visitor))[-1]["buttons"]][1] == "满意"
+        assert [b["title"] for b in (await pushed(visitor))[-1]["buttons"]][3] == "满意"
         return visitor, ticket.number
 
     by_number, number = await served_and_closed()
-    chosen = await by_number.say("2")
+    chosen = await by_number.say("4")  # the fourth, worst first: as four stars would be
     assert chosen["flow"] == "feedback" and chosen["replies"][0]["text"].startswith("感谢评价")
     await by_number.say("跳过")
     assert (await service.find(windows=None, status="closed", number=number))[0].rating == 4
-    # The pushed menu was this turn's: the next "2" is not a second rating.
-    assert (await by_number.say("2"))["flow"] != "feedback"
+    # The pushed menu was this turn's: the next "4" is not a second rating.
+    assert (await by_number.say("4"))["flow"] != "feedback"
 
     by_title, number = await served_and_closed()
     assert (await by_title.say("满意"))["flow"] == "feedback"

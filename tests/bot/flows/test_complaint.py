@@ -140,8 +140,8 @@ async def test_resolution_is_pushed_and_rated_in_the_same_chat(client: TestClien
     messages = (await pushed.json())["messages"]
     assert "已办结：已协调，可凭承诺书提取" in messages[-2]["text"]
     buttons = messages[-1]["buttons"]
-    assert [b["title"] for b in buttons] == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
-    ask = await visitor.say(buttons[3]["payload"])
+    assert [b["title"] for b in buttons] == ["非常不满意", "不满意", "基本满意", "满意", "非常满意"]
+    ask = await visitor.say(buttons[1]["payload"])
     assert ask["flow"] == "feedback" and "意见或建议" in ask["replies"][0]["text"]
     done = await visitor.say("等太久了")
     assert "已转主管跟进" in done["replies"][0]["text"]
@@ -264,7 +264,7 @@ async def test_a_resolved_case_is_rated_by_typing_the_level(client: TestClient, 
     ask = await visitor.say("满意")  # typed, as a WeChat follower does, not the pushed notice's button
     assert ask["flow"] == "feedback" and "意见或建议" in ask["replies"][0]["text"]
     done = await visitor.say("跳过")
-    assert done["replies"][0]["text"] == "已收到您的评价，谢谢！"
+    assert done["replies"][0]["text"] == "已收到您的评价：满意。谢谢！"
     assert (await client.app[CASES].get(case_no)).rating == 4
 
 
@@ -273,7 +273,8 @@ def test_a_button_title_typed_chooses_that_button() -> None:
     buttons = [b.to_json() for b in rating_buttons("BBC20261124-0001")]
     assert resolve_choice("满意", buttons) == "评价 BBC20261124-0001 4"
     assert resolve_choice("非常不满意", buttons) == "评价 BBC20261124-0001 1"
-    assert resolve_choice("2", buttons) == "评价 BBC20261124-0001 4"  # by its place
+    assert resolve_choice("2", buttons) == "评价 BBC20261124-0001 2"  # by its place, worst first
+    assert resolve_choice("5", buttons) == "评价 BBC20261124-0001 5"  # a typed "5" is five stars
     assert resolve_choice("挺满意", buttons) is None
 
 
