@@ -22,7 +22,12 @@ _ONLY_MISSING = re.compile(r"^(?:我|现在|目前)?(?:就|只|还)(?:差|缺)")
 _ASKING = re.compile(r"[吗？?]|什么|啥|咋|哪些|哪个|哪几|怎么|要不要|是不是|需不需要")
 # Materials named in words: the text is cut into phrases at these, and a phrase saying one is missing is skipped.
 _PHRASE_BREAK = re.compile(r"[，,、;；。.!！\s]|和|及|与|跟|还有|以及|另外|(?<=[本证书照明表件卡])有(?!效|关|限)")
-_MISSING = ("没", "缺", "还差", "就差", "只差", "差一", "除了")
+_MISSING = ("没", "缺", "还差", "就差", "只差", "差一", "除了", "忘带", "忘了", "丢了", "找不到", "弄丢")
+# A space after a statement ends a clause: "身份证 房产证 合同都有 结婚证没有", "1到4都有 5没有".
+_STATEMENT_THEN_SPACE = re.compile(r"(?<=[有了带齐全缺])\s+")
+# A phrase that says had or missing before what it names ("我有身份证", "还有买卖合同", "缺照片"): the phrases
+# after it, with no statement of their own, are said of the same ("我有身份证和银行卡 租房合同没有").
+_LEADING_STATEMENT = re.compile(r"^(?:我们|我|还|也|都|另外|就|只)*(?:有|带了|带着|备了|没有|没带|忘带了?|缺|差)")
 _LEADING_MISSING = re.compile(r"^(?:我|还|就|只)*(?:没有|没带|没|缺少|缺|差|除了)")
 # Clauses for numbers: "没有3、4" is one clause (both missing), "有1、2，没有3" two.
 _NUMBER_WORDS = re.compile(r"[0-9]+|第|[一二两三四五六七八九十]|到|至|-|~|～|个|项|号")
@@ -43,7 +48,7 @@ def material_numbers(text: str, count: int, names: Sequence[Sequence[str]] = ())
     """
     text = fold_width(text).strip()
     had, missing = _named(text, names)
-    for clause in _CLAUSE_BREAK.split(text):
+    for clause in _clauses(text):
         (missing if _says_missing(clause) else had).update(_numbers_in(clause))
     had = {n for n in had - missing if 1 <= n <= count}
     if any(w in text for w in NONE_WORDS):
@@ -131,14 +136,23 @@ def _named(text: str, names: Sequence[Sequence[str]]) -> tuple[set[int], set[int
     missing: set[int] = set()
     if not names:
         return had, missing
-    for clause in _CLAUSE_BREAK.split(text):
+    for clause in _clauses(text):
         negated = _says_missing(clause)
+        led: bool | None = None  # what a leading statement earlier in the clause said: had (True) or missing
         for phrase in _PHRASE_BREAK.split(clause):
+            own = False if _says_missing(phrase) else (True if _HAVING.search(phrase) else None)
+            if own is not None:
+                led = own if _LEADING_STATEMENT.match(phrase) else None
             number = _material_in(phrase, names)
             if number:
-                had_here = not negated or (bool(_HAVING.search(phrase)) and not _says_missing(phrase))
+                had_here = own if own is not None else (led if led is not None else not negated)
                 (had if had_here else missing).update(number)
     return had, missing
+
+
+def _clauses(text: str) -> list[str]:
+    """The clauses of an answer: at punctuation, and at a space after a statement ("合同都有 结婚证没有")."""
+    return [part for clause in _CLAUSE_BREAK.split(text) for part in _STATEMENT_THEN_SPACE.split(clause)]
 
 
 def _material_in(phrase: str, names: Sequence[Sequence[str]]) -> set[int]:

@@ -534,7 +534,8 @@ async def test_an_enterprise_described_asking_for_subsidies_gets_policies_not_co
 async def test_a_headcount_told_is_compared_with_a_policys_cap_on_staff(client: TestClient) -> None:
     levy = await new_visitor(client)
     small = await levy.say("残疾人就业保障金 我们30个人要交吗")
-    assert "30人（含）以内" in small["replies"][0]["text"] and "免征残疾人就业保障金" in small["replies"][0]["text"], small
+    text = small["replies"][0]["text"]
+    assert "30人（含）以内" in text and "免征残疾人就业保障金" in text, small
     over = await levy.say("那我们35个人呢")  # it said "小型企业可以享受…30人以下企业免征"
     text = over["replies"][0]["text"]
     assert "超过30人，不能免征" in text and "按应缴费额的50%缴纳" in text, over

@@ -403,3 +403,21 @@ async def test_where_to_go_when_complete_reads_as_a_sentence(visitor: Visitor) -
     done = await visitor.say("都有")
     expected = "材料齐全，可以直接到县政务服务中心一楼综合窗口（户政），或居住地派出所办理。"
     assert done["replies"][0]["text"].startswith(expected), done
+
+
+async def test_answers_without_punctuation_that_mix_had_and_missing(client: TestClient) -> None:
+    cases = (
+        # (item asked, answer, missing expected, had that must not be listed as missing)
+        ("二手房过户要带啥", "身份证 房产证 合同都有 结婚证没有", "婚姻状况声明或结婚证",
+         ("买卖双方身份证明", "不动产权证书")),
+        ("二手房过户要带啥", "我有身份证 房产证 还有买卖合同 结婚证忘带了", "婚姻状况声明或结婚证", ("不动产权证书",)),
+        ("公积金租房提取要带啥", "我有身份证和银行卡 租房合同没有", "租赁", ("本人银行卡",)),
+    )
+    for question, answer, missing, had in cases:
+        visitor = await new_visitor(client)
+        await visitor.say(question)
+        checked = await visitor.say(answer)
+        text = checked["replies"][0]["text"]
+        assert checked["flow"] == "guide" and missing in text and "材料齐全" not in text, (answer, checked)
+        for name in had:
+            assert f"• {name}" not in text, (answer, name, text)
