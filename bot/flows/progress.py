@@ -26,6 +26,8 @@ WITHDRAW_CONFIRMED = re.compile(r"^确认撤回\s*(BBC[0-9]{8}-[0-9]{4})$", re.I
 SUPPLEMENT = re.compile(r"^补正\s*(BBC[0-9]{8}-[0-9]{4})$", re.IGNORECASE)
 LISTED = 5
 CASE_NUMBER = re.compile(r"BBC[0-9]{8}-[0-9]{4}", re.IGNORECASE)
+ASKS_WHAT_WAS_BOOKED = re.compile(r"(?:我|俺)(?:都|们)?(?:预约|约)(?:了|的|过)(?:是|些)?"
+                                  r"(?:啥|什么|哪些|哪个|哪几个|哪天|几号|几点|啥时候|什么时候)")
 CLAUSE_BREAK = re.compile(r"[\s，,。；;！!]+")  # "不想反映了 撤销吧": its clauses
 SUPPLEMENT_LEAD = re.compile(r"^[我再还要想的：:，,。\s]+")  # "我再…" left of "我再补充一点"
 MIN_SUPPLEMENT_CHARS = 4  # "窗口态度差": enough to be the supplement itself, not just "我要补充一下"
@@ -43,6 +45,8 @@ class ProgressFlow(Flow):
         """
         if any(p.match(ctx.text) for p in (URGE, SUPPLEMENT, WITHDRAW_PICK, WITHDRAW_CONFIRMED)):
             return True
+        if ASKS_WHAT_WAS_BOOKED.search(ctx.text):
+            return True  # "我都约了啥": the bookings made, not a new one (it started one, and then a second)
         return ctx.session.flow != "complaint" and (_asks_to_withdraw(ctx) or _asks_to_supplement(ctx))
 
     def wants(self, ctx: TurnContext) -> bool:

@@ -58,6 +58,9 @@ async def test_asking_for_my_appointment_lists_it_rather_than_booking_again(visi
     mine = await visitor.say("我的预约")
     assert mine["flow"] == "progress", mine
     assert number in mine["replies"][0]["text"]
+    for question in ("我都约了啥", "我约了哪些", "我预约的啥"):  # each started a new booking (then a second one)
+        asked = await visitor.say(question)
+        assert asked["flow"] == "progress" and number in asked["replies"][0]["text"], (question, asked)
 
 
 async def test_reschedule_books_the_new_time_and_cancels_the_old(client: TestClient, visitor: Visitor) -> None:
