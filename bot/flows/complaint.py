@@ -155,6 +155,11 @@ class ComplaintFlow(Flow):
                 and len(ctx.text) <= MAX_BARE_ANSWER_CHARS:
             slots.update(asking="more", after_more=asking)  # "我要补充": not the answer to the question asked
             return [Reply(ctx.texts.get("complaint_say_more"))]
+        if (asking is not None or slots.get("confirming")) and \
+                any(word in ctx.text for word in ctx.texts.words("not_complaining")):
+            # "不是 我不投诉" to a question: the intake ends, nothing filed (it was filed as the matter)
+            ctx.session.end_flow()
+            return [Reply(ctx.texts.get("complaint_declined"), buttons=menu_buttons(ctx.texts.menu("help")))]
         if asking is not None and ctx.text in ctx.texts.words("asks_meaning"):
             # "啥意思" to a question: it said in other words, and asked again (it was filed as the answer)
             return [Reply(ctx.texts.get(f"complaint_explain_{asking}")), *self._ask(ctx, asking)]

@@ -787,3 +787,14 @@ async def test_progress_asked_in_plain_words_shows_the_case(visitor: Visitor) ->
     for question in ("我上次反映的那个事怎么样了", "有人处理没", "怎么还没人联系我"):  # each got "没太明白"
         answer = await visitor.say(question)
         assert answer["flow"] == "progress" and case_no in str(answer["replies"]), (question, answer)
+
+
+async def test_saying_one_is_not_complaining_ends_the_intake_with_nothing_filed(visitor: Visitor) -> None:
+    await visitor.say("办不成事反映")
+    declined = await visitor.say("不是 我不投诉")  # it was filed as the matter: "事项：不是 我不投诉"
+    assert declined["replies"][0]["text"].startswith("好的，不登记反映了"), declined
+    assert "查询办理进度" in [b["title"] for b in declined["replies"][0]["buttons"]], declined
+    after = await visitor.say("二手房过户要带啥")
+    assert after["flow"] == "guide", after
+    progress = await visitor.say("查进度")
+    assert "BBC" not in str(progress["replies"]), progress
