@@ -52,6 +52,7 @@ ANSWERED_BESIDE_A_MESSAGE = QUESTION_INTENTS | {"ask_progress", "help", "prechec
 COMMAND_INTENTS = frozenset({"ask_progress", "help"})
 # "社保卡那个", "租房的那个": a choice among the buttons pointed at by what it is about.
 POINTS_AT = re.compile(r"的?(?:那个|这个|那一个|这一个|那项|这项)$")
+CLAUSE_BREAK = re.compile(r"[\s，,。；;！!]+")  # the clauses of a message ("行 谢谢 人工结束")
 # What may stand between a greeting and the question after it, and how long that question must be to count.
 GREETING_BREAK = " ，,。.！!~～、"
 MIN_AFTER_GREETING = 2
@@ -331,7 +332,11 @@ class Engine:
         """The message passed to the ticket (see `_relay`); `reopens` when the windows are closed."""
         tickets = self._services.tickets
         names_record = _names_record(ctx)
-        if ctx.parse.intent in ("cancel", "end_human", "restart") and not names_record:
+        # "行 谢谢 人工结束": the command as the last clause of a message ends it too
+        last_clause = CLAUSE_BREAK.split(ctx.text.strip(" ，,。.！!"))[-1]
+        ends = ctx.parse.intent in ("cancel", "end_human", "restart") or \
+            (last_clause != ctx.text and last_clause in self._texts.words("ends_service"))
+        if ends and not names_record:
             await tickets.citizen_leaves(ticket)
             if reopens is not None:
                 return [Reply(self._texts.get("handoff_message_withdrawn", number=ticket.number))]

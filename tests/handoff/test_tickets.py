@@ -513,3 +513,18 @@ async def test_the_centres_phone_is_said_when_the_deployment_gives_it(aiohttp_cl
     assert asked["replies"][0]["text"].startswith("县政务服务中心咨询电话：0756-1234567（工作日 9:00–17:30）"), asked
     given = await visitor.say("我的电话是13800001111")  # a number given is not the question
     assert "咨询电话" not in given["replies"][0]["text"], given
+
+
+async def test_ending_the_service_as_the_last_words_of_a_message_ends_it(open_client: TestClient) -> None:
+    service = open_client.app[TICKETS]
+    visitor = await new_visitor(open_client)
+    await visitor.say("办护照")
+    await visitor.say("转人工")
+    ticket = await service.open_ticket_of(visitor.user_id)
+    assert ticket is not None
+    await service.claim(ticket.id or 0, "zhao")
+    kept = await visitor.say("行 谢谢")  # to the staff member, not an ending
+    assert kept["replies"] == [] and (await service.open_ticket_of(visitor.user_id)) is not None
+    ended = await visitor.say("行 谢谢 人工结束")  # it went to the staff member and the service stayed open
+    assert ended["replies"][-1]["text"] == "请为本次人工服务评价：", ended
+    assert await service.open_ticket_of(visitor.user_id) is None
