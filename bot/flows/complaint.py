@@ -174,6 +174,8 @@ class ComplaintFlow(Flow):
                 # "希望能给办了" to "怎么称呼您" (or said early, to "什么时候办的"): what they want, kept as the 诉求
                 # (the classifier may read it as 取消), and the question stands
                 draft["wants"] = _free_text(ctx)[:MAX_FIELD_CHARS["wants"]]
+                if (phone := _phone_in(ctx)) is not None:  # "希望尽快办 电话138…": the number is kept too
+                    draft["phone"] = phone
                 return [Reply(ctx.texts.get("complaint_wants_noted", value=draft["wants"])), *self._ask(ctx, asking)]
             if asking != "phone" and (phone := _phone_in(ctx)) is not None:
                 # A phone number answers none of the other questions (it would be filed as the matter, the name

@@ -770,6 +770,13 @@ async def test_a_wish_that_mentions_cancelling_is_the_wish_and_withdrawing_after
     for answer in ("上周三 公积金窗口", "李四", "13900001111"):
         summary = await visitor.say(answer)
     assert "诉求：希望取消登报这个要求" in summary["replies"][0]["text"], summary
+    early = await new_visitor(client)
+    await early.say("公积金租房提取办不了 窗口说非要我登报声明")
+    await early.say("希望尽快办理 电话13900002222")  # a wish with the phone: both kept
+    for answer in ("上周三", "王五"):
+        summary = await early.say(answer)
+    text = summary["replies"][0]["text"]
+    assert text.startswith("请确认") and "诉求：希望尽快办理" in text and "139****2222" in text, summary
     filed = await visitor.say("确认")
     case_no = filed["replies"][0]["text"].split("编号 ")[1][:16]
     asked = await visitor.say("不想反映了 撤销吧")  # it said "好的" and withdrew nothing
