@@ -101,10 +101,9 @@ class PolicyFlow(Flow):
             return True
         if slots.get("listed") and _describes_who(ctx):
             return True  # "不对，我们是一般纳税人" or "那中型企业呢" after the list: the list again, for that
-        capped = ctx.services.kb.current.policies.get(slots.get("policy", ""))
-        if capped is not None and capped.eligibility.staff and _bare_headcount(ctx) is not None:
-            return True  # "那200人呢" of a policy capped by headcount
         current = ctx.services.kb.current.policies.get(slots.get("policy", ""))
+        if current is not None and current.eligibility.staff and _bare_headcount(ctx) is not None:
+            return True  # "那200人呢" of a policy capped by headcount
         asks_of_it = ctx.parse.intent in FOLLOW_UPS or _follow_up_named(ctx.text) is not None
         return bool(current or slots.get("listed")) and asks_of_it and not _names_an_item(ctx, current)
 
@@ -499,7 +498,7 @@ def _staff_answer(ctx: TurnContext, policy: Policy, people: int) -> str:
         if not rule.within:
             return texts.get("policy_staff_over", **told)
         text = texts.get("policy_staff_over_part", gets=rule.within, **told)
-        return text + (rule.over + "。" if rule.over else "")
+        return text + (texts.get("policy_staff_over_rest", rest=rule.over) if rule.over else "")
     text = texts.get("policy_staff_within", gets=rule.within or policy.benefit or policy.summary, **told)
     # the other conditions still to meet, not the headcount just checked
     others = [c for c in policy.eligibility.other if "人数" not in c and "人（含）" not in c]
