@@ -36,6 +36,7 @@ from core.clock import now_local
 from core.db import utcnow
 from core.ratelimit import Budget
 from core.settings import Settings
+from core.text import CLAUSE_BREAK
 from handoff.tickets import Ticket
 from intents.base import NLU, Parse, normalise
 
@@ -52,7 +53,6 @@ ANSWERED_BESIDE_A_MESSAGE = QUESTION_INTENTS | {"ask_progress", "help", "prechec
 COMMAND_INTENTS = frozenset({"ask_progress", "help"})
 # "社保卡那个", "租房的那个": a choice among the buttons pointed at by what it is about.
 POINTS_AT = re.compile(r"的?(?:那个|这个|那一个|这一个|那项|这项)$")
-CLAUSE_BREAK = re.compile(r"[\s，,。；;！!]+")  # the clauses of a message ("行 谢谢 人工结束")
 # What may stand between a greeting and the question after it, and how long that question must be to count.
 GREETING_BREAK = " ，,。.！!~～、"
 MIN_AFTER_GREETING = 2

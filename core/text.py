@@ -16,6 +16,8 @@ jieba.setLogLevel(logging.WARNING)
 
 _PUNCT = re.compile(r"[\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65!-/:-@\[-`{-~…—·]+")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+# Where a chat message's clauses break: "行 谢谢 人工结束", "不想反映了 撤销吧" (people type spaces for commas).
+CLAUSE_BREAK = re.compile(r"[\s，,。；;！!]+")
 
 
 def normalise(text: str) -> str:

@@ -13,6 +13,7 @@ from bot.flows.base import Flow, TurnContext
 from bot.messages import Button, Reply
 from core.clock import today_local
 from core.errors import Conflict, InvalidInput, NotFound
+from core.text import CLAUSE_BREAK
 from handoff.calendar import date_in_words
 from handoff.case_models import Case
 
@@ -28,7 +29,6 @@ LISTED = 5
 CASE_NUMBER = re.compile(r"BBC[0-9]{8}-[0-9]{4}", re.IGNORECASE)
 ASKS_WHAT_WAS_BOOKED = re.compile(r"(?:我|俺)(?:都|们)?(?:预约|约)(?:了|的|过)(?:是|些)?"
                                   r"(?:啥|什么|哪些|哪个|哪几个|哪天|几号|几点|啥时候|什么时候)")
-CLAUSE_BREAK = re.compile(r"[\s，,。；;！!]+")  # "不想反映了 撤销吧": its clauses
 SUPPLEMENT_LEAD = re.compile(r"^[我再还要想的：:，,。\s]+")  # "我再…" left of "我再补充一点"
 MIN_SUPPLEMENT_CHARS = 4  # "窗口态度差": enough to be the supplement itself, not just "我要补充一下"
 
