@@ -49,7 +49,7 @@ def _builtin_parser(examples: Sequence[Example], kb: KnowledgeBase):  # type: ig
     from intents.commands import CommandMatcher
     from intents.entities import EntityExtractor, Gazetteer
 
-    extractor = EntityExtractor(Gazetteer.from_kb(kb))  # the same entities as the running bot
+    extractor = EntityExtractor(Gazetteer.from_kb(kb), kb.sound_corrected)  # the same entities as the running bot
     nlu = BuiltinNLU(train(examples, kb.tokenizer), CommandMatcher.from_yaml(), lambda: extractor, 0.0, today_local)
     return nlu.parse_sync
 

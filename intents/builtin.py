@@ -40,6 +40,8 @@ RECORD_PLACEHOLDER = " 编号 "
 # word for word; their parse is kept. Longer questions rarely repeat and are parsed each time.
 CACHED_PARSE_CHARS = 10
 CACHED_PARSES = 4096
+# Readings that a same-sounding typo of a known name may be behind (see BuiltinNLU._parse).
+UNSURE_READINGS = frozenset({"out_of_scope", "chitchat"})
 
 
 class WordSource(Protocol):
@@ -311,6 +313,13 @@ class BuiltinNLU:
         if command is not None:
             return Parse(text, command, 1.0, entities, ((command, 1.0),))
         ranking = self._model.rank(what_is_asked(text), limit=10)
+        if ranking[0][0] in UNSURE_READINGS or ranking[0][1] < self._threshold:
+            # typed with a pinyin input method: "公基金怎么提取" read as out of scope, its 公积金 unknown
+            corrected = extractor.sound_corrected(text)
+            if corrected != text:
+                reread = self._model.rank(what_is_asked(corrected), limit=10)
+                if reread[0][0] not in UNSURE_READINGS and reread[0][1] >= self._threshold:
+                    ranking, entities = reread, tuple(extractor.extract(corrected, today))
         intent, confidence = ranking[0]
         if confidence < self._threshold:
             intent = FALLBACK_INTENT

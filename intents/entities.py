@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -84,8 +84,9 @@ class Gazetteer:
 class EntityExtractor:
     """Finds entities in one message. `today` anchors relative dates (Asia/Shanghai)."""
 
-    def __init__(self, gazetteer: Gazetteer) -> None:
+    def __init__(self, gazetteer: Gazetteer, speller: Callable[[str], str] | None = None) -> None:
         self._gazetteer = gazetteer
+        self._speller = speller
         # Phrases by their first character, longest first: a scan looks only at phrases that can start here.
         self._by_first: dict[str, list[str]] = {}
         for phrase in sorted(gazetteer.phrases, key=len, reverse=True):
@@ -95,6 +96,12 @@ class EntityExtractor:
         for name in self._item_names:
             for gram in char_bigrams(name):
                 self._names_by_bigram.setdefault(gram, set()).add(name)
+
+    def sound_corrected(self, text: str) -> str:
+        """`text` with same-sounding typos of the KB's words put right by the `speller` ("公基金怎么提取" →
+        "公积金怎么提取"); the same length, so entity offsets hold for both. Unchanged without a speller.
+        """
+        return self._speller(text) if self._speller is not None else text
 
     def extract(self, text: str, today: date) -> list[Entity]:
         """Entities with character offsets into `text`, non-overlapping, in text order."""

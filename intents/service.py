@@ -33,7 +33,7 @@ class EntitiesFollowingKb:
     def __call__(self) -> EntityExtractor:
         kb = self._current_kb()
         if kb is not self._built_for or self._extractor is None:
-            self._extractor, self._built_for = EntityExtractor(Gazetteer.from_kb(kb)), kb
+            self._extractor, self._built_for = EntityExtractor(Gazetteer.from_kb(kb), kb.sound_corrected), kb
         return self._extractor
 
 

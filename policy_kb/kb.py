@@ -100,6 +100,10 @@ class KnowledgeBase:
         """The first `not_for` word of any item that the query holds ("离婚"), or None."""
         return next((w for words in self._not_for.values() for w in words if w in query), None)
 
+    def sound_corrected(self, text: str) -> str:
+        """`text` with same-sounding typos of the KB's names and words put right (see SearchIndex.sound_corrected)."""
+        return self.index.sound_corrected(text)
+
     def best(self, query: str, kinds: Sequence[str] | None = None) -> Hit | None:
         """The single confident match, or None when the KB has no confident answer."""
         hits = self.search(query, kinds, limit=1)

@@ -175,6 +175,12 @@ class SearchIndex:
                 hits = sorted(best.values(), key=lambda h: h.score, reverse=True)
         return hits[:limit]
 
+    def sound_corrected(self, text: str) -> str:
+        """`text` with same-sounding typos of known names and words put right ("公基金" → "公积金"), as the search
+        reads a question again when nothing matches as written; the same length as `text`.
+        """
+        return self._corrector.correct(text)
+
     def core(self, question: str) -> str:
         """The question without filler words and spaces."""
         return self._matcher.core(question)

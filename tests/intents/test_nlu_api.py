@@ -90,3 +90,15 @@ async def test_chat_answers_chitchat_and_out_of_scope_and_records_misses(client:
     gaps = await client.app[GAPS].top()
     assert {(g.example, g.kind) for g in gaps} >= {("阿巴阿巴", "chat"), ("帮我点个外卖", "out_of_scope")}
     assert all(isinstance(g, KbGap) for g in gaps)
+
+
+async def test_a_same_sounding_typo_of_a_name_is_read_as_the_name(client: TestClient, visitor: Visitor) -> None:
+    # typed with a pinyin input method: 公基金 for 公积金 was read as out of scope ("超出了我能帮忙的范围")
+    body = await parse(client, "公基金怎么提取")
+    assert body["intent"]["name"] == "ask_process", body["intent_ranking"][:3]
+    assert [e["entity"] for e in body["entities"]] == ["item"]
+    answer = await visitor.say("公基金怎么提取")
+    assert answer["flow"] == "guide"
+    assert any("公积金" in b["title"] for b in answer["replies"][-1]["buttons"]), answer["replies"]
+    # a message that is out of scope stays so, whatever it sounds like
+    assert (await parse(client, "帮我点个外卖"))["intent"]["name"] == "out_of_scope"
