@@ -341,6 +341,10 @@ async def test_several_questions_in_one_message_are_each_answered(visitor: Visit
     assert asked["replies"][-1]["buttons"] and not asked["replies"][0]["buttons"]  # one set of buttons, at the end
     one = await visitor.say("社保卡补办要多久")
     assert len(one["replies"]) == 1, one
+    # said as people type it: "要钱不" was dropped and only the time limit answered
+    both = await visitor.say("社保卡补办要多久 要钱不")
+    texts = [r["text"] for r in both["replies"]]
+    assert len(texts) == 2 and "工作日" in texts[0] and "收费" in texts[1], texts
 
 
 async def test_a_follow_up_several_items_match_stays_on_the_one_in_context(visitor: Visitor) -> None:
