@@ -192,6 +192,10 @@ class KnowledgeBase:
                 text = text.replace(name, " ")
         return text
 
+    def material_named(self, text: str) -> str | None:
+        """The longest material name in `text` ("户口本要带吗" → 户口本), or None."""
+        return next((name for name in self._material_names_longest_first if name in text), None)
+
     def is_material_name(self, name: str) -> bool:
         """Whether `name` is what some material of the KB is called (户口本, 房产证): talk of materials, not a
         question about an item.

@@ -27,7 +27,7 @@ from bot.flows.base import (
     menu_buttons,
 )
 from bot.flows.in_person import about_someone_else, asks_in_person, in_person_answer
-from bot.flows.material_asked import asked_of_context, material_mentioned, without_it
+from bot.flows.material_asked import asked_of_context, material_mentioned, not_needed, not_on_checklist, without_it
 from bot.flows.next_steps import asks_next_step, bundles_referred, next_steps
 from bot.flows.smalltalk import day_asked, day_line, office_hours
 from bot.messages import Button, Reply
@@ -212,6 +212,9 @@ class GuideFlow(Flow):
         material = asked_of_context(ctx, context_item) if not slots.get("precheck") else None
         if context_item is not None and material is not None:
             return without_it(ctx, context_item, material)  # "结婚证没带能先办吗" about 存量房
+        unlisted = not_on_checklist(ctx, context_item) if material is None and not slots.get("precheck") else None
+        if context_item is not None and unlisted is not None:
+            return not_needed(ctx, context_item, unlisted)  # "户口本要带吗" about 结婚登记: not on its checklist
         booking = slots.pop("booking", None)
         booked_item = kb.items.get(booking["item"]) if booking else None
         aside = self._asked_while_booking(ctx, booking, booked_item) if booking and booked_item else None

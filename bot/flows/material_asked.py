@@ -64,6 +64,25 @@ def asked_of_context(ctx: TurnContext, item: ServiceItem | None) -> Material | N
     return mentioned[0] if other is None or other.key == item.code else None
 
 
+def not_on_checklist(ctx: TurnContext, item: ServiceItem | None) -> str | None:
+    """"户口本要带吗" while 结婚登记 is discussed, whose checklist has no 户口簿: the material named (not one of
+    the item's own), when the message names no other item once it is taken out; else None.
+    """
+    if item is None or not asks_without_it(ctx) or states_having(ctx.text):
+        return None
+    said = ctx.services.kb.current.material_named(ctx.text)
+    if said is None or len(said) < MIN_PART_CHARS or material_mentioned(ctx, item, ctx.text, inside=True) is not None:
+        return None
+    other = ctx.best(ctx.text.replace(said, " "), ["item", "bundle"])
+    return said if other is None or other.key == item.code else None
+
+
+def not_needed(ctx: TurnContext, item: ServiceItem, said: str) -> list[Reply]:
+    """The material asked about is not on the item's checklist: not needed; the ones to bring are named."""
+    bring = [m.name for m in item.materials if m.required and not m.on_site]
+    return [Reply(ctx.texts.get("material_not_on_checklist", item=item.name, material=said, names="、".join(bring)))]
+
+
 def without_it(ctx: TurnContext, item: ServiceItem, material: Material) -> list[Reply]:
     """Whether the item can be applied for without this material: 容缺, only in some situations, or not."""
     texts = ctx.texts

@@ -560,3 +560,14 @@ async def test_only_near_matches_are_offered_as_choices(visitor: Visitor) -> Non
     offered = await visitor.say("注册公司")
     titles = [b["title"] for b in offered["replies"][0]["buttons"]]
     assert titles == ["企业设立登记（有限责任公司）", "企业开办"], offered  # not 企业简易注销登记
+
+
+async def test_a_material_not_on_the_checklist_of_the_item_in_context_is_not_needed(visitor: Visitor) -> None:
+    await visitor.say("结婚登记要带什么")
+    asked = await visitor.say("户口本要带吗")  # was answered with 户口迁移's checklist
+    assert asked["replies"][0]["text"] == ("【内地居民结婚登记】的材料清单里没有户口本，不用带。"
+                                           "要带的是：双方居民身份证、双方近期半身免冠合影照片。"), asked
+    own = await visitor.say("照片要带吗")  # one of its own: needed
+    assert own["replies"][0]["text"].startswith("【内地居民结婚登记】的“双方近期半身免冠合影照片”是主要材料"), own
+    other = await visitor.say("迁户口要带户口本吗")  # another item named: that item's answer
+    assert other["replies"][0]["text"].startswith("【户口迁移"), other
