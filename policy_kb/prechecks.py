@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Column, Table
+from sqlalchemy import JSON, Column, Table, update
 from sqlmodel import Field, SQLModel, col, select
 
 from core.db import SessionFactory, UTCDateTime, read_sessions, stored, utcnow
@@ -82,6 +82,12 @@ def assess(item: ServiceItem, have: set[int]) -> Assessment:
     )
 
 
+def _missing(assessment: Assessment) -> list[dict[str, Any]]:
+    """The stored form of what is missing, main materials first."""
+    return [{"name": m.name, "notes": m.notes, "deferrable": m.deferrable, "required": m.required}
+            for m in (*assessment.missing_main, *assessment.missing_deferrable, *assessment.missing_optional)]
+
+
 class PrecheckStore:
     """Numbers and stores pre-checks; reads them back for their owner."""
 
@@ -92,16 +98,29 @@ class PrecheckStore:
     async def save(self, user_id: str, item: ServiceItem, have: set[int], assessment: Assessment,
                    supply_by: date | None, today: date) -> Precheck:
         """Store the result under the next number of the day (YS + date + sequence)."""
-        missing = [{"name": m.name, "notes": m.notes, "deferrable": m.deferrable, "required": m.required}
-                   for m in (*assessment.missing_main, *assessment.missing_deferrable, *assessment.missing_optional)]
-
         # A Core insert, not the ORM: this runs in a conversation's turn, and building and flushing a model cost
         # more than the statements (issue 9). Every column is given, so no model default runs.
         values = {"user_id": user_id, "item_code": item.code, "item_name": item.name, "have": sorted(have),
-                  "missing": missing, "decision": assessment.decision, "supply_by": supply_by,
+                  "missing": _missing(assessment), "decision": assessment.decision, "supply_by": supply_by,
                   "created_at": utcnow(), "attachments": []}
         row = await insert_numbered(self._db, PRECHECKS, "number", f"YS{today:%Y%m%d}-", values)
         return stored(Precheck, row)
+
+    async def update(self, number: str, user_id: str, item: ServiceItem, have: set[int], assessment: Assessment,
+                     supply_by: date | None) -> Precheck | None:
+        """The user's pre-check of this item under `number` with what they have now ("3也有了" right after its
+        result: the same number, not a new one each time); None when the user has no such pre-check.
+        """
+        statement = (update(PRECHECKS)
+                     .where(PRECHECKS.c.number == number, PRECHECKS.c.user_id == user_id,
+                            PRECHECKS.c.item_code == item.code)
+                     .values(have=sorted(have), missing=_missing(assessment), decision=assessment.decision,
+                             supply_by=supply_by)
+                     .returning(*PRECHECKS.c))
+        async with self._db() as db:
+            row = (await db.exec(statement)).mappings().first()
+            await db.commit()
+        return stored(Precheck, row) if row is not None else None
 
     async def get_for_owner(self, number: str, user_id: str) -> Precheck:
         """The pre-check if it belongs to this user; NotFound otherwise (unknown and foreign look the same)."""

@@ -102,6 +102,8 @@ class GuideFlow(Flow):
             return True  # "能快点吗", "两个人都要去吗" of the item being discussed: not 催办 of a case, not small talk
         if self._checked_item(ctx, slots) is not None:
             return True
+        if slots.get("checked") and _asks_to_accept_now(ctx):
+            return True  # "能先收吗" right after a pre-check result, however the classifier reads it
         choices = slots.get("choices", {})
         if ctx.text in choices or (ctx.text in MORE_WORDS and bool(slots.get("more"))):
             return True
@@ -237,15 +239,19 @@ class GuideFlow(Flow):
         checked = self._checked_item(ctx, slots)
         if checked is None and self._unclear_checklist_answer(ctx, slots):
             return [Reply(ctx.texts.get("precheck_not_understood"))]  # the checklist stays open
+        if slots.get("checked") and _asks_to_accept_now(ctx) and not kb.material_named(ctx.text):
+            now = self._accept_now(ctx, slots["checked"])  # "能先收吗" right after a result: 容缺受理 or not
+            if now is not None:
+                return now
         if slots.get("checked") and _asks_what_is_missing(ctx):
             still = self._still_missing(ctx, slots["checked"])  # "还缺啥" right after a result: not the list again
             if still is not None:
                 return still
         slots.pop("precheck", None)
         slots.pop("listed", None)
-        slots.pop("checked", None)
+        earlier = slots.pop("checked", None)
         if checked is not None:
-            return await self._precheck_result(ctx, *checked)
+            return await self._precheck_result(ctx, *checked, earlier=earlier)
         choices: dict[str, str] = slots.pop("choices", {})
         pending = slots.pop("pending_field", None)
         target = choices.get(ctx.text) or (_choice_described(ctx, choices) if choices else None) \
@@ -529,14 +535,38 @@ class GuideFlow(Flow):
         return [Reply(texts.get("precheck_still_missing", name=item.name, names="、".join(names)),
                       buttons=menu_buttons(texts.menu("guide_fields")))]
 
-    async def _precheck_result(self, ctx: TurnContext, item: ServiceItem, have: set[int]) -> list[Reply]:
-        """One reply naming every missing material (一次性告知), the 容缺 decision and the pre-check number."""
+    @staticmethod
+    def _accept_now(ctx: TurnContext, checked: dict[str, Any]) -> list[Reply] | None:
+        """Whether the window can accept the application now, by the last pre-check result ("能先收吗"): all there,
+        容缺 (the rest supplied later, by when), or not yet (which main materials first); None if its item is gone.
+        """
+        item = _checklist(ctx.services.kb.current, checked["ref"])
+        if item is None:
+            return None
+        result = assess(item, set(checked["have"]))
+        texts, services = ctx.texts, ctx.services
+        if result.decision == "complete":
+            return [Reply(texts.get("accept_now_complete", name=item.name))]
+        deferrable = "、".join(m.name for m in result.missing_deferrable)
+        if result.decision == "deferrable":
+            due = services.calendar.deadline(today_local(), services.deferred_supply_days).due_date
+            return [Reply(texts.get("accept_now_deferrable", name=item.name, names=deferrable,
+                                    days=services.deferred_supply_days, due=date_in_words(due)))]
+        lines = [texts.get("accept_now_not_yet", name=item.name, names="、".join(m.name for m in result.missing_main))]
+        if deferrable:
+            lines.append(texts.get("accept_now_later_too", names=deferrable))
+        return [Reply("".join(lines), buttons=menu_buttons(texts.menu("guide_fields")))]
+
+    async def _precheck_result(self, ctx: TurnContext, item: ServiceItem, have: set[int],
+                               earlier: dict[str, Any] | None = None) -> list[Reply]:
+        """One reply naming every missing material (一次性告知), the 容缺 decision and the pre-check number. A
+        result of the same item just before it (`earlier`, the same day) is updated and keeps its number.
+        """
         texts, services = ctx.texts, ctx.services
         result = assess(item, have)
         today = today_local()
         kb = services.kb.current
-        ctx.slots["checked"] = {"ref": BUNDLE_REF + item.code if item.code not in kb.items else item.code,
-                                "have": sorted(have)}
+        ref = BUNDLE_REF + item.code if item.code not in kb.items else item.code
         lines: list[str] = []
         supply_by = None
         if result.decision == "complete":
@@ -557,7 +587,13 @@ class GuideFlow(Flow):
             lines += [_missing_line(m) for m in result.missing_optional]
         if result.on_site:
             lines.append(texts.get("precheck_on_site", names="、".join(m.name for m in result.on_site)))
-        record = await services.prechecks.save(ctx.inbound.user_id, item, have, result, supply_by, today)
+        record = None
+        if earlier and earlier.get("ref") == ref and earlier.get("number") and earlier.get("day") == today.isoformat():
+            record = await services.prechecks.update(earlier["number"], ctx.inbound.user_id, item, have, result,
+                                                     supply_by)
+        if record is None:
+            record = await services.prechecks.save(ctx.inbound.user_id, item, have, result, supply_by, today)
+        ctx.slots["checked"] = {"ref": ref, "have": sorted(have), "number": record.number, "day": today.isoformat()}
         lines.append(texts.get("precheck_number", number=record.number))
         card = {"type": "precheck", "number": record.number, "decision": result.decision, "item": item.name,
                 "missing": record.missing, "supply_by": supply_by.isoformat() if supply_by else None}
@@ -649,6 +685,11 @@ def _names_only_an_item(ctx: TurnContext) -> bool:
     """Whether the message does nothing but name an item or bundle ("社保卡补办")."""
     hit = ctx.best(ctx.text, ["item", "bundle"])
     return hit is not None and ctx.services.kb.current.names_only(ctx.text, hit)
+
+
+def _asks_to_accept_now(ctx: TurnContext) -> bool:
+    """"能先收吗", "可以先受理吗": whether the application is accepted now, the rest supplied later (容缺受理)."""
+    return any(words in ctx.text for words in ctx.texts.words("asks_accept_now"))
 
 
 def _asks_what_is_missing(ctx: TurnContext) -> bool:

@@ -223,6 +223,11 @@ async def test_more_materials_right_after_a_result_are_added_to_it(visitor: Visi
     assert more["replies"][0]["card"]["decision"] == "deferrable"
     last = await visitor.say("结婚证也带了")
     assert last["replies"][0]["text"].startswith("材料齐全，可以直接到")
+    # one pre-check updated, one number: a new 预审单号 for each addition confused people at the window
+    numbers = {more["replies"][0]["card"]["number"], last["replies"][0]["card"]["number"]}
+    assert len(numbers) == 1, numbers
+    record = await visitor.client.get(f"/api/v1/prechecks/{numbers.pop()}", headers=visitor.headers)
+    assert (await record.json())["decision"] == "complete"
     everything = await visitor.say("都有了")
     assert everything["replies"][0]["card"]["decision"] == "complete"
     assert last["replies"][0]["card"]["item"] == "存量房转移登记"
@@ -429,3 +434,19 @@ async def test_a_material_needed_only_in_some_cases_is_not_owed_as_deferred(visi
     text = checked["replies"][0]["text"]
     # it said "容缺受理…5 个工作日内补交：结婚证", though the 结婚证 is only for drawing on the spouse's account
     assert text.startswith("材料齐全") and "容缺" not in text and "提取配偶账户时提交" in text, checked
+
+
+async def test_whether_the_window_accepts_now_is_answered_from_the_result(visitor: Visitor) -> None:
+    await visitor.say("办居住证 帮我预审一下材料")
+    await visitor.say("我有身份证")
+    not_yet = await visitor.say("能先收吗")  # was "没太明白"
+    assert not_yet["flow"] == "guide"
+    assert not_yet["replies"][0]["text"] == ("【居住证申领】还不能先受理：居住地住址证明是主要材料，要先备齐。"
+                                             "备齐后，就业或就读证明可以受理后再补交。"), not_yet
+    await visitor.say("住址证明有了")
+    now = await visitor.say("可以先受理吗")
+    text = now["replies"][0]["text"]
+    assert text.startswith("【居住证申领】可以先受理") and "就业或就读证明签承诺书后 5 个工作日内补交" in text, now
+    await visitor.say("都有了")
+    done = await visitor.say("能先办吗")
+    assert done["replies"][0]["text"] == "【居住证申领】材料都齐了，可以直接受理，不用容缺。", done
