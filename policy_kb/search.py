@@ -5,6 +5,7 @@ then the best candidates re-ranked by fuzzy name matching (rapidfuzz) for typos 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,9 +30,18 @@ NAME_CANDIDATES = 20
 # A hit below this is "no confident answer": better to ask than to name the wrong item.
 CONFIDENT = 0.55
 BUNDLE_WITHOUT_CUE = 0.95
+# A single item when the question asks for several services: far enough behind a bundle it is part of that the
+# bundle is answered, not offered beside the item ("出生证、户口、医保能一起办吗").
+ITEM_WHEN_SEVERAL = 0.9
 # A bundle is named by a question that asks for several services at once and names at least two of its
 # items (出生证、户口、医保能一起办吗).
 PART_NAMED = 0.5
+# With no word asking for several, a question asks for the bundle when its clauses name this many of its items
+# at least PART_NAMED_ALONE each, or two of them by their full names.
+PARTS_NAMED_WITHOUT_CUE = 3
+PART_NAMED_ALONE = 0.75
+PART_NAMED_FULLY = 0.95
+PART_CLAUSES = re.compile(r"[\s，,。、；;！!？?]+|还要|还有|以及|和|跟")
 # A record found only after a same-sounding typo was corrected (社保咔 → 社保卡) counts a little less.
 HOMOPHONE = 0.9
 # Readings of recent questions kept (`SearchIndex._read`): a turn searches the same text for several kinds
@@ -232,28 +242,45 @@ class SearchIndex:
         top = np.union1d(_best(scores, CANDIDATES), _best(np.where(scores > 0, reading.by_name, 0), NAME_CANDIDATES))
         best_bm25 = float(scores[top].max())
         # A bundle answers a question about several services; otherwise the single item wins a tie.
-        several = reading.several
+        parts_named = {int(i): self._named(cores, self._parts[int(i)]) for i in top if int(i) in self._parts}
+        several = reading.several or any(self._clauses_name_parts(norm, int(i)) for i, parts in parts_named.items()
+                                         if np.count_nonzero(parts >= PART_NAMED) >= 2)
         bundle_factor = 1.0 if several else BUNDLE_WITHOUT_CUE
         named_by_doc = self._named(cores, top)
         hits = []
         for position, index in enumerate(top):
             doc = self._docs[int(index)]
             named = float(named_by_doc[position])
-            if several and int(index) in self._parts:
-                parts = self._named(cores, self._parts[int(index)])
-                if np.count_nonzero(parts >= PART_NAMED) >= 2:
-                    named = max(named, float(parts.max()))
+            parts = parts_named.get(int(index))
+            if several and parts is not None and np.count_nonzero(parts >= PART_NAMED) >= 2:
+                named = max(named, float(parts.max()))
             relative = float(scores[index]) / best_bm25
             # Confidence comes from how well the question names the record; BM25 breaks ties among them.
             score = named * (0.85 + 0.15 * relative) * float(self._weights[index])
             if doc.kind == "bundle":
                 score *= bundle_factor
             elif bundle_factor == 1.0:
-                score *= BUNDLE_WITHOUT_CUE
+                score *= ITEM_WHEN_SEVERAL
             hits.append(Hit(doc.kind, doc.key, doc.title, round(min(score, 1.0), 4)))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits
 
+
+    def _clauses_name_parts(self, norm: str, bundle: int) -> bool:
+        """Whether the question's clauses name several of the bundle's items, each its own ("孩子刚生 要上户口 还要
+        办医保 社保卡": 出生登记, 医保, 社保卡), asking for them all though no word asks for several; one clause
+        naming several ("二手房过户": every 过户 of the bundle) does not.
+        """
+        named: dict[int, float] = {}
+        for clause in PART_CLAUSES.split(norm):
+            core = self._matcher.core(clause)
+            if len(core) < 2:
+                continue
+            by_part = self._named([core], self._parts[bundle])
+            best = int(by_part.argmax())
+            named[best] = max(named.get(best, 0.0), float(by_part[best]))
+        return sum(score >= PART_NAMED_ALONE for score in named.values()) >= PARTS_NAMED_WITHOUT_CUE or \
+            sum(score >= PART_NAMED_FULLY for score in named.values()) >= 2
 
     def _read(self, norm: str) -> _Reading:
         """What ranking needs of a normalised question whatever kinds it is asked for, kept for the next searches
