@@ -26,6 +26,7 @@ from bot.flows.base import (
     is_bare_yes_no,
     menu_buttons,
 )
+from bot.flows.circumstance import asks_if_qualifies, circumstance_answer, circumstance_words, names_other
 from bot.flows.in_person import about_someone_else, asks_in_person, in_person_answer
 from bot.flows.material_asked import asked_of_context, material_mentioned, not_needed, not_on_checklist, without_it
 from bot.flows.next_steps import asks_next_step, bundles_referred, next_steps
@@ -308,6 +309,13 @@ class GuideFlow(Flow):
                     confident[0].key != context_item.code and \
                     not ctx.best(query.replace(mentioned[1], " "), ["item", "bundle"]):
                 confident = []  # "结婚证的事" about 存量房: its own material, not 结婚登记 (which 结婚证 names too)
+            if confident and context_item is not None and confident[0].key != context_item.code and \
+                    asks_if_qualifies(ctx) and not names_other(ctx, query, confident[0], context_item):
+                # "我是自己辞职的能领吗" about 失业金: its guide speaks of 辞职, which also names 公积金's 离职提取
+                words = circumstance_words(ctx, context_item, query)
+                if words:
+                    return [circumstance_answer(ctx, context_item, words, menu_buttons(ctx.texts.menu("guide_fields")))]
+                confident, field = [], "conditions"  # "被辞退的能领吗": the conditions of the item in context
             close = [h for h in confident if h.score >= confident[0].score - CLOSE]
             exact = [h for h in close if kb.is_the_title_of(query, h)]
             if len(exact) == 1:  # "企业开办" is the bundle of that name, not also 企业银行开户预约

@@ -571,3 +571,21 @@ async def test_a_material_not_on_the_checklist_of_the_item_in_context_is_not_nee
     assert own["replies"][0]["text"].startswith("【内地居民结婚登记】的“双方近期半身免冠合影照片”是主要材料"), own
     other = await visitor.say("迁户口要带户口本吗")  # another item named: that item's answer
     assert other["replies"][0]["text"].startswith("【户口迁移"), other
+
+
+async def test_whether_ones_circumstance_qualifies_stays_on_the_item_in_context(visitor: Visitor) -> None:
+    await visitor.say("失业金怎么领")
+    quit_job = await visitor.say("我是自己辞职的能领吗")  # was 公积金提取（解除劳动关系）, whose aliases say 辞职
+    text = quit_job["replies"][0]["text"]
+    assert text.startswith("【失业保险金申领】关于“辞职”") and "主动辞职（本人意愿中断就业）不符合领取条件" in text, text
+    laid_off = await visitor.say("被辞退的能领吗")
+    assert laid_off["replies"][0]["text"].startswith("【失业保险金申领】受理条件："), laid_off
+    fund = await visitor.say("辞职了公积金能取吗")  # names 公积金: that item
+    assert fund["replies"][0]["text"].startswith("【住房公积金提取（与单位解除劳动关系"), fund
+
+
+async def test_naming_three_items_of_a_bundle_asks_for_the_bundle(visitor: Visitor) -> None:
+    for said in ("孩子刚生 要上户口 还要办医保 社保卡", "出生证、户口、医保能一起办吗"):
+        await visitor.say("重新开始")
+        answer = await visitor.say(said)  # was only 出生登记, or a choice between it and the bundle
+        assert answer["replies"][0]["text"].startswith("【新生儿出生一件事】一件事"), (said, answer)
