@@ -577,7 +577,8 @@ async def test_whether_ones_circumstance_qualifies_stays_on_the_item_in_context(
     await visitor.say("失业金怎么领")
     quit_job = await visitor.say("我是自己辞职的能领吗")  # was 公积金提取（解除劳动关系）, whose aliases say 辞职
     text = quit_job["replies"][0]["text"]
-    assert text.startswith("【失业保险金申领】关于“辞职”") and "主动辞职（本人意愿中断就业）不符合领取条件" in text, text
+    assert text.startswith("【失业保险金申领】关于“辞职”"), text
+    assert "主动辞职（本人意愿中断就业）不符合领取条件" in text, text
     laid_off = await visitor.say("被辞退的能领吗")
     assert laid_off["replies"][0]["text"].startswith("【失业保险金申领】受理条件："), laid_off
     fund = await visitor.say("辞职了公积金能取吗")  # names 公积金: that item
