@@ -22,7 +22,7 @@ from bot.flows.base import (
     TurnContext,
     is_bare_yes_no,
 )
-from bot.flows.feedback import rating_buttons
+from bot.flows.feedback import rating_buttons, rating_said
 from bot.flows.handoff import asks_for_a_person, asks_when_answered, reopening_in_words, says_nothing
 from bot.flows.smalltalk import asks_centre_phone, help_menu
 from bot.messages import Inbound, Reply
@@ -37,6 +37,7 @@ from core.db import utcnow
 from core.ratelimit import Budget
 from core.settings import Settings
 from core.text import CLAUSE_BREAK
+from handoff.evaluations import LEVELS
 from handoff.tickets import Ticket
 from intents.base import NLU, Parse, normalise
 
@@ -185,7 +186,10 @@ class Engine:
         session = stored or Session(inbound.user_id, inbound.channel)
         text = normalise(inbound.text)
         # A menu pushed since the last turn (a rating after the handoff) is the newest the user has seen.
-        chosen = resolve_choice(text, session.buttons if begun.pushed_menu is None else begun.pushed_menu)
+        menu = session.buttons if begun.pushed_menu is None else begun.pushed_menu
+        chosen = resolve_choice(text, menu)
+        if chosen is None and menu and (level := rating_said(text, self._texts)) is not None:
+            chosen = resolve_choice(LEVELS[level], menu)  # "好评", "五星好评" to the rating buttons
         if chosen is None and len(session.buttons) > 1 and POINTS_AT.search(text):
             chosen = self._choice_named(text, session.buttons)  # "社保卡那个" among the appointments to cancel
         text = chosen if chosen is not None else self._without_greeting(text)
@@ -255,7 +259,7 @@ class Engine:
             ctx.session.flow = flow.name
         replies = await flow.handle(ctx)
         if set_aside_by is not None and flow is not set_aside_by:
-            replies += set_aside_by.resume_hint(ctx)
+            replies += await set_aside_by.resume_hint(ctx)
         return flow.name, replies
 
     def _choice_named(self, text: str, buttons: list[dict[str, Any]]) -> str | None:

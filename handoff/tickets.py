@@ -309,6 +309,15 @@ class TicketService:
             await db.refresh(ticket)
         return ticket
 
+    async def unrated_since(self, user_id: str, since: datetime) -> Ticket | None:
+        """The user's newest service closed at or after `since` that a staff member took and nobody rated yet."""
+        query = (select(Ticket).where(Ticket.user_id == user_id, Ticket.status == "closed",
+                                      col(Ticket.rating).is_(None), col(Ticket.claimed_at).is_not(None),
+                                      col(Ticket.closed_at) >= since)
+                 .order_by(col(Ticket.id).desc()).limit(1))
+        async with self._read() as db:
+            return (await db.exec(query)).first()
+
     # ---- the staff side -----------------------------------------------------------------------------
 
     async def get(self, ticket_id: int) -> Ticket:

@@ -157,8 +157,8 @@ class Flow(ABC):
         """
         return []
 
-    def resume_hint(self, ctx: TurnContext) -> list[Reply]:
-        """After a question set aside (see `sets_aside`): how to carry on where this flow was."""
+    async def resume_hint(self, ctx: TurnContext) -> list[Reply]:
+        """After a question set aside (see `sets_aside`): how to carry on where this flow was (or what it kept)."""
         return []
 
     def window_hint(self, ctx: TurnContext) -> str | None:

@@ -114,7 +114,7 @@ class ComplaintFlow(Flow):
         hits = ctx.search(ctx.text, ["item", "bundle", "policy"], limit=1)
         return bool(hits and hits[0].confident)
 
-    def resume_hint(self, ctx: TurnContext) -> list[Reply]:
+    async def resume_hint(self, ctx: TurnContext) -> list[Reply]:
         """Still the active flow (the answer took one turn): the pending question again. Otherwise a button to
         come back to it, since the other flow now holds the conversation.
         """

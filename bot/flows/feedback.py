@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 
-from bot.flows.base import Flow, TurnContext, menu_buttons
+from bot.flows.base import QUESTION_INTENTS, Flow, TurnContext, asks_question, menu_buttons
 from bot.messages import Button, Reply
+from bot.texts import Texts
 from core.errors import Conflict, NotFound
 from handoff.evaluations import FOLLOW_UP_AT_OR_BELOW, LEVELS
 
@@ -29,9 +30,15 @@ def rating_buttons(case_no: str) -> tuple[Button, ...]:
     return tuple(Button(label, f"评价 {case_no} {score}") for score, label in sorted(LEVELS.items()))
 
 
-def typed_rating(text: str) -> tuple[int | None, str]:
-    """The level a typed message starts with and the words after it: "不满意，拖了这么久" → (2, "拖了这么久");
-    (None, "") when it starts with none.
+def rating_said(text: str, texts: Texts) -> int | None:
+    """The level a whole message says in everyday words ("好评", "五星好评", "很满意"), or None."""
+    said = text.strip(COMMENT_STRIP)
+    return next((level for level in LEVELS if said in texts.words(f"rating_said_{level}")), None)
+
+
+def typed_rating(text: str, texts: Texts) -> tuple[int | None, str]:
+    """The level a typed message starts with and the words after it: "不满意，拖了这么久" → (2, "拖了这么久"),
+    "好评" → (5, ""); (None, "") when it starts with none.
     """
     text = text.strip()
     for label in _LONGEST_LEVEL_FIRST:
@@ -39,7 +46,7 @@ def typed_rating(text: str) -> tuple[int | None, str]:
         # The level ends at a pause: "满意度评价" rates nothing.
         if text.startswith(label) and (not rest or rest[0] in COMMENT_STRIP):
             return SCORE_OF_LEVEL[label], rest.strip(COMMENT_STRIP)
-    return None, ""
+    return rating_said(text, texts), ""
 
 
 class FeedbackFlow(Flow):
@@ -52,11 +59,25 @@ class FeedbackFlow(Flow):
         """The comment after a rating (another rating button it `owns`)."""
         return "pending" in ctx.session.slots_of(self.name)
 
+    def sets_aside(self, ctx: TurnContext) -> bool:
+        """A question asked instead of the comment ("稳岗返还到哪办"): answered, and the rating kept without one
+        (it was stored as the comment, and the question never answered).
+        """
+        names_something = any(e.entity in ("item", "policy") for e in ctx.parse.entities)
+        return asks_question(ctx.text) and (ctx.parse.intent in QUESTION_INTENTS | {"ask_progress"} or names_something)
+
+    async def resume_hint(self, ctx: TurnContext) -> list[Reply]:
+        """The rating whose comment a question stood in for, stored without one."""
+        pending = ctx.session.slots_of(self.name).pop("pending", None)
+        if pending is None:
+            return []
+        return await self._rated_with_comment(ctx, pending["case_no"], pending["rating"], "", ends_flow=False)
+
     def owns(self, ctx: TurnContext) -> bool:
         """A rating button, pressed whatever flow was active and whatever the NLU made of it, or a level typed
         with a reason ("满意，谢谢你们" reads as thanks).
         """
-        return bool(RATING.match(ctx.text)) or typed_rating(ctx.inbound.text)[1] != ""
+        return bool(RATING.match(ctx.text)) or typed_rating(ctx.inbound.text, ctx.texts)[1] != ""
 
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Rating → ask for a comment; comment → store both; otherwise offer the case waiting for a rating."""
@@ -70,7 +91,7 @@ class FeedbackFlow(Flow):
             return await self._rated_with_comment(ctx, pending["case_no"], pending["rating"], comment)
         waiting = [c for c in await ctx.services.cases.of_user(ctx.inbound.user_id)
                    if c.status == "resolved" and c.rating is None]
-        level, comment = typed_rating(ctx.inbound.text)
+        level, comment = typed_rating(ctx.inbound.text, ctx.texts)
         if waiting and level is not None:  # "满意" typed for the case waiting for it, not a button pressed
             if not comment:
                 return await self._rated(ctx, waiting[0].case_no, level)
@@ -83,9 +104,11 @@ class FeedbackFlow(Flow):
         return [Reply(ctx.texts.get("feedback_choose", item=case.item_name, case_no=case.case_no),
                       buttons=rating_buttons(case.case_no))]
 
-    async def _rated_with_comment(self, ctx: TurnContext, number: str, rating: int, comment: str) -> list[Reply]:
+    async def _rated_with_comment(self, ctx: TurnContext, number: str, rating: int, comment: str,
+                                  *, ends_flow: bool = True) -> list[Reply]:
         """Store the rating and its comment; thanks, or for 不满意 and worse, the supervisor's follow-up."""
-        ctx.session.end_flow()
+        if ends_flow:
+            ctx.session.end_flow()
         try:
             await self._store(ctx, number, rating, comment[:MAX_COMMENT_CHARS])
         except (Conflict, NotFound):

@@ -121,8 +121,12 @@ async def queue_text(ctx: TurnContext, ticket: Ticket) -> str:
 
 
 def asks_for_a_person(ctx: TurnContext) -> bool:
-    """"转人工，问一下研发费用加计扣除": asks for a person in so many words, whatever else the message says."""
-    return any(word in ctx.text for word in ctx.texts.words("human_request"))
+    """"转人工，问一下研发费用加计扣除": asks for a person in so many words, whatever else the message says; not
+    "结束人工服务" or "不用人工了", which say 人工服务 too.
+    """
+    text = ctx.text
+    return any(word in text for word in ctx.texts.words("human_request")) and \
+        not any(word in text for word in ctx.texts.words("human_declined"))
 
 
 def without_human_request(ctx: TurnContext) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 
 from bot.flows.base import Flow, TurnContext, menu_buttons
+from bot.flows.feedback import rating_buttons
 from bot.messages import Reply
 from core.clock import now_local, today_local
+from core.db import utcnow
 from handoff.calendar import date_in_words
 
 # The statutory holidays asked about by name (chinese_calendar's names; the words for each are in replies.yml).
@@ -16,6 +18,8 @@ HOLIDAYS = ("new_years_day", "spring_festival", "tomb_sweeping_day", "labour_day
 
 MAX_PHONE_ASKED_CHARS = 12  # "你们电话多少": a longer message asks more than the number
 MIN_PHONE_DIGITS = 5
+# "结束人工服务" this long after a service closed unrated offers it for rating again.
+RATE_ENDED_SERVICE_HOURS = 12
 MAX_LOST_CHARS = 10  # "我听不懂你说的" is lost; a longer message says what it wants
 
 
@@ -24,7 +28,8 @@ class SmalltalkFlow(Flow):
 
     name = "smalltalk"
     keeps_context = False
-    intents = frozenset({"greet", "thanks", "goodbye", "chitchat", "out_of_scope", "ask_office_hours"})
+    # end_human reaches here only with no ticket open (the engine relays it to an open one)
+    intents = frozenset({"greet", "thanks", "goodbye", "chitchat", "out_of_scope", "ask_office_hours", "end_human"})
 
     def owns(self, ctx: TurnContext) -> bool:
         """"听不懂", "说简单点", "慢点说": the person is lost; they get a plainer way on, whatever the NLU reads. "你们
@@ -45,12 +50,24 @@ class SmalltalkFlow(Flow):
             return [Reply(ctx.texts.get("goodbye"))]
         if intent == "ask_office_hours":
             return office_hours(ctx)
+        if intent == "end_human":  # "人工结束" with nobody serving: not "没太明白", nor a new place in the queue
+            return await no_service_to_end(ctx)
         if intent == "chitchat":
             return [Reply(ctx.texts.get("chitchat"))]
         if intent == "out_of_scope":
             await ctx.services.gaps.record(ctx.text, "out_of_scope")
             return [Reply(ctx.texts.get("out_of_scope"), buttons=menu_buttons(ctx.texts.menu("help")))]
         return help_menu(ctx, greet=intent == "greet")
+
+
+async def no_service_to_end(ctx: TurnContext) -> list[Reply]:
+    """No person is serving the user: the service that ended today, still to rate, is offered for rating."""
+    since = utcnow() - timedelta(hours=RATE_ENDED_SERVICE_HOURS)
+    ticket = await ctx.services.tickets.unrated_since(ctx.inbound.user_id, since)
+    if ticket is None:
+        return [Reply(ctx.texts.get("no_human_service"))]
+    return [Reply(ctx.texts.get("handoff_already_ended")),
+            Reply(ctx.texts.get("handoff_rate"), buttons=rating_buttons(ticket.number))]
 
 
 def _is_lost(ctx: TurnContext) -> bool:

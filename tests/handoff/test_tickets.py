@@ -528,3 +528,56 @@ async def test_ending_the_service_as_the_last_words_of_a_message_ends_it(open_cl
     ended = await visitor.say("行 谢谢 人工结束")  # it went to the staff member and the service stayed open
     assert ended["replies"][-1]["text"] == "请为本次人工服务评价：", ended
     assert await service.open_ticket_of(visitor.user_id) is None
+
+
+async def _served_and_closed(client: TestClient, staff: str) -> tuple[Visitor, int]:
+    """A visitor served at the 综合 window by `staff`, the service just closed (the rating buttons pushed)."""
+    visitor = await new_visitor(client)
+    await visitor.say("转人工")
+    await add_staff(client, staff, windows=("综合",))
+    headers = {"X-CSRF-Token": await logged_in(client, staff)}
+    ticket_id = (await (await client.get("/api/v1/agent/tickets", params={"status": "waiting"})).json())[
+        "tickets"][0]["id"]
+    assert (await client.post(f"/api/v1/agent/tickets/{ticket_id}/claim", headers=headers)).status == 200
+    assert (await client.post(f"/api/v1/agent/tickets/{ticket_id}/close", json={}, headers=headers)).status == 200
+    assert (await pushed(visitor))[-1]["text"] == "请为本次人工服务评价："
+    return visitor, ticket_id
+
+
+async def test_a_rating_in_everyday_words_and_a_question_instead_of_a_comment(open_client: TestClient) -> None:
+    client = open_client
+    visitor, ticket_id = await _served_and_closed(client, "qian")
+    rated = await visitor.say("五星好评")  # was "目前没有待评价的服务"
+    assert rated["replies"][0]["text"].startswith("感谢评价！还有什么意见或建议吗"), rated
+    asked = await visitor.say("稳岗返还到哪办")  # a question, not the comment: answered, the rating kept
+    texts = [r["text"] for r in asked["replies"]]
+    assert asked["flow"] == "policy" and "稳岗" in texts[0], texts
+    assert texts[-1] == "已收到您的评价：非常满意。谢谢！", texts
+    ticket = await client.app[TICKETS].get(ticket_id)
+    assert ticket.rating == 5
+    evaluation = (await client.app[EVALUATIONS].of_services("ticket", [ticket.number]))[ticket.number]
+    assert evaluation.rating == 5 and evaluation.comment == ""
+
+    unhappy, ticket_id = await _served_and_closed(client, "sun")
+    await unhappy.say("差评")
+    commented = await unhappy.say("等了太久，也没说清楚")  # a comment is still a comment
+    assert commented["replies"][0]["text"].startswith("已收到您的评价：不满意。很抱歉"), commented
+    ticket = await client.app[TICKETS].get(ticket_id)
+    assert ticket.rating == 2
+
+
+async def test_ending_a_service_nobody_is_giving_does_not_queue(open_client: TestClient) -> None:
+    client = open_client
+    nobody = await new_visitor(client)
+    for said in ("结束人工服务", "人工结束", "不用人工了"):
+        answer = await nobody.say(said)  # "结束人工服务" said 人工服务: it queued a new ticket
+        assert answer["replies"][0]["text"].startswith("现在没有在进行的人工服务"), (said, answer)
+    assert await client.app[TICKETS].find(windows=None) == []
+    served, ticket_id = await _served_and_closed(client, "zhou")
+    await served.say("谢谢")  # the pushed rating buttons are gone from the next turn
+    ended = await served.say("结束人工服务")
+    assert [r["text"] for r in ended["replies"]] == ["这次人工服务已经结束了。", "请为本次人工服务评价："], ended
+    await served.say(ended["replies"][1]["buttons"][-1]["payload"])
+    await served.say("跳过")
+    assert (await client.app[TICKETS].get(ticket_id)).rating == 5
+    assert len(await client.app[TICKETS].find(windows=None)) == 1
