@@ -48,6 +48,9 @@ WINDOW_WORD = "窗口"
 MIN_ANSWER_CHARS = 2  # what is left of an answer without its phone number, to be an answer
 # A name told before it is asked ("我叫李明 电话…"), and what else may go with it in the same message.
 NAME_TOLD = re.compile(r"(?:我叫|我姓|本人姓|本人叫)\s*([\u4e00-\u9fa5]{1,4}?)(?=[\s，,。；;]|电话|手机|联系|$)")
+# A name told again at the confirmation ("不对，我姓张，叫张四": the last one said).
+NAME_PUT_RIGHT = re.compile(r"(?:我叫|我姓|本人姓|本人叫|叫|称呼改成|称呼是)\s*([\u4e00-\u9fa5]{1,4}?)"
+                            r"(?=[\s，,。；;]|电话|手机|联系|$)")
 CONTACT_WORDS = re.compile(r"[\s，,。；;：:]|电话|手机|号码|联系方式|是")
 BARE_NAME = re.compile(r"^[\u4e00-\u9fa5]{2,4}$")  # a name alone beside a phone number ("赵大海 137…")
 CANCEL_LEAD = re.compile(r"^(?:那|我|就|还是|要|想|帮我|给我|麻烦)*")  # "那我不反映了", "我要撤销"
@@ -55,6 +58,7 @@ MAX_CANCEL_CHARS = 6  # "不用了谢谢": short enough that a cancelling word a
 WISH = re.compile(r"^(?:我)?(?:希望|要求|想要|想让|请求|盼望)")  # what they want, not a name
 NAME_PREFIXES = ("我姓", "我叫", "我是", "叫我", "姓")
 NAME_SAID = re.compile(r"(?:我姓|我叫|叫我|姓)\s*(\S{1,6})\s*$")  # the name at the end of a longer answer
+NAME_TAIL = re.compile(r"(?:就行了?|就可以了?|就好了?|即可|吧|啊|呀)$")  # "王师傅就行"
 # "窗口说我租房合同没备案不给提取": a first message that reports what the window said (or why) has answered
 # "窗口说不能办的原因是什么", so that is not asked again. The reason must follow the word.
 GIVES_REASON = re.compile(r"(?:说|因为|原因是|理由是)[^，,。！!？?]{4,}")
@@ -160,6 +164,10 @@ class ComplaintFlow(Flow):
             # "不是 我不投诉" to a question: the intake ends, nothing filed (it was filed as the matter)
             ctx.session.end_flow()
             return [Reply(ctx.texts.get("complaint_declined"), buttons=menu_buttons(ctx.texts.menu("help")))]
+        if (asking is not None or slots.get("confirming")) and _cancels(ctx):
+            # "不反映了" read as something else than 取消: the intake is called off (it was filed as the answer)
+            ctx.session.end_flow()
+            return [Reply(ctx.texts.get("cancelled"))]
         if asking is not None and ctx.text in ctx.texts.words("asks_meaning"):
             # "啥意思" to a question: it said in other words, and asked again (it was filed as the answer)
             return [Reply(ctx.texts.get(f"complaint_explain_{asking}")), *self._ask(ctx, asking)]
@@ -182,10 +190,14 @@ class ComplaintFlow(Flow):
                 # or the time and place): kept as the contact number, so it is not asked for again, and taken
                 # out of the answer; a bare one asks the question once more.
                 draft["phone"] = phone
-                if normalise_phone(ctx.inbound.text) is not None or len(_free_text(ctx)) < MIN_ANSWER_CHARS:
+                rest = CONTACT_WORDS.sub("", _free_text(ctx))
+                if normalise_phone(ctx.inbound.text) is not None or len(_free_text(ctx)) < MIN_ANSWER_CHARS or \
+                        any(word in rest for word in ctx.texts.words("phone_corrected")):
+                    # "电话写错了，应该是139…" to "怎么称呼您": the number put right, not a name
                     noted = Reply(ctx.texts.get("complaint_phone_noted", phone=mask_phone(phone)))
                     return [noted, *self._ask(ctx, asking)]
-            if asking != "phone" and ctx.parse.intent == "ask_time_limit" and len(ctx.text) <= MAX_QUESTION_CHARS:
+            if asking != "phone" and ctx.parse.intent == "ask_time_limit" and len(ctx.text) <= MAX_QUESTION_CHARS \
+                    and asks_question(ctx.text) and not WISH.match(ctx.text):
                 # "那要多久有结果" is a question, not the answer: answered, and the question asked again.
                 rules = ctx.services.cases.rules
                 return [Reply(ctx.texts.get("complaint_when_answered", days=rules.days_for("simple"),
@@ -286,11 +298,10 @@ class ComplaintFlow(Flow):
         if field == "name":
             if asks_question(text):  # "怎么联系你们" to "怎么称呼您": no name; the question stands
                 return Reply(ctx.texts.get("complaint_name_is_a_question"))
-            said = NAME_SAID.search(text)  # "称呼写错了 我姓王" → 王
-            text = said.group(1) if said else text
-            for prefix in NAME_PREFIXES:
-                text = text.removeprefix(prefix)
-            draft["name"] = text.strip()[:MAX_FIELD_CHARS["name"]]
+            if any(word in text for word in ctx.texts.words("name_declined")):
+                draft["name"] = ""  # "不想留名字": none (it was filed as the name), as a skip would
+                return None
+            draft["name"] = name_in(text)[:MAX_FIELD_CHARS["name"]]
         elif field == "item_name":
             offered = ctx.slots.pop("item_choices", None) or []
             kb = ctx.services.kb.current
@@ -354,6 +365,10 @@ class ComplaintFlow(Flow):
         phone = _phone_in(ctx)
         if phone is not None and phone != draft.get("phone"):
             return self._phone_changed(ctx, draft, phone)  # "电话写错了，是137…"
+        told = NAME_PUT_RIGHT.findall(_free_text(ctx))
+        if told and told[-1] != draft.get("name"):
+            draft["name"] = told[-1]  # "不对，我姓张，叫张四": the name put right, and the summary again
+            return [Reply(ctx.texts.get("complaint_name_changed", name=draft["name"])), *self._summary(ctx, draft)]
         if text in EDIT or ctx.parse.intent == "deny":
             ctx.slots.pop("confirming")
             ctx.slots["choosing_field"] = True
@@ -378,6 +393,15 @@ class ComplaintFlow(Flow):
         buttons = (Button(ctx.texts.get("button_progress"), case.case_no),
                    Button(ctx.texts.get("button_person"), "转人工"))
         return [Reply(filed_text(ctx, case), buttons=buttons)]
+
+
+def name_in(text: str) -> str:
+    """The name in an answer to "怎么称呼您": "称呼写错了 我姓王" → 王, "叫我王师傅就行" → 王师傅."""
+    said = NAME_SAID.search(text)
+    text = said.group(1) if said else text
+    for prefix in NAME_PREFIXES:
+        text = text.removeprefix(prefix)
+    return NAME_TAIL.sub("", text.strip()).strip(" ，,。")
 
 
 def _cancels(ctx: TurnContext) -> bool:
@@ -483,6 +507,8 @@ def _only_when_where(ctx: TurnContext) -> bool:
 def _not_an_answer(ctx: TurnContext) -> bool:
     """Whether the message is a short word of assent, refusal, greeting or a progress query, not an answer."""
     text = ctx.text
+    if ctx.parse.intent == "ask_progress" and asks_question(text) and len(text) <= MAX_QUESTION_CHARS:
+        return True  # "我的反映怎么样了": it was filed as the time and place
     if len(text) > MAX_BARE_ANSWER_CHARS or text in SKIP:
         return False
     if text in CONFIRM or text in EDIT:

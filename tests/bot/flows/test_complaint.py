@@ -805,3 +805,37 @@ async def test_saying_one_is_not_complaining_ends_the_intake_with_nothing_filed(
     assert after["flow"] == "guide", after
     progress = await visitor.say("查进度")
     assert "BBC" not in str(progress["replies"]), progress
+
+
+async def test_answers_in_everyday_words_are_taken_as_meant(client: TestClient) -> None:
+    visitor = await new_visitor(client)
+    await visitor.say("我要反映，窗口不给办居住证")
+    await visitor.say("说我社保没交满半年")
+    progress = await visitor.say("我的反映怎么样了")  # not the time and place
+    assert "什么时候、在哪个窗口" in progress["replies"][-1]["text"], progress
+    await visitor.say("上周五在政务中心")
+    wish = await visitor.say("希望能办下来")  # was the reply-time notice and the same question again
+    assert wish["replies"][0]["text"].startswith("怎么称呼您"), wish
+    await visitor.say("叫我王师傅就行")
+    summary = await visitor.say("13912345678")
+    text = summary["replies"][0]["text"]
+    assert "称呼：王师傅\n" in text and "诉求：希望能办下来" in text and "怎么样了" not in text, text
+    renamed = await visitor.say("不对，我姓张，叫张四")  # was "要修改哪一项？"
+    assert renamed["replies"][0]["text"] == "好的，称呼已改为“张四”。" and "称呼：张四" in renamed["replies"][1]["text"]
+
+    other = await new_visitor(client)
+    await other.say("我要反映，窗口不给办居住证")
+    await other.say("说我社保没交满半年")
+    await other.say("跳过")
+    await other.say("跳过")
+    fixed = await other.say("电话写错了，应该是13912345679")  # to "怎么称呼您": the number, not a name
+    assert fixed["replies"][0]["text"] == "好的，电话 139****5679 已记下。", fixed
+    summary = await other.say("不想留名字")
+    assert "称呼" not in summary["replies"][0]["text"] and "139****5679" in summary["replies"][0]["text"], summary
+
+    quitting = await new_visitor(client)
+    await quitting.say("我要反映，窗口不给办居住证")
+    called_off = await quitting.say("不反映了")  # was filed as the reason
+    assert called_off["replies"][0]["text"].startswith("好的，已取消"), called_off
+    assert (await quitting.say("你好"))["flow"] == "smalltalk"
+    assert await client.app[CASES].of_user(quitting.user_id) == []
