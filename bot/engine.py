@@ -39,7 +39,7 @@ from core.settings import Settings
 from core.text import CLAUSE_BREAK
 from handoff.evaluations import LEVELS
 from handoff.tickets import Ticket
-from intents.base import NLU, Parse, normalise
+from intents.base import FALLBACK_INTENT, NLU, Parse, normalise
 
 log = logging.getLogger("bot.engine")
 
@@ -101,6 +101,7 @@ class Engine:
         self._flows: dict[str, Flow] = {fallback.name: fallback}
         self._by_intent: dict[str, Flow] = {}
         self._acknowledgements = texts.words("acknowledgements")
+        self._cancel_words = texts.words("cancel_said")
         self._greeting_leads = sorted(texts.words("greeting_leads"), key=len, reverse=True)
 
     def add_flow(self, flow: Flow) -> None:
@@ -215,6 +216,8 @@ class Engine:
     async def _route(self, ctx: TurnContext) -> tuple[str, list[Reply]]:
         # "转人工，问一下研发费用加计扣除" asks for a person, though the classifier reads the question in it.
         intent = "request_human" if asks_for_a_person(ctx) else ctx.parse.intent
+        if intent == "cancel" and ctx.parse.confidence < 1.0 and not any(w in ctx.text for w in self._cancel_words):
+            intent = FALLBACK_INTENT  # "旧卡丢了" read as 取消: no word of it calls anything off
         if not ctx.text:
             return "smalltalk", [Reply(self._texts.get("empty_message"))]
         # A button payload of a flow's own goes to it, before the NLU's reading of it counts.

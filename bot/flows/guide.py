@@ -262,6 +262,8 @@ class GuideFlow(Flow):
             return [self._together(ctx, kb, target.removeprefix(BUNDLE_REF))]  # "能一起办吗" of the bundle shown
         # A chosen option answers the question asked before the choice, not whatever its title sounds like.
         field = (pending if target else None) or FIELD_BY_INTENT.get(ctx.parse.intent) or pending or "overview"
+        if field == "assisted" and not pending and not any(w in ctx.text for w in ctx.texts.words("assisted_said")):
+            field = "overview"  # "家里困难 想申请低保" read as 帮办代办: the item, not a booking nobody asked for
         if pending and target is None and not asks_question(ctx.text) and _names_only_an_item(ctx):
             field = pending  # "社保卡补办" to "要办理什么事项" after "预约": the booking, whatever the classifier reads
         if field not in appointments.KIND_BY_FIELD and _asks_amount(ctx):

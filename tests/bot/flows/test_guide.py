@@ -590,3 +590,16 @@ async def test_naming_three_items_of_a_bundle_asks_for_the_bundle(visitor: Visit
         await visitor.say("重新开始")
         answer = await visitor.say(said)  # was only 出生登记, or a choice between it and the bundle
         assert answer["replies"][0]["text"].startswith("【新生儿出生一件事】一件事"), (said, answer)
+
+
+async def test_an_unsure_reading_does_not_cancel_or_book_what_was_not_asked(visitor: Visitor) -> None:
+    await visitor.say("社保卡补办要带啥")
+    lost = await visitor.say("旧卡丢了")  # read as 取消: the conversation was dropped ("好的，已取消")
+    assert not lost["replies"][0]["text"].startswith("好的，已取消"), lost
+    assert any("社会保障卡" in b["title"] for b in lost["replies"][-1]["buttons"]), lost
+    called_off = await visitor.say("算了")
+    assert called_off["replies"][0]["text"].startswith("好的，已取消"), called_off
+    poor = await visitor.say("家里困难 想申请低保")  # read as 帮办代办: a booking nobody asked for
+    assert poor["replies"][0]["text"].startswith("【最低生活保障申请】\n实施部门"), poor
+    helped = await visitor.say("我腿脚不便 能上门办低保吗")
+    assert helped["replies"][0]["text"].startswith("帮办代办【最低生活保障申请】"), helped
