@@ -76,8 +76,10 @@ def assess(item: ServiceItem, have: set[int]) -> Assessment:
     missing = [m for m in not_had if not m.on_site]
     return Assessment(
         missing_main=tuple(m for m in missing if m.required and not m.deferrable),
-        missing_deferrable=tuple(m for m in missing if m.deferrable),
-        missing_optional=tuple(m for m in missing if not m.required and not m.deferrable),
+        # 容缺 is of required materials: one needed only in some situations ("已婚的提交") is listed with those
+        # situations, not to be supplied after acceptance by everyone
+        missing_deferrable=tuple(m for m in missing if m.required and m.deferrable),
+        missing_optional=tuple(m for m in missing if not m.required),
         on_site=tuple(m for m in not_had if m.on_site and m.required),
     )
 

@@ -306,8 +306,8 @@ class ProgressFlow(Flow):
         lines = [texts.get("progress_precheck_line", number=record.number, item=record.item_name,
                            decision=texts.get(f"progress_decision_{record.decision}"))]
         # Marked as the pre-check said them: 容缺 may follow after acceptance, 视情况 only in some situations.
-        lines += [f"  - {m['name']}" + (texts.get("progress_precheck_deferrable") if m.get("deferrable") else
-                                        "" if m.get("required", True) else texts.get("progress_precheck_optional"))
+        lines += [f"  - {m['name']}" + (texts.get("progress_precheck_optional") if not m.get("required", True) else
+                                        texts.get("progress_precheck_deferrable") if m.get("deferrable") else "")
                   for m in record.missing]
         return [Reply("\n".join(lines))]
 
