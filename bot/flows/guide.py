@@ -28,7 +28,14 @@ from bot.flows.base import (
 )
 from bot.flows.circumstance import asks_if_qualifies, circumstance_answer, circumstance_words, names_other
 from bot.flows.in_person import about_someone_else, asks_in_person, in_person_answer
-from bot.flows.material_asked import asked_of_context, material_mentioned, not_needed, not_on_checklist, without_it
+from bot.flows.material_asked import (
+    asked_of_context,
+    asks_without_it,
+    material_mentioned,
+    not_needed,
+    not_on_checklist,
+    without_it,
+)
 from bot.flows.next_steps import asks_next_step, bundles_referred, next_steps
 from bot.flows.smalltalk import day_asked, day_line, office_hours
 from bot.messages import Button, Reply
@@ -158,6 +165,18 @@ class GuideFlow(Flow):
         return asks_next_step(ctx)
 
     @staticmethod
+    def _named_beside_materials(ctx: TurnContext) -> ServiceItem | None:
+        """The item a message names once the materials it mentions are taken out, if it asks whether one of them
+        can be done without; else None.
+        """
+        if not asks_without_it(ctx):
+            return None
+        kb = ctx.services.kb.current
+        beside = kb.without_material_names(ctx.text)
+        hit = ctx.best(beside, ["item"]) if beside != ctx.text else None
+        return kb.items.get(hit.key) if hit is not None else None
+
+    @staticmethod
     def _context_item(ctx: TurnContext, slots: dict[str, Any]) -> ServiceItem | None:
         """The item being discussed (not a bundle), if any."""
         return ctx.services.kb.current.items.get(str(slots.get("target", "")).removeprefix("item:"))
@@ -213,6 +232,14 @@ class GuideFlow(Flow):
             return next_steps(ctx)
         context_item = self._context_item(ctx, slots)
         material = asked_of_context(ctx, context_item) if not slots.get("precheck") else None
+        if context_item is None and not slots.get("precheck"):
+            # "二手房过户 没带结婚证能先办吗": the item named beside the material (结婚证 names 结婚登记 too)
+            context_item = self._named_beside_materials(ctx)
+            material = asked_of_context(ctx, context_item)
+            if material is not None and context_item is not None:
+                slots["target"] = f"item:{context_item.code}"
+            else:
+                context_item = None
         if context_item is not None and material is not None:
             return without_it(ctx, context_item, material)  # "结婚证没带能先办吗" about 存量房
         unlisted = not_on_checklist(ctx, context_item) if material is None and not slots.get("precheck") else None

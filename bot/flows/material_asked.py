@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 
 from bot.choices_materials import states_having
-from bot.flows.base import TurnContext
+from bot.flows.base import TurnContext, asks_question
 from bot.messages import Reply
+from core.text import CLAUSE_BREAK
 from policy_kb.schema import Material, ServiceItem
 
 # The parts of a material's name that name it on their own: "婚姻状况声明或结婚证" → 婚姻状况声明, 结婚证.
@@ -25,12 +26,17 @@ WITHOUT_IT = re.compile(r"没带|没有|忘带|不带|没拿|先办|后补|后�
                         r"一定要|得带|要带吗|用带|用不用")
 
 
+# Words that say a material is not there ("没有经营场所证明", "结婚证忘带了").
+MISSING = re.compile(r"没有|没带|忘带|忘了|没拿|缺|找不到|丢了|没办")
+
+
 def material_mentioned(ctx: TurnContext, item: ServiceItem, query: str,
                        *, inside: bool = False) -> tuple[Material, str] | None:
     """The item's material the query names (by its name, an alias, or a part of its name; with `inside`, also a
     known material inside its name: 结婚证 of 父母结婚证), with the words that named it; None when it names none.
     """
     kb = ctx.services.kb.current
+    named: list[tuple[Material, list[str]]] = []
     for material in item.materials:
         names = kb.material_words(material.name, material.accepted) if inside else \
             kb.material_names(material.name, material.accepted)
@@ -39,9 +45,14 @@ def material_mentioned(ctx: TurnContext, item: ServiceItem, query: str,
             parts |= {name[-HEAD_CHARS:] for name in names if name[-HEAD_CHARS:] not in GENERAL_HEADS}
             parts |= {p + name.split("或")[-1][-HEAD_CHARS:] for name in names if "或" in name
                       for p in name.split("或")[:-1] if len(p) <= HEAD_CHARS}
-        said = next((p for p in sorted(parts, key=len, reverse=True) if p in query), None)
-        if said is not None:
-            return material, said
+        named.append((material, sorted(parts, key=len, reverse=True)))
+    # "我只有身份证 没有经营场所证明 能先办吗": the material said to be missing, before one said to be there
+    clauses = CLAUSE_BREAK.split(query)
+    for clause in [c for c in clauses if MISSING.search(c)] + [query]:
+        for material, words in named:
+            said = next((w for w in words if w in clause), None)
+            if said is not None:
+                return material, said
     return None
 
 
@@ -54,13 +65,15 @@ def asked_of_context(ctx: TurnContext, item: ServiceItem | None) -> Material | N
     """"委托书要吗", "结婚证没带能先办吗" while `item` is discussed: its material asked about, when the message
     names no other item once that material's words are taken out; else None.
     """
-    if item is None or not asks_without_it(ctx) or states_having(ctx.text):
-        return None  # "身份证有，结婚证没带" says what one has: a checklist answer, not a question
+    if item is None or not asks_without_it(ctx) or (states_having(ctx.text) and not asks_question(ctx.text)):
+        return None  # "身份证有，结婚证没带" says what one has: a checklist answer ("…能先办吗" asks)
     # "结婚证没带" is asked of 父母结婚证 too: whether one can do without it is only asked of the item's own
     mentioned = material_mentioned(ctx, item, ctx.text, inside=True)
     if mentioned is None:
         return None
-    other = ctx.best(ctx.text.replace(mentioned[1], " "), ["item", "bundle"])
+    # other materials named are not other items ("我只有身份证 没有经营场所证明": not the 身份证 item)
+    rest = ctx.services.kb.current.without_material_names(ctx.text.replace(mentioned[1], " "))
+    other = ctx.best(rest, ["item", "bundle"])
     return mentioned[0] if other is None or other.key == item.code else None
 
 

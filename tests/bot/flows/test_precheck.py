@@ -457,3 +457,15 @@ async def test_whether_the_window_accepts_now_is_answered_from_the_result(visito
     await visitor.say("结婚证也带了")
     done = await visitor.say("能先办吗")
     assert done["replies"][0]["text"] == "【存量房转移登记】材料都齐了，可以直接受理，不用容缺。", done
+
+
+async def test_whether_a_missing_material_can_wait_is_asked_of_the_right_item_and_material(client: TestClient) -> None:
+    first = await new_visitor(client)
+    resale = await first.say("二手房过户 没带结婚证能先办吗")  # was 结婚登记's checklist (结婚证 names it too)
+    assert resale["replies"][0]["text"].startswith("【存量房转移登记】的“婚姻状况声明或结婚证”可以容缺"), resale
+    fund = await (await new_visitor(client)).say("公积金租房提取 结婚证忘带了 能先受理吗")  # was the conditions
+    assert fund["replies"][0]["text"].startswith("【住房公积金提取（租赁住房）】的“结婚证”可以容缺"), fund
+    trader = await new_visitor(client)
+    await trader.say("个体户要带啥")
+    said = await trader.say("我只有身份证 没有经营场所证明 能先办吗")  # the one missing, not the 身份证 they have
+    assert said["replies"][0]["text"].startswith("【个体工商户设立登记】的“经营场所使用证明”是主要材料"), said
