@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from bot.flows.base import TurnContext
@@ -88,12 +88,29 @@ def changes_day(ctx: TurnContext, booking: dict[str, Any]) -> bool:
         and _chosen(ctx, booking) is None
 
 
+# A weekday said without 下/上/这/本 in front ("周三下午").
+BARE_WEEKDAY = re.compile(r"(?<![下上这本])(?:周|星期|礼拜)[一二三四五六日天]")
+
+
 def _day_not_offered(ctx: TurnContext, booking: dict[str, Any]) -> date | None:
     """"周六上午", "下周五", "今天下午" to the offered days: a day that cannot be booked, to say so and offer again."""
     if booking.get("step") != "day":
         return None
     named = day_asked(ctx)
-    return named if named is not None and named.isoformat() not in booking["choices"].values() else None
+    return named if named is not None and _offered_day(ctx, set(booking["choices"].values())) is None else None
+
+
+def _offered_day(ctx: TurnContext, offered: set[str]) -> date | None:
+    """The offered day the message names: "周三" said on a Wednesday whose slots are gone, or "周一" said after it,
+    is next week's (a bare weekday was read as this week's, today or past).
+    """
+    named = day_asked(ctx)
+    if named is None:
+        return None
+    if named.isoformat() in offered:
+        return named
+    later = named + timedelta(days=7)
+    return later if BARE_WEEKDAY.search(ctx.text) and later.isoformat() in offered else None
 
 
 def gives_contact(ctx: TurnContext, booking: dict[str, Any]) -> bool:
@@ -122,8 +139,8 @@ def _chosen(ctx: TurnContext, booking: dict[str, Any]) -> str | None:
     if ctx.text in choices:
         return choices[ctx.text]
     if booking.get("step") == "day":  # "明天", "下周一", "11月25日"
-        dates = [e.value for e in ctx.parse.entities if e.entity == "date"]
-        return dates[0] if dates and dates[0] in choices.values() else None
+        named = _offered_day(ctx, set(choices.values()))
+        return named.isoformat() if named is not None else None
     chosen = next((v for title, v in choices.items() if ctx.text and title.startswith(ctx.text)), None)
     return chosen or _half_named(ctx, set(choices.values()))
 
@@ -165,13 +182,13 @@ async def start(ctx: TurnContext, item: ServiceItem, field: str, replaces: Appoi
     if replaces is not None and replaces.phone:
         ctx.slots["booking"].update(phone=replaces.phone, address=replaces.address)
     head = ctx.texts.get(f"{kind}_pick_day", name=item.name, window=item.window)
-    named = next((e.value for e in ctx.parse.entities if e.entity == "date"), None)
+    named = day_asked(ctx)
     reads_day = replaces is None or day_in_text
-    if reads_day and named in choices.values():  # "预约周五下午办社保卡": the day (and half) at once
+    if reads_day and _offered_day(ctx, set(choices.values())) is not None:  # "预约周五下午办社保卡": at once
         return await step(ctx, item)
     if reads_day and named is not None:  # a weekend, today, or too far ahead: say so, then offer
-        head = ctx.texts.get("appointment_day_unavailable", day=date_in_words(date.fromisoformat(str(named))),
-                             count=len(choices)) + "\n" + head
+        head = ctx.texts.get("appointment_day_unavailable", day=date_in_words(named), count=len(choices)) + \
+            "\n" + head
     if kind == "appointment" and ASKS_IF_NEEDED.search(ctx.text):  # "护照要预约吗": answered, then offered
         head = ctx.texts.get("appointment_not_required", name=item.name) + "\n" + head
     return [Reply(head, buttons=tuple(Button(title, title) for title in choices))]

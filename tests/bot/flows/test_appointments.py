@@ -372,3 +372,14 @@ async def test_of_two_bookings_the_one_named_is_moved_or_cancelled(client: TestC
     assert residence in [a.number for a in upcoming] and card not in [a.number for a in upcoming]
     gone = await visitor.say("取消居住证那个")
     assert gone["replies"][0]["text"] == f"预约 {residence} 已取消。", gone
+
+
+async def test_a_bare_weekday_already_past_or_today_is_next_weeks(client: TestClient, visitor: Visitor) -> None:
+    today = today_local()
+    week = today.isocalendar()[:2]
+    # an offered day whose weekday, said bare ("周三"), reads as this week's: today or a day gone by
+    day = next(d for d in book_of(client).days(today) if (d - timedelta(days=7)).isocalendar()[:2] == week)
+    weekday = "一二三四五六日"[day.weekday()]
+    booked = await visitor.say(f"预约周{weekday}下午办社保卡")  # was "…不能预约", this week's being today or past
+    reply = booked["replies"][0]
+    assert reply["text"].startswith("预约成功") and f"{date_in_words(day)}下午" in reply["text"], booked
