@@ -349,6 +349,9 @@ class GuideFlow(Flow):
             exact = [h for h in close if kb.is_the_title_of(query, h)]
             if len(exact) == 1:  # "企业开办" is the bundle of that name, not also 企业银行开户预约
                 close = confident = exact
+            marked = _told_apart(kb, query, close) if len(close) > 1 else None
+            if marked is not None:  # "公积金怎么取出来 我要买房": 买房 is in only the 购房提取's names
+                close = confident = [marked]
             of_bundle = _of_bundle_in_context(ctx, query, [slots.get("target"), *choices.values()])
             if of_bundle is not None:
                 target = f"item:{of_bundle}"  # "医保怎么交" while 新生儿出生 is discussed: the newborn's 医保
@@ -786,6 +789,23 @@ def _other_matter(ctx: TurnContext, query: str) -> str | None:
         return None
     marks = [mark for mark in ctx.texts.words("matter_marks") if mark in core]
     return core if marks and len(core) > max(len(mark) for mark in marks) else None
+
+
+def _told_apart(kb: KnowledgeBase, query: str, hits: list[Hit]) -> Hit | None:
+    """Of records about equally near a question, the one it tells apart: the only one whose names (its name and
+    aliases) hold a word of the question that none of the others' do ("买房" of 住房公积金提取（购买自住住房）,
+    among the 公积金 withdrawals); None when no one record, or more than one, is told apart so.
+    """
+    words = {w for w in kb.tokenizer.words(kb.core(query)) if len(w) >= 2}
+    said = [{w for w in words if any(w in name for name in _names_of(kb, hit))} for hit in hits]
+    apart = [hit for i, hit in enumerate(hits) if said[i] - set().union(*(said[:i] + said[i + 1:]))]
+    return apart[0] if len(apart) == 1 else None
+
+
+def _names_of(kb: KnowledgeBase, hit: Hit) -> tuple[str, ...]:
+    """The name and aliases of the record a hit found."""
+    record = kb.items.get(hit.key) if hit.kind == "item" else kb.bundles.get(hit.key)
+    return (record.name, *record.aliases) if record is not None else (hit.title,)
 
 
 def _item_and_ref(kb: KnowledgeBase, hit: Hit) -> tuple[ServiceItem, str]:

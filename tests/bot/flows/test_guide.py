@@ -603,3 +603,14 @@ async def test_an_unsure_reading_does_not_cancel_or_book_what_was_not_asked(visi
     assert poor["replies"][0]["text"].startswith("【最低生活保障申请】\n实施部门"), poor
     helped = await visitor.say("我腿脚不便 能上门办低保吗")
     assert helped["replies"][0]["text"].startswith("帮办代办【最低生活保障申请】"), helped
+
+
+async def test_a_word_only_one_of_the_near_matches_has_picks_it(visitor: Visitor) -> None:
+    for said, item in (("公积金怎么取出来 我要买房", "住房公积金提取（购买自住住房）"),
+                       ("公鸡金怎么提取 我租房的", "住房公积金提取（租赁住房）")):
+        await visitor.say("重新开始")
+        answer = await visitor.say(said)  # was a choice among three 公积金提取
+        assert answer["replies"][0]["text"].startswith(f"【{item}】"), (said, answer)
+    await visitor.say("重新开始")
+    unsure = await visitor.say("公积金怎么提取")  # nothing tells them apart: asked which
+    assert unsure["replies"][0]["text"] == "您要办理的是：", unsure
