@@ -245,13 +245,34 @@ class ComplaintFlow(Flow):
         if (told := NAME_TOLD.search(account)) is not None:  # "我叫张三 不动产登记办不了…": nor the name
             draft["name"] = told.group(1)
             account = account.replace(told.group(0), "").strip(" ，,；;、")
-        found = self._find_item(ctx, drop_id_numbers(ctx.text, keep_problem=False))
+        found = self._matter_in_context(ctx) or self._find_item(ctx, drop_id_numbers(ctx.text, keep_problem=False))
         if found:
             draft.update(found)
         if found or len(ctx.text) >= MIN_ACCOUNT_CHARS:
             draft["account"] = account
             if GIVES_REASON.search(draft["account"]):
                 draft["happened"] = ""  # told already: the account says it
+
+    @staticmethod
+    def _matter_in_context(ctx: TurnContext) -> dict[str, Any]:
+        """The item or policy the conversation was about just before the complaint, when the complaint names no
+        other once materials are taken out ("社保卡补办要带什么" then "窗口不给办，说身份证信息对不上": 社保卡, not the
+        身份证 item; "稳岗返还" then "一直没到账，去问也不给办": 稳岗返还).
+        """
+        kb = ctx.services.kb.current
+        if len(ctx.text) < MIN_ACCOUNT_CHARS:
+            return {}  # "我要投诉" alone: which matter is asked, not assumed
+        if ctx.previous_flow == "guide":
+            item = kb.items.get(str(ctx.session.slots_of("guide").get("target", "")).removeprefix("item:"))
+            named = ctx.best(kb.without_material_names(ctx.text), ["item", "bundle"])
+            return _item_fields(item) if item is not None and (named is None or named.key == item.code) else {}
+        if ctx.previous_flow == "policy":
+            policy = kb.policies.get(str(ctx.session.slots_of("policy").get("policy", "")))
+            named = ctx.best(ctx.text, ["item", "bundle", "policy"])
+            if policy is not None and (named is None or named.key == policy.id):
+                return {"item_name": policy.title, "item_code": None, "item_window": POLICY_WINDOW,
+                        "item_department": policy.issuer}
+        return {}
 
     def _find_item(self, ctx: TurnContext, text: str) -> dict[str, Any]:
         """The service item the text names, else a policy it names ("申请稳岗返还跑了两趟"), or, when it names

@@ -839,3 +839,18 @@ async def test_answers_in_everyday_words_are_taken_as_meant(client: TestClient) 
     assert called_off["replies"][0]["text"].startswith("好的，已取消"), called_off
     assert (await quitting.say("你好"))["flow"] == "smalltalk"
     assert await client.app[CASES].of_user(quitting.user_id) == []
+
+
+async def test_a_complaint_right_after_a_question_is_about_what_was_asked(client: TestClient) -> None:
+    card = await new_visitor(client)
+    await card.say("社保卡补办要带什么材料")
+    complaint = await card.say("我去了窗口不给办，说身份证信息对不上")  # was filed against the 身份证 item
+    assert complaint["flow"] == "complaint"
+    for answer in ("跳过", "跳过", "跳过"):
+        await card.say(answer)
+    summary = await card.say("13912345678")
+    assert "事项：社会保障卡申领、补换" in summary["replies"][0]["text"], summary
+    firm = await new_visitor(client)
+    await firm.say("稳岗返还")
+    said = await firm.say("我们符合条件但是一直没到账，去问也不给办")  # was asked which matter
+    assert "想办理什么事" not in said["replies"][-1]["text"], said
