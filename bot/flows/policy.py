@@ -371,7 +371,10 @@ class PolicyFlow(Flow):
             who, benefit = _who(ctx, policy) or texts.get("policy_for_anyone"), policy.benefit or policy.summary
             return texts.get("policy_fact_applies", title=policy.title, who=who, benefit=benefit)
         if not fits(policy, Profile(**said)):
-            return texts.get("policy_applies_no", asked=described, title=policy.title, who=_who(ctx, policy))
+            # "住宿和餐饮业不在…适用范围内": what rules it out, not every detail told (小型企业、小规模纳税人 fit)
+            ruling_out = {field: value for field, value in said.items() if not fits(policy, Profile(**{field: value}))}
+            asked = "、".join(_shown(value, field) for field, value in ruling_out.items()) or described
+            return texts.get("policy_applies_no", asked=asked, title=policy.title, who=_who(ctx, policy))
         text = texts.get("policy_applies_yes", asked=described, title=policy.title,
                          benefit=policy.benefit or policy.summary)
         if policy.eligibility.other:

@@ -547,3 +547,12 @@ async def test_a_headcount_told_is_compared_with_a_policys_cap_on_staff(client: 
     text = within["replies"][0]["text"]
     assert within["flow"] == "policy" and "300人（含）以内" in text, within
     assert "年应纳税所得额不超过300万元" in text and "从业人数不超过300人" not in text, within
+
+
+async def test_not_qualifying_names_what_rules_it_out_not_every_detail_told(visitor: Visitor) -> None:
+    await visitor.say("我们是做餐饮的小型企业 有啥减税政策")
+    await visitor.say("小规模")
+    no = await visitor.say("研发费用加计扣除我们能享受吗")
+    text = no["replies"][0]["text"]
+    # was "住宿和餐饮业、小型企业、小规模纳税人不在…": only the industry rules it out
+    assert text.startswith("住宿和餐饮业不在【研发费用税前加计扣除】的适用范围内"), no
