@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import math
@@ -316,11 +317,26 @@ class Engine:
         """A ticket is open: the message goes to the staff member (the bot stays silent while they serve);
         取消 or 人工结束 leaves the queue or ends the service. Out of hours the bot still answers what it can.
         """
+        left = self._leaves_queue_to_ask(ctx) if ticket.status == "waiting" else None
+        if left is not None:
+            # "算了不用了 我问下社保卡在哪办": out of the queue, and the question answered by the bot (it was passed
+            # to staff as the citizen's message)
+            await self._services.tickets.citizen_leaves(ticket)
+            asked = dataclasses.replace(ctx, text=left, parse=await self._nlu.parse(left))
+            flow_name, replies = await self._route(asked)
+            ctx.session = asked.session
+            return flow_name, [Reply(self._texts.get("handoff_left_queue_to_ask")), *replies]
         # Out of hours a waiting ticket is a message left, not a place in a queue.
         reopens = self._closed_until() if ticket.status == "waiting" else None
         if reopens is not None and self._bot_answers(ctx):
             return await self._answered_beside_message(ctx, ticket)
         return "handoff", await self._relayed(ctx, ticket, reopens)
+
+    def _leaves_queue_to_ask(self, ctx: TurnContext) -> str | None:
+        """What a message asks after a first clause that leaves the queue ("算了不用了 我问下…"), or None."""
+        first, *rest = CLAUSE_BREAK.split(ctx.text.strip(" ，,。.！!"), maxsplit=1)
+        asked = rest[0].strip() if rest else ""
+        return asked if asked and first in self._texts.words("leaves_queue") else None
 
     def _bot_answers(self, ctx: TurnContext) -> bool:
         """"开公司要带什么材料", "查进度", "几点上班", a record number: what the bot answers itself while a message

@@ -581,3 +581,14 @@ async def test_ending_a_service_nobody_is_giving_does_not_queue(open_client: Tes
     await served.say("跳过")
     assert (await client.app[TICKETS].get(ticket_id)).rating == 5
     assert len(await client.app[TICKETS].find(windows=None)) == 1
+
+
+async def test_leaving_the_queue_in_words_with_a_question_answers_it(open_client: TestClient) -> None:
+    client = open_client
+    visitor = await new_visitor(client)
+    await visitor.say("转人工")
+    asked = await visitor.say("算了不用了 我问下社保卡在哪办")  # was passed to staff as the citizen's message
+    texts = [r["text"] for r in asked["replies"]]
+    assert texts[0] == "好的，已退出排队。" and texts[1].startswith("【社会保障卡申领、补换】"), texts
+    tickets = await client.app[TICKETS].find(windows=None)
+    assert [(t.status, t.closed_by) for t in tickets] == [("closed", "citizen")], tickets
