@@ -1,5 +1,6 @@
-"""`glossary`: what a word the assistant itself uses means ("容缺受理是啥意思", "什么叫一件事"), said plainly from
-the `glossary` table of replies.yml; one turn, and the conversation goes on where it was.
+"""`glossary`: what a word the assistant itself uses means ("容缺受理是啥意思", "什么叫一件事", "小规模纳税人和
+一般纳税人有什么区别"), said plainly from the `glossary` table of replies.yml; one turn, and the conversation goes on
+where it was (a narrowing question still waits for its answer).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from bot.messages import Reply
 AFTER = re.compile(r"^\s*(?:是啥意思|是什么意思|什么意思|啥意思|是啥|是什么|指什么|指的是什么|指的啥|怎么理解|咋理解|"
                    r"是干嘛的|是干什么的|是干啥的|干啥用的|干嘛用的|有啥用|有什么用|是做什么的)")
 BEFORE = re.compile(r"(?:什么是|啥是|啥叫|什么叫|何为)\s*$")
+# "小规模纳税人和一般纳税人有什么区别": the difference between the word and another asked, anywhere after it.
+DIFFERENCE = re.compile(r"区别|不同|差别|不一样|哪个好|有啥差")
 MAX_ASKED_CHARS = 20  # a longer message says more than "what does it mean"
 
 
@@ -42,6 +45,7 @@ def _meaning_asked(ctx: TurnContext) -> str | None:
     for terms, meaning in ctx.texts.glossary():
         for term in terms:
             at = text.find(term)
-            if at >= 0 and (AFTER.match(text[at + len(term):]) or BEFORE.search(text[:at])):
+            after = text[at + len(term):]
+            if at >= 0 and (AFTER.match(after) or BEFORE.search(text[:at]) or DIFFERENCE.search(after)):
                 return meaning
     return None

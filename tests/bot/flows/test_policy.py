@@ -556,3 +556,11 @@ async def test_not_qualifying_names_what_rules_it_out_not_every_detail_told(visi
     text = no["replies"][0]["text"]
     # was "住宿和餐饮业、小型企业、小规模纳税人不在…": only the industry rules it out
     assert text.startswith("住宿和餐饮业不在【研发费用税前加计扣除】的适用范围内"), no
+
+
+async def test_asking_what_a_narrowing_answer_means_is_explained_not_taken_as_the_answer(visitor: Visitor) -> None:
+    await visitor.say("我想了解一下惠企政策")
+    asked = await visitor.say("小规模纳税人和一般纳税人有什么区别")  # was "好的，记下了：一般纳税人。"
+    text = asked["replies"][0]["text"]
+    assert text.startswith("小规模纳税人和一般纳税人是增值税的两类纳税人"), asked
+    assert "记下了" not in text
