@@ -242,18 +242,17 @@ class SearchIndex:
         top = np.union1d(_best(scores, CANDIDATES), _best(np.where(scores > 0, reading.by_name, 0), NAME_CANDIDATES))
         best_bm25 = float(scores[top].max())
         # A bundle answers a question about several services; otherwise the single item wins a tie.
-        parts_named = {int(i): self._named(cores, self._parts[int(i)]) for i in top if int(i) in self._parts}
-        several = reading.several or any(self._clauses_name_parts(norm, int(i)) for i, parts in parts_named.items()
-                                         if np.count_nonzero(parts >= PART_NAMED) >= 2)
+        several = reading.several or self._clauses_name_a_bundle(norm, top)
         bundle_factor = 1.0 if several else BUNDLE_WITHOUT_CUE
         named_by_doc = self._named(cores, top)
         hits = []
         for position, index in enumerate(top):
             doc = self._docs[int(index)]
             named = float(named_by_doc[position])
-            parts = parts_named.get(int(index))
-            if several and parts is not None and np.count_nonzero(parts >= PART_NAMED) >= 2:
-                named = max(named, float(parts.max()))
+            if several and int(index) in self._parts:
+                parts = self._named(cores, self._parts[int(index)])
+                if np.count_nonzero(parts >= PART_NAMED) >= 2:
+                    named = max(named, float(parts.max()))
             relative = float(scores[index]) / best_bm25
             # Confidence comes from how well the question names the record; BM25 breaks ties among them.
             score = named * (0.85 + 0.15 * relative) * float(self._weights[index])
@@ -266,21 +265,27 @@ class SearchIndex:
         return hits
 
 
-    def _clauses_name_parts(self, norm: str, bundle: int) -> bool:
-        """Whether the question's clauses name several of the bundle's items, each its own ("孩子刚生 要上户口 还要
-        办医保 社保卡": 出生登记, 医保, 社保卡), asking for them all though no word asks for several; one clause
-        naming several ("二手房过户": every 过户 of the bundle) does not.
+    def _clauses_name_a_bundle(self, norm: str, top: np.ndarray) -> bool:
+        """Whether the question's clauses name several items of one bundle among the candidates, each its own
+        ("孩子刚生 要上户口 还要办医保 社保卡": 出生登记, 医保, 社保卡), asking for them all though no word asks for
+        several; one clause naming several ("二手房过户": every 过户 of the bundle) does not.
         """
-        named: dict[int, float] = {}
-        for clause in PART_CLAUSES.split(norm):
-            core = self._matcher.core(clause)
-            if len(core) < 2:
-                continue
-            by_part = self._named([core], self._parts[bundle])
-            best = int(by_part.argmax())
-            named[best] = max(named.get(best, 0.0), float(by_part[best]))
-        return sum(score >= PART_NAMED_ALONE for score in named.values()) >= PARTS_NAMED_WITHOUT_CUE or \
-            sum(score >= PART_NAMED_FULLY for score in named.values()) >= 2
+        bundles = [int(i) for i in top if int(i) in self._parts]
+        if not bundles:
+            return False
+        cores = [core for core in (self._matcher.core(c) for c in PART_CLAUSES.split(norm)) if len(core) >= 2]
+        if len(cores) < 2:
+            return False  # most questions: one clause
+        for bundle in bundles:
+            named: dict[int, float] = {}
+            for core in cores:
+                by_part = self._named([core], self._parts[bundle])
+                best = int(by_part.argmax())
+                named[best] = max(named.get(best, 0.0), float(by_part[best]))
+            if sum(score >= PART_NAMED_ALONE for score in named.values()) >= PARTS_NAMED_WITHOUT_CUE or \
+                    sum(score >= PART_NAMED_FULLY for score in named.values()) >= 2:
+                return True
+        return False
 
     def _read(self, norm: str) -> _Reading:
         """What ranking needs of a normalised question whatever kinds it is asked for, kept for the next searches
