@@ -101,7 +101,9 @@ class ComplaintFlow(Flow):
 
     def owns(self, ctx: TurnContext) -> bool:
         """"继续登记" after a question set aside takes the complaint up where it was."""
-        return bool(ctx.session.slots_of(self.name).get("set_aside")) and ctx.text == _resume_payload(ctx)
+        slots = ctx.session.slots_of(self.name)
+        pending = bool(slots.get("set_aside") or slots.get("asking") or slots.get("confirming"))
+        return pending and _asks_to_resume(ctx)  # also after 转人工 half-way, or typed in a sentence
 
     def sets_aside(self, ctx: TurnContext) -> bool:
         """A question put as one, that the classifier reads as a guide, policy or office-hours question and that
@@ -131,9 +133,11 @@ class ComplaintFlow(Flow):
     async def handle(self, ctx: TurnContext) -> list[Reply]:
         """Take the answer to the pending question, then ask the next one or confirm or file."""
         slots = ctx.slots
-        resuming = ctx.text == _resume_payload(ctx)
-        if slots.pop("set_aside", False) and (ctx.previous_flow != self.name or resuming):
-            # Back from a question set aside, by the button or by asking to complain again: where it was.
+        resuming = _asks_to_resume(ctx)
+        if (slots.pop("set_aside", False) and (ctx.previous_flow != self.name or resuming)) or \
+                (resuming and ctx.previous_flow != self.name and (slots.get("asking") or slots.get("confirming"))):
+            # Back from a question set aside or a 转人工 half-way, by the button, by "继续登记" typed or by asking to
+            # complain again: where it was.
             return [Reply(ctx.texts.get("complaint_resumed")), *self._pending_question(ctx, slots)]
         if resuming and ctx.previous_flow == self.name and (slots.get("asking") or slots.get("confirming")):
             return self._pending_question(ctx, slots)  # "继续登记" typed after a question answered in passing
@@ -432,6 +436,11 @@ def _cancels(ctx: TurnContext) -> bool:
         return False
     rest = CANCEL_LEAD.sub("", ctx.text)
     return len(ctx.text) <= MAX_CANCEL_CHARS or any(rest.startswith(word) for word in words)
+
+
+def _asks_to_resume(ctx: TurnContext) -> bool:
+    """"继续登记" (the button), or typed in a sentence ("好的，继续登记刚才的反映")."""
+    return ctx.text == _resume_payload(ctx) or any(word in ctx.text for word in ctx.texts.words("resume_complaint"))
 
 
 def _resume_payload(ctx: TurnContext) -> str:

@@ -592,3 +592,15 @@ async def test_leaving_the_queue_in_words_with_a_question_answers_it(open_client
     assert texts[0] == "好的，已退出排队。" and texts[1].startswith("【社会保障卡申领、补换】"), texts
     tickets = await client.app[TICKETS].find(windows=None)
     assert [(t.status, t.closed_by) for t in tickets] == [("closed", "citizen")], tickets
+
+
+async def test_a_complaint_left_for_a_person_half_way_is_taken_up_again(open_client: TestClient) -> None:
+    visitor = await new_visitor(open_client)
+    await visitor.say("我要反映，窗口不给办居住证")
+    await visitor.say("转人工")
+    await visitor.say("取消")
+    back = await visitor.say("好的，继续登记刚才的反映")  # was "没太明白", the draft lost
+    texts = [r["text"] for r in back["replies"]]
+    assert back["flow"] == "complaint" and "原因是什么" in texts[-1], texts
+    summary_on_the_way = await visitor.say("说我社保没交满半年")
+    assert "什么时候、在哪个窗口" in summary_on_the_way["replies"][-1]["text"], summary_on_the_way
