@@ -135,6 +135,8 @@ class GuideFlow(Flow):
         hits = ctx.search(ctx.text, ["item", "bundle"], limit=2)
         if hits and hits[0].confident and ctx.parse.intent == "out_of_scope" and ctx.parse.confidence < UNSURE:
             return True  # "户口怎么上": an unsure "out of scope" of a message naming an item is a question about it
+        if hits and hits[0].confident and ctx.parse.intent == "ask_office_hours" and _fields_asked(ctx):
+            return True  # "结婚登记在哪办 周六上班吗": where the item is done, and whether that day is open
         if not (hits and hits[0].confident and ctx.services.kb.current.names_only(ctx.text, hits[0])):
             return False
         if ctx.parse.confidence < UNSURE:
@@ -302,6 +304,7 @@ class GuideFlow(Flow):
         if asks_in_person(ctx) and (field in IN_PERSON_READ_AS or (field == "assisted" and about_someone_else(ctx))):
             field = "in_person"  # "必须本人去吗", "能让家里人代办吗" (not the centre's 帮办代办)
         day = day_asked(ctx) if _asks_if_open(ctx) and field not in appointments.KIND_BY_FIELD else None
+        asked_besides_day = field if day is not None and field in MULTI_FIELDS else None
         if day is not None:
             field = "location"  # "居住证周六能办吗": whether that day is open, and where it is done
         if target is None and _asks_together_only(ctx):
@@ -393,6 +396,8 @@ class GuideFlow(Flow):
             slots.pop("target", None)
             return [Reply(ctx.texts.get("guide_which_item"))]
         asked = _fields_asked(ctx)
+        if asked_besides_day is not None:  # "我明天去办居住证 要带啥 几点开门": the materials, and where, that day
+            asked = sorted({*asked, asked_besides_day, "location"}, key=MULTI_FIELDS.index)
         if len(asked) > 1 and field in (*asked, "overview"):
             # "办护照要多久？多少钱？在哪办？": every field asked, in one reply each, the buttons on the last
             answers = [r for f in asked for r in await self._answer(ctx, item, f)]
@@ -482,7 +487,7 @@ class GuideFlow(Flow):
             text = "\n".join(
                 [texts.get("guide_materials", name=item.name, count=len(item.materials)), *self._first_page(ctx, lines)]
             )
-            if any(m.deferrable for m in item.materials):
+            if any(m.deferrable and m.required and not m.on_site for m in item.materials):
                 text += "\n" + texts.get("guide_materials_deferrable")
             if item.common_errors:
                 text += "\n" + texts.get("guide_common_errors") + "；".join(item.common_errors[:2])
@@ -831,12 +836,15 @@ def _missing_line(material: Material, tag: str = "") -> str:
 
 
 def _tags(material: Any) -> str:
+    """A material's mark in a checklist: made at the window, only in some situations, or 容缺 (required ones only,
+    as the pre-check counts them).
+    """
     if material.on_site:
         return "（窗口现场办理）"
-    if material.deferrable:
-        return "（可容缺）"
     if not material.required:
         return "（视情况提供）"
+    if material.deferrable:
+        return "（可容缺）"
     return ""
 
 

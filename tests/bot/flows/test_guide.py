@@ -293,7 +293,8 @@ async def test_a_bundle_does_not_ask_for_what_it_makes_or_what_does_not_apply(vi
     # 出生医学证明 is issued by the bundle's first item; a newborn has no 身份证 and no old card to hand back
     for not_asked in ("出生医学证明", "居民身份证", "原社会保障卡（视情况提供）"):
         assert not_asked not in materials, (not_asked, text)
-    tags = ("父母结婚证（可容缺）", "近期免冠证件照片（窗口现场办理）", "授权委托书及代理人身份证明（视情况提供）")
+    # 父母结婚证 only for married parents: in some situations, not 容缺 for everyone
+    tags = ("父母结婚证（视情况提供）", "近期免冠证件照片（窗口现场办理）", "授权委托书及代理人身份证明（视情况提供）")
     for tagged in tags:
         assert tagged in materials, (tagged, text)
 
@@ -614,3 +615,15 @@ async def test_a_word_only_one_of_the_near_matches_has_picks_it(visitor: Visitor
     await visitor.say("重新开始")
     unsure = await visitor.say("公积金怎么提取")  # nothing tells them apart: asked which
     assert unsure["replies"][0]["text"] == "您要办理的是：", unsure
+
+
+async def test_a_day_and_fields_asked_together_are_all_answered(visitor: Visitor) -> None:
+    both = await visitor.say("结婚登记在哪办 周六上班吗")  # was the centre's office hours only
+    texts = [r["text"] for r in both["replies"]]
+    assert "（周六）休息" in texts[0] and texts[1].startswith("【内地居民结婚登记】办理地点"), texts
+    await visitor.say("重新开始")
+    three = await visitor.say("我明天去办居住证 要带啥 几点开门")  # the materials were dropped
+    texts = [r["text"] for r in three["replies"]]
+    assert any(t.startswith("【居住证申领】需要") for t in texts), texts
+    assert any(t.startswith("【居住证申领】办理地点") for t in texts), texts
+    assert "就业或就读证明（视情况提供）" in "".join(texts), texts  # only for those applying by work or study
