@@ -627,3 +627,10 @@ async def test_a_day_and_fields_asked_together_are_all_answered(visitor: Visitor
     assert any(t.startswith("【居住证申领】需要") for t in texts), texts
     assert any(t.startswith("【居住证申领】办理地点") for t in texts), texts
     assert "就业或就读证明（视情况提供）" in "".join(texts), texts  # only for those applying by work or study
+
+
+async def test_a_lost_household_register_is_not_a_move_of_it(visitor: Visitor) -> None:
+    lost = await visitor.say("户口本丢了怎么补")  # was 户口迁移's steps: the guide lacks this matter
+    assert lost["replies"][0]["text"].startswith("抱歉，暂时没有“户口本"), lost
+    moving = await visitor.say("迁户口要什么材料")
+    assert moving["replies"][0]["text"].startswith("【户口迁移（跨省迁入地一站式办理）】"), moving
