@@ -55,6 +55,9 @@ ANSWERED_BESIDE_A_MESSAGE = QUESTION_INTENTS | {"ask_progress", "help", "prechec
 COMMAND_INTENTS = frozenset({"ask_progress", "help"})
 # "社保卡那个", "租房的那个": a choice among the buttons pointed at by what it is about.
 POINTS_AT = re.compile(r"的?(?:那个|这个|那一个|这一个|那项|这项)$")
+# "不对 是离婚", "不是这个，我说的是补户口本": a correction, and the words that lead to what it says instead.
+CORRECTION_LEAD = re.compile(r"^(?:不对|不是|错了|搞错了|弄错了|说错了)(?:这个|这样|的)?[，,。.！!~～\s]*"
+                             r"(?:我说的是|我要的是|我是说|我是要|我是|我要|我想|应该是|是)?")
 # What may stand between a greeting and the question after it, and how long that question must be to count.
 GREETING_BREAK = " ，,。.！!~～、"
 MIN_AFTER_GREETING = 2
@@ -196,6 +199,9 @@ class Engine:
             chosen = self._choice_named(text, session.buttons)  # "社保卡那个" among the appointments to cancel
         text = chosen if chosen is not None else self._without_greeting(text)
         parse = await self._nlu.parse(text) if text else Parse(text="", intent="empty", confidence=1.0)
+        corrected = _after_correction(text) if chosen is None and parse.intent == "deny" else None
+        if corrected is not None:  # "不对 是离婚": what it is instead, read on its own (was "没太明白")
+            text, parse = corrected, await self._nlu.parse(corrected)
         ctx = TurnContext(inbound=inbound, text=text, parse=parse, session=session, texts=self._texts,
                           services=self._services, previous_flow=session.flow)
         ticket = await self._services.tickets.open_ticket_of(inbound.user_id, begun.ticket_marker)
@@ -409,6 +415,15 @@ class Engine:
             ctx.session = Session(ctx.session.user_id, ctx.session.channel)
             return [Reply(self._texts.get("restarted")), *help_menu(ctx)]
         return help_menu(ctx)
+
+
+def _after_correction(text: str) -> str | None:
+    """What a correction says instead ("不对 是离婚" → 离婚, "不是这个，我是要租房提取" → 要租房提取), or None when the
+    message is a bare 不对 or more than two characters are not left.
+    """
+    match = CORRECTION_LEAD.match(text)
+    rest = text[match.end():].strip(GREETING_BREAK) if match else ""
+    return rest if len(rest) >= MIN_AFTER_GREETING and rest != text else None
 
 
 def _names_record(ctx: TurnContext) -> bool:

@@ -371,8 +371,9 @@ class GuideFlow(Flow):
                 slots.update(choices=choices, pending_field=field)
                 return [Reply(ctx.texts.get("guide_choose_first"),
                               buttons=tuple(Button(title, title) for title in choices))]
-            elif slots.get("target") and _other_matter(ctx, query) is None:
-                target = slots["target"]  # "那要多久": the item already being discussed (not "狗证在哪办")
+            elif slots.get("target") and _other_matter(ctx, query) is None and kb.not_for_word(query) is None:
+                # "那要多久": the item already being discussed (not "狗证在哪办", nor "离婚" after 结婚登记)
+                target = slots["target"]
             elif any(h.score >= SUGGEST for h in hits) and kb.not_for_word(query) is None:
                 return self._ask_choice(ctx, [h for h in hits if h.score >= SUGGEST], field)
             else:

@@ -634,3 +634,12 @@ async def test_a_lost_household_register_is_not_a_move_of_it(visitor: Visitor) -
     assert lost["replies"][0]["text"].startswith("抱歉，暂时没有“户口本"), lost
     moving = await visitor.say("迁户口要什么材料")
     assert moving["replies"][0]["text"].startswith("【户口迁移（跨省迁入地一站式办理）】"), moving
+
+
+async def test_a_correction_says_what_it_is_instead(visitor: Visitor) -> None:
+    await visitor.say("我想办结婚登记")
+    divorce = await visitor.say("不对 是离婚")  # was "没太明白"; the next question still got the marriage list
+    assert divorce["replies"][0]["text"].startswith("抱歉，暂时没有“离婚"), divorce
+    await visitor.say("公积金怎么提取")
+    renting = await visitor.say("不是这个，我是要租房提取")
+    assert renting["replies"][0]["text"].startswith("【住房公积金提取（租赁住房）】"), renting
