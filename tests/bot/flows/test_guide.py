@@ -643,3 +643,8 @@ async def test_a_correction_says_what_it_is_instead(visitor: Visitor) -> None:
     await visitor.say("公积金怎么提取")
     renting = await visitor.say("不是这个，我是要租房提取")
     assert renting["replies"][0]["text"].startswith("【住房公积金提取（租赁住房）】"), renting
+
+
+async def test_moving_insurance_from_another_province_is_its_transfer(visitor: Visitor) -> None:
+    moved = await visitor.say("我老家是河南的 在这边交社保 医保能转过来吗")  # was 城乡居民医保's 参保缴费
+    assert moved["replies"][0]["text"].startswith("【基本医疗保险关系转移接续】"), moved
