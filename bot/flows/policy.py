@@ -69,6 +69,7 @@ NAMED_OUTRIGHT = 0.95
 YEAR = re.compile(r"20[0-9]{2}")
 # The mark on a local example policy's title: it is named only when its title is typed.
 SAMPLE_MARK = re.compile(r"[（(]示例[）)]")
+SAMPLE_WORD_CHARS = 4  # a keyword this long, said as it is, names a local example policy (应急转贷, 专精特新)
 # "小微企业有什么减税政策": asks for the policies an enterprise like this has, not about the one policy whose name
 # holds its description (小型微利企业所得税优惠).
 LIST_QUESTION = re.compile(r"(?:有什么|有哪些|有啥|哪些)[^，,。？?]{0,6}(?:政策|优惠|补贴|扶持|支持|减免|奖励|好处)")
@@ -622,8 +623,11 @@ def _named_policy(ctx: TurnContext) -> Hit | None:
     # it shares with several policies (小微, 贷款) are part of the description.
     outright = hits[0].score >= NAMED_OUTRIGHT and not _describes_enterprise(ctx)
     sample = policies[hits[0].key]
-    if sample.sample and SAMPLE_MARK.sub("", sample.title) not in ctx.text:
-        return None  # "招工有补贴吗": the question is what there is, not the one local example policy it matches
+    if sample.sample and SAMPLE_MARK.sub("", sample.title) not in ctx.text and \
+            not any(len(word) >= SAMPLE_WORD_CHARS and word in ctx.text for word in sample.keywords):
+        # "招工有补贴吗": the question is what there is, not the one local example policy it matches; a word of its
+        # own said in full ("应急转贷资金怎么申请", "专精特新企业有什么奖补") names it
+        return None
     if not outright and len(hits) > 1 and hits[1].confident and 0 <= hits[0].score - hits[1].score < NAMED_MARGIN:
         return None
     if LIST_QUESTION.search(ctx.text) and not _named_beyond_who(ctx, hits[0]):

@@ -564,3 +564,14 @@ async def test_asking_what_a_narrowing_answer_means_is_explained_not_taken_as_th
     text = asked["replies"][0]["text"]
     assert text.startswith("小规模纳税人和一般纳税人是增值税的两类纳税人"), asked
     assert "记下了" not in text
+
+
+async def test_a_local_policy_named_by_its_own_words_is_answered(client: TestClient) -> None:
+    for said, title in (("应急转贷资金怎么申请", "县中小企业应急转贷资金"),
+                        ("专精特新企业有什么奖补", "县专精特新企业奖补"),
+                        ("科技型中小企业贷款贴息有吗", "县科技型中小企业贷款贴息")):
+        visitor = await new_visitor(client)
+        answer = await visitor.say(said)  # was "请问您要办理什么事项？" or the narrowing questions
+        assert answer["flow"] == "policy" and answer["replies"][0]["text"].startswith(f"【{title}"), (said, answer)
+    generic = await (await new_visitor(client)).say("招工有补贴吗")  # what there is: not the one local example
+    assert not generic["replies"][0]["text"].startswith("【县重点企业招工补贴"), generic
