@@ -8,7 +8,9 @@ from typing import Any
 from intents.base import normalise
 
 CN_NUMERALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-_ORDINAL = re.compile(r"^(?:选|要)?第?\s*([0-9]{1,2}|[一二两三四五六七八九十])\s*(?:个|项|条|号)?$")
+# "2", "第二个", "选3", and as people say it: "看看第三个", "那第4个呢", "就第二项吧".
+_ORDINAL = re.compile(r"^(?:那|就|我)?(?:选|要|看看|看下|看一下)?(第)?\s*([0-9]{1,2}|[一二两三四五六七八九十])\s*"
+                      r"(?:个|项|条|号)?(?:吧|呢|啊)?$")
 # "2 怎么申请", "第二个要什么材料", "3的材料": a number, then the question about that choice.
 _NUMBER_FIRST = re.compile(r"^((?:第\s*)?(?:[0-9]{1,2}(?![0-9])|[一二两三四五六七八九十])\s*(?:个|项|条|号)?)"
                            r"\s*[，,、.。:：]?\s*(?:的)?(\S.*)$")
@@ -19,9 +21,9 @@ def choice_index(text: str) -> int | None:
     match = _ORDINAL.match(text.strip())
     if not match:
         return None
-    token = match.group(1)
-    if not token.isdigit() and not text.strip().startswith(("第", "选", "要")):
-        return None  # a lone "二" or "十" is more likely a word than a choice
+    ordinal, token = match.group(1), match.group(2)
+    if not token.isdigit() and not ordinal and not text.strip().startswith(("选", "要")):
+        return None  # a lone "二" or "十" (or "那两个呢") is more likely a word than a choice
     return int(token) if token.isdigit() else CN_NUMERALS[token]
 
 

@@ -575,3 +575,11 @@ async def test_a_local_policy_named_by_its_own_words_is_answered(client: TestCli
         assert answer["flow"] == "policy" and answer["replies"][0]["text"].startswith(f"【{title}"), (said, answer)
     generic = await (await new_visitor(client)).say("招工有补贴吗")  # what there is: not the one local example
     assert not generic["replies"][0]["text"].startswith("【县重点企业招工补贴"), generic
+
+
+async def test_a_choice_said_in_a_sentence_picks_it(client: TestClient) -> None:
+    for said, number in (("看看第三个", 3), ("那第4个呢", 4), ("就第二项吧", 2)):
+        visitor = await new_visitor(client)
+        titles = await list_every_policy(visitor)
+        picked = await visitor.say(said)  # was "抱歉，我没太明白"
+        assert picked["replies"][0]["text"].startswith(f"【{titles[number - 1]}】"), (said, picked)
