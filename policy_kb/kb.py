@@ -192,6 +192,11 @@ class KnowledgeBase:
                 text = text.replace(name, " ")
         return text
 
+    def names_of(self, hit: Hit) -> tuple[str, ...]:
+        """The name and aliases of the item or bundle a hit found (its title alone for anything else)."""
+        record = self.items.get(hit.key) if hit.kind == "item" else self.bundles.get(hit.key)
+        return (record.name, *record.aliases) if record is not None else (hit.title,)
+
     def material_named(self, text: str) -> str | None:
         """The longest material name in `text` ("户口本要带吗" → 户口本), or None."""
         return next((name for name in self._material_names_longest_first if name in text), None)

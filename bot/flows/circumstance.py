@@ -24,11 +24,7 @@ def names_other(ctx: TurnContext, query: str, hit: Hit, item: ServiceItem) -> bo
     """Whether the query names the record `hit` found by words of its names (two characters or more) that the item
     in context does not use ("辞职了公积金能取吗" says 公积金; "被辞退的能领吗" shares no such word with 离职提公积金).
     """
-    kb = ctx.services.kb.current
-    record = kb.items.get(hit.key) if hit.kind == "item" else kb.bundles.get(hit.key)
-    if record is None:
-        return False
-    names = [record.name, *record.aliases]
+    names = ctx.services.kb.current.names_of(hit)
     own = " ".join([item.name, *item.aliases, *item.conditions, *item.common_errors])
     pieces = {query[start:start + MIN_WORD_CHARS] for start in range(len(query) - MIN_WORD_CHARS + 1)}
     return any(piece not in own and any(piece in name for name in names) for piece in pieces)

@@ -803,15 +803,9 @@ def _told_apart(kb: KnowledgeBase, query: str, hits: list[Hit]) -> Hit | None:
     among the 公积金 withdrawals); None when no one record, or more than one, is told apart so.
     """
     words = {w for w in kb.tokenizer.words(kb.core(query)) if len(w) >= 2}
-    said = [{w for w in words if any(w in name for name in _names_of(kb, hit))} for hit in hits]
+    said = [{w for w in words if any(w in name for name in kb.names_of(hit))} for hit in hits]
     apart = [hit for i, hit in enumerate(hits) if said[i] - set().union(*(said[:i] + said[i + 1:]))]
     return apart[0] if len(apart) == 1 else None
-
-
-def _names_of(kb: KnowledgeBase, hit: Hit) -> tuple[str, ...]:
-    """The name and aliases of the record a hit found."""
-    record = kb.items.get(hit.key) if hit.kind == "item" else kb.bundles.get(hit.key)
-    return (record.name, *record.aliases) if record is not None else (hit.title,)
 
 
 def _item_and_ref(kb: KnowledgeBase, hit: Hit) -> tuple[ServiceItem, str]:
