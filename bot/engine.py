@@ -419,7 +419,7 @@ class Engine:
 
 def _after_correction(text: str) -> str | None:
     """What a correction says instead ("不对 是离婚" → 离婚, "不是这个，我是要租房提取" → 要租房提取), or None when the
-    message is a bare 不对 or more than two characters are not left.
+    message is a bare 不对 or fewer than two characters are left.
     """
     match = CORRECTION_LEAD.match(text)
     rest = text[match.end():].strip(GREETING_BREAK) if match else ""
