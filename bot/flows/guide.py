@@ -6,6 +6,7 @@ three as numbered choices. A bundle (一件事) is answered with its items and m
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from bot.choices_materials import (
@@ -595,7 +596,7 @@ class GuideFlow(Flow):
             return [Reply(texts.get("accept_now_complete", name=item.name))]
         deferrable = "、".join(m.name for m in result.missing_deferrable)
         if result.decision == "deferrable":
-            due = services.calendar.deadline(today_local(), services.deferred_supply_days).due_date
+            due = _supply_by(ctx, today_local())
             return [Reply(texts.get("accept_now_deferrable", name=item.name, names=deferrable,
                                     days=services.deferred_supply_days, due=date_in_words(due)))]
         lines = [texts.get("accept_now_not_yet", name=item.name, names="、".join(m.name for m in result.missing_main))]
@@ -618,7 +619,7 @@ class GuideFlow(Flow):
         if result.decision == "complete":
             lines.append(texts.get("precheck_complete", location=_either(item.location or item.window)))
         elif result.decision == "deferrable":
-            supply_by = services.calendar.deadline(today, services.deferred_supply_days).due_date
+            supply_by = _supply_by(ctx, today)
             lines.append(texts.get("precheck_deferrable", days=services.deferred_supply_days,
                                    due=date_in_words(supply_by)))
             lines += [_missing_line(m) for m in result.missing_deferrable]
@@ -731,6 +732,12 @@ def _names_only_an_item(ctx: TurnContext) -> bool:
     """Whether the message does nothing but name an item or bundle ("社保卡补办")."""
     hit = ctx.best(ctx.text, ["item", "bundle"])
     return hit is not None and ctx.services.kb.current.names_only(ctx.text, hit)
+
+
+def _supply_by(ctx: TurnContext, today: date) -> date:
+    """The last day to supply a material accepted as 容缺 today (the working-day calendar's deadline)."""
+    services = ctx.services
+    return services.calendar.deadline(today, services.deferred_supply_days).due_date
 
 
 def _asks_to_accept_now(ctx: TurnContext) -> bool:
